@@ -1,0 +1,76 @@
+"""The ``mhmailbox`` command line.
+
+Each subcommand lives beside the code it drives (``mhmailbox.<pkg>.cli``) and
+registers itself here through ``register(subparsers)``; this module only wires
+them up and maps failures to exit codes:
+
+* 0: the run completed, whatever the verdicts;
+* 2: a usage error (one line on stderr, no traceback);
+* 1: an internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+#: Subcommand modules, each exposing ``register(subparsers)``; a module that
+#: is not there yet (an issue still open) is skipped.
+COMMAND_MODULES = (
+    "mhmailbox.model.cli",
+    "mhmailbox.proofs.cli",
+    "mhmailbox.impl.cli",
+    "mhmailbox.conformance.cli",
+)
+
+
+class UsageError(Exception):
+    """A mistake of the user's (bad argument, unreadable file): exit 2, one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would exit 2 with usage; keep it one line
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mhmailbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def _version() -> str:
+    from mhmailbox import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            raise UsageError("mhmailbox: a command is required (try `mhmailbox --help`)")
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
