@@ -1,0 +1,216 @@
+"""The guest migration helper (the firmware side), in two modes.
+
+``rfc`` follows the published OVMF loop exactly, weaknesses included: it clears ``go``
+at start, copies pages in plaintext, checks no address on SAVE, silently skips (and
+reports success for) a RESTORE into the mailbox, uses no fences and never writes the
+response header.
+
+``hardened`` is the fixed protocol: ``go`` carries the host's sequence number and the
+helper never writes it; a command is due when ``go`` is neither 0 nor the last seq
+served; it reads ``go``, fences, reads each parameter once; ENCRYPT/DECRYPT need a
+successful INIT since the last RESET; a gpa inside the shared area or outside RAM is an
+error; pages leave encrypted (:mod:`.crypto`) with a response header that echoes seq,
+gpa and cmd; DECRYPT verifies before anything reaches RAM; then ret, fence, done=seq.
+
+The helper is steppable (``poll_once``: at most one command, no blocking) for a
+deterministic harness, and has a real loop (``run``) for its own process.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Literal
+
+import attrs
+
+from mhmailbox.model.layout import (
+    OFF_HDR_DATA,
+    OFF_IO_PAGE,
+    PAGE_SIZE,
+    SHARED_GPA,
+    SHARED_SIZE,
+    Cmd,
+    Ret,
+    in_shared_area,
+)
+
+from .crypto import HDR_SIZE, AuthError, Provision, SessionCipher
+from .memory import Port
+
+Mode = Literal["rfc", "hardened"]
+MODES: tuple[Mode, ...] = ("rfc", "hardened")
+
+_INIT, _ENCRYPT, _DECRYPT, _RESET = int(Cmd.INIT), int(Cmd.ENCRYPT), int(Cmd.DECRYPT), int(Cmd.RESET)
+
+
+@attrs.define(eq=False)
+class GuestHelper:
+    """One migration helper: a mailbox port plus the guest's (private) RAM.
+
+    ``ram`` is guest-physical memory from gpa 0; the shared area at ``SHARED_GPA`` is
+    the mailbox itself (reached through ``port``), whatever RAM holds there.
+    """
+
+    port: Port
+    ram: memoryview
+    mode: Mode = "hardened"
+    provision: Provision | None = attrs.field(default=None, repr=False)
+    #: hardened: the last ``go`` value served (0: none yet)
+    last_seq: int = 0
+    #: hardened: a successful INIT since the last RESET
+    initialized: bool = False
+    #: commands completed (for tests and statistics)
+    served: int = 0
+    _cipher: SessionCipher | None = attrs.field(default=None, init=False, repr=False)
+    _accepted: dict[int, int] = attrs.field(factory=dict, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        if self.mode == "hardened":
+            if self.provision is None:
+                raise ValueError("a hardened helper needs a Provision (transfer key, session id)")
+            self._cipher = SessionCipher(self.provision)
+
+    # --- stepping ---------------------------------------------------------------
+    def start(self) -> None:
+        """What the helper does once when it boots: rfc clears ``go`` (a go written earlier is lost)."""
+        if self.mode == "rfc":
+            self.port.write("go", 0)
+
+    def poll_once(self) -> bool:
+        """Read ``go`` once; if a command is due, serve it completely. True if one was served."""
+        g = self.port.read("go")
+        if g == 0 or (self.mode == "hardened" and g == self.last_seq):
+            return False
+        self._serve(g)
+        return True
+
+    serve_one = poll_once
+
+    def run(
+        self,
+        should_stop: Callable[[], bool],
+        *,
+        burst: int = 256,
+        spin_bursts: int = 200,
+        min_sleep: float = 50e-6,
+        max_sleep: float = 1e-3,
+    ) -> None:
+        """Serve commands until ``should_stop()``, polling like a vCPU.
+
+        Spin ``spin_bursts`` bursts of ``burst`` reads, then sleep with exponential
+        back-off (``min_sleep`` .. ``max_sleep``) so an idle helper does not starve the
+        host of a core; ``should_stop`` is consulted only while idle.
+        """
+        self.start()
+        port = self.port
+        rfc = self.mode == "rfc"
+        idle = 0
+        nap = min_sleep
+        while True:
+            g = port.poll_ne("go", 0, 0 if rfc else self.last_seq, burst)
+            if g is not None:
+                self._serve(g)
+                idle = 0
+                nap = min_sleep
+                continue
+            idle += 1
+            if idle >= spin_bursts:
+                if should_stop():
+                    return
+                time.sleep(nap)
+                nap = min(nap * 2, max_sleep)
+
+    # --- commands -------------------------------------------------------------------
+    def _serve(self, g: int) -> None:
+        if self.mode == "rfc":
+            self._serve_rfc()
+        else:
+            self._serve_hardened(g)
+        self.served += 1
+
+    def _serve_rfc(self) -> None:
+        port = self.port
+        port.write("done", 0)
+        cmd, gpa = port.read_params()
+        ret = int(Ret.OK)
+        if cmd == _ENCRYPT:
+            port.write_bytes(OFF_IO_PAGE, self._phys_read(gpa))  # no address check at all
+        elif cmd == _DECRYPT:
+            if not in_shared_area(gpa):  # the mailbox: silently skipped, still "success"
+                self._phys_write(gpa, port.read_bytes(OFF_IO_PAGE, PAGE_SIZE))
+        elif cmd not in (_INIT, _RESET):
+            ret = int(Ret.INVALID)
+        port.complete(ret, 1, clear_go=True, fence=False)
+
+    def _serve_hardened(self, g: int) -> None:
+        port = self.port
+        port.barrier("rmb")
+        cmd, gpa = port.read_params()  # each parameter read once, kept private
+        if cmd == _INIT:
+            self.initialized = True
+            ret = int(Ret.OK)
+        elif cmd == _RESET:
+            self.initialized = False
+            ret = int(Ret.OK)
+        elif cmd in (_ENCRYPT, _DECRYPT):
+            if not self.initialized or not self._gpa_ok(gpa):
+                ret = int(Ret.INVALID)
+            elif cmd == _ENCRYPT:
+                ret = self._encrypt(gpa, g & 0xFFFFFFFF)
+            else:
+                ret = self._decrypt(gpa)
+        else:
+            ret = int(Ret.INVALID)
+        port.complete(ret, g, clear_go=False, fence=True)
+        self.last_seq = g
+
+    def _gpa_ok(self, gpa: int) -> bool:
+        return gpa % PAGE_SIZE == 0 and gpa + PAGE_SIZE <= len(self.ram) and not in_shared_area(gpa)
+
+    def _encrypt(self, gpa: int, seq: int) -> int:
+        assert self._cipher is not None
+        hdr, ct = self._cipher.seal(gpa, seq, self.ram[gpa:gpa + PAGE_SIZE])
+        port = self.port
+        port.write("hdr_len", HDR_SIZE)
+        port.write_bytes(OFF_HDR_DATA, hdr)
+        port.write_bytes(OFF_IO_PAGE, ct)
+        return int(Ret.OK)
+
+    def _decrypt(self, gpa: int) -> int:
+        assert self._cipher is not None
+        port = self.port
+        n = port.read("hdr_len")  # read once
+        if n != HDR_SIZE:
+            return int(Ret.AUTH)
+        hdr = port.read_bytes(OFF_HDR_DATA, n)  # private copies: the host may keep writing
+        page = port.read_bytes(OFF_IO_PAGE, PAGE_SIZE)
+        try:
+            seq, pt = self._cipher.open(gpa, hdr, page)
+        except AuthError:
+            return int(Ret.AUTH)
+        if seq <= self._accepted.get(gpa, 0):  # an older copy of this page, same session
+            return int(Ret.AUTH)
+        self._accepted[gpa] = seq
+        self.ram[gpa:gpa + PAGE_SIZE] = pt
+        return int(Ret.OK)
+
+    # --- rfc physical memory (no checks: RAM, the mailbox, or nothing) -------------
+    def _phys_read(self, gpa: int) -> bytes:
+        n, ram = PAGE_SIZE, self.ram
+        if gpa + n <= len(ram) and not in_shared_area(gpa, n):
+            return bytes(ram[gpa:gpa + n])
+        out = bytearray(n)  # unbacked addresses read as zeros
+        a, b = max(gpa, 0), min(gpa + n, len(ram))
+        if a < b:
+            out[a - gpa:b - gpa] = ram[a:b]
+        a, b = max(gpa, SHARED_GPA), min(gpa + n, SHARED_GPA + SHARED_SIZE)
+        if a < b:
+            out[a - gpa:b - gpa] = self.port.read_bytes(a - SHARED_GPA, b - a)
+        return bytes(out)
+
+    def _phys_write(self, gpa: int, data: bytes) -> None:
+        n, ram = len(data), self.ram
+        a, b = max(gpa, 0), min(gpa + n, len(ram))  # writes past RAM are dropped
+        if a < b:
+            ram[a:b] = data[a - gpa:b - gpa]

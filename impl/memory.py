@@ -1,0 +1,326 @@
+"""Shared memory and the two access paths every mailbox access goes through.
+
+* :class:`MappedFile` is a real shared mapping (``mmap`` of a file, in ``/dev/shm`` when
+  there is one), so a helper in another process, or an implementation in another
+  language, attaches to the same bytes by path.
+* A :class:`Port` is one side's view of the 8 KiB mailbox (the published layout of
+  :mod:`mhmailbox.model.layout`). Host and guest code touch the mailbox *only* through
+  a port. :class:`DirectPort` does each access with one ``struct`` call on the mapping
+  (production speed); :class:`InstrumentedPort` calls ``hook(Access(...))`` before
+  every field read/write, byte-range read/write and barrier, so a harness can run the
+  peer, flip bytes or advance a virtual clock between any two accesses, with no threads.
+
+Grouped operations (``publish``, ``complete``, ``read_params``, ``poll_*``) exist so the
+direct path can fuse several contiguous accesses into one ``struct`` call; the
+instrumented path always decomposes them into the individual accesses, in the order
+documented on each method, which is the order the protocol text gives.
+
+Barriers: CPython performs each access as a ``memcpy`` inside an opaque C call, so
+program order is kept by the compiler, and x86-TSO keeps store->store and load->load
+order: ``wmb``/``rmb`` are compiler barriers on x86 (as in QEMU), hence no-ops on the
+direct path. They are still *events* on the instrumented path, so a weak-memory harness
+can see where they are.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import tempfile
+from typing import Callable, Literal, Union
+
+import attrs
+
+from mhmailbox.model.layout import (
+    FIELDS,
+    OFF_CMD_TYPE,
+    OFF_DONE,
+    OFF_GO,
+    OFF_GPA,
+    OFF_HDR_LEN,
+    OFF_RET,
+    SHARED_SIZE,
+)
+
+AccessKind = Literal["read", "write", "barrier"]
+Side = Literal["host", "guest"]
+
+#: What a host "reads" past the end of the shared area (stands for the QEMU heap that a
+#: real out-of-bounds ``memcpy`` would leak into the stream); lets a test see the leak.
+HOST_MEMORY_PATTERN = b"HOSTMEM!"
+#: A read reaching further than this past the mailbox would fault a real host.
+HOST_FAULT_LIMIT = 1 << 20
+
+
+class MemoryFault(Exception):
+    """An access so far out of bounds that a real host process would have crashed."""
+
+
+@attrs.frozen
+class Access:
+    """One shared-memory access, reported to the hook *before* it takes effect.
+
+    ``where`` is a field name of ``layout.FIELDS`` for field accesses, an ``int`` offset
+    into the mailbox for byte ranges, or ``'wmb'``/``'rmb'``/``'mb'`` for barriers.
+    ``value`` is the value about to be written (``int`` or ``bytes``); ``None`` for reads
+    and barriers (completed reads, with their values, go to ``InstrumentedPort.log``).
+    """
+
+    side: Side
+    kind: AccessKind
+    where: Union[str, int]
+    length: int
+    value: Union[int, bytes, None] = None
+
+
+Hook = Callable[[Access], None]
+
+
+def _shm_dir() -> str | None:
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+@attrs.define(eq=False)
+class MappedFile:
+    """A file mapped shared into this process: the mailbox, or a guest's RAM.
+
+    Create it in one process, pass ``path`` to another, ``attach`` there. Everything
+    written through ``buf`` is visible to every process that mapped the file.
+    """
+
+    path: str
+    size: int
+    _fd: int = attrs.field(repr=False)
+    _map: mmap.mmap = attrs.field(repr=False)
+    buf: memoryview = attrs.field(repr=False)
+    owner: bool = False
+
+    @classmethod
+    def create(cls, size: int, path: str | None = None, prefix: str = "mhmailbox-") -> "MappedFile":
+        """A new zero-filled mapping of ``size`` bytes (a temp file unless ``path``)."""
+        if path is None:
+            fd, path = tempfile.mkstemp(prefix=prefix, dir=_shm_dir())
+        else:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.ftruncate(fd, size)
+        m = mmap.mmap(fd, size)
+        return cls(path=path, size=size, fd=fd, map=m, buf=memoryview(m), owner=True)
+
+    @classmethod
+    def attach(cls, path: str, size: int | None = None) -> "MappedFile":
+        """Map an existing file (created by another process or another language)."""
+        fd = os.open(path, os.O_RDWR)
+        if size is None:
+            size = os.fstat(fd).st_size
+        m = mmap.mmap(fd, size)
+        return cls(path=path, size=size, fd=fd, map=m, buf=memoryview(m), owner=False)
+
+    def close(self, unlink: bool | None = None) -> None:
+        """Unmap; the creator unlinks the file by default."""
+        try:
+            self.buf.release()
+            self._map.close()
+        except (BufferError, ValueError):  # a caller still holds a slice: leave the mapping
+            pass
+        try:
+            os.close(self._fd)
+        except OSError:
+            pass
+        if self.owner if unlink is None else unlink:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+
+
+# --- ports --------------------------------------------------------------------------
+
+_FIELD = {name: (struct.Struct(fmt), off) for name, (off, fmt) in FIELDS.items()}
+_I32 = struct.Struct("<i")
+_CMD_GPA = struct.Struct("<QQ")  # cmd_type, gpa: contiguous at 0x00
+_PARAMS4 = struct.Struct("<QQii")  # cmd_type, gpa, prefetch, ret: contiguous at 0x00
+assert OFF_GPA == OFF_CMD_TYPE + 8 and OFF_RET == OFF_GPA + 12
+
+
+def _read_padded(buf: memoryview, off: int, n: int) -> bytes:
+    """Bytes [off, off+n) of the mailbox; past its end, what a real host would leak."""
+    end = off + n
+    if end <= len(buf):
+        return bytes(buf[off:end])
+    if end - len(buf) > HOST_FAULT_LIMIT:
+        raise MemoryFault(f"read of {n} bytes at mailbox offset {off:#x} runs {end - len(buf)} bytes past the shared area")
+    inside = bytes(buf[off:]) if off < len(buf) else b""
+    outside = end - max(off, len(buf))
+    start = max(off, len(buf)) - len(buf)
+    pat = HOST_MEMORY_PATTERN * ((start + outside) // len(HOST_MEMORY_PATTERN) + 2)
+    return inside + pat[start % len(HOST_MEMORY_PATTERN):][:outside]
+
+
+def _check_write(buf: memoryview, off: int, n: int) -> None:
+    if off < 0 or off + n > len(buf):
+        raise MemoryFault(f"write of {n} bytes at mailbox offset {off:#x} leaves the shared area")
+
+
+@attrs.define(eq=False)
+class DirectPort:
+    """Production path: every access is one ``struct`` call on the mapping, no hooks."""
+
+    buf: memoryview
+    side: Side = "host"
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.buf) < SHARED_SIZE:
+            raise ValueError(f"mailbox must be at least {SHARED_SIZE} bytes")
+
+    # single accesses
+    def read(self, name: str) -> int:
+        s, off = _FIELD[name]
+        return s.unpack_from(self.buf, off)[0]
+
+    def write(self, name: str, value: int) -> None:
+        s, off = _FIELD[name]
+        s.pack_into(self.buf, off, value)
+
+    def read_bytes(self, off: int, n: int) -> bytes:
+        return _read_padded(self.buf, off, n)
+
+    def write_bytes(self, off: int, data: bytes) -> None:
+        _check_write(self.buf, off, len(data))
+        self.buf[off:off + len(data)] = data
+
+    def barrier(self, kind: str) -> None:
+        """wmb/rmb/mb: compiler barriers on x86-TSO; a function call already is one."""
+
+    # grouped accesses (see InstrumentedPort for their exact decomposition)
+    def publish(self, cmd: int, gpa: int, go: int, clear_done: bool) -> None:
+        _PARAMS4.pack_into(self.buf, 0, cmd, gpa, 0, -1)
+        if clear_done:
+            _I32.pack_into(self.buf, OFF_DONE, 0)
+        _I32.pack_into(self.buf, OFF_GO, go)
+
+    def complete(self, ret: int, done: int, clear_go: bool, fence: bool) -> None:
+        _I32.pack_into(self.buf, OFF_RET, ret)
+        if clear_go:
+            _I32.pack_into(self.buf, OFF_GO, 0)
+        _I32.pack_into(self.buf, OFF_DONE, done)
+
+    def read_params(self) -> tuple[int, int]:
+        return _CMD_GPA.unpack_from(self.buf, 0)
+
+    def poll_eq(self, name: str, want: int, n: int) -> bool:
+        """Read ``name`` up to ``n`` times; True as soon as it equals ``want``."""
+        s, off = _FIELD[name]
+        up, buf = s.unpack_from, self.buf
+        for _ in range(n):
+            if up(buf, off)[0] == want:
+                return True
+        return False
+
+    def poll_ne(self, name: str, a: int, b: int, n: int) -> int | None:
+        """Read ``name`` up to ``n`` times; the first value that is neither ``a`` nor ``b``."""
+        s, off = _FIELD[name]
+        up, buf = s.unpack_from, self.buf
+        for _ in range(n):
+            v = up(buf, off)[0]
+            if v != a and v != b:
+                return v
+        return None
+
+
+@attrs.define(eq=False)
+class InstrumentedPort:
+    """Test path: ``hook(Access)`` before every access; completed reads are logged.
+
+    The hook may do anything to the shared bytes (run the peer's ``poll_once``, flip a
+    field, advance a :class:`~mhmailbox.impl.clock.VirtualClock`); the access then sees
+    the result. ``log`` (if not ``None``) receives each access after it took effect,
+    reads carrying the value actually read: a trace for validation against a model.
+    """
+
+    buf: memoryview
+    side: Side
+    hook: Hook | None = None
+    log: list[Access] | None = None
+
+    def _ev(self, kind: AccessKind, where: Union[str, int], length: int, value: Union[int, bytes, None] = None) -> None:
+        if self.hook is not None:
+            self.hook(Access(self.side, kind, where, length, value))
+
+    def _done(self, kind: AccessKind, where: Union[str, int], length: int, value: Union[int, bytes, None]) -> None:
+        if self.log is not None:
+            self.log.append(Access(self.side, kind, where, length, value))
+
+    def read(self, name: str) -> int:
+        s, off = _FIELD[name]
+        self._ev("read", name, s.size)
+        v = s.unpack_from(self.buf, off)[0]
+        self._done("read", name, s.size, v)
+        return v
+
+    def write(self, name: str, value: int) -> None:
+        s, off = _FIELD[name]
+        self._ev("write", name, s.size, value)
+        s.pack_into(self.buf, off, value)
+        self._done("write", name, s.size, value)
+
+    def read_bytes(self, off: int, n: int) -> bytes:
+        self._ev("read", off, n)
+        v = _read_padded(self.buf, off, n)
+        self._done("read", off, n, v)
+        return v
+
+    def write_bytes(self, off: int, data: bytes) -> None:
+        data = bytes(data)
+        self._ev("write", off, len(data), data)
+        _check_write(self.buf, off, len(data))
+        self.buf[off:off + len(data)] = data
+        self._done("write", off, len(data), data)
+
+    def barrier(self, kind: str) -> None:
+        self._ev("barrier", kind, 0)
+        self._done("barrier", kind, 0, None)
+
+    def publish(self, cmd: int, gpa: int, go: int, clear_done: bool) -> None:
+        """cmd_type, gpa, prefetch=0, ret=-1, [done=0], wmb, go."""
+        self.write("cmd_type", cmd)
+        self.write("gpa", gpa)
+        self.write("prefetch", 0)
+        self.write("ret", -1)
+        if clear_done:
+            self.write("done", 0)
+        self.barrier("wmb")
+        self.write("go", go)
+
+    def complete(self, ret: int, done: int, clear_go: bool, fence: bool) -> None:
+        """ret, [go=0], [wmb], done."""
+        self.write("ret", ret)
+        if clear_go:
+            self.write("go", 0)
+        if fence:
+            self.barrier("wmb")
+        self.write("done", done)
+
+    def read_params(self) -> tuple[int, int]:
+        """cmd_type, then gpa."""
+        return self.read("cmd_type"), self.read("gpa")
+
+    def poll_eq(self, name: str, want: int, n: int) -> bool:
+        for _ in range(n):
+            if self.read(name) == want:
+                return True
+        return False
+
+    def poll_ne(self, name: str, a: int, b: int, n: int) -> int | None:
+        for _ in range(n):
+            v = self.read(name)
+            if v != a and v != b:
+                return v
+        return None
+
+
+Port = Union[DirectPort, InstrumentedPort]
+
+__all__ = [
+    "Access", "DirectPort", "HOST_MEMORY_PATTERN", "Hook", "InstrumentedPort", "MappedFile",
+    "MemoryFault", "Port", "OFF_HDR_LEN",
+]

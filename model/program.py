@@ -1,0 +1,161 @@
+"""Threads as labelled step lists: the shape a reader checks against the prose.
+
+A :class:`Thread` is a list of :class:`Step` s, one per line of the published
+procedure. Each step makes at most one shared-memory access (a
+:class:`Write`, a :class:`Read` or a :class:`Fence`), so every shared access is
+a scheduling point, then applies local updates (which see the value just read)
+and chooses the next step. Local computation between two accesses is folded
+into the step before it: that is the partial-order reduction the model relies
+on, sound because local steps commute with every other thread's steps.
+
+The memory model (``mhmailbox.model.memory``) turns each step into guarded
+actions; nothing here knows whether memory is SC, TSO or relaxed.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence, Union
+
+import attrs
+
+from .expr import TRUE, Expr, Value, lift
+
+
+@attrs.frozen
+class Write:
+    """Store ``value`` to shared ``field``; ``ghost`` travels with it (provenance)."""
+
+    field: str
+    value: Expr
+    ghost: Expr
+
+
+@attrs.frozen
+class Read:
+    """Load shared ``field`` into local ``into`` (and its ghost into ``ghost_into``)."""
+
+    field: str
+    into: str
+    ghost_into: str | None = None
+
+
+@attrs.frozen
+class Fence:
+    """A barrier: ``wmb`` (orders stores), ``rmb`` (orders loads), ``mb`` (both, and store->load)."""
+
+    kind: str
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind not in ("wmb", "rmb", "mb"):
+            raise ValueError(f"unknown fence {self.kind!r}")
+
+
+MemOp = Union[Write, Read, Fence, None]
+#: Where to go next: a label, or ((condition, label), ..., (None, label)).
+Next = Union[str, Expr, Sequence[tuple[Union[Expr, None], str]], None]
+
+
+@attrs.frozen
+class Step:
+    thread: str
+    label: str
+    pc: int
+    text: str
+    mem: MemOp
+    guard: Expr
+    updates: tuple[tuple[str, Expr], ...]
+    next: object  # resolved to an Expr over pc values by Thread.finish()
+    params: tuple[tuple[str, tuple[int, ...]], ...]
+
+
+class Thread:
+    """Build a thread step by step.
+
+    ``locals`` maps private variable names (without the thread prefix) to their
+    initial values. Labels are unique per thread; a step's pc is its index.
+    ``set`` updates the thread's locals; ``ghost`` updates global ghost
+    variables (monitors), which never influence behaviour.
+    """
+
+    def __init__(self, name: str, locals: Mapping[str, int], reads: Iterable[str] = ()):
+        self.name = name
+        self.locals = dict(locals)
+        self.steps: list[Step] = []
+        self._labels: dict[str, int] = {}
+        self.reads: set[str] = set(reads)
+
+    # variable naming -----------------------------------------------------------
+    @property
+    def pc_var(self) -> str:
+        return f"{self.name}.pc"
+
+    def var(self, local: str) -> str:
+        if local not in self.locals:
+            raise KeyError(f"{self.name} has no local {local!r}")
+        return f"{self.name}.{local}"
+
+    # building --------------------------------------------------------------------
+    def step(
+        self,
+        label: str,
+        text: str,
+        mem: MemOp = None,
+        *,
+        guard: Value = TRUE,
+        set: Mapping[str, Value] | None = None,
+        ghost: Mapping[str, Value] | None = None,
+        next: Next = None,
+        params: Mapping[str, Sequence[int]] | None = None,
+    ) -> None:
+        if label in self._labels:
+            raise ValueError(f"duplicate label {label!r} in {self.name}")
+        if isinstance(mem, Read):
+            self.reads.add(mem.field)
+        self._labels[label] = len(self.steps)
+        self.steps.append(
+            Step(
+                thread=self.name,
+                label=label,
+                pc=len(self.steps),
+                text=text,
+                mem=mem,
+                guard=lift(guard),
+                updates=tuple((self.var(k), lift(v)) for k, v in (set or {}).items())
+                + tuple((k, lift(v)) for k, v in (ghost or {}).items()),
+                next=next,
+                params=tuple((k, tuple(v)) for k, v in (params or {}).items()),
+            )
+        )
+
+    def pc_of(self, label: str) -> int:
+        try:
+            return self._labels[label]
+        except KeyError:
+            raise KeyError(f"{self.name} has no label {label!r}") from None
+
+    def at(self, *labels: str) -> Expr:
+        """The condition "this thread is at one of these steps"."""
+        from .expr import In, V
+
+        return In(V(self.pc_var), [self.pc_of(label) for label in labels])
+
+    def next_pc(self, step: Step) -> Expr:
+        """The next-pc expression of ``step`` (over the post-read state)."""
+        from .expr import Ite
+
+        nxt = step.next
+        if nxt is None:
+            if step.pc + 1 >= len(self.steps):
+                raise ValueError(f"{self.name}:{step.label} falls off the end")
+            return lift(step.pc + 1)
+        if isinstance(nxt, str):
+            return lift(self.pc_of(nxt))
+        if isinstance(nxt, Expr):
+            return nxt
+        branches = list(nxt)
+        cond, label = branches[-1]
+        if cond is not None:
+            raise ValueError(f"{self.name}:{step.label}: the last branch must be (None, label)")
+        out: Expr = lift(self.pc_of(label))
+        for cond, label in reversed(branches[:-1]):
+            out = Ite(cond, self.pc_of(label), out)
+        return out

@@ -1,0 +1,155 @@
+"""A transition system: named integer variables, guarded actions, safety monitors.
+
+This is the single definition every engine interprets. The explicit-state
+checker compiles it to Python (:meth:`System.compile`); the Z3 engines
+translate the same guards and updates to terms. An action is a guard plus
+simultaneous updates; variables an action does not mention keep their value.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator, Mapping, Sequence
+
+import attrs
+
+from .expr import Expr, TRUE, lift, to_python
+
+
+@attrs.frozen
+class Action:
+    """One guarded update.
+
+    ``actor`` says who moves (``host``, ``guest``, ``memory``, ``time``,
+    ``adversary``); ``text`` says what happens, in words a reader can check
+    against the protocol; ``params`` are nondeterministic choices (each a
+    finite domain) that the guard and updates may use.
+    """
+
+    name: str
+    actor: str
+    text: str
+    guard: Expr
+    updates: tuple[tuple[str, Expr], ...]
+    params: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    kind: str = "step"  # step | write | read | fence | flush | sync | tick | adversary
+
+
+@attrs.frozen
+class Monitor:
+    """A safety property as a state predicate: ``bad`` must never hold."""
+
+    id: str
+    bad: Expr
+
+
+@attrs.define
+class System:
+    variables: dict[str, int] = attrs.field(factory=dict)  # name -> initial value
+    actions: list[Action] = attrs.field(factory=list)
+    monitors: list[Monitor] = attrs.field(factory=list)
+    #: variables shown in traces, in order (the rest are internal)
+    shown: list[str] = attrs.field(factory=list)
+    #: symbolic-only facts: variable name -> constraint on its initial value
+    #: (the explicit checker uses the initial value as given).
+    describe: dict[str, Callable[[int], str]] = attrs.field(factory=dict)
+
+    def declare(self, name: str, init: int = 0) -> str:
+        if name in self.variables and self.variables[name] != init:
+            raise ValueError(f"variable {name} declared twice with different initial values")
+        self.variables[name] = int(init)
+        return name
+
+    def add(self, action: Action) -> None:
+        self.actions.append(action)
+
+    def index(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.variables)}
+
+    def initial(self) -> tuple[int, ...]:
+        return tuple(self.variables.values())
+
+    def compile(self) -> "Compiled":
+        return Compiled.build(self)
+
+
+def _pc_split(guard: Expr) -> tuple[tuple[str, int] | None, Expr]:
+    """Pull a leading ``X.pc == k`` conjunct out of a guard, for dispatch."""
+    from .expr import And
+
+    parts = list(guard.args) if guard.op == "and" else [guard]
+    for i, p in enumerate(parts):
+        if p.op == "eq" and p.args[0].op == "var" and p.args[0].args[0].endswith(".pc") and p.args[1].op == "const":
+            rest = parts[:i] + parts[i + 1 :]
+            return (p.args[0].args[0], p.args[1].args[0]), And(*rest)
+    return None, guard
+
+
+@attrs.define
+class Compiled:
+    """The system as a Python successor function (generated source, exec'd once)."""
+
+    system: System
+    successors: Callable[[tuple], Iterator[tuple[int, tuple, tuple]]]
+    bad: list[Callable[[tuple], bool]]
+    source: str
+
+    @classmethod
+    def build(cls, system: System) -> "Compiled":
+        idx = system.index()
+        var = lambda n: f"s[{idx[n]}]"  # noqa: E731
+        lines = ["def successors(s):"]
+        # group actions by the pc they require, so each state tests only its own steps
+        groups: dict[tuple[str, int] | None, list[tuple[int, Action, Expr]]] = {}
+        for ai, act in enumerate(system.actions):
+            key, rest = _pc_split(act.guard)
+            groups.setdefault(key, []).append((ai, act, rest))
+        by_pcvar: dict[str, dict[int, list]] = {}
+        for key, acts in groups.items():
+            if key is None:
+                continue
+            by_pcvar.setdefault(key[0], {})[key[1]] = acts
+
+        def emit_action(ai: int, act: Action, guard: Expr, ind: str) -> None:
+            pad = ind
+            for pname, dom in act.params:
+                lines.append(f"{pad}for {pname} in {tuple(dom)!r}:")
+                pad += "    "
+            g = to_python(guard, var)
+            lines.append(f"{pad}if {g}:")
+            body = pad + "    "
+            lines.append(f"{body}t = list(s)")
+            for name, e in act.updates:
+                lines.append(f"{body}t[{idx[name]}] = {to_python(e, var)}")
+            params = "(" + "".join(f"{p}, " for p, _ in act.params) + ")"
+            lines.append(f"{body}yield {ai}, {params}, tuple(t)")
+
+        for pcvar, table in by_pcvar.items():
+            lines.append(f"    _pc = s[{idx[pcvar]}]")
+            first = True
+            for pc, acts in sorted(table.items()):
+                lines.append(f"    {'if' if first else 'elif'} _pc == {pc}:")
+                first = False
+                for ai, act, rest in acts:
+                    emit_action(ai, act, rest, "        ")
+        for ai, act, rest in groups.get(None, []):
+            emit_action(ai, act, rest, "    ")
+        lines.append("    return")
+        lines.append("    yield")
+        bad_src = []
+        for mi, mon in enumerate(system.monitors):
+            bad_src.append(f"def bad{mi}(s):\n    return {to_python(mon.bad, var)}")
+        source = "\n".join(lines) + "\n\n" + "\n\n".join(bad_src) + "\n"
+        ns: dict = {}
+        exec(compile(source, "<mhmailbox-model>", "exec"), ns)  # noqa: S102 - generated from our own model
+        return cls(
+            system=system,
+            successors=ns["successors"],
+            bad=[ns[f"bad{i}"] for i in range(len(system.monitors))],
+            source=source,
+        )
+
+    def apply(self, state: tuple, action_index: int, params: Sequence[int]) -> tuple | None:
+        """Take one named action with given parameters (replay); None if not enabled."""
+        for ai, ps, nxt in self.successors(state):
+            if ai == action_index and tuple(ps) == tuple(params):
+                return nxt
+        return None
