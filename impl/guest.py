@@ -100,9 +100,9 @@ class GuestHelper:
 
         Spin ``spin_bursts`` bursts of ``burst`` reads, then sleep with exponential
         back-off (``min_sleep`` .. ``max_sleep``) so an idle helper does not starve the
-        host of a core; ``should_stop`` is consulted only while idle.
+        host of a core; ``should_stop`` is consulted only while idle. Call ``start``
+        first (once, at boot).
         """
-        self.start()
         port = self.port
         rfc = self.mode == "rfc"
         idle = 0

@@ -1,0 +1,102 @@
+"""Real concurrency: each guest helper in its own process, attached by file path.
+
+The helper process maps the mailbox file and the RAM file, runs
+:meth:`GuestHelper.start` (then signals ready, so a host never writes ``go`` before an
+rfc helper's boot-time ``go=0``), and polls like a vCPU until told to stop or until its
+parent disappears. The host side keeps a :class:`HelperProcess` handle whose
+``alive`` is what :class:`~mhmailbox.impl.host.Host` calls between polling bursts.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import attrs
+
+from .crypto import Provision
+from .guest import GuestHelper, Mode
+from .memory import DirectPort, MappedFile
+
+
+def _context() -> Any:
+    methods = mp.get_all_start_methods()
+    return mp.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _helper_main(mailbox_path: str, ram_path: str, mode: Mode, secret: tuple[bytes, bytes] | None,
+                 ready: Any, stop: Any, run_kwargs: dict[str, Any]) -> None:
+    """Entry point of a helper process."""
+    parent = os.getppid()
+    mailbox = MappedFile.attach(mailbox_path)
+    ram = MappedFile.attach(ram_path)
+    prov = Provision(*secret) if secret is not None else None
+    helper = GuestHelper(DirectPort(mailbox.buf, "guest"), ram.buf, mode, prov)
+    helper.start()
+    ready.set()
+    helper.run(lambda: stop.is_set() or os.getppid() != parent, **run_kwargs)
+
+
+@attrs.define(eq=False)
+class HelperProcess:
+    """A running guest helper (a vCPU of the helper VM), seen from the host's process."""
+
+    process: BaseProcess
+    stop_event: Any = attrs.field(repr=False)
+    mode: Mode
+
+    @classmethod
+    def spawn(cls, mailbox_path: str, ram_path: str, mode: Mode, provision: Provision | None = None,
+              *, start_timeout: float = 10.0, **run_kwargs: Any) -> "HelperProcess":
+        """Start a helper on these files and wait until it has booted."""
+        ctx = _context()
+        ready, stop = ctx.Event(), ctx.Event()
+        secret = (provision.transfer_key, provision.session_id) if provision is not None else None
+        p = ctx.Process(target=_helper_main, name=f"mh-helper-{mode}",
+                        args=(mailbox_path, ram_path, mode, secret, ready, stop, run_kwargs), daemon=True)
+        p.start()
+        if not ready.wait(start_timeout):
+            p.kill()
+            p.join()
+            raise RuntimeError(f"helper process did not start within {start_timeout} s (exit code {p.exitcode})")
+        return cls(p, stop, mode)
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def describe(self) -> str:
+        code = self.process.exitcode
+        if code is None:
+            return f"helper pid {self.pid} is running"
+        if code < 0:
+            return f"helper pid {self.pid} was killed by signal {signal.Signals(-code).name}"
+        return f"helper pid {self.pid} exited with code {code}"
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        """Ask the helper to stop (it notices when idle); kill it if it does not."""
+        self.stop_event.set()
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.kill()
+        return self.process.exitcode
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would; reaped at once."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+
+    def pause(self) -> None:
+        """SIGSTOP: a stalled vCPU."""
+        assert self.pid is not None
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.pid is not None
+        os.kill(self.pid, signal.SIGCONT)
