@@ -87,9 +87,16 @@ class AuthError(Exception):
     """A page failed authentication (tampered, moved, replayed or malformed)."""
 
 
+_HDR_HEAD = struct.Struct("<4sHHIIQ16s12s")  # everything but the tag
+
+
 @attrs.define(eq=False)
 class SessionCipher:
-    """Encrypts pages on the source helper, verifies and decrypts on the target."""
+    """Encrypts pages on the source helper, verifies and decrypts on the target.
+
+    The ``*_into`` methods work on caller-owned buffers so the per-page path allocates
+    little; a failed ``open_into`` leaves ``out`` undefined (never copy it to RAM then).
+    """
 
     provision: Provision
     _aead: AESGCM = attrs.field(init=False, repr=False)
@@ -103,31 +110,45 @@ class SessionCipher:
         self._aead = AESGCM(key)
         self._prefix = os.urandom(4)
 
-    def seal(self, gpa: int, seq: int, page: bytes) -> tuple[bytes, bytes]:
-        """(header, ciphertext page of PAGE_SIZE bytes) for the plaintext ``page``."""
+    def seal_into(self, gpa: int, seq: int, page: bytes | memoryview, out: bytearray) -> bytes:
+        """Encrypt ``page`` into ``out`` (PAGE_SIZE + 16 bytes: ciphertext, tag); returns the header."""
         self._counter += 1
         nonce = self._prefix + self._counter.to_bytes(8, "little")
-        sid = self.provision.session_id
-        aad = _AAD.pack(MAGIC, VERSION, Cmd.ENCRYPT, seq, 0, gpa, sid)
-        ct = self._aead.encrypt(nonce, page, aad)
-        return aad + nonce + ct[PAGE_SIZE:], ct[:PAGE_SIZE]
+        aad = _AAD.pack(MAGIC, VERSION, 1, seq, 0, gpa, self.provision.session_id)
+        self._aead.encrypt_into(nonce, page, aad, out)
+        return aad + nonce + bytes(memoryview(out)[PAGE_SIZE:])
 
-    def open(self, gpa: int, header: bytes, page: bytes) -> tuple[int, bytes]:
-        """(source seq, plaintext) or AuthError; checks gpa and session before the tag."""
-        try:
-            h = PageHeader.parse(header)
-        except ValueError as exc:
-            raise AuthError(str(exc)) from None
-        if not h.well_formed():
+    def seal(self, gpa: int, seq: int, page: bytes | memoryview) -> tuple[bytes, bytes]:
+        """(header, ciphertext page) for the plaintext ``page``."""
+        out = bytearray(PAGE_SIZE + TAG_SIZE)
+        hdr = self.seal_into(gpa, seq, page, out)
+        return hdr, bytes(out[:PAGE_SIZE])
+
+    def open_into(self, gpa: int, header: bytes, ct: bytearray, out: bytearray) -> int:
+        """Verify and decrypt; ``ct`` holds the ciphertext page in its first PAGE_SIZE bytes
+        (the last 16 are overwritten with the header's tag). Returns the source seq or
+        raises AuthError; checks format, gpa and session before the tag."""
+        if len(header) != HDR_SIZE:
+            raise AuthError(f"hardened header is {HDR_SIZE} bytes, got {len(header)}")
+        magic, version, cmd, seq, flags, hgpa, sid, nonce = _HDR_HEAD.unpack_from(header)
+        if magic != MAGIC or version != VERSION or cmd != 1 or flags != 0:
             raise AuthError("malformed header")
-        if h.gpa != gpa:
-            raise AuthError(f"page sealed for gpa {h.gpa:#x}, offered at {gpa:#x}")
-        if h.session_id != self.provision.session_id:
+        if hgpa != gpa:
+            raise AuthError(f"page sealed for gpa {hgpa:#x}, offered at {gpa:#x}")
+        if sid != self.provision.session_id:
             raise AuthError("page from another migration session")
-        if len(page) != PAGE_SIZE:
-            raise AuthError("short page")
+        ct[PAGE_SIZE:] = header[HDR_SIZE - TAG_SIZE:]
         try:
-            pt = self._aead.decrypt(h.nonce, bytes(page) + h.tag, header[:AAD_SIZE])
+            self._aead.decrypt_into(nonce, ct, header[:AAD_SIZE], out)
         except Exception:  # cryptography.exceptions.InvalidTag
             raise AuthError("authentication tag mismatch") from None
-        return h.seq, pt
+        return seq
+
+    def open(self, gpa: int, header: bytes, page: bytes) -> tuple[int, bytes]:
+        """(source seq, plaintext) or AuthError."""
+        if len(page) != PAGE_SIZE:
+            raise AuthError("short page")
+        ct = bytearray(page) + bytearray(TAG_SIZE)
+        out = bytearray(PAGE_SIZE)
+        seq = self.open_into(gpa, header, ct, out)
+        return seq, bytes(out)

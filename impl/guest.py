@@ -62,6 +62,8 @@ class GuestHelper:
     served: int = 0
     _cipher: SessionCipher | None = attrs.field(default=None, init=False, repr=False)
     _accepted: dict[int, int] = attrs.field(factory=dict, init=False, repr=False)
+    _ct: bytearray = attrs.field(factory=lambda: bytearray(PAGE_SIZE + 16), init=False, repr=False)
+    _pt: bytearray = attrs.field(factory=lambda: bytearray(PAGE_SIZE), init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.mode not in MODES:
@@ -170,11 +172,12 @@ class GuestHelper:
 
     def _encrypt(self, gpa: int, seq: int) -> int:
         assert self._cipher is not None
-        hdr, ct = self._cipher.seal(gpa, seq, self.ram[gpa:gpa + PAGE_SIZE])
+        ct = self._ct
+        hdr = self._cipher.seal_into(gpa, seq, self.ram[gpa:gpa + PAGE_SIZE], ct)
         port = self.port
         port.write("hdr_len", HDR_SIZE)
         port.write_bytes(OFF_HDR_DATA, hdr)
-        port.write_bytes(OFF_IO_PAGE, ct)
+        port.write_bytes(OFF_IO_PAGE, memoryview(ct)[:PAGE_SIZE])
         return int(Ret.OK)
 
     def _decrypt(self, gpa: int) -> int:
@@ -184,15 +187,16 @@ class GuestHelper:
         if n != HDR_SIZE:
             return int(Ret.AUTH)
         hdr = port.read_bytes(OFF_HDR_DATA, n)  # private copies: the host may keep writing
-        page = port.read_bytes(OFF_IO_PAGE, PAGE_SIZE)
+        ct = self._ct
+        port.read_into(OFF_IO_PAGE, memoryview(ct)[:PAGE_SIZE])
         try:
-            seq, pt = self._cipher.open(gpa, hdr, page)
+            seq = self._cipher.open_into(gpa, hdr, ct, self._pt)
         except AuthError:
             return int(Ret.AUTH)
         if seq <= self._accepted.get(gpa, 0):  # an older copy of this page, same session
             return int(Ret.AUTH)
         self._accepted[gpa] = seq
-        self.ram[gpa:gpa + PAGE_SIZE] = pt
+        self.ram[gpa:gpa + PAGE_SIZE] = self._pt  # only now, authenticated, does it reach RAM
         return int(Ret.OK)
 
     # --- rfc physical memory (no checks: RAM, the mailbox, or nothing) -------------

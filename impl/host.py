@@ -23,18 +23,20 @@ the guest does: the clock is read between bursts of ``burst`` reads of ``done``.
 """
 from __future__ import annotations
 
-from typing import Callable, Literal
+import struct
+from typing import Callable, Iterable, Iterator, Literal
 
 import attrs
 
 from mhmailbox.model.layout import HDR_MAX, OFF_HDR_DATA, OFF_IO_PAGE, PAGE_SIZE, Cmd, Ret
 
 from .clock import Clock, MonotonicClock
-from .crypto import HDR_SIZE, PageHeader
+from .crypto import HDR_SIZE, MAGIC, VERSION
 from .guest import MODES, Mode
 from .memory import Port
 from .stream import Record
 
+_ECHO = struct.Struct("<4sHHIIQ")  # magic, version, cmd, seq, flags, gpa of the hardened header
 #: What the published host returns on a timeout (-EIO).
 EIO = -5
 EINVAL = -22
@@ -130,21 +132,31 @@ class Host:
         """
         if start is None:
             start = self.clock.now()
+        failed = self._begin(cmd, gpa, start)
+        return failed if failed is not None else self._end(start)
+
+    def _begin(self, cmd: int, gpa: int, start: float) -> Reply | None:
+        """Publish (hardened: after the pending command is seen done); a Reply only on failure."""
         if self.mode == "rfc":
             self.port.publish(int(cmd), gpa, 1, clear_done=True)
-            status = self._wait(start, None)
-            # published: ret is read with no read barrier
-            ret = self.port.read("ret") if status == "ok" else None
-            return Reply(status, ret, 1, self.clock.now() - start)
+            return None
         if self.pending is not None:
             status = self._wait(start, _i32(self.pending))
             if status != "ok":
                 return Reply(status, None, self.pending, self.clock.now() - start)
             self.pending = None
         self.seq = self.seq % 0xFFFFFFFF + 1
-        go = _i32(self.seq)
-        self.port.publish(int(cmd), gpa, go, clear_done=False)
-        status = self._wait(start, go)
+        self.port.publish(int(cmd), gpa, _i32(self.seq), clear_done=False)
+        return None
+
+    def _end(self, start: float) -> Reply:
+        """Wait for the published command's completion and read its ret."""
+        if self.mode == "rfc":
+            status = self._wait(start, None)
+            # published: ret is read with no read barrier
+            ret = self.port.read("ret") if status == "ok" else None
+            return Reply(status, ret, 1, self.clock.now() - start)
+        status = self._wait(start, _i32(self.seq))
         if status != "ok":
             self.pending = self.seq
             return Reply(status, None, self.seq, self.clock.now() - start)
@@ -174,6 +186,13 @@ class Host:
         assert reply.ret is not None
         return reply.ret
 
+    def _quiesce(self, start: float, what: str) -> None:
+        """Hardened: a late helper may still be reading the shared area; wait it out."""
+        if self.mode == "hardened" and self.pending is not None:
+            status = self._wait(start, _i32(self.pending))
+            self._check(Reply(status, 0, self.pending, 0.0), what)
+            self.pending = None
+
     # --- operations ------------------------------------------------------------
     def initialize(self) -> Reply:
         """Send INIT; rfc marks initialized only on ret 0 and ignores failure, hardened raises."""
@@ -193,52 +212,137 @@ class Host:
         ret = self._check(reply, f"ENCRYPT {gpa:#x}")
         if ret != Ret.OK:
             raise GuestFailed(f"ENCRYPT {gpa:#x} failed (ret {ret})", ret)
-        port = self.port
         if self.mode == "rfc":
-            if port.read("hdr_len") > HDR_MAX:
-                raise BadResponse(f"ENCRYPT {gpa:#x}: response header length over {HDR_MAX}")
-            emitted = port.read("hdr_len")  # published: fetched again for the be32 ...
-            header = port.read_bytes(OFF_HDR_DATA, port.read("hdr_len"))  # ... and again to copy
-            return Record(gpa, header, port.read_bytes(OFF_IO_PAGE, PAGE_SIZE), hdr_len=emitted)
-        n = port.read("hdr_len")  # once, into a private variable
+            return self._collect_rfc(gpa)
+        return self._validate(gpa, reply.seq, *self._collect())
+
+    def _collect_rfc(self, gpa: int) -> Record:
+        port = self.port
+        if port.read("hdr_len") > HDR_MAX:
+            raise BadResponse(f"ENCRYPT {gpa:#x}: response header length over {HDR_MAX}")
+        emitted = port.read("hdr_len")  # published: fetched again for the be32 ...
+        header = port.read_bytes(OFF_HDR_DATA, port.read("hdr_len"))  # ... and again to copy
+        return Record(gpa, header, port.read_bytes(OFF_IO_PAGE, PAGE_SIZE), emitted)
+
+    def _collect(self) -> tuple[int, bytes, bytes]:
+        """Hardened: hdr.len once into a private variable, then private copies."""
+        port = self.port
+        n = port.read("hdr_len")
+        if n > HDR_MAX:
+            return n, b"", b""
+        return n, port.read_bytes(OFF_HDR_DATA, n), port.read_bytes(OFF_IO_PAGE, PAGE_SIZE)
+
+    @staticmethod
+    def _validate(gpa: int, seq: int, n: int, header: bytes, page: bytes) -> Record:
         if n > HDR_MAX:
             raise BadResponse(f"ENCRYPT {gpa:#x}: response header length {n} > {HDR_MAX}")
-        header = port.read_bytes(OFF_HDR_DATA, n)
-        page = port.read_bytes(OFF_IO_PAGE, PAGE_SIZE)
         if n != HDR_SIZE:
             raise BadResponse(f"ENCRYPT {gpa:#x}: response header length {n}, expected {HDR_SIZE}")
-        h = PageHeader.parse(header)
-        if not h.well_formed() or h.seq != reply.seq or h.gpa != gpa:
+        magic, version, cmd, hseq, flags, hgpa = _ECHO.unpack_from(header)
+        if magic != MAGIC or version != VERSION or cmd != Cmd.ENCRYPT or flags != 0 or hseq != seq or hgpa != gpa:
             raise BadResponse(
                 f"ENCRYPT {gpa:#x}: response header does not echo this command "
-                f"(seq {h.seq} vs {reply.seq}, gpa {h.gpa:#x}, cmd {h.cmd})"
+                f"(seq {hseq} vs {seq}, gpa {hgpa:#x}, cmd {cmd})"
             )
         return Record(gpa, header, page)
+
+    def save_pages(self, gpas: Iterable[int]) -> Iterator[Record]:
+        """Save many pages; hardened pipelines them.
+
+        The hardened host copies page *i*'s header and page privately, publishes ENCRYPT
+        for page *i+1*, and only then validates and yields record *i*, so checking and
+        emitting overlap the helper's work. Each record is yielded only once validated,
+        and a HostError stops the iteration with no record for the failed page. Same
+        commands, same accesses per command as ``save_page``.
+        """
+        if self.mode == "rfc":
+            for gpa in gpas:
+                yield self.save_page(gpa)
+            return
+        if not self.initialized:
+            self.initialize()
+        it = iter(gpas)
+        gpa = next(it, None)
+        if gpa is None:
+            return
+        start = self.clock.now()
+        failed = self._begin(Cmd.ENCRYPT, gpa, start)
+        outstanding = failed is None
+        try:
+            while True:
+                reply = failed if failed is not None else self._end(start)
+                outstanding = False
+                ret = self._check(reply, f"ENCRYPT {gpa:#x}")
+                if ret != Ret.OK:
+                    raise GuestFailed(f"ENCRYPT {gpa:#x} failed (ret {ret})", ret)
+                got = self._collect()
+                seq, prev = reply.seq, gpa
+                gpa = next(it, None)
+                if gpa is not None:
+                    start = self.clock.now()
+                    failed = self._begin(Cmd.ENCRYPT, gpa, start)
+                    outstanding = failed is None
+                yield self._validate(prev, seq, *got)
+                if gpa is None:
+                    return
+        finally:
+            if outstanding:  # abandoned mid-command: treat it like a timeout
+                self.pending = self.seq
 
     def load_page(self, rec: Record) -> None:
         """Put a record's header and page in the shared area and DECRYPT it to ``rec.gpa``."""
         if not self.initialized:
             self.initialize()
+        start = self.clock.now()
+        self._put(rec, start)
+        self._finish_load(rec, self.send(Cmd.DECRYPT, rec.gpa, start=start))
+
+    def _put(self, rec: Record, start: float) -> None:
         if len(rec.header) > HDR_MAX:
             raise BadResponse(f"load {rec.gpa:#x}: header length {len(rec.header)} > {HDR_MAX}")
         if len(rec.page) != PAGE_SIZE:
             raise BadResponse(f"load {rec.gpa:#x}: page length {len(rec.page)} != {PAGE_SIZE}")
-        start = self.clock.now()
-        if self.mode == "hardened" and self.pending is not None:
-            # a late helper may still be reading the shared area: wait before overwriting it
-            status = self._wait(start, _i32(self.pending))
-            self._check(Reply(status, 0, self.pending, 0.0), f"load {rec.gpa:#x}")
-            self.pending = None
+        self._quiesce(start, f"load {rec.gpa:#x}")
         port = self.port
         port.write("hdr_len", len(rec.header))
         if rec.header:
             port.write_bytes(OFF_HDR_DATA, rec.header)
         port.write_bytes(OFF_IO_PAGE, rec.page)
-        reply = self.send(Cmd.DECRYPT, rec.gpa, start=start)
+
+    def _finish_load(self, rec: Record, reply: Reply) -> None:
         ret = self._check(reply, f"DECRYPT {rec.gpa:#x}")
         if ret != Ret.OK:
             kind = "authentication failed" if ret == Ret.AUTH else "failed"
             raise GuestFailed(f"DECRYPT {rec.gpa:#x} {kind} (ret {ret})", ret)
+
+    def load_pages(self, records: Iterable[Record]) -> int:
+        """Load many records; hardened overlaps fetching record *i+1* (e.g. decoding it
+        from the stream) with the helper's DECRYPT of record *i*. Stops at the first
+        failure (HostError, or whatever the iterable raises) after the command in flight
+        has completed; returns the number of pages loaded."""
+        if self.mode == "rfc":
+            n = 0
+            for rec in records:
+                self.load_page(rec)
+                n += 1
+            return n
+        if not self.initialized:
+            self.initialize()
+        it = iter(records)
+        rec = next(it, None)
+        n = 0
+        while rec is not None:
+            start = self.clock.now()
+            self._put(rec, start)
+            failed = self._begin(Cmd.DECRYPT, rec.gpa, start)
+            try:
+                nxt = next(it, None)
+            finally:  # even if fetching the next record failed, settle this one first
+                reply = failed if failed is not None else self._end(start)
+                self._finish_load(rec, reply)
+            n += 1
+            rec = nxt
+        return n
 
     def cleanup(self) -> Reply:
         """Send RESET; hardened also clears ``initialized`` so the next migration re-INITs."""

@@ -184,6 +184,14 @@ class DirectPort:
     def read_bytes(self, off: int, n: int) -> bytes:
         return _read_padded(self.buf, off, n)
 
+    def read_into(self, off: int, dst: memoryview) -> None:
+        """Copy ``len(dst)`` bytes at ``off`` into a private buffer (inside the mailbox only)."""
+        n = len(dst)
+        if off < 0 or off + n > len(self.buf):
+            dst[:] = _read_padded(self.buf, off, n)
+        else:
+            dst[:] = self.buf[off:off + n]
+
     def write_bytes(self, off: int, data: bytes) -> None:
         _check_write(self.buf, off, len(data))
         self.buf[off:off + len(data)] = data
@@ -268,6 +276,12 @@ class InstrumentedPort:
         v = _read_padded(self.buf, off, n)
         self._done("read", off, n, v)
         return v
+
+    def read_into(self, off: int, dst: memoryview) -> None:
+        self._ev("read", off, len(dst))
+        v = _read_padded(self.buf, off, len(dst))
+        dst[:] = v
+        self._done("read", off, len(dst), v)
 
     def write_bytes(self, off: int, data: bytes) -> None:
         data = bytes(data)

@@ -97,13 +97,15 @@ def save_vm(vm: VM, host: Host, path: str, progress: Progress | None = None) -> 
     try:
         with open(partial, "wb", buffering=1 << 20) as f:
             w = StreamWriter(f, vm.mode, len(gpas))
-            for i, gpa in enumerate(gpas):
-                try:
-                    w.write(host.save_page(gpa))
-                except HostError as exc:
-                    raise _failure(f"save of page {gpa:#x} ({i} of {len(gpas)} saved)", exc, vm) from exc
-                if progress is not None and i & 1023 == 0:
-                    progress("save", i, len(gpas))
+            i = 0
+            try:
+                for rec in host.save_pages(gpas):
+                    w.write(rec)
+                    i += 1
+                    if progress is not None and i & 1023 == 0:
+                        progress("save", i, len(gpas))
+            except HostError as exc:
+                raise _failure(f"save of page {gpas[i]:#x} ({i} of {len(gpas)} saved)", exc, vm) from exc
             w.finish()
         host.cleanup()
         os.replace(partial, path)
@@ -121,24 +123,27 @@ def save_vm(vm: VM, host: Host, path: str, progress: Progress | None = None) -> 
 
 def load_vm(vm: VM, host: Host, path: str, progress: Progress | None = None) -> int:
     """Load the stream ``path`` into ``vm``; pages loaded. MigrationFailed on any refusal."""
+    count = [0, 0]  # records decoded, announced
+
+    def records(reader: StreamReader):
+        count[1] = reader.header.page_count
+        for rec in reader:
+            yield rec
+            count[0] += 1
+            if progress is not None and count[0] & 1023 == 0:
+                progress("load", count[0], count[1])
+
     with open(path, "rb", buffering=1 << 20) as f:
         try:
             reader = StreamReader(f, expect_mode=vm.mode, ram_size=vm.ram.size)
-            total = reader.header.page_count
-            n = 0
-            for rec in reader:
-                try:
-                    host.load_page(rec)
-                except HostError as exc:
-                    raise _failure(f"load of page {rec.gpa:#x} ({n} of {total} loaded)", exc, vm) from exc
-                n += 1
-                if progress is not None and n & 1023 == 0:
-                    progress("load", n, total)
+            n = host.load_pages(records(reader))
         except StreamError as exc:
             raise MigrationFailed(f"target refused the stream: {exc}") from exc
+        except HostError as exc:
+            raise _failure(f"load failed after {count[0]} of {count[1]} pages", exc, vm) from exc
     host.cleanup()
     if progress is not None:
-        progress("load", n, total)
+        progress("load", n, count[1])
     return n
 
 

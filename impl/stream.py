@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import io
 import struct
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, NamedTuple
 
 import attrs
 
@@ -58,12 +58,12 @@ class StreamError(Exception):
         self.reason = message
 
 
-@attrs.frozen
-class Record:
+class Record(NamedTuple):
     """One saved page as a host emits it.
 
     ``hdr_len`` is the be32 written before the header; a correct host has
-    ``hdr_len == len(header)``, the published host can emit them different (double fetch).
+    ``hdr_len == len(header)`` (None means that); the published host can emit them
+    different (its double fetch). A NamedTuple because the per-page path builds many.
     """
 
     gpa: int
@@ -111,12 +111,13 @@ class StreamWriter:
     def write(self, rec: Record) -> None:
         if self.written >= self.page_count:
             raise ValueError("more records than announced")
-        h = rec.header
-        self.f.write(_REC_HEAD.pack(rec.gpa | FLAG_ENCRYPTED_DATA, SUBTYPE_GUEST_HELPER, rec.emitted_hdr_len & 0xFFFFFFFF))
-        if h:
-            self.f.write(h)
-        self.f.write(_PAGE_LEN if len(rec.page) == PAGE_SIZE else _BE32.pack(len(rec.page)))
-        self.f.write(rec.page)
+        gpa, h, page, hlen = rec
+        self.f.write(b"".join((
+            _REC_HEAD.pack(gpa | FLAG_ENCRYPTED_DATA, SUBTYPE_GUEST_HELPER, (len(h) if hlen is None else hlen) & 0xFFFFFFFF),
+            h,
+            _PAGE_LEN if len(page) == PAGE_SIZE else _BE32.pack(len(page) & 0xFFFFFFFF),
+            page,
+        )))
         self.written += 1
 
     def finish(self) -> None:
@@ -187,9 +188,14 @@ class StreamReader:
             raise StreamError(start, f"gpa {gpa:#x} beyond the target's RAM")
         if hlen > HDR_MAX:
             raise StreamError(start + 12, f"header length {hlen} > {HDR_MAX}")
-        header = self._take(hlen, "response header")
-        plen_at = self.offset
-        (plen,) = _BE32.unpack(self._take(4, "page length"))
+        plen_at = self.offset + hlen
+        data = self.f.read(hlen + 4)
+        if len(data) != hlen + 4:
+            what = "response header" if len(data) < hlen else "page length"
+            raise StreamError(self.offset + len(data), f"truncated in {what} ({len(data)} of {hlen + 4} bytes)")
+        self.offset += hlen + 4
+        header = data[:hlen]
+        (plen,) = _BE32.unpack_from(data, hlen)
         if plen != PAGE_SIZE:
             raise StreamError(plen_at, f"page length {plen} != {PAGE_SIZE}")
         page = self._take(PAGE_SIZE, "page")
