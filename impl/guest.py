@@ -107,12 +107,15 @@ class GuestHelper:
         """
         port = self.port
         rfc = self.mode == "rfc"
+        poll = port.poll_ne
+        serve = self._serve_rfc if rfc else self._serve_hardened
         idle = 0
         nap = min_sleep
         while True:
-            g = port.poll_ne("go", 0, 0 if rfc else self.last_seq, burst)
+            g = poll("go", 0, 0 if rfc else self.last_seq, burst)
             if g is not None:
-                self._serve(g)
+                serve(g)
+                self.served += 1
                 idle = 0
                 nap = min_sleep
                 continue
@@ -126,12 +129,12 @@ class GuestHelper:
     # --- commands -------------------------------------------------------------------
     def _serve(self, g: int) -> None:
         if self.mode == "rfc":
-            self._serve_rfc()
+            self._serve_rfc(g)
         else:
             self._serve_hardened(g)
         self.served += 1
 
-    def _serve_rfc(self) -> None:
+    def _serve_rfc(self, g: int = 1) -> None:
         port = self.port
         port.write("done", 0)
         cmd, gpa = port.read_params()

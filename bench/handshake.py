@@ -1,0 +1,130 @@
+"""Mailbox round trips per second vs a raw two-process ping-pong, same run, same memory.
+
+Baseline: two processes on one shared mapping (the same MappedFile kind as the
+mailbox); the parent writes go=i, the child spins until go changes and writes done=i,
+the parent spins until done==i. Ours: ``Host.send(INIT)`` through the hardened
+protocol (params, barrier, go=seq, done==seq, barrier, ret) to a hardened
+``GuestHelper`` in its own process. Rounds alternate; the best of each is reported.
+
+    python bench/handshake.py [--json] [--seconds 1.0] [--rounds 3] [--mode hardened]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import struct
+import sys
+import time
+
+from mhmailbox.impl.crypto import Provision
+from mhmailbox.impl.host import Host
+from mhmailbox.impl.memory import DirectPort, MappedFile
+from mhmailbox.impl.procs import HelperProcess
+from mhmailbox.model.layout import OFF_DONE, OFF_GO, SHARED_SIZE, Cmd
+
+_I32 = struct.Struct("<i")
+
+
+def _pong(path: str, ready) -> None:
+    m = MappedFile.attach(path)
+    buf = m.buf
+    up, pk = _I32.unpack_from, _I32.pack_into
+    last = 0
+    ready.set()
+    while True:
+        g = up(buf, OFF_GO)[0]
+        if g != last:
+            last = g
+            if g < 0:
+                return
+            pk(buf, OFF_DONE, g)
+
+
+def baseline(seconds: float) -> float:
+    """Raw ping-pong round trips per second."""
+    m = MappedFile.create(SHARED_SIZE)
+    ctx = mp.get_context("fork")
+    ready = ctx.Event()
+    p = ctx.Process(target=_pong, args=(m.path, ready), daemon=True)
+    p.start()
+    ready.wait(10)
+    buf = m.buf
+    up, pk = _I32.unpack_from, _I32.pack_into
+    i, n = 0, 0
+    t0 = time.perf_counter()
+    end = t0 + seconds
+    while True:
+        for _ in range(1000):
+            i += 1
+            pk(buf, OFF_GO, i)
+            while up(buf, OFF_DONE)[0] != i:
+                pass
+        n += 1000
+        if time.perf_counter() >= end:
+            break
+    dt = time.perf_counter() - t0
+    pk(buf, OFF_GO, -1)
+    p.join(5)
+    m.close()
+    return n / dt
+
+
+def mailbox(seconds: float, mode: str) -> float:
+    """Host.send round trips per second against a helper process."""
+    mbox = MappedFile.create(SHARED_SIZE)
+    ram = MappedFile.create(16 * 4096)
+    prov = Provision.generate() if mode == "hardened" else None
+    helper = HelperProcess.spawn(mbox.path, ram.path, mode, prov)
+    host = Host(DirectPort(mbox.buf, "host"), mode, peer_alive=helper.alive)
+    send = host.send
+    for _ in range(1000):  # warm up (the helper may be napping)
+        send(Cmd.INIT)
+    n = 0
+    t0 = time.perf_counter()
+    end = t0 + seconds
+    while True:
+        for _ in range(1000):
+            r = send(Cmd.INIT)
+        if r.status != "ok":
+            raise SystemExit(f"handshake failed: {r}")
+        n += 1000
+        if time.perf_counter() >= end:
+            break
+    dt = time.perf_counter() - t0
+    helper.stop()
+    mbox.close()
+    ram.close()
+    return n / dt
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--mode", choices=("hardened", "rfc"), default="hardened")
+    a = ap.parse_args(argv)
+    base, ours = [], []
+    for _ in range(a.rounds):
+        base.append(baseline(a.seconds))
+        ours.append(mailbox(a.seconds, a.mode))
+    out = {
+        "round_trips_per_s": round(max(ours), 1),
+        "baseline_round_trips_per_s": round(max(base), 1),
+        "ratio": round(max(ours) / max(base), 3),
+        "mode": a.mode,
+        "cpus": os.cpu_count(),
+        "rounds": a.rounds,
+    }
+    if a.json:
+        print(json.dumps(out))
+    else:
+        print(f"mailbox ({a.mode}): {out['round_trips_per_s']:.0f} round trips/s; raw ping-pong: "
+              f"{out['baseline_round_trips_per_s']:.0f}/s; ratio {out['ratio']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
