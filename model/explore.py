@@ -57,7 +57,7 @@ def explore(
     t0 = time.perf_counter()
     wanted = list(range(len(compiled.bad))) if monitors is None else list(monitors)
     bad = [(m, compiled.bad[m]) for m in wanted]
-    init = compiled.system.initial()
+    init = compiled.initial()
     seen: dict[tuple, int] = {init: 0}
     states = [init]
     parent = [-1]
@@ -116,7 +116,7 @@ def explore(
 
 def reachable(compiled: Compiled, predicate: Callable[[tuple], bool], depth: int = 10_000) -> bool:
     """Is some state satisfying ``predicate`` reachable? (Used by the litmus tests.)"""
-    init = compiled.system.initial()
+    init = compiled.initial()
     if predicate(init):
         return True
     seen = {init}

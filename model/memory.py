@@ -129,16 +129,16 @@ class MemoryModel:
     # ---- compiling a thread's steps ----------------------------------------------
     def compile(self, t: Thread, step: Step, actor: str, extra_guard: Expr = TRUE) -> list[Action]:
         """Actions for one step, one per store-buffer occupancy where that matters."""
-        base = And(V(t.pc_var).eq(step.pc), step.guard, extra_guard)
+        base = And(V(t.pc_var).eq(step.pc), t.resolve(step.guard), extra_guard)
         out = []
         for case_guard, stage1, kind, note in self._mem_cases(t, step):
             inter = {k: v for k, v in stage1.items()}
             updates = dict(stage1)
-            for name, e in step.updates:
-                updates[name] = subst(e, inter)
-            # later updates see earlier ones? No: step updates are simultaneous, over the post-read state.
-            updates[t.pc_var] = subst(t.next_pc(step), {**inter})
+            for name, e in step.updates:  # simultaneous, over the state after the access
+                updates[name] = subst(t.resolve(e), inter)
+            updates[t.pc_var] = subst(t.next_pc(step), inter)
             guard = And(base, case_guard) if case_guard is not TRUE else base
+            is_local = step.mem is None and not step.params and guard == V(t.pc_var).eq(step.pc)
             out.append(
                 Action(
                     name=f"{t.name}:{step.label}{note}",
@@ -148,6 +148,7 @@ class MemoryModel:
                     updates=tuple(updates.items()),
                     params=step.params,
                     kind=kind,
+                    local=is_local,
                 )
             )
         return out

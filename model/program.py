@@ -132,6 +132,18 @@ class Thread:
         except KeyError:
             raise KeyError(f"{self.name} has no label {label!r}") from None
 
+    def ref(self, label: str) -> Expr:
+        """The pc of ``label`` as a value (a return address), resolved when compiled."""
+        return Expr("label", (label,))
+
+    def resolve(self, e: Expr) -> Expr:
+        """Replace :meth:`ref` placeholders by pc constants."""
+        if e.op == "label":
+            return lift(self.pc_of(e.args[0]))
+        if e.op in ("var", "const", "param", "true", "false"):
+            return e
+        return Expr(e.op, tuple(self.resolve(a) for a in e.args))
+
     def at(self, *labels: str) -> Expr:
         """The condition "this thread is at one of these steps"."""
         from .expr import In, V
@@ -150,7 +162,7 @@ class Thread:
         if isinstance(nxt, str):
             return lift(self.pc_of(nxt))
         if isinstance(nxt, Expr):
-            return nxt
+            return self.resolve(nxt)
         branches = list(nxt)
         cond, label = branches[-1]
         if cond is not None:

@@ -31,6 +31,10 @@ class Action:
     updates: tuple[tuple[str, Expr], ...]
     params: tuple[tuple[str, tuple[int, ...]], ...] = ()
     kind: str = "step"  # step | write | read | fence | flush | sync | tick | adversary
+    #: a thread's step with no shared access, no choice and no guard beyond its pc:
+    #: it commutes with every other thread's steps, so engines run it at once after
+    #: the step before it (it is not a scheduling point)
+    local: bool = False
 
 
 @attrs.frozen
@@ -88,6 +92,7 @@ class Compiled:
     """The system as a Python successor function (generated source, exec'd once)."""
 
     system: System
+    settle: Callable[[tuple], tuple]
     successors: Callable[[tuple], Iterator[tuple[int, tuple, tuple]]]
     bad: list[Callable[[tuple], bool]]
     source: str
@@ -96,11 +101,18 @@ class Compiled:
     def build(cls, system: System) -> "Compiled":
         idx = system.index()
         var = lambda n: f"s[{idx[n]}]"  # noqa: E731
+        par = lambda n: f"p_{n}"  # noqa: E731
         lines = ["def successors(s):"]
         # group actions by the pc they require, so each state tests only its own steps
         groups: dict[tuple[str, int] | None, list[tuple[int, Action, Expr]]] = {}
+        locals_: dict[str, list[tuple[int, int, Action]]] = {}
         for ai, act in enumerate(system.actions):
             key, rest = _pc_split(act.guard)
+            if act.local:
+                if key is None or rest.op != "true":
+                    raise ValueError(f"{act.name}: a local step must be guarded by its pc alone")
+                locals_.setdefault(key[0], []).append((key[1], ai, act))
+                continue
             groups.setdefault(key, []).append((ai, act, rest))
         by_pcvar: dict[str, dict[int, list]] = {}
         for key, acts in groups.items():
@@ -111,16 +123,16 @@ class Compiled:
         def emit_action(ai: int, act: Action, guard: Expr, ind: str) -> None:
             pad = ind
             for pname, dom in act.params:
-                lines.append(f"{pad}for {pname} in {tuple(dom)!r}:")
+                lines.append(f"{pad}for p_{pname} in {tuple(dom)!r}:")
                 pad += "    "
-            g = to_python(guard, var)
+            g = to_python(guard, var, par)
             lines.append(f"{pad}if {g}:")
             body = pad + "    "
             lines.append(f"{body}t = list(s)")
             for name, e in act.updates:
-                lines.append(f"{body}t[{idx[name]}] = {to_python(e, var)}")
-            params = "(" + "".join(f"{p}, " for p, _ in act.params) + ")"
-            lines.append(f"{body}yield {ai}, {params}, tuple(t)")
+                lines.append(f"{body}t[{idx[name]}] = {to_python(e, var, par)}")
+            params = "(" + "".join(f"p_{p}, " for p, _ in act.params) + ")"
+            lines.append(f"{body}yield {ai}, {params}, settle(t)" if locals_ else f"{body}yield {ai}, {params}, tuple(t)")
 
         for pcvar, table in by_pcvar.items():
             lines.append(f"    _pc = s[{idx[pcvar]}]")
@@ -134,6 +146,24 @@ class Compiled:
             emit_action(ai, act, rest, "    ")
         lines.append("    return")
         lines.append("    yield")
+        lines.append("")
+        lines.append("def settle(s):")
+        lines.append("    for _ in range(10000):")
+        lines.append("        moved = False")
+        for pcvar, items in locals_.items():
+            lines.append(f"        _pc = s[{idx[pcvar]}]")
+            first = True
+            for pc, ai, act in sorted(items, key=lambda x: x[0]):
+                lines.append(f"        {'if' if first else 'elif'} _pc == {pc}:")
+                first = False
+                lines.append("            t = list(s)")
+                for name, e in act.updates:
+                    lines.append(f"            t[{idx[name]}] = {to_python(e, var, par)}")
+                lines.append("            s = t")
+                lines.append("            moved = True")
+        lines.append("        if not moved:")
+        lines.append("            return tuple(s)")
+        lines.append("    raise RuntimeError('local steps loop forever')")
         bad_src = []
         for mi, mon in enumerate(system.monitors):
             bad_src.append(f"def bad{mi}(s):\n    return {to_python(mon.bad, var)}")
@@ -142,10 +172,35 @@ class Compiled:
         exec(compile(source, "<mhmailbox-model>", "exec"), ns)  # noqa: S102 - generated from our own model
         return cls(
             system=system,
+            settle=ns["settle"],
             successors=ns["successors"],
             bad=[ns[f"bad{i}"] for i in range(len(system.monitors))],
             source=source,
         )
+
+    def initial(self) -> tuple:
+        """The initial state, with every thread's leading local steps taken."""
+        return self.settle(list(self.system.initial()))
+
+    def local_chain(self, state: tuple) -> list[tuple[int, tuple]]:
+        """The local steps :meth:`settle` takes from ``state``: [(action index, state after)]."""
+        from .expr import evaluate
+
+        env_names = list(self.system.variables)
+        out = []
+        for _ in range(10000):
+            env = dict(zip(env_names, state))
+            for ai, act in enumerate(self.system.actions):
+                if act.local and evaluate(act.guard, env):
+                    new = dict(env)
+                    for name, e in act.updates:
+                        new[name] = evaluate(e, env)
+                    state = tuple(new[n] for n in env_names)
+                    out.append((ai, state))
+                    break
+            else:
+                return out
+        raise RuntimeError("local steps loop forever")
 
     def apply(self, state: tuple, action_index: int, params: Sequence[int]) -> tuple | None:
         """Take one named action with given parameters (replay); None if not enabled."""

@@ -1,0 +1,200 @@
+"""Assemble one checkable model: variant x memory model x guest x host x bounds.
+
+This is where behaviours meet the variant's procedures:
+
+* ``guest``: ``honest`` runs the variant's helper and may not let time pass
+  while it has work; ``slow`` runs the same helper with no timing promise
+  until it nondeterministically turns *prompt* (then it is honest); ``silent``
+  never runs; ``adversarial`` is no helper at all but an agent that writes any
+  value from a representative domain to any field the host reads, at any
+  moment (writes to fields the host never reads cannot change its behaviour,
+  so leaving them out loses nothing).
+* ``host``: ``faithful`` runs the variant's host; ``adversarial`` writes any
+  host-writable field the helper reads (cmd_type, gpa, go, io page), asks for
+  any gpa (in RAM, inside the shared area, outside RAM), and replays, moves or
+  forges pages.
+
+Time: one integer clock, ``host.t``, counts model ticks since the current
+command started. A tick is the only action that advances it, and it is
+enabled only while the host busy-waits, before the host's next clock check,
+when every store is visible, and when the guest's timing promise allows.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import attrs
+
+from . import values as val
+from .expr import And, B, Expr, Ite, Not, Or, P, V, lift
+from .memory import MemoryModel, mem, mem_ghost
+from .program import Thread
+from .properties import CATALOG, GUESTS, HOSTS, Property, bad_expr
+from .system import Action, Monitor, System
+from .variants import OP_CLEANUP, OP_LOAD, OP_SAVE, VARIANTS, Rfc
+
+
+@attrs.frozen
+class Bounds:
+    """The finite bounds of an explicit check (reported with every verdict)."""
+
+    #: the faithful host's migration scripts (chosen nondeterministically at start)
+    scripts: tuple[str, ...] = ("source", "target")
+    deadline: int = 2  #: ticks
+    quantum: int = 1  #: ticks per polling burst
+    capacity: int = 2  #: store-buffer entries per thread
+    adversary_writes: int = 3  #: writes an adversarial peer may make
+
+    def describe(self, host: str) -> str:
+        peer = f", adversary writes<={self.adversary_writes}"
+        if host == "adversarial":
+            return f"host writes<={self.adversary_writes}, sb={self.capacity}"
+        return (f"scripts={'+'.join(self.scripts)}, D={self.deadline}, Q={self.quantum}, sb={self.capacity}"
+                + peer)
+
+
+#: Host migration scripts: (operation, gpa) in order. Each runs two migrations
+#: (the second after cleanup) over both private gpas: 5 commands for a source.
+SCRIPTS: dict[str, tuple[tuple[int, int], ...]] = {
+    "source": ((OP_SAVE, val.G0), (OP_CLEANUP, 0), (OP_SAVE, val.G1)),
+    "target": ((OP_LOAD, val.G0), (OP_CLEANUP, 0), (OP_LOAD, val.G1)),
+    "source2": ((OP_SAVE, val.G0), (OP_SAVE, val.G1), (OP_CLEANUP, 0), (OP_SAVE, val.G0)),
+}
+
+GHOSTS = {"x.failed": 0, "x.seen": 0, "x.ginit": 0, "x.epoch": 0, "x.prompt": 0, "x.prompt_at": 0, "x.adv": 0}
+
+
+@attrs.define
+class Model:
+    variant: str
+    memory: str
+    guest: str
+    host: str
+    bounds: Bounds
+    system: System
+    threads: dict[str, Thread]
+    properties: list[Property]
+    memory_model: MemoryModel
+
+    def label(self, thread: str, pc: int) -> str:
+        t = self.threads.get(thread)
+        return t.steps[pc].label if t and 0 <= pc < len(t.steps) else str(pc)
+
+
+def build(
+    variant: str | type[Rfc],
+    memory: str = "sc",
+    guest: str = "honest",
+    host: str = "faithful",
+    bounds: Bounds | None = None,
+    properties: Sequence[Property] | None = None,
+) -> Model:
+    """Build the transition system for one cell; monitors for ``properties`` that apply."""
+    bounds = bounds or Bounds()
+    vcls = VARIANTS[variant] if isinstance(variant, str) else variant
+    if guest not in GUESTS:
+        raise ValueError(f"unknown guest behaviour {guest!r}; choose one of {', '.join(GUESTS)}")
+    if host not in HOSTS:
+        raise ValueError(f"unknown host behaviour {host!r}; choose one of {', '.join(HOSTS)}")
+    v = vcls(bounds.deadline, bounds.quantum)
+    mm = MemoryModel(memory, vcls.FIELDS, capacity=bounds.capacity)
+    system = System()
+
+    threads: dict[str, Thread] = {}
+    if host == "faithful":
+        threads["host"] = v.host([SCRIPTS[name] for name in bounds.scripts])
+    run_guest = guest in ("honest", "slow") and not (host == "adversarial" and guest != "honest")
+    if run_guest:
+        threads["guest"] = v.guest()
+
+    # ---- variables: threads, memory, ghosts, monitor flags
+    for t in threads.values():
+        system.declare(t.pc_var)
+        for name, init in t.locals.items():
+            system.declare(t.var(name), init)
+    mm.declare(system, list(threads.values()), {})
+    for name, init in GHOSTS.items():
+        system.declare(name, init)
+    for p in CATALOG:
+        system.declare(f"v.{p.id}")
+
+    # ---- the threads' steps under the memory model
+    for t in threads.values():
+        for st in t.steps:
+            for act in mm.compile(t, st, t.name):
+                system.add(act)
+    for act in mm.background(list(threads.values())):
+        system.add(act)
+    # every variable an action writes must exist
+    for act in system.actions:
+        for name, _ in act.updates:
+            if name not in system.variables:
+                raise KeyError(f"{act.name} updates undeclared {name}")
+
+    # ---- time
+    if "host" in threads:
+        H = threads["host"]
+        allow = [v.waiting(H), V("host.t").lt(V("host.nc")), mm.quiescent(list(threads.values()))]
+        if "guest" in threads:
+            busy = v.guest_busy(threads["guest"], V(mem("go")))
+            if guest == "honest":
+                allow.append(Not(busy))
+            elif guest == "slow":
+                allow.append(Or(V("x.prompt").eq(0), Not(busy)))
+        seen = B(Or(V("x.seen").eq(1), And(v.completion_visible(), V("host.t").lt(v.D))))
+        system.add(Action("tick", "time", "one tick passes", And(*allow),
+                          (("host.t", V("host.t") + 1), ("x.seen", seen)), kind="tick"))
+    if guest == "slow" and "guest" in threads:
+        system.add(Action("prompt", "guest", "the slow helper becomes prompt (answers within the deadline from now on)",
+                          V("x.prompt").eq(0), (("x.prompt", lift(1)), ("x.prompt_at", V("host.id"))), kind="adversary"))
+
+    # ---- adversaries
+    budget = V("x.adv").lt(bounds.adversary_writes)
+    n_cmds = 2 * max(len(SCRIPTS[s]) for s in bounds.scripts) + 1
+    if host == "faithful" and guest == "adversarial":
+        domains = {
+            "ret": (val.OK, val.INVALID, val.RET_UNKNOWN),
+            "done": v.guest_done_domain(n_cmds if vcls is not Rfc else 0),
+            "hdr_len": val.HLEN_ADVERSARY,
+            "io": (val.FORGED, 2),  # forged bytes, or the plaintext of another page
+        }
+        _add_adversary(system, mm, "guest", domains, budget)
+    if host == "adversarial":
+        domains = {
+            "cmd": (val.INIT, val.ENCRYPT, val.DECRYPT, val.RESET, val.CMD_BAD),
+            "gpa": (val.G0, val.G1, val.MAILBOX, val.OUTSIDE),
+            "go": v.host_go_domain(bounds.adversary_writes),
+            "io": (2, val.FORGED, 4, 5, 6),  # PLAIN(G1), FORGED, CIPHER(G0,m0), CIPHER(G1,m0), CIPHER(G0,m1)
+        }
+        _add_adversary(system, mm, "host", domains, budget)
+
+    # ---- monitors
+    chosen = [p for p in (properties or CATALOG) if p.applies(guest, host)]
+    for p in chosen:
+        system.monitors.append(Monitor(p.id, bad_expr(p, v.D, v.Q)))
+    return Model(variant=vcls.name, memory=memory, guest=guest, host=host, bounds=bounds, system=system,
+                 threads=threads, properties=chosen, memory_model=mm)
+
+
+def _add_adversary(system: System, mm: MemoryModel, who: str, domains: dict[str, Sequence[int]], budget: Expr) -> None:
+    for field, dom in domains.items():
+        upd = dict(mm.direct_write(field, P("val"), lift(0 if who == "host" else 1)))
+        upd["x.adv"] = V("x.adv") + 1
+        system.add(Action(f"{who}!{field}", f"adversary", f"the adversarial {who} writes {field}",
+                          budget, tuple(upd.items()), params=(("val", tuple(dom)),), kind="adversary"))
+
+
+def cells(variants: Sequence[str], memories: Sequence[str], guests: Sequence[str] | None = None,
+          properties: Sequence[Property] | None = None) -> list[tuple[str, str, str, str]]:
+    """Every (variant, memory, guest, host) cell where some chosen property applies."""
+    props = list(properties or CATALOG)
+    out = []
+    for var in variants:
+        for m in memories:
+            for gb in GUESTS:
+                if guests and gb not in guests:
+                    continue
+                for hb in HOSTS:
+                    if any(p.applies(gb, hb) for p in props):
+                        out.append((var, m, gb, hb))
+    return out
