@@ -27,6 +27,7 @@ class Exploration:
     states: int
     depth: int  # deepest level fully explored
     exhausted: bool  # no new state at depth+1: every reachable state seen (within the model's own bounds)
+    stopped: str  # why exploration ended: "exhausted", "depth", "all-found", "states", "time"
     seconds: float
     found: dict[int, Found]
     transitions: int
@@ -52,8 +53,14 @@ def explore(
     max_states: int = 5_000_000,
     progress: Callable[[int, int], None] | None = None,
     stop_when_all_found: bool = True,
+    time_limit: float | None = None,
 ) -> Exploration:
-    """Explore up to ``depth`` steps; record the shortest violation of each monitor."""
+    """Explore up to ``depth`` steps; record the shortest violation of each monitor.
+
+    Stops early (and says why in ``stopped``) when every monitor is violated,
+    when ``max_states`` or ``time_limit`` is reached; ``depth`` is then the
+    last level explored completely, so "holds to depth k" stays true.
+    """
     t0 = time.perf_counter()
     wanted = list(range(len(compiled.bad))) if monitors is None else list(monitors)
     bad = [(m, compiled.bad[m]) for m in wanted]
@@ -75,11 +82,21 @@ def explore(
     transitions = 0
     successors = compiled.successors
     exhausted = False
+    stopped = "depth"
+    deadline = None if time_limit is None else t0 + time_limit
     while level < depth:
         if stop_when_all_found and len(found) == len(bad):
+            stopped = "all-found"
             break
         nxt: list[int] = []
-        for sid in frontier:
+        cut = False
+        for n, sid in enumerate(frontier):
+            if len(states) > max_states:
+                stopped, cut = "states", True
+                break
+            if deadline is not None and n % 256 == 0 and time.perf_counter() > deadline:
+                stopped, cut = "time", True
+                break
             s = states[sid]
             for ai, ps, t in successors(s):
                 transitions += 1
@@ -92,19 +109,22 @@ def explore(
                 via.append((ai, ps))
                 nxt.append(tid)
                 check(tid, t, level + 1)
-            if len(states) > max_states:
-                raise MemoryError(f"more than {max_states} states; lower --depth")
+        if cut:
+            # level+1 is incomplete: a violation found there is still real (and, being
+            # at the first level not finished, still of minimal length)
+            break
         level += 1
         if progress:
             progress(level, len(states))
         if not nxt:
-            exhausted = True
+            exhausted, stopped = True, "exhausted"
             break
         frontier = nxt
     return Exploration(
         states=len(states),
         depth=level,
         exhausted=exhausted,
+        stopped=stopped,
         seconds=time.perf_counter() - t0,
         found=found,
         transitions=transitions,

@@ -1,0 +1,207 @@
+"""``mhmailbox verify`` and ``mhmailbox litmus``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Callable
+
+from mhmailbox.cli import UsageError
+
+from .check import Result, check_cell
+from .litmus import TESTS, table
+from .memory import MODELS
+from .properties import BY_ID, CATALOG, GUESTS, HOSTS
+from .protocol import Bounds, SCRIPTS, cells
+from .trace import render_table
+from .variants import VARIANTS
+
+#: engine name -> function(cell, properties, args) -> list[Result]; proofs/ adds its engines
+ENGINES: dict[str, Callable[..., list[Result]]] = {}
+
+
+def _explicit(cell: tuple, props: list, args: argparse.Namespace, progress=None) -> list[Result]:
+    return check_cell(*cell, properties=props, bounds=bounds_from(args), depth=args.depth or 10_000,
+                      max_states=args.max_states, time_limit=args.time_limit, progress=progress)
+
+
+ENGINES["explicit"] = _explicit
+
+
+def bounds_from(args: argparse.Namespace) -> Bounds:
+    return Bounds(deadline=args.deadline, quantum=args.quantum, capacity=args.buffer,
+                  adversary_writes=args.adversary_writes, scripts=tuple(args.script or ("source", "target")))
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    _load_engines()
+    p = sub.add_parser("verify", help="check the protocol's properties (explicit state or Z3)",
+                       description="Check properties of the mailbox model. Options left out mean every value.")
+    p.add_argument("--engine", choices=sorted(ENGINES) + (["all"] if len(ENGINES) > 1 else []), default="explicit")
+    p.add_argument("--variant", action="append", choices=sorted(VARIANTS), help="rfc or hardened (repeatable)")
+    p.add_argument("--memory", action="append", choices=MODELS, help="sc, tso or relaxed (repeatable)")
+    p.add_argument("--guest", action="append", choices=GUESTS, help="guest behaviour (repeatable)")
+    p.add_argument("--host", action="append", choices=HOSTS, help="host behaviour (repeatable)")
+    p.add_argument("--property", action="append", metavar="ID", help="property id (repeatable); see docs/properties.md")
+    p.add_argument("--depth", type=_positive, help="explore at most K steps (default: until exhausted or a budget)")
+    p.add_argument("--max-states", type=_positive, default=500_000, help="state budget per cell (default 500000)")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds per cell and engine (default: none for explicit)")
+    p.add_argument("--deadline", type=_positive, default=2, help="host deadline in model ticks (default 2)")
+    p.add_argument("--quantum", type=_positive, default=1, help="polling burst in model ticks (default 1)")
+    p.add_argument("--buffer", type=_positive, default=2, help="store-buffer entries per thread (default 2)")
+    p.add_argument("--adversary-writes", type=_positive, default=3, help="writes an adversarial peer may make (default 3)")
+    p.add_argument("--script", action="append", choices=sorted(SCRIPTS), help="host migration script (repeatable)")
+    p.add_argument("--trace-format", choices=["table", "json", "mermaid"], default="table")
+    p.add_argument("--no-trace", action="store_true", help="verdicts only")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=run_verify)
+
+    q = sub.add_parser("litmus", help="the litmus table of the memory models")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=run_litmus)
+
+
+def _load_engines() -> None:
+    try:
+        from mhmailbox.proofs import engines  # noqa: F401  (registers bmc/kind/pdr)
+    except ImportError:
+        pass
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    props = []
+    for pid in args.property or []:
+        if pid not in BY_ID:
+            raise UsageError(f"verify: unknown property {pid!r}; known: {', '.join(BY_ID)}")
+        props.append(BY_ID[pid])
+    props = props or list(CATALOG)
+    if args.deadline < args.quantum:
+        pass  # allowed: the host checks the clock every quantum
+    variants = args.variant or ["rfc", "hardened"]
+    memories = args.memory or list(MODELS)
+    todo = [c for c in cells(variants, memories, args.guest, props) if not args.host or c[3] in args.host]
+    if not todo:
+        raise UsageError("verify: no property applies to the chosen cells (guest.* needs --host adversarial; "
+                         "see docs/properties.md)")
+    engines = sorted(ENGINES) if args.engine == "all" else [args.engine]
+    tty = sys.stderr.isatty()
+    results: list[Result] = []
+    t0 = time.perf_counter()
+    disagreements: list[str] = []
+    for n, cell in enumerate(todo, 1):
+        per_engine: dict[str, list[Result]] = {}
+        for eng in engines:
+            if tty:
+                print(f"\r[{n}/{len(todo)}] {eng} {' '.join(cell)} ...".ljust(70), end="", file=sys.stderr, flush=True)
+            rs = ENGINES[eng](cell, props, args)
+            per_engine[eng] = rs
+            results.extend(rs)
+        if len(engines) > 1:
+            disagreements.extend(_disagreements(cell, per_engine))
+    if tty:
+        print("\r".ljust(72) + "\r", end="", file=sys.stderr)
+    total = time.perf_counter() - t0
+    if args.json:
+        out = {"results": [_json(r, args) for r in results], "summary": _summary(results, total)}
+        if disagreements:
+            out["disagreements"] = disagreements
+        print(json.dumps(out, indent=1))
+    else:
+        _print_table(results, args)
+        s = _summary(results, total)
+        print(f"\n{s['cells']} cells, {s['results']} verdicts: " + ", ".join(f"{v} {k}" for k, v in s["verdicts"].items())
+              + f"; {s['states']} states in {s['seconds']:.1f} s")
+        for d in disagreements:
+            print(f"DISAGREEMENT: {d}")
+    if disagreements:
+        print(f"error: engines disagree on {len(disagreements)} cell(s)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _disagreements(cell: tuple, per_engine: dict[str, list[Result]]) -> list[str]:
+    by_prop: dict[str, dict[str, Result]] = {}
+    for eng, rs in per_engine.items():
+        for r in rs:
+            by_prop.setdefault(r.property, {})[eng] = r
+    out = []
+    for pid, rs in by_prop.items():
+        violated = {e: r for e, r in rs.items() if r.verdict == "violated"}
+        proved = {e: r for e, r in rs.items() if r.verdict == "proved"}
+        if violated and proved:
+            out.append(f"{pid} {' '.join(cell)}: {', '.join(proved)} proved, {', '.join(violated)} violated")
+        lengths = {r.depth for r in violated.values()}
+        if len(lengths) > 1:
+            out.append(f"{pid} {' '.join(cell)}: counterexamples of different minimal length "
+                       + ", ".join(f"{e}={r.depth}" for e, r in violated.items()))
+    return out
+
+
+def _json(r: Result, args: argparse.Namespace) -> dict[str, Any]:
+    d = r.to_json()
+    if args.no_trace:
+        d["trace"] = None
+    return d
+
+
+def _summary(results: list[Result], seconds: float) -> dict[str, Any]:
+    verdicts: dict[str, int] = {}
+    for r in results:
+        verdicts[r.verdict] = verdicts.get(r.verdict, 0) + 1
+    cells_ = {(r.variant, r.memory, r.guest, r.host, r.engine) for r in results}
+    states = sum({(r.variant, r.memory, r.guest, r.host, r.engine): r.states for r in results}.values())
+    return {"cells": len(cells_), "results": len(results), "verdicts": verdicts, "states": states,
+            "seconds": round(seconds, 2)}
+
+
+def _print_table(results: list[Result], args: argparse.Namespace) -> None:
+    head = ("property", "variant", "memory", "guest", "host", "engine", "verdict", "bound", "states", "seconds")
+    rows = [head]
+    for r in results:
+        bound = f"depth {r.depth}" + (" (exhaustive)" if r.exhaustive else "")
+        rows.append((r.property, r.variant, r.memory, r.guest, r.host, r.engine, r.verdict, bound, str(r.states),
+                     f"{r.seconds:.2f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    for i, row in enumerate(rows):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    if args.no_trace:
+        return
+    for r in results:
+        if r.verdict != "violated" or not r.trace:
+            continue
+        print(f"\n== {r.property} violated: {r.variant} / {r.memory} / guest {r.guest} / host {r.host}"
+              f" ({r.engine}, {len(r.trace) - 1} steps; bounds {r.bound})")
+        if args.trace_format == "json":
+            print(json.dumps(r.trace, indent=1))
+        elif args.trace_format == "mermaid":
+            from .mermaid import render_mermaid
+
+            print(render_mermaid(r))
+        else:
+            print(render_table(r.trace))
+
+
+def run_litmus(args: argparse.Namespace) -> int:
+    outcomes = table()
+    if args.json:
+        print(json.dumps({"results": [{"test": o.test, "memory": o.memory, "allowed": o.allowed} for o in outcomes]},
+                         indent=1))
+        return 0
+    print("test".ljust(12) + "".join(m.ljust(10) for m in MODELS))
+    for t in TESTS:
+        row = {o.memory: o.allowed for o in outcomes if o.test == t}
+        print(t.ljust(12) + "".join(("sometimes" if row[m] else "never").ljust(10) for m in MODELS))
+    return 0
