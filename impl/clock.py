@@ -28,7 +28,7 @@ class Clock(Protocol):
         """
 
     def sleep(self, seconds: float) -> None:
-        """Yield the CPU for ``seconds`` (virtual: just advance)."""
+        """Yield the CPU for ``seconds`` (0: just let another runnable thread in; virtual: advance)."""
 
 
 class MonotonicClock:

@@ -35,6 +35,8 @@ HDR_STRUCT = struct.Struct("<4sHHIIQ16s12s16s")
 HDR_SIZE = HDR_STRUCT.size  # 68
 AAD_SIZE = HDR_SIZE - 12 - 16  # everything before the nonce
 _AAD = struct.Struct("<4sHHIIQ16s")
+_SEQ_GPA = struct.Struct("<IIQ")  # seq, flags, gpa at offset 8
+_U64 = struct.Struct("<Q")
 TAG_SIZE = 16
 
 
@@ -102,6 +104,8 @@ class SessionCipher:
     _aead: AESGCM = attrs.field(init=False, repr=False)
     _prefix: bytes = attrs.field(init=False, repr=False)
     _counter: int = attrs.field(init=False, default=0, repr=False)
+    _hdr: bytearray = attrs.field(init=False, repr=False)
+    _hdr_view: memoryview = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         key = HKDF(algorithm=hashes.SHA256(), length=32, salt=self.provision.session_id, info=INFO).derive(
@@ -109,19 +113,25 @@ class SessionCipher:
         )
         self._aead = AESGCM(key)
         self._prefix = os.urandom(4)
+        self._hdr = bytearray(HDR_STRUCT.pack(MAGIC, VERSION, 1, 0, 0, 0, self.provision.session_id,
+                                              self._prefix + bytes(8), bytes(TAG_SIZE)))
+        self._hdr_view = memoryview(self._hdr)
 
-    def seal_into(self, gpa: int, seq: int, page: bytes | memoryview, out: bytearray) -> bytes:
-        """Encrypt ``page`` into ``out`` (PAGE_SIZE + 16 bytes: ciphertext, tag); returns the header."""
+    def seal_into(self, gpa: int, seq: int, page: bytes | memoryview, out: bytearray) -> bytearray:
+        """Encrypt ``page`` into ``out`` (PAGE_SIZE + 16 bytes: ciphertext, tag); returns the
+        header, in a buffer this cipher reuses (copy it before the next call)."""
         self._counter += 1
-        nonce = self._prefix + self._counter.to_bytes(8, "little")
-        aad = _AAD.pack(MAGIC, VERSION, 1, seq, 0, gpa, self.provision.session_id)
-        self._aead.encrypt_into(nonce, page, aad, out)
-        return aad + nonce + bytes(memoryview(out)[PAGE_SIZE:])
+        h, hv = self._hdr, self._hdr_view
+        _SEQ_GPA.pack_into(h, 8, seq, 0, gpa)
+        _U64.pack_into(h, AAD_SIZE + 4, self._counter)
+        self._aead.encrypt_into(hv[AAD_SIZE:AAD_SIZE + 12], page, hv[:AAD_SIZE], out)
+        h[HDR_SIZE - TAG_SIZE:] = memoryview(out)[PAGE_SIZE:]
+        return h
 
     def seal(self, gpa: int, seq: int, page: bytes | memoryview) -> tuple[bytes, bytes]:
         """(header, ciphertext page) for the plaintext ``page``."""
         out = bytearray(PAGE_SIZE + TAG_SIZE)
-        hdr = self.seal_into(gpa, seq, page, out)
+        hdr = bytes(self.seal_into(gpa, seq, page, out))
         return hdr, bytes(out[:PAGE_SIZE])
 
     def open_into(self, gpa: int, header: bytes, ct: bytearray, out: bytearray) -> int:

@@ -64,6 +64,7 @@ class GuestHelper:
     _accepted: dict[int, int] = attrs.field(factory=dict, init=False, repr=False)
     _ct: bytearray = attrs.field(factory=lambda: bytearray(PAGE_SIZE + 16), init=False, repr=False)
     _pt: bytearray = attrs.field(factory=lambda: bytearray(PAGE_SIZE), init=False, repr=False)
+    _ct_page: memoryview = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.mode not in MODES:
@@ -72,6 +73,7 @@ class GuestHelper:
             if self.provision is None:
                 raise ValueError("a hardened helper needs a Provision (transfer key, session id)")
             self._cipher = SessionCipher(self.provision)
+        self._ct_page = memoryview(self._ct)[:PAGE_SIZE]
 
     # --- stepping ---------------------------------------------------------------
     def start(self) -> None:
@@ -177,21 +179,17 @@ class GuestHelper:
         assert self._cipher is not None
         ct = self._ct
         hdr = self._cipher.seal_into(gpa, seq, self.ram[gpa:gpa + PAGE_SIZE], ct)
-        port = self.port
-        port.write("hdr_len", HDR_SIZE)
-        port.write_bytes(OFF_HDR_DATA, hdr)
-        port.write_bytes(OFF_IO_PAGE, memoryview(ct)[:PAGE_SIZE])
+        self.port.write_response(hdr, self._ct_page)  # hdr_len, header, io page
         return int(Ret.OK)
 
     def _decrypt(self, gpa: int) -> int:
         assert self._cipher is not None
-        port = self.port
-        n = port.read("hdr_len")  # read once
+        # hdr_len read once; header and page copied privately: the host may keep writing
+        n, hdr, page = self.port.read_response(HDR_SIZE)
         if n != HDR_SIZE:
             return int(Ret.AUTH)
-        hdr = port.read_bytes(OFF_HDR_DATA, n)  # private copies: the host may keep writing
         ct = self._ct
-        port.read_into(OFF_IO_PAGE, memoryview(ct)[:PAGE_SIZE])
+        self._ct_page[:] = page
         try:
             seq = self._cipher.open_into(gpa, hdr, ct, self._pt)
         except AuthError:

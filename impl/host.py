@@ -196,6 +196,7 @@ class Host:
             clock.spent(self.quantum)
             if clock.now() - start >= self.timeout:
                 return "timed_out"
+            clock.sleep(0.0)  # yield: on a busy machine the helper may share our core
             if self.peer_alive is not None and not self.peer_alive():
                 return "helper_dead"
 
@@ -247,11 +248,7 @@ class Host:
 
     def _collect(self) -> tuple[int, bytes, bytes]:
         """Hardened: hdr.len once into a private variable, then private copies."""
-        port = self.port
-        n = port.read("hdr_len")
-        if n > HDR_MAX:
-            return n, b"", b""
-        return n, port.read_bytes(OFF_HDR_DATA, n), port.read_bytes(OFF_IO_PAGE, PAGE_SIZE)
+        return self.port.read_response(HDR_MAX)
 
     @staticmethod
     def _validate(gpa: int, seq: int, n: int, header: bytes, page: bytes) -> Record:
@@ -324,11 +321,7 @@ class Host:
         if len(rec.page) != PAGE_SIZE:
             raise BadResponse(f"load {rec.gpa:#x}: page length {len(rec.page)} != {PAGE_SIZE}")
         self._quiesce(start, f"load {rec.gpa:#x}")
-        port = self.port
-        port.write("hdr_len", len(rec.header))
-        if rec.header:
-            port.write_bytes(OFF_HDR_DATA, rec.header)
-        port.write_bytes(OFF_IO_PAGE, rec.page)
+        self.port.write_response(rec.header, rec.page)  # hdr_len, header, io page
 
     def _finish_load(self, rec: Record, reply: Reply) -> None:
         ret = self._check(reply, f"DECRYPT {rec.gpa:#x}")

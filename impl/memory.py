@@ -37,8 +37,11 @@ from mhmailbox.model.layout import (
     OFF_DONE,
     OFF_GO,
     OFF_GPA,
+    OFF_HDR_DATA,
     OFF_HDR_LEN,
+    OFF_IO_PAGE,
     OFF_RET,
+    PAGE_SIZE,
     SHARED_SIZE,
 )
 
@@ -138,6 +141,8 @@ class MappedFile:
 _FIELD = {name: (struct.Struct(fmt), off) for name, (off, fmt) in FIELDS.items()}
 _I32 = struct.Struct("<i")
 _CMD_GPA = struct.Struct("<QQ")  # cmd_type, gpa: contiguous at 0x00
+_U32 = struct.Struct("<I")
+_HDR_ROOM = OFF_IO_PAGE - OFF_HDR_DATA  # header bytes that fit before the io page
 _PARAMS4 = struct.Struct("<QQii")  # cmd_type, gpa, prefetch, ret: contiguous at 0x00
 assert OFF_GPA == OFF_CMD_TYPE + 8 and OFF_RET == OFF_GPA + 12
 
@@ -214,6 +219,22 @@ class DirectPort:
 
     def read_params(self) -> tuple[int, int]:
         return _CMD_GPA.unpack_from(self.buf, 0)
+
+    def write_response(self, header: bytes, page: bytes | memoryview) -> None:
+        buf, n = self.buf, len(header)
+        if n > _HDR_ROOM or len(page) != PAGE_SIZE:
+            _check_write(buf, OFF_HDR_DATA, n)
+            _check_write(buf, OFF_IO_PAGE, len(page))
+        _U32.pack_into(buf, OFF_HDR_LEN, n)
+        buf[OFF_HDR_DATA:OFF_HDR_DATA + n] = header
+        buf[OFF_IO_PAGE:OFF_IO_PAGE + PAGE_SIZE] = page
+
+    def read_response(self, max_len: int) -> tuple[int, bytes, bytes]:
+        buf = self.buf
+        n = _U32.unpack_from(buf, OFF_HDR_LEN)[0]
+        if n > max_len:
+            return n, b"", b""
+        return n, _read_padded(buf, OFF_HDR_DATA, n), bytes(buf[OFF_IO_PAGE:OFF_IO_PAGE + PAGE_SIZE])
 
     def poll_eq(self, name: str, want: int, n: int) -> bool:
         """Read ``name`` up to ``n`` times; True as soon as it equals ``want``."""
@@ -317,6 +338,20 @@ class InstrumentedPort:
     def read_params(self) -> tuple[int, int]:
         """cmd_type, then gpa."""
         return self.read("cmd_type"), self.read("gpa")
+
+    def write_response(self, header: bytes, page: bytes | memoryview) -> None:
+        """hdr_len, header bytes (if any), io page: the response (guest) or request (host)."""
+        self.write("hdr_len", len(header))
+        if header:
+            self.write_bytes(OFF_HDR_DATA, header)
+        self.write_bytes(OFF_IO_PAGE, page)
+
+    def read_response(self, max_len: int) -> tuple[int, bytes, bytes]:
+        """hdr_len once; if it is <= max_len, the header bytes and the io page (else empty)."""
+        n = self.read("hdr_len")
+        if n > max_len:
+            return n, b"", b""
+        return n, self.read_bytes(OFF_HDR_DATA, n), self.read_bytes(OFF_IO_PAGE, PAGE_SIZE)
 
     def poll_eq(self, name: str, want: int, n: int) -> bool:
         for _ in range(n):
