@@ -4,7 +4,11 @@ Baseline: two processes on one shared mapping (the same MappedFile kind as the
 mailbox); the parent writes go=i, the child spins until go changes and writes done=i,
 the parent spins until done==i. Ours: ``Host.send(INIT)`` through the hardened
 protocol (params, barrier, go=seq, done==seq, barrier, ret) to a hardened
-``GuestHelper`` in its own process. Rounds alternate; the best of each is reported.
+``GuestHelper`` in its own process. Rounds alternate; the best of each is reported. ``--pin`` puts parent and
+child on different CPUs for both runs (two spinning processes sharing one core
+measure the scheduler, not the protocol; but on a machine where another job keeps
+one CPU busy, pinning makes things worse). The 1-minute load average is reported
+so a reader can tell a quiet run from a contended one.
 
     python bench/handshake.py [--json] [--seconds 1.0] [--rounds 3] [--mode hardened]
 """
@@ -21,13 +25,15 @@ import time
 from mhmailbox.impl.crypto import Provision
 from mhmailbox.impl.host import Host
 from mhmailbox.impl.memory import DirectPort, MappedFile
-from mhmailbox.impl.procs import HelperProcess
+from mhmailbox.impl.procs import HelperProcess, cpu_plan, host_affinity
 from mhmailbox.model.layout import OFF_DONE, OFF_GO, SHARED_SIZE, Cmd
 
 _I32 = struct.Struct("<i")
 
 
-def _pong(path: str, ready) -> None:
+def _pong(path: str, ready, cpu) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     m = MappedFile.attach(path)
     buf = m.buf
     up, pk = _I32.unpack_from, _I32.pack_into
@@ -42,12 +48,12 @@ def _pong(path: str, ready) -> None:
             pk(buf, OFF_DONE, g)
 
 
-def baseline(seconds: float) -> float:
+def baseline(seconds: float, cpu: int | None) -> float:
     """Raw ping-pong round trips per second."""
     m = MappedFile.create(SHARED_SIZE)
     ctx = mp.get_context("fork")
     ready = ctx.Event()
-    p = ctx.Process(target=_pong, args=(m.path, ready), daemon=True)
+    p = ctx.Process(target=_pong, args=(m.path, ready, cpu), daemon=True)
     p.start()
     ready.wait(10)
     buf = m.buf
@@ -71,12 +77,12 @@ def baseline(seconds: float) -> float:
     return n / dt
 
 
-def mailbox(seconds: float, mode: str) -> float:
+def mailbox(seconds: float, mode: str, cpu: int | None) -> float:
     """Host.send round trips per second against a helper process."""
     mbox = MappedFile.create(SHARED_SIZE)
     ram = MappedFile.create(16 * 4096)
     prov = Provision.generate() if mode == "hardened" else None
-    helper = HelperProcess.spawn(mbox.path, ram.path, mode, prov)
+    helper = HelperProcess.spawn(mbox.path, ram.path, mode, prov, cpu=cpu)
     host = Host(DirectPort(mbox.buf, "host"), mode, peer_alive=helper.alive)
     send = host.send
     for _ in range(1000):  # warm up (the helper may be napping)
@@ -105,11 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--mode", choices=("hardened", "rfc"), default="hardened")
+    ap.add_argument("--pin", action="store_true", help="pin parent and child to different CPUs")
     a = ap.parse_args(argv)
     base, ours = [], []
-    for _ in range(a.rounds):
-        base.append(baseline(a.seconds))
-        ours.append(mailbox(a.seconds, a.mode))
+    host_cpus, child_cpu = cpu_plan() if a.pin else (None, None)
+    with host_affinity(host_cpus):  # both runs placed alike
+        for _ in range(a.rounds):
+            base.append(baseline(a.seconds, child_cpu))
+            ours.append(mailbox(a.seconds, a.mode, child_cpu))
     out = {
         "round_trips_per_s": round(max(ours), 1),
         "baseline_round_trips_per_s": round(max(base), 1),
@@ -117,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         "mode": a.mode,
         "cpus": os.cpu_count(),
         "rounds": a.rounds,
+        "pinned": a.pin,
+        "loadavg_1min": os.getloadavg()[0],
     }
     if a.json:
         print(json.dumps(out))

@@ -17,6 +17,7 @@ deterministic harness, and has a real loop (``run``) for its own process.
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable, Literal
 
@@ -102,7 +103,8 @@ class GuestHelper:
     ) -> None:
         """Serve commands until ``should_stop()``, polling like a vCPU.
 
-        Spin ``spin_bursts`` bursts of ``burst`` reads, then sleep with exponential
+        Spin ``spin_bursts`` bursts of ``burst`` reads (yielding the CPU between bursts,
+        which costs ~1 us when nobody else wants it), then sleep with exponential
         back-off (``min_sleep`` .. ``max_sleep``) so an idle helper does not starve the
         host of a core; ``should_stop`` is consulted only while idle. Call ``start``
         first (once, at boot).
@@ -122,6 +124,7 @@ class GuestHelper:
                 nap = min_sleep
                 continue
             idle += 1
+            os.sched_yield()  # a host sharing this core gets in at once
             if idle >= spin_bursts:
                 if should_stop():
                     return

@@ -24,7 +24,7 @@ from .crypto import Provision
 from .guest import Mode
 from .host import Host, HostError
 from .memory import DirectPort, MappedFile
-from .procs import HelperProcess
+from .procs import HelperProcess, cpu_plan, host_affinity
 from .stream import StreamError, StreamReader, StreamWriter
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
@@ -60,7 +60,8 @@ class VM:
     mode: Mode
 
     @classmethod
-    def launch(cls, ram_size: int, mode: Mode, provision: Provision | None, *, fill: bool = False) -> "VM":
+    def launch(cls, ram_size: int, mode: Mode, provision: Provision | None, *, fill: bool = False,
+               cpu: int | None = None) -> "VM":
         ram = MappedFile.create(ram_size, prefix="mhmailbox-ram-")
         mailbox = MappedFile.create(SHARED_SIZE, prefix="mhmailbox-mbox-")
         if fill:
@@ -68,7 +69,7 @@ class VM:
             for gpa in range(0, ram_size - ram_size % PAGE_SIZE, PAGE_SIZE):
                 buf[gpa:gpa + PAGE_SIZE] = pattern_page(gpa)
         try:
-            helper = HelperProcess.spawn(mailbox.path, ram.path, mode, provision)
+            helper = HelperProcess.spawn(mailbox.path, ram.path, mode, provision, cpu=cpu)
         except BaseException:
             ram.close()
             mailbox.close()
@@ -183,8 +184,13 @@ def count_plaintext_pages(path: str, source_ram: memoryview) -> int:
 
 
 def run_migration(ram_size: int, mode: Mode = "hardened", *, stream_path: str | None = None,
-                  timeout: float = 0.1, progress: Progress | None = None) -> MigrationReport:
-    """Source VM with patterned RAM -> stream -> target VM; verify; report."""
+                  timeout: float = 0.1, progress: Progress | None = None, pin: bool = False) -> MigrationReport:
+    """Source VM with patterned RAM -> stream -> target VM; verify; report.
+
+    ``pin``: helpers on one CPU, the host on the others, for the timed part (see
+    ``cpu_plan``); off by default, because on a shared machine a pinned helper cannot
+    escape a busy CPU.
+    """
     if ram_size % PAGE_SIZE or ram_size <= 0:
         raise ValueError("RAM size must be a positive multiple of 4096")
     provision = Provision.generate() if mode == "hardened" else None
@@ -192,15 +198,17 @@ def run_migration(ram_size: int, mode: Mode = "hardened", *, stream_path: str | 
     if stream_path is None:
         tmpdir = tempfile.TemporaryDirectory(prefix="mhmailbox-stream-")
         stream_path = os.path.join(tmpdir.name, "stream.bin")
-    src = VM.launch(ram_size, mode, provision, fill=True)
+    host_cpus, helper_cpu = cpu_plan() if pin else (None, None)
+    src = VM.launch(ram_size, mode, provision, fill=True, cpu=helper_cpu)
     try:
-        tgt = VM.launch(ram_size, mode, provision)
+        tgt = VM.launch(ram_size, mode, provision, cpu=helper_cpu)
         try:
-            t0 = time.perf_counter()
-            pages = save_vm(src, src.host(timeout), stream_path, progress)
-            t1 = time.perf_counter()
-            load_vm(tgt, tgt.host(timeout), stream_path, progress)
-            t2 = time.perf_counter()
+            with host_affinity(host_cpus):
+                t0 = time.perf_counter()
+                pages = save_vm(src, src.host(timeout), stream_path, progress)
+                t1 = time.perf_counter()
+                load_vm(tgt, tgt.host(timeout), stream_path, progress)
+                t2 = time.perf_counter()
             verified = same_ram(src.ram.buf, tgt.ram.buf)
             plain = count_plaintext_pages(stream_path, src.ram.buf)
             size = os.path.getsize(stream_path)

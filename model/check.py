@@ -61,7 +61,7 @@ def check_cell(
     if not model.properties:
         return []
     t0 = time.perf_counter()
-    compiled = model.system.compile()
+    compiled = model.system.reduced().compile()
     ex = explore(compiled, depth, max_states=max_states, time_limit=time_limit, progress=progress)
     seconds = time.perf_counter() - t0
     out = []

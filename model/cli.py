@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", action="append", choices=HOSTS, help="host behaviour (repeatable)")
     p.add_argument("--property", action="append", metavar="ID", help="property id (repeatable); see docs/properties.md")
     p.add_argument("--depth", type=_positive, help="explore at most K steps (default: until exhausted or a budget)")
-    p.add_argument("--max-states", type=_positive, default=500_000, help="state budget per cell (default 500000)")
+    p.add_argument("--max-states", type=_positive, default=1_000_000, help="state budget per cell (default 1000000)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds per cell and engine (default: none for explicit)")
     p.add_argument("--deadline", type=_positive, default=2, help="host deadline in model ticks (default 2)")
     p.add_argument("--quantum", type=_positive, default=1, help="polling burst in model ticks (default 1)")

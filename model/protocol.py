@@ -164,7 +164,8 @@ def build(
             "cmd": (val.INIT, val.ENCRYPT, val.DECRYPT, val.RESET, val.CMD_BAD),
             "gpa": (val.G0, val.G1, val.MAILBOX, val.OUTSIDE),
             "go": v.host_go_domain(bounds.adversary_writes),
-            "io": (2, val.FORGED, 4, 5, 6),  # PLAIN(G1), FORGED, CIPHER(G0,m0), CIPHER(G1,m0), CIPHER(G0,m1)
+            # PLAIN(G1), FORGED, CIPHER(G0,m1), CIPHER(G1,m1), CIPHER(G0,m2): sessions start at 1
+            "io": (2, val.FORGED, 6, 7, 8),
         }
         _add_adversary(system, mm, "host", domains, budget)
 

@@ -55,6 +55,8 @@ class System:
     #: symbolic-only facts: variable name -> constraint on its initial value
     #: (the explicit checker uses the initial value as given).
     describe: dict[str, Callable[[int], str]] = attrs.field(factory=dict)
+    #: variables removed by :meth:`reduced` (constant at these values)
+    dropped: dict[str, int] = attrs.field(factory=dict)
 
     def declare(self, name: str, init: int = 0) -> str:
         if name in self.variables and self.variables[name] != init:
@@ -64,6 +66,48 @@ class System:
 
     def add(self, action: Action) -> None:
         self.actions.append(action)
+
+    def cone_of_influence(self) -> set[str]:
+        """Variables that can affect a guard or a monitor; the rest are write-only ghosts."""
+        from .expr import variables
+
+        relevant: set[str] = set()
+        for m in self.monitors:
+            relevant |= variables(m.bad)
+        for a in self.actions:
+            relevant |= variables(a.guard)
+        changed = True
+        while changed:
+            changed = False
+            for a in self.actions:
+                for name, e in a.updates:
+                    if name in relevant:
+                        new = variables(e) - relevant
+                        if new:
+                            relevant |= new
+                            changed = True
+        return relevant
+
+    def reduced(self) -> "System":
+        """The same system with updates to variables outside the cone of influence dropped.
+
+        Sound for every monitor of this system: a dropped variable never reaches a
+        guard, an update of a kept variable, or a monitor. It stays at its initial
+        value (traces show it so).
+        """
+        keep = self.cone_of_influence()
+        out = System(variables={n: v for n, v in self.variables.items() if n in keep},
+                     monitors=list(self.monitors), shown=list(self.shown))
+        out.dropped = {n: v for n, v in self.variables.items() if n not in keep}
+        for a in self.actions:
+            out.actions.append(attrs.evolve(a, updates=tuple((n, e) for n, e in a.updates if n in keep)))
+        return out
+
+    def env(self, state: Sequence[int]) -> dict[str, int]:
+        """Variable name -> value, including variables a reduction dropped (at their initial value)."""
+        env = dict(self.dropped)
+        env.update(zip(self.variables, state))
+        return env
 
     def index(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.variables)}
@@ -114,6 +158,7 @@ class Compiled:
                 locals_.setdefault(key[0], []).append((key[1], ai, act))
                 continue
             groups.setdefault(key, []).append((ai, act, rest))
+        local_pcs = {pcv: frozenset(pc for pc, _, _ in items) for pcv, items in locals_.items()}
         by_pcvar: dict[str, dict[int, list]] = {}
         for key, acts in groups.items():
             if key is None:
@@ -132,7 +177,11 @@ class Compiled:
             for name, e in act.updates:
                 lines.append(f"{body}t[{idx[name]}] = {to_python(e, var, par)}")
             params = "(" + "".join(f"p_{p}, " for p, _ in act.params) + ")"
-            lines.append(f"{body}yield {ai}, {params}, settle(t)" if locals_ else f"{body}yield {ai}, {params}, tuple(t)")
+            pcv = f"{act.actor}.pc"
+            if pcv in local_pcs:
+                lines.append(f"{body}yield {ai}, {params}, (settle(t) if t[{idx[pcv]}] in {local_pcs[pcv]!r} else tuple(t))")
+            else:
+                lines.append(f"{body}yield {ai}, {params}, tuple(t)")
 
         for pcvar, table in by_pcvar.items():
             lines.append(f"    _pc = s[{idx[pcvar]}]")
@@ -189,7 +238,7 @@ class Compiled:
         env_names = list(self.system.variables)
         out = []
         for _ in range(10000):
-            env = dict(zip(env_names, state))
+            env = self.system.env(state)
             for ai, act in enumerate(self.system.actions):
                 if act.local and evaluate(act.guard, env):
                     new = dict(env)

@@ -34,9 +34,10 @@ def _origin(ghost: int) -> str:
     return f"{'guest' if by_guest else 'host'}#{cmd}"
 
 
-def state_view(model: Model, state: tuple) -> dict[str, Any]:
-    """The parts of a state a reader needs, by name."""
-    env = dict(zip(model.system.variables, state))
+def state_view(model: Model, state: tuple, system=None) -> dict[str, Any]:
+    """The parts of a state a reader needs, by name (``system``: the reduced one explored)."""
+    system = system or model.system
+    env = system.env(state)
     fields = model.memory_model.fields
     out: dict[str, Any] = {
         "memory": {f: show_value(f, env[f"m.{f}"]) for f in fields},
@@ -72,12 +73,12 @@ def state_view(model: Model, state: tuple) -> dict[str, Any]:
 
 def decode(model: Model, path: list, compiled) -> list[dict[str, Any]]:
     """Step objects for an exploration path [(None, s0), ((ai, params), s1), ...]."""
-    actions = model.system.actions
+    actions = compiled.system.actions
     steps: list[dict[str, Any]] = []
     for i, (via, st) in enumerate(path):
         if via is None:
             steps.append({"step": 0, "actor": "init", "action": "init", "text": "initial state",
-                          "params": {}, "then": [], **state_view(model, st)})
+                          "params": {}, "then": [], **state_view(model, st, compiled.system)})
             continue
         ai, params = via
         act = actions[ai]
@@ -92,7 +93,7 @@ def decode(model: Model, path: list, compiled) -> list[dict[str, Any]]:
             "text": act.text,
             "params": {name: show_param(name, v) for (name, _), v in zip(act.params, params)},
             "then": [actions[a].text for a, _ in chain],
-            **state_view(model, st),
+            **state_view(model, st, compiled.system),
         })
     return steps
 
@@ -107,6 +108,7 @@ def _apply_raw(compiled, state: tuple, ai: int, params) -> tuple | None:
 
     act = compiled.system.actions[ai]
     env = dict(zip(compiled.system.variables, state))
+    env.update(compiled.system.dropped)
     pmap = {name: v for (name, _), v in zip(act.params, params)}
     if not evaluate(act.guard, env, pmap):
         return None

@@ -184,8 +184,7 @@ class Rfc:
     def cleanup(self, H: Thread) -> None:
         """Cleanup sends RESET; published: the initialized flag is not cleared."""
         self.call(H, "cleanup", "send RESET", RESET, 0, "cleanup.done")
-        self.end_op(H, "cleanup.done", "migration ends (initialized stays set)", h("res").eq(RES_OK),
-                    extra_ghost={"x.epoch": V("x.epoch") + 1})
+        self.end_op(H, "cleanup.done", "migration ends (initialized stays set)", h("res").eq(RES_OK))
 
     # ================================================================ host: send a command
     def complete(self, done: Expr) -> Expr:
@@ -377,8 +376,9 @@ class Hardened(Rfc):
        Cleanup clears "initialized", so a second migration sends INIT again.
     7. The helper refuses ENCRYPT/DECRYPT before INIT, and any gpa outside RAM or
        inside the shared area, with an error code.
-    8. Pages cross encrypted with the transfer key, bound to gpa and migration;
-       DECRYPT authenticates and refuses tampered, moved or replayed pages (AUTH).
+    8. Pages cross encrypted with the transfer key, bound to gpa and migration
+       session (a fresh one at every INIT); DECRYPT authenticates and refuses
+       tampered, moved or replayed pages (AUTH).
     """
 
     name: ClassVar[str] = "hardened"
@@ -412,8 +412,7 @@ class Hardened(Rfc):
         self.call(H, "cleanup", "send RESET", RESET, 0, "cleanup.done")
         H.step("cleanup.done", "clear initialized: the next migration starts with INIT",
                set={"init": 0}, next="cleanup.end")
-        self.end_op(H, "cleanup.end", "migration ends", h("res").eq(RES_OK),
-                    extra_ghost={"x.epoch": V("x.epoch") + 1})
+        self.end_op(H, "cleanup.end", "migration ends", h("res").eq(RES_OK))
 
     def complete(self, done: Expr) -> Expr:
         return done.eq(h("seq"))
@@ -465,7 +464,11 @@ class Hardened(Rfc):
                set={"ret": Ite(Or(cmd.eq(INIT), cmd.eq(RESET)), val.OK, val.INVALID),
                     "did": B(Or(cmd.eq(INIT), cmd.eq(RESET))),
                     "init": Ite(cmd.eq(INIT), 1, Ite(cmd.eq(RESET), 0, g("init"))),
-                    "epoch": Ite(cmd.eq(RESET), g("epoch") + 1, g("epoch"))},
+                    "epoch": Ite(cmd.eq(INIT), g("epoch") + 1, g("epoch"))},
+               # INIT opens a new migration session with the peer helper; the
+               # ghost x.epoch is the session both helpers agreed on, which is
+               # what an honest stream's pages are bound to
+               ghost={"x.epoch": Ite(cmd.eq(INIT), g("epoch") + 1, V("x.epoch"))},
                next=[(And(cmd.eq(ENCRYPT), usable), "save"), (And(cmd.eq(DECRYPT), usable), "restore"),
                      (None, "ret")])
         G.step("save", "ENCRYPT: AES-GCM(page at gpa; gpa, migration) into the io page", 
