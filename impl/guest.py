@@ -41,6 +41,7 @@ Mode = Literal["rfc", "hardened"]
 MODES: tuple[Mode, ...] = ("rfc", "hardened")
 
 _INIT, _ENCRYPT, _DECRYPT, _RESET = int(Cmd.INIT), int(Cmd.ENCRYPT), int(Cmd.DECRYPT), int(Cmd.RESET)
+_OK, _INVALID, _AUTH = int(Ret.OK), int(Ret.INVALID), int(Ret.AUTH)
 
 
 @attrs.define(eq=False)
@@ -143,14 +144,14 @@ class GuestHelper:
         port = self.port
         port.write("done", 0)
         cmd, gpa = port.read_params()
-        ret = int(Ret.OK)
+        ret = _OK
         if cmd == _ENCRYPT:
             port.write_bytes(OFF_IO_PAGE, self._phys_read(gpa))  # no address check at all
         elif cmd == _DECRYPT:
             if not in_shared_area(gpa):  # the mailbox: silently skipped, still "success"
                 self._phys_write(gpa, port.read_bytes(OFF_IO_PAGE, PAGE_SIZE))
         elif cmd not in (_INIT, _RESET):
-            ret = int(Ret.INVALID)
+            ret = _INVALID
         port.complete(ret, 1, clear_go=True, fence=False)
 
     def _serve_hardened(self, g: int) -> None:
@@ -159,19 +160,19 @@ class GuestHelper:
         cmd, gpa = port.read_params()  # each parameter read once, kept private
         if cmd == _INIT:
             self.initialized = True
-            ret = int(Ret.OK)
+            ret = _OK
         elif cmd == _RESET:
             self.initialized = False
-            ret = int(Ret.OK)
+            ret = _OK
         elif cmd in (_ENCRYPT, _DECRYPT):
             if not self.initialized or not self._gpa_ok(gpa):
-                ret = int(Ret.INVALID)
+                ret = _INVALID
             elif cmd == _ENCRYPT:
                 ret = self._encrypt(gpa, g & 0xFFFFFFFF)
             else:
                 ret = self._decrypt(gpa)
         else:
-            ret = int(Ret.INVALID)
+            ret = _INVALID
         port.complete(ret, g, clear_go=False, fence=True)
         self.last_seq = g
 
@@ -183,25 +184,25 @@ class GuestHelper:
         ct = self._ct
         hdr = self._cipher.seal_into(gpa, seq, self.ram[gpa:gpa + PAGE_SIZE], ct)
         self.port.write_response(hdr, self._ct_page)  # hdr_len, header, io page
-        return int(Ret.OK)
+        return _OK
 
     def _decrypt(self, gpa: int) -> int:
         assert self._cipher is not None
         # hdr_len read once; header and page copied privately: the host may keep writing
         n, hdr, page = self.port.read_response(HDR_SIZE)
         if n != HDR_SIZE:
-            return int(Ret.AUTH)
+            return _AUTH
         ct = self._ct
         self._ct_page[:] = page
         try:
             seq = self._cipher.open_into(gpa, hdr, ct, self._pt)
         except AuthError:
-            return int(Ret.AUTH)
+            return _AUTH
         if seq <= self._accepted.get(gpa, 0):  # an older copy of this page, same session
-            return int(Ret.AUTH)
+            return _AUTH
         self._accepted[gpa] = seq
         self.ram[gpa:gpa + PAGE_SIZE] = self._pt  # only now, authenticated, does it reach RAM
-        return int(Ret.OK)
+        return _OK
 
     # --- rfc physical memory (no checks: RAM, the mailbox, or nothing) -------------
     def _phys_read(self, gpa: int) -> bytes:

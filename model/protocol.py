@@ -44,6 +44,8 @@ class Bounds:
     quantum: int = 1  #: ticks per polling burst
     capacity: int = 2  #: store-buffer entries per thread
     adversary_writes: int = 3  #: writes an adversarial peer may make
+    #: deadline and quantum as state constants k.D, k.Q (Z3 leaves them free)
+    symbolic_time: bool = False
 
     def describe(self, host: str) -> str:
         peer = f", adversary writes<={self.adversary_writes}"
@@ -55,7 +57,8 @@ class Bounds:
 
 #: Host migration scripts: (operation, gpa) in order. Each runs two migrations
 #: (the second after cleanup) over both private gpas: 5 commands for a source.
-SCRIPTS: dict[str, tuple[tuple[int, int], ...]] = {
+SCRIPTS: dict[str, tuple[tuple[int, int], ...] | None] = {
+    "any": None,  # unbounded: any operation, any number of times (depth-bounded here; Z3 proves it unbounded)
     "source": ((OP_SAVE, val.G0), (OP_CLEANUP, 0), (OP_SAVE, val.G1)),
     "target": ((OP_LOAD, val.G0), (OP_CLEANUP, 0), (OP_LOAD, val.G1)),
     "source2": ((OP_SAVE, val.G0), (OP_SAVE, val.G1), (OP_CLEANUP, 0), (OP_SAVE, val.G0)),
@@ -96,13 +99,27 @@ def build(
         raise ValueError(f"unknown guest behaviour {guest!r}; choose one of {', '.join(GUESTS)}")
     if host not in HOSTS:
         raise ValueError(f"unknown host behaviour {host!r}; choose one of {', '.join(HOSTS)}")
-    v = vcls(bounds.deadline, bounds.quantum)
+    if bounds.symbolic_time:
+        # constants the Z3 engines leave free (any positive values); the explicit
+        # checker runs them at their initial values
+        system_time = (V("k.D"), V("k.Q"))
+    else:
+        system_time = (lift(bounds.deadline), lift(bounds.quantum))
+    v = vcls(*system_time)
     mm = MemoryModel(memory, vcls.FIELDS, capacity=bounds.capacity)
     system = System()
+    if bounds.symbolic_time:
+        system.declare("k.D", bounds.deadline)
+        system.declare("k.Q", bounds.quantum)
 
     threads: dict[str, Thread] = {}
     if host == "faithful":
-        threads["host"] = v.host([SCRIPTS[name] for name in bounds.scripts])
+        scripts = [SCRIPTS[name] for name in bounds.scripts]
+        if any(sc is None for sc in scripts):
+            if len(scripts) > 1:
+                raise ValueError("script 'any' cannot be combined with other scripts")
+            scripts = []
+        threads["host"] = v.host(scripts)
     run_guest = guest in ("honest", "slow") and not (host == "adversarial" and guest != "honest")
     if run_guest:
         threads["guest"] = v.guest()
@@ -150,7 +167,7 @@ def build(
 
     # ---- adversaries
     budget = V("x.adv").lt(bounds.adversary_writes)
-    n_cmds = 2 * max(len(SCRIPTS[s]) for s in bounds.scripts) + 1
+    n_cmds = 2 * max(len(SCRIPTS[s] or ()) for s in bounds.scripts) + 1
     if host == "faithful" and guest == "adversarial":
         domains = {
             "ret": (val.OK, val.INVALID, val.RET_UNKNOWN),

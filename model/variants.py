@@ -84,8 +84,8 @@ class Rfc:
         after cleanup with two gpas.
         """
         H = Thread("host", self.HOST_LOCALS)
-        H.step("begin", "role: which migration script this host runs", params={"role": tuple(range(len(scripts)))},
-               set={"role": P("role")}, next="idle")
+        H.step("begin", "role: which migration script this host runs",
+               params={"role": tuple(range(max(1, len(scripts))))}, set={"role": P("role")}, next="idle")
 
         def pick(i: int) -> Expr:  # (op, gpa) of step ops in the chosen script, as one number op*4+gpa
             out: Expr = lift(0)
@@ -94,18 +94,26 @@ class Rfc:
                     out = Ite(h("role").eq(r), script[i][0] * 4 + script[i][1], out)
             return out
 
-        longest = max(len(sc) for sc in scripts)
-        code: Expr = lift(0)
-        for i in reversed(range(longest)):
-            code = Ite(h("ops").eq(i), pick(i), code)
-        opc = code
-        H.step(
-            "idle", "next operation of the script: save g, load g, or cleanup (RESET)",
-            guard=Or(*[And(h("role").eq(r), h("ops").lt(len(sc))) for r, sc in enumerate(scripts)]),
-            set={"op": _div4(opc), "gpa": _mod4(opc), "ops": h("ops") + 1},
-            ghost={"x.failed": 0},
-            next=[(_div4(opc).eq(OP_SAVE), "save"), (_div4(opc).eq(OP_LOAD), "load"), (None, "cleanup")],
-        )
+        if not scripts:  # unbounded: any operation, any number of times (for unbounded proofs)
+            H.step(
+                "idle", "next operation: save g, load g, or cleanup (RESET), any number of times",
+                params={"op": (OP_SAVE, OP_LOAD, OP_CLEANUP), "g": val.PRIVATE_GPAS},
+                set={"op": P("op"), "gpa": Ite(P("op").eq(OP_CLEANUP), 0, P("g"))},
+                ghost={"x.failed": 0},
+                next=[(P("op").eq(OP_SAVE), "save"), (P("op").eq(OP_LOAD), "load"), (None, "cleanup")],
+            )
+        else:
+            longest = max(len(sc) for sc in scripts)
+            code: Expr = lift(0)
+            for i in reversed(range(longest)):
+                code = Ite(h("ops").eq(i), pick(i), code)
+            H.step(
+                "idle", "next operation of the script: save g, load g, or cleanup (RESET)",
+                guard=Or(*[And(h("role").eq(r), h("ops").lt(len(sc))) for r, sc in enumerate(scripts)]),
+                set={"op": _div4(code), "gpa": _mod4(code), "ops": h("ops") + 1},
+                ghost={"x.failed": 0},
+                next=[(_div4(code).eq(OP_SAVE), "save"), (_div4(code).eq(OP_LOAD), "load"), (None, "cleanup")],
+            )
         self.save(H)
         self.load(H)
         self.cleanup(H)
