@@ -133,3 +133,40 @@ class HelperProcess:
     def resume(self) -> None:
         assert self.pid is not None
         os.kill(self.pid, signal.SIGCONT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one helper in the foreground on existing files (for hosts in other languages).
+
+    ``python -m mhmailbox.impl.procs --mailbox PATH --ram PATH [--mode hardened --secret-file F]``;
+    the secret file holds the 32-byte transfer key then the 16-byte session id.
+    """
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m mhmailbox.impl.procs", description=main.__doc__.splitlines()[0])
+    ap.add_argument("--mailbox", required=True, help="file holding the 8 KiB shared area")
+    ap.add_argument("--ram", required=True, help="file holding guest RAM (gpa 0 at offset 0)")
+    ap.add_argument("--mode", choices=("rfc", "hardened"), default="hardened")
+    ap.add_argument("--secret-file", help="48 bytes: transfer key, session id (hardened)")
+    a = ap.parse_args(argv)
+    prov = None
+    if a.mode == "hardened":
+        if not a.secret_file:
+            ap.error("--secret-file is required in hardened mode")
+        with open(a.secret_file, "rb") as f:
+            raw = f.read()
+        if len(raw) != 48:
+            ap.error("the secret file must hold exactly 48 bytes")
+        prov = Provision(raw[:32], raw[32:])
+    mailbox, ram = MappedFile.attach(a.mailbox), MappedFile.attach(a.ram)
+    helper = GuestHelper(DirectPort(mailbox.buf, "guest"), ram.buf, a.mode, prov)
+    helper.start()
+    try:
+        helper.run(lambda: False)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
