@@ -168,3 +168,35 @@ def test_cli_usage_errors_exit_2(argv: list[str], capsys) -> None:
     assert main(["migrate", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error:")
+
+
+def test_foreground_helper_on_files_serves_a_foreign_host(tmp_path) -> None:
+    """The file-based entry point other-language hosts use: a save through it, then decrypt here."""
+    import subprocess
+    import sys
+
+    from mhmailbox.impl.guest import GuestHelper
+    from mhmailbox.impl.memory import DirectPort, MappedFile
+    from mhmailbox.impl.host import Host
+
+    prov = Provision.generate()
+    secret = tmp_path / "secret"
+    secret.write_bytes(prov.transfer_key + prov.session_id)
+    mbox = MappedFile.create(8192, str(tmp_path / "mbox"))
+    ram = MappedFile.create(SMALL, str(tmp_path / "ram"))
+    ram.buf[PAGE_SIZE:2 * PAGE_SIZE] = b"\x5a" * PAGE_SIZE
+    proc = subprocess.Popen([sys.executable, "-m", "mhmailbox.impl.procs", "--mailbox", mbox.path,
+                             "--ram", ram.path, "--secret-file", str(secret)])
+    try:
+        host = Host(DirectPort(mbox.buf), "hardened", timeout=10.0, peer_alive=lambda: proc.poll() is None)
+        rec = host.save_page(PAGE_SIZE)
+    finally:
+        proc.kill()
+        proc.wait()
+        mbox.close()
+        ram.close()
+    target_ram = bytearray(SMALL)
+    g = GuestHelper(DirectPort(memoryview(bytearray(8192)), "guest"), memoryview(target_ram), "hardened", prov)
+    g.initialized = True
+    seq, page = g._cipher.open(PAGE_SIZE, rec.header, rec.page)  # type: ignore[union-attr]
+    assert page == b"\x5a" * PAGE_SIZE and seq == 2  # INIT was seq 1 (a hardened helper keeps a go sent before it booted)
