@@ -379,3 +379,61 @@ def test_hardened_guest_reads_decrypt_inputs_once() -> None:
     assert flips and dst.ram[PAGE_SIZE:2 * PAGE_SIZE] != bytes(PAGE_SIZE)
     guest_reads = [a.where for a in dst.log if a.side == "guest" and a.kind == "read"]
     assert guest_reads.count("hdr_len") == 1  # one DECRYPT, one fetch
+
+
+# --- the pipelined bulk paths ---------------------------------------------------------------
+def test_save_pages_sends_the_same_commands_as_save_page() -> None:
+    a, b = pair(), pair()
+    gpas = [PAGE_SIZE * i for i in range(1, 6)]
+    one = [a.host.save_page(g) for g in gpas]
+    bulk = list(b.host.save_pages(gpas))
+    assert a.commands() == b.commands() == [Cmd.INIT] + [Cmd.ENCRYPT] * 5
+    assert [r.gpa for r in one] == [r.gpa for r in bulk] == gpas
+
+    def per_command(p: Lockstep) -> list[list[tuple[str, object]]]:
+        out: list[list[tuple[str, object]]] = []
+        for acc in p.log:
+            if acc.side == "host" and acc.kind == "write" and acc.where == "cmd_type":
+                out.append([])
+            if acc.side == "host" and out:
+                out[-1].append((acc.kind, acc.where))
+        return out
+
+    assert per_command(a) == per_command(b)
+
+
+def test_save_pages_abandoned_mid_command_leaves_it_pending() -> None:
+    p = pair()
+    it = p.host.save_pages([PAGE_SIZE, 2 * PAGE_SIZE, 3 * PAGE_SIZE])
+    p.guest_enabled = True
+    first = next(it)  # ENCRYPT for page 2 is already published when page 1 is yielded
+    assert first.gpa == PAGE_SIZE
+    it.close()
+    assert p.host.pending == p.host.seq
+    assert p.host.send(Cmd.INIT).ok and p.host.pending is None
+
+
+def test_load_pages_settles_the_page_in_flight_before_a_stream_error() -> None:
+    prov = Provision.generate()
+    src, dst = pair(provision=prov), pair(provision=prov, ram=bytearray(16 * PAGE_SIZE))
+    recs = list(src.host.save_pages([PAGE_SIZE, 2 * PAGE_SIZE]))
+
+    def broken():
+        yield recs[0]
+        raise ValueError("stream broke")
+
+    with pytest.raises(ValueError, match="stream broke"):
+        dst.host.load_pages(broken())
+    assert dst.ram[PAGE_SIZE:2 * PAGE_SIZE] == src.ram[PAGE_SIZE:2 * PAGE_SIZE]
+    assert dst.host.pending is None and dst.commands() == [Cmd.INIT, Cmd.DECRYPT]
+
+
+def test_load_pages_stops_at_the_first_refused_page() -> None:
+    prov = Provision.generate()
+    src, dst = pair(provision=prov), pair(provision=prov, ram=bytearray(16 * PAGE_SIZE))
+    recs = list(src.host.save_pages([PAGE_SIZE * i for i in (1, 2, 3)]))
+    recs[1] = recs[1]._replace(page=bytes(PAGE_SIZE))
+    with pytest.raises(GuestFailed):
+        dst.host.load_pages(recs)
+    assert dst.ram[PAGE_SIZE:2 * PAGE_SIZE] == src.ram[PAGE_SIZE:2 * PAGE_SIZE]
+    assert dst.ram[2 * PAGE_SIZE:4 * PAGE_SIZE] == bytes(2 * PAGE_SIZE)
