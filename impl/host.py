@@ -112,7 +112,7 @@ class Host:
     #: seconds before a command gives up (published: 100 ms)
     timeout: float = 0.1
     #: reads of ``done`` between two clock reads (published: up to 1e8)
-    burst: int = 2000
+    burst: int = 256
     #: what one burst costs, for a virtual clock (a real clock measures it itself)
     quantum: float = 1e-4
     peer_alive: Callable[[], bool] | None = None

@@ -71,7 +71,7 @@ def check_cell(
                       engine="explicit", states=ex.states, seconds=round(seconds, 3),
                       bound=bounds.describe(host))
         if found is not None:
-            trace = decode(model, ex.path(found.state_id), compiled)
+            trace = decode(model, ex.path(found.state_id))
             out.append(Result(verdict="violated", depth=found.depth, trace=trace, **common))
         else:
             note = {"exhausted": "every reachable state of the bounded model explored",

@@ -31,7 +31,7 @@ ENGINES["explicit"] = _explicit
 
 def bounds_from(args: argparse.Namespace) -> Bounds:
     return Bounds(deadline=args.deadline, quantum=args.quantum, capacity=args.buffer,
-                  adversary_writes=args.adversary_writes, scripts=tuple(args.script or ("source", "target")))
+                  scripts=tuple(args.script or ("source", "target")))
 
 
 def _positive(text: str) -> int:
@@ -60,7 +60,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--deadline", type=_positive, default=2, help="host deadline in model ticks (default 2)")
     p.add_argument("--quantum", type=_positive, default=1, help="polling burst in model ticks (default 1)")
     p.add_argument("--buffer", type=_positive, default=2, help="store-buffer entries per thread (default 2)")
-    p.add_argument("--adversary-writes", type=_positive, default=3, help="writes an adversarial peer may make (default 3)")
     p.add_argument("--script", action="append", choices=sorted(SCRIPTS), help="host migration script (repeatable)")
     p.add_argument("--trace-format", choices=["table", "json", "mermaid"], default="table")
     p.add_argument("--no-trace", action="store_true", help="verdicts only")

@@ -17,7 +17,7 @@ from typing import Iterable, Mapping, Sequence, Union
 
 import attrs
 
-from .expr import TRUE, Expr, Value, lift
+from .expr import TRUE, Expr, P, Value, lift
 
 
 @attrs.frozen
@@ -125,6 +125,61 @@ class Thread:
                 params=tuple((k, tuple(v)) for k, v in (params or {}).items()),
             )
         )
+
+    def patch(self, label: str, *, text: str | None = None, mem: MemOp | str = "keep",
+              set: Mapping[str, Value] | None = None, drop: Iterable[str] = (), next: Next | str = "keep",
+              params: Mapping[str, Sequence[int]] | None = None, ghost: Mapping[str, Value] | None = None,
+              guard: Value | None = None) -> None:
+        """Change one step in place: how a teaching mutant states its single fault.
+
+        ``set`` adds or overrides local updates, ``drop`` removes updates of these
+        locals, ``mem`` replaces the access (None for none), ``next`` the successor.
+        """
+        st = self.steps[self.pc_of(label)]
+        dropped = {self.var(d) for d in drop}
+        new_set = {self.var(k): lift(v) for k, v in (set or {}).items()}
+        new_set.update({k: lift(v) for k, v in (ghost or {}).items()})
+        updates = tuple((k, v) for k, v in st.updates if k not in dropped and k not in new_set) + tuple(new_set.items())
+        changes: dict = {"updates": updates}
+        if params:
+            changes["params"] = st.params + tuple((k, tuple(v)) for k, v in params.items())
+        if guard is not None:
+            from .expr import And
+
+            changes["guard"] = And(st.guard, guard)
+        if text is not None:
+            changes["text"] = text
+        if not (isinstance(mem, str) and mem == "keep"):
+            changes["mem"] = mem
+        if not (isinstance(next, str) and next == "keep"):
+            changes["next"] = next
+        self.steps[st.pc] = attrs.evolve(st, **changes)
+
+    def havoc_reads(self, fields: Mapping[str, Sequence[int]], ghost: int) -> None:
+        """Every read of these fields returns any value of its domain, afresh each time.
+
+        This is how an adversarial peer is modelled: it may write any of these
+        fields at any moment, including between two reads of the same field, so
+        the value a read returns is unconstrained (and the memory model cannot
+        order an adversary's writes). No write budget is needed.
+        """
+        from .expr import subst
+
+        for st in list(self.steps):
+            op = st.mem
+            if isinstance(op, Read) and op.field in fields:
+                pname = f"any_{op.field}"
+                read = {self.var(op.into): P(pname)}
+                if op.ghost_into:
+                    read[self.var(op.ghost_into)] = lift(ghost)
+                # the step's updates and next step saw the value read: give them the choice
+                updates = tuple((k, subst(self.resolve(e), read)) for k, e in st.updates)
+                updates += tuple((k, v) for k, v in read.items() if k not in dict(updates))
+                self.steps[st.pc] = attrs.evolve(
+                    st, mem=None, updates=updates, next=subst(self.next_pc(st), read),
+                    params=st.params + ((pname, tuple(fields[op.field])),),
+                    text=st.text + f" (the peer decides the {op.field} read)")
+        self.reads -= set(fields)
 
     def pc_of(self, label: str) -> int:
         try:

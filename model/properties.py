@@ -32,7 +32,7 @@ class Property:
 
     def bad(self, deadline: Expr, quantum: Expr) -> Expr:
         if self.id == "timeout.bounded-wait":
-            return V("host.t").gt(deadline + quantum)
+            return V("x.el").gt(deadline + quantum)  # the ghost clock, not the host's own
         return V(f"v.{self.id}").eq(1)
 
 

@@ -5,14 +5,14 @@ This is where behaviours meet the variant's procedures:
 * ``guest``: ``honest`` runs the variant's helper and may not let time pass
   while it has work; ``slow`` runs the same helper with no timing promise
   until it nondeterministically turns *prompt* (then it is honest); ``silent``
-  never runs; ``adversarial`` is no helper at all but an agent that writes any
-  value from a representative domain to any field the host reads, at any
-  moment (writes to fields the host never reads cannot change its behaviour,
-  so leaving them out loses nothing).
-* ``host``: ``faithful`` runs the variant's host; ``adversarial`` writes any
-  host-writable field the helper reads (cmd_type, gpa, go, io page), asks for
-  any gpa (in RAM, inside the shared area, outside RAM), and replays, moves or
-  forges pages.
+  never runs; ``adversarial`` may write any guest-writable field at any moment,
+  including between two host reads of the same field: every host read of
+  ret, done, hdr.len or the io page returns any value of a representative
+  domain, afresh each time (no write budget; it subsumes running the helper).
+* ``host``: ``faithful`` runs the variant's host; ``adversarial`` may write any
+  host-writable field at any moment: every helper read of cmd_type, gpa, go or
+  the io page returns any value (any command, any gpa: in RAM, inside the
+  shared area, outside RAM; replayed, moved or forged pages).
 
 Time: one integer clock, ``host.t``, counts model ticks since the current
 command started. A tick is the only action that advances it, and it is
@@ -43,16 +43,13 @@ class Bounds:
     deadline: int = 2  #: ticks
     quantum: int = 1  #: ticks per polling burst
     capacity: int = 2  #: store-buffer entries per thread
-    adversary_writes: int = 3  #: writes an adversarial peer may make
     #: deadline and quantum as state constants k.D, k.Q (Z3 leaves them free)
     symbolic_time: bool = False
 
     def describe(self, host: str) -> str:
-        peer = f", adversary writes<={self.adversary_writes}"
         if host == "adversarial":
-            return f"host writes<={self.adversary_writes}, sb={self.capacity}"
-        return (f"scripts={'+'.join(self.scripts)}, D={self.deadline}, Q={self.quantum}, sb={self.capacity}"
-                + peer)
+            return f"sb={self.capacity}, sessions<={MAX_SESSIONS}"
+        return f"scripts={'+'.join(self.scripts)}, D={self.deadline}, Q={self.quantum}, sb={self.capacity}"
 
 
 #: Host migration scripts: (operation, gpa) in order. Each runs two migrations
@@ -64,7 +61,10 @@ SCRIPTS: dict[str, tuple[tuple[int, int], ...] | None] = {
     "source2": ((OP_SAVE, val.G0), (OP_SAVE, val.G1), (OP_CLEANUP, 0), (OP_SAVE, val.G0)),
 }
 
-GHOSTS = {"x.failed": 0, "x.seen": 0, "x.ginit": 0, "x.epoch": 0, "x.prompt": 0, "x.prompt_at": 0, "x.adv": 0}
+#: Against the adversarial host, the helper serves at most this many sessions (INITs).
+MAX_SESSIONS = 3
+
+GHOSTS = {"x.el": 0, "x.failed": 0, "x.seen": 0, "x.ginit": 0, "x.epoch": 0, "x.prompt": 0, "x.prompt_at": 0}
 
 
 @attrs.define
@@ -120,9 +120,26 @@ def build(
                 raise ValueError("script 'any' cannot be combined with other scripts")
             scripts = []
         threads["host"] = v.host(scripts)
-    run_guest = guest in ("honest", "slow") and not (host == "adversarial" and guest != "honest")
-    if run_guest:
+    n_cmds = 2 * max(len(SCRIPTS[s] or ()) for s in bounds.scripts) + 1
+    if "host" in threads and guest == "adversarial":
+        threads["host"].havoc_reads({
+            "ret": (val.OK, val.INVALID, val.RET_UNKNOWN),
+            "done": v.guest_done_domain(n_cmds),
+            "hdr_len": val.HLEN_ADVERSARY,
+            "io": (val.FORGED, 2),  # forged bytes, or the plaintext of another page
+        }, ghost=1)
+    if guest in ("honest", "slow"):
         threads["guest"] = v.guest()
+        if host == "adversarial":
+            threads["guest"].havoc_reads({
+                "cmd": (val.INIT, val.ENCRYPT, val.DECRYPT, val.RESET, val.CMD_BAD),
+                "gpa": (val.G0, val.G1, val.MAILBOX, val.OUTSIDE),
+                "go": v.host_go_domain(4),
+                # PLAIN(G1), FORGED, CIPHER(G0,m1), CIPHER(G1,m1), CIPHER(G0,m2): sessions start at 1
+                "io": (2, val.FORGED, 6, 7, 8),
+            }, ghost=0)
+            # bound: the helper serves commands of at most MAX_SESSIONS migration sessions
+            threads["guest"].patch("wait", guard=V("guest.epoch").lt(MAX_SESSIONS))
 
     # ---- variables: threads, memory, ghosts, monitor flags
     for t in threads.values():
@@ -158,33 +175,12 @@ def build(
                 allow.append(Not(busy))
             elif guest == "slow":
                 allow.append(Or(V("x.prompt").eq(0), Not(busy)))
-        seen = B(Or(V("x.seen").eq(1), And(v.completion_visible(), V("host.t").lt(v.D))))
+        seen = B(Or(V("x.seen").eq(1), And(v.completion_visible(), V("x.el").lt(v.D))))
         system.add(Action("tick", "time", "one tick passes", And(*allow),
-                          (("host.t", V("host.t") + 1), ("x.seen", seen)), kind="tick"))
+                          (("host.t", V("host.t") + 1), ("x.el", V("x.el") + 1), ("x.seen", seen)), kind="tick"))
     if guest == "slow" and "guest" in threads:
         system.add(Action("prompt", "guest", "the slow helper becomes prompt (answers within the deadline from now on)",
                           V("x.prompt").eq(0), (("x.prompt", lift(1)), ("x.prompt_at", V("host.id"))), kind="adversary"))
-
-    # ---- adversaries
-    budget = V("x.adv").lt(bounds.adversary_writes)
-    n_cmds = 2 * max(len(SCRIPTS[s] or ()) for s in bounds.scripts) + 1
-    if host == "faithful" and guest == "adversarial":
-        domains = {
-            "ret": (val.OK, val.INVALID, val.RET_UNKNOWN),
-            "done": v.guest_done_domain(n_cmds if vcls is not Rfc else 0),
-            "hdr_len": val.HLEN_ADVERSARY,
-            "io": (val.FORGED, 2),  # forged bytes, or the plaintext of another page
-        }
-        _add_adversary(system, mm, "guest", domains, budget)
-    if host == "adversarial":
-        domains = {
-            "cmd": (val.INIT, val.ENCRYPT, val.DECRYPT, val.RESET, val.CMD_BAD),
-            "gpa": (val.G0, val.G1, val.MAILBOX, val.OUTSIDE),
-            "go": v.host_go_domain(bounds.adversary_writes),
-            # PLAIN(G1), FORGED, CIPHER(G0,m1), CIPHER(G1,m1), CIPHER(G0,m2): sessions start at 1
-            "io": (2, val.FORGED, 6, 7, 8),
-        }
-        _add_adversary(system, mm, "host", domains, budget)
 
     # ---- monitors
     chosen = [p for p in (properties or CATALOG) if p.applies(guest, host)]
@@ -192,14 +188,6 @@ def build(
         system.monitors.append(Monitor(p.id, bad_expr(p, v.D, v.Q)))
     return Model(variant=vcls.name, memory=memory, guest=guest, host=host, bounds=bounds, system=system,
                  threads=threads, properties=chosen, memory_model=mm)
-
-
-def _add_adversary(system: System, mm: MemoryModel, who: str, domains: dict[str, Sequence[int]], budget: Expr) -> None:
-    for field, dom in domains.items():
-        upd = dict(mm.direct_write(field, P("val"), lift(0 if who == "host" else 1)))
-        upd["x.adv"] = V("x.adv") + 1
-        system.add(Action(f"{who}!{field}", f"adversary", f"the adversarial {who} writes {field}",
-                          budget, tuple(upd.items()), params=(("val", tuple(dom)),), kind="adversary"))
 
 
 def cells(variants: Sequence[str], memories: Sequence[str], guests: Sequence[str] | None = None,

@@ -71,51 +71,66 @@ def state_view(model: Model, state: tuple, system=None) -> dict[str, Any]:
     return out
 
 
-def decode(model: Model, path: list, compiled) -> list[dict[str, Any]]:
-    """Step objects for an exploration path [(None, s0), ((ai, params), s1), ...]."""
-    actions = compiled.system.actions
-    steps: list[dict[str, Any]] = []
-    for i, (via, st) in enumerate(path):
-        if via is None:
-            steps.append({"step": 0, "actor": "init", "action": "init", "text": "initial state",
-                          "params": {}, "then": [], **state_view(model, st, compiled.system)})
-            continue
+def decode(model: Model, path: list, compiled=None) -> list[dict[str, Any]]:
+    """Step objects for a path [(None, s0), ((action index, params), s1), ...].
+
+    Engines may explore a reduced system (cone of influence); the path's action
+    indices and parameters are replayed here on the model's full system, so the
+    trace shows every variable, including ghosts the reduction dropped.
+    """
+    system = model.system
+    actions = system.actions
+    env = _settle(system, dict(system.variables))
+    steps: list[dict[str, Any]] = [{"step": 0, "actor": "init", "action": "init", "text": "initial state",
+                                    "params": {}, "then": [], **state_view(model, _tuple(system, env))}]
+    for i, (via, _st) in enumerate(path[1:], 1):
         ai, params = via
         act = actions[ai]
-        # the local steps fused after this one, for the reader
-        before = path[i - 1][1]
-        raw = _apply_raw(compiled, before, ai, params)
-        chain = compiled.local_chain(raw) if raw is not None else []
+        env = _apply(act, env, params)
+        chain: list[str] = []
+        env = _settle(system, env, chain)
         steps.append({
             "step": i,
             "actor": act.actor,
             "action": act.name,
             "text": act.text,
-            "params": {name: show_param(name, v) for (name, _), v in zip(act.params, params)},
-            "then": [actions[a].text for a, _ in chain],
-            **state_view(model, st, compiled.system),
+            "params": {name: v for (name, _), v in zip(act.params, params)},
+            "then": chain,
+            **state_view(model, _tuple(system, env)),
         })
     return steps
 
 
-def show_param(name: str, v: int) -> Any:
-    return v
+def _tuple(system, env: dict[str, int]) -> tuple:
+    return tuple(env[n] for n in system.variables)
 
 
-def _apply_raw(compiled, state: tuple, ai: int, params) -> tuple | None:
-    """The state right after action ``ai`` but before its local steps."""
+def _apply(act, env: dict[str, int], params) -> dict[str, int]:
     from .expr import evaluate
 
-    act = compiled.system.actions[ai]
-    env = dict(zip(compiled.system.variables, state))
-    env.update(compiled.system.dropped)
     pmap = {name: v for (name, _), v in zip(act.params, params)}
     if not evaluate(act.guard, env, pmap):
-        return None
+        raise ValueError(f"{act.name} is not enabled here: the trace is not a behaviour of this model")
     new = dict(env)
     for name, e in act.updates:
         new[name] = evaluate(e, env, pmap)
-    return tuple(new[n] for n in compiled.system.variables)
+    return new
+
+
+def _settle(system, env: dict[str, int], chain: list[str] | None = None) -> dict[str, int]:
+    """Run local steps (not scheduling points) until none is enabled, as the engines do."""
+    from .expr import evaluate
+
+    for _ in range(10000):
+        for act in system.actions:
+            if act.local and evaluate(act.guard, env):
+                env = _apply(act, env, ())
+                if chain is not None:
+                    chain.append(act.text)
+                break
+        else:
+            return env
+    raise RuntimeError("local steps loop forever")
 
 
 def render_table(steps: list[dict[str, Any]]) -> str:

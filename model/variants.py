@@ -31,6 +31,11 @@ def flag(name: str, cond: Expr) -> dict[str, Expr]:
     return {var: B(Or(V(var).eq(1), cond))}
 
 
+def ram_gpa(gpa: Expr) -> Expr:
+    """The fixed meaning of "a private page of guest RAM" that monitors use (variants may not redefine it)."""
+    return Or(gpa.eq(val.G0), gpa.eq(val.G1))
+
+
 def merge(*ds: dict) -> dict:
     out: dict = {}
     for d in ds:
@@ -147,9 +152,9 @@ class Rfc:
         H.step("save", "save page: begin", next="save.init?")
         self.init_if_needed(H, "save", "save.enc")
         self.call(H, "save.enc", "send ENCRYPT gpa", ENCRYPT, h("gpa"), "save.encd")
-        H.step("save.encd", "nonzero result: report, return -1",
+        H.step("save.encd", "if the result is nonzero: report, return -1",
                next=[(h("res").ne(RES_OK), "save.fail"), (None, "save.len1")])
-        H.step("save.len1", "check hdr.len > 1024 (first read)", Read("hdr_len", "l1"),
+        H.step("save.len1", "read hdr.len (first read); if > 1024: report, return -EINVAL", Read("hdr_len", "l1"),
                next=[(V("host.l1").gt(HDR_MAX), "save.fail"), (None, "save.len2")])
         H.step("save.len2", "emit be32(hdr.len) (second read)", Read("hdr_len", "l2"))
         self.copy_header(H, "save.len3", "l3")
@@ -202,7 +207,7 @@ class Rfc:
     def send(self, H: Thread) -> None:
         """Published send: params, smp_wmb, go=1, poll done in bursts with a clock check, read ret."""
         H.step("send", "start command", set={"id": h("id") + 1, "t": 0, "nc": self.Q},
-               ghost={"x.seen": 0}, next="send.cmd")
+               ghost={"x.seen": 0, "x.el": 0}, next="send.cmd")
         self.publish(H)
         self.wait(H, "send.poll", h("d"), "send.got", "send.timeout")
         self.read_result(H)
@@ -264,8 +269,10 @@ class Rfc:
         )
 
     def timeout_ghost(self) -> dict[str, Expr]:
+        # false timeout: the completion was visible before the deadline, or the
+        # deadline (measured by the ghost clock x.el, not the host's) has not passed
         return merge(
-            flag("timeout.no-false-timeout", V("x.seen").eq(1)),
+            flag("timeout.no-false-timeout", Or(V("x.seen").eq(1), V("x.el").lt(self.D))),
             flag("liveness.honest-progress", lift(True)),
             flag("liveness.recovery", self.recovered()),
         )
@@ -334,7 +341,7 @@ class Rfc:
         G.step("save", "SAVE: copy the page at gpa into the io page (plaintext)",
                Write("io", page, self.gghost()),
                set={"did": B(self.in_ram(gpa))},
-               ghost=merge(flag("guest.gpa-checked", Not(self.in_ram(gpa))),
+               ghost=merge(flag("guest.gpa-checked", Not(ram_gpa(gpa))),
                            flag("guest.confidential", val.is_plain(page))),
                next="ret")
         G.step("restore", "RESTORE: read the io page", Read("io", "io"))
@@ -342,7 +349,7 @@ class Rfc:
                set={"did": B(self.in_ram(gpa))},
                ghost=merge(
                    flag("guest.gpa-checked", gpa.eq(val.OUTSIDE)),
-                   flag("guest.integrity", And(self.in_ram(gpa), g("io").ne(self.authentic(gpa)))),
+                   flag("guest.integrity", And(ram_gpa(gpa), g("io").ne(self.authentic(gpa)))),
                ),
                next="ret")
 
@@ -359,7 +366,7 @@ class Rfc:
 
     def host_go_domain(self, n: int) -> tuple[int, ...]:
         """Values an adversarial host writes to go."""
-        return (0, 1)
+        return (0, 1, 2)
 
     def guest_done_domain(self, n: int) -> tuple[int, ...]:
         """Values an adversarial guest writes to done."""
@@ -395,7 +402,7 @@ class Hardened(Rfc):
     def init_if_needed(self, H: Thread, p: str, then: str) -> None:
         H.step(f"{p}.init?", "if not initialized: send INIT", next=[(h("init").eq(0), f"{p}.init"), (None, then)])
         self.call(H, f"{p}.init", "send INIT", INIT, 0, f"{p}.inited")
-        H.step(f"{p}.inited", "INIT failed: the operation fails",
+        H.step(f"{p}.inited", "if INIT failed: the operation fails",
                set={"init": B(h("res").eq(RES_OK))},
                next=[(h("res").eq(RES_OK), then), (None, f"{p}.fail" if p == "save" else "load.fail")])
         if p == "load":
@@ -405,9 +412,9 @@ class Hardened(Rfc):
         H.step("save", "save page: begin", next="save.init?")
         self.init_if_needed(H, "save", "save.enc")
         self.call(H, "save.enc", "send ENCRYPT gpa", ENCRYPT, h("gpa"), "save.encd")
-        H.step("save.encd", "nonzero result or timeout: fail, emit nothing",
+        H.step("save.encd", "if the result is nonzero or timed out: fail, emit nothing",
                next=[(h("res").ne(RES_OK), "save.fail"), (None, "save.len1")])
-        H.step("save.len1", "len = hdr.len, once, into private memory; len > 1024: fail", Read("hdr_len", "l1"),
+        H.step("save.len1", "len = hdr.len, once, into private memory; if len > 1024: fail", Read("hdr_len", "l1"),
                set={"l2": V("host.l1"), "l3": V("host.l1")},
                next=[(V("host.l1").gt(HDR_MAX), "save.fail"), (None, "save.page")])
         self.emit_page(H)
@@ -427,7 +434,7 @@ class Hardened(Rfc):
 
     def send(self, H: Thread) -> None:
         H.step("send", "start command: deadline from now; previous command still pending?",
-               set={"id": h("id") + 1, "t": 0, "nc": self.Q}, ghost={"x.seen": 0},
+               set={"id": h("id") + 1, "t": 0, "nc": self.Q}, ghost={"x.seen": 0, "x.el": 0},
                next=[(h("pending").ne(0), "send.prev"), (None, "send.cmd")])
         self.wait(H, "send.prev", h("d"), "send.prevok", "send.timeout", target=h("pending"))
         H.step("send.prevok", "previous command consumed", set={"pending": 0}, next="send.cmd")
@@ -479,16 +486,20 @@ class Hardened(Rfc):
                ghost={"x.epoch": Ite(cmd.eq(INIT), g("epoch") + 1, V("x.epoch"))},
                next=[(And(cmd.eq(ENCRYPT), usable), "save"), (And(cmd.eq(DECRYPT), usable), "restore"),
                      (None, "ret")])
-        G.step("save", "ENCRYPT: AES-GCM(page at gpa; gpa, migration) into the io page", 
-               Write("io", val.cipher(gpa, g("epoch")), self.gghost()),
-               ghost=flag("guest.confidential", val.is_plain(val.cipher(gpa, g("epoch")))))
+        sealed = self.sealed(gpa)
+        G.step("save", "ENCRYPT: AES-GCM(page at gpa; gpa, migration) into the io page",
+               Write("io", sealed, self.gghost()),
+               ghost=merge(flag("guest.confidential", val.is_plain(sealed)),
+                           flag("guest.gpa-checked", Not(ram_gpa(gpa)))))
         G.step("save.hdr", "write the response header length", Write("hdr_len", lift(val.HLEN_OK), self.gghost()),
                set={"ret": val.OK, "did": 1}, next="ret")
         G.step("restore", "DECRYPT: read the io page", Read("io", "io"))
         ok = self.accepts(g("io"), gpa)
         G.step("restore.copy", "authenticate (gpa, migration); only then write RAM, else AUTH",
                set={"ret": Ite(ok, val.OK, val.AUTH), "did": B(ok)},
-               ghost=flag("guest.integrity", And(ok, g("io").ne(self.authentic(gpa)))), next="ret")
+               ghost=merge(flag("guest.integrity", And(ok, g("io").ne(self.authentic(gpa)))),
+                           flag("guest.gpa-checked", And(ok, Not(ram_gpa(gpa))))),
+               next="ret")
 
     def guest_finish(self, G: Thread) -> None:
         G.step("ret", "ret = result", Write("ret", g("ret"), self.gghost()),
@@ -496,6 +507,10 @@ class Hardened(Rfc):
         G.step("wmb", "write barrier: response before done", Fence("wmb"))
         G.step("done", "done = go (echo the sequence number)", Write("done", g("go"), self.gghost()),
                set={"last": g("go"), **{k: 0 for k in self.GUEST_SCRATCH + ("go",)}}, next="wait")
+
+    def sealed(self, gpa: Expr) -> Expr:
+        """What ENCRYPT puts in the io page: the page sealed with the transfer key."""
+        return val.cipher(gpa, g("epoch"))
 
     def accepts(self, io: Expr, gpa: Expr) -> Expr:
         """The AEAD check: the tag verifies only for this gpa and this migration."""
