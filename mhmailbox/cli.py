@@ -25,8 +25,7 @@ COMMAND_MODULES = (
 )
 
 
-class UsageError(Exception):
-    """A mistake of the user's (bad argument, unreadable file): exit 2, one line."""
+from mhmailbox.errors import UsageError  # noqa: E402  (re-exported: subcommands raise it)
 
 
 class _Parser(argparse.ArgumentParser):

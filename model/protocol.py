@@ -45,11 +45,15 @@ class Bounds:
     capacity: int = 2  #: store-buffer entries per thread
     #: deadline and quantum as state constants k.D, k.Q (Z3 leaves them free)
     symbolic_time: bool = False
+    #: the helper has started before the host's first command (isolates findings
+    #: from the published helper's "go = 0 at start")
+    helper_first: bool = False
 
     def describe(self, host: str) -> str:
         if host == "adversarial":
             return f"sb={self.capacity}, sessions<={MAX_SESSIONS}"
-        return f"scripts={'+'.join(self.scripts)}, D={self.deadline}, Q={self.quantum}, sb={self.capacity}"
+        return (f"scripts={'+'.join(self.scripts)}, D={self.deadline}, Q={self.quantum}, sb={self.capacity}"
+                + (", helper first" if self.helper_first else ""))
 
 
 #: Host migration scripts: (operation, gpa) in order. Each runs two migrations
@@ -130,6 +134,8 @@ def build(
         }, ghost=1)
     if guest in ("honest", "slow"):
         threads["guest"] = v.guest()
+        if bounds.helper_first and "host" in threads:
+            threads["host"].patch("begin", guard=V("guest.pc").ne(threads["guest"].pc_of("start")))
         if host == "adversarial":
             threads["guest"].havoc_reads({
                 "cmd": (val.INIT, val.ENCRYPT, val.DECRYPT, val.RESET, val.CMD_BAD),

@@ -103,6 +103,11 @@ class System:
             out.actions.append(attrs.evolve(a, updates=tuple((n, e) for n, e in a.updates if n in keep)))
         return out
 
+    def unfused(self) -> "System":
+        """The same system with every local step a scheduling point (to test the reduction)."""
+        out = attrs.evolve(self, actions=[attrs.evolve(a, local=False) for a in self.actions])
+        return out
+
     def env(self, state: Sequence[int]) -> dict[str, int]:
         """Variable name -> value, including variables a reduction dropped (at their initial value)."""
         env = dict(self.dropped)

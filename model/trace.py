@@ -66,6 +66,7 @@ def state_view(model: Model, state: tuple, system=None) -> dict[str, Any]:
             out["stale_views"] = views
     if "host" in model.threads:
         out["clock"] = {"t": env["host.t"], "deadline": model.bounds.deadline, "quantum": model.bounds.quantum}
+        out["host_command"] = env["host.id"]  # the command the host is on (ghost number, from 1)
     for name in model.threads:
         out[f"{name}_at"] = model.label(name, env[f"{name}.pc"])
     return out

@@ -1,0 +1,5 @@
+import sys
+
+from mhmailbox.cli import main
+
+sys.exit(main())
