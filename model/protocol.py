@@ -98,7 +98,7 @@ def build(
 ) -> Model:
     """Build the transition system for one cell; monitors for ``properties`` that apply."""
     bounds = bounds or Bounds()
-    vcls = VARIANTS[variant] if isinstance(variant, str) else variant
+    vcls = variant_class(variant) if isinstance(variant, str) else variant
     if guest not in GUESTS:
         raise ValueError(f"unknown guest behaviour {guest!r}; choose one of {', '.join(GUESTS)}")
     if host not in HOSTS:
@@ -194,6 +194,17 @@ def build(
         system.monitors.append(Monitor(p.id, bad_expr(p, v.D, v.Q)))
     return Model(variant=vcls.name, memory=memory, guest=guest, host=host, bounds=bounds, system=system,
                  threads=threads, properties=chosen, memory_model=mm)
+
+
+def variant_class(name: str) -> type[Rfc]:
+    """``rfc``, ``hardened``, or a teaching mutant ``broken:<name>`` (model/broken.py)."""
+    if name in VARIANTS:
+        return VARIANTS[name]
+    from .broken import MUTANTS
+
+    if name in MUTANTS:
+        return MUTANTS[name]
+    raise ValueError(f"unknown variant {name!r}; choose rfc, hardened or one of {', '.join(MUTANTS)}")
 
 
 def cells(variants: Sequence[str], memories: Sequence[str], guests: Sequence[str] | None = None,

@@ -135,7 +135,12 @@ def _settle(system, env: dict[str, int], chain: list[str] | None = None) -> dict
 
 
 def render_table(steps: list[dict[str, Any]]) -> str:
-    """A fixed-width step table: who did what; memory, buffers and clock after."""
+    """A fixed-width step table: who did what; memory, buffers and clock after.
+
+    ``done=1@guest#3`` reads "done is 1, written by the helper while serving
+    command 3" (host#N: written by the host for command N); ``t`` is the host's
+    clock in ticks since the command started.
+    """
     rows = []
     for s in steps:
         what = s["text"]
@@ -143,14 +148,16 @@ def render_table(steps: list[dict[str, Any]]) -> str:
             what += " [" + ", ".join(f"{k}={v}" for k, v in s["params"].items()) + "]"
         if s["then"]:
             what += " -> " + "; ".join(s["then"])
-        mem = " ".join(f"{k}={v}" for k, v in s["memory"].items())
+        by = s.get("written_by", {})
+        mem = " ".join(f"{k}={v}" + (f"@{by[k]}" if k in ("ret", "done", "io") and by.get(k, "init") != "init" else "")
+                       for k, v in s["memory"].items())
         extra = []
         for who, entries in (s.get("buffers") or {}).items():
             if entries:
                 extra.append(f"{who}.sb=[" + ", ".join(f"{e[0]}={e[1]}" + ("|wmb" if len(e) > 2 else "") for e in entries) + "]")
         for who, stale in (s.get("stale_views") or {}).items():
             extra.append(f"{who} sees stale " + ",".join(f"{k}={v}" for k, v in stale.items()))
-        clock = f"t={s['clock']['t']}" if "clock" in s else ""
+        clock = f"t={s['clock']['t']} host on #{s['host_command']}" if "clock" in s else ""
         rows.append((str(s["step"]), s["actor"], what, mem + ("  " + "  ".join(extra) if extra else ""), clock))
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
