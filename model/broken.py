@@ -86,7 +86,7 @@ class DoubleFetch(Mutant):
 
     name = "broken:double-fetch"
     breaks, cell = "adversary.header-bound", ("sc", "adversarial", "faithful")
-    save = Rfc.save
+    save_header = Rfc.save_header
 
 
 class DoubleFetchBounds(DoubleFetch):
@@ -99,7 +99,7 @@ class InitFailureIgnored(Mutant):
 
     name = "broken:init-failure-ignored"
     breaks, cell = "adversary.error-no-data", ("sc", "adversarial", "faithful")
-    init_if_needed = Rfc.init_if_needed
+    INIT_MUST_SUCCEED = False
 
 
 class InitKeptAfterReset(Mutant):

@@ -140,26 +140,37 @@ class Rfc:
                ghost=merge(flag("adversary.error-no-data", And(ok, V("x.failed").eq(1))), {"x.seen": 0},
                            extra_ghost or {}), next="idle")
 
+    #: published: a failed INIT is ignored and the operation goes on
+    INIT_MUST_SUCCEED: ClassVar[bool] = False
+
     def init_if_needed(self, H: Thread, p: str, then: str) -> None:
-        """Published: send INIT unless initialized; mark initialized only on success; a failed INIT is ignored."""
+        """Send INIT unless initialized; mark initialized only on success; what a failure does is the variant's."""
         H.step(f"{p}.init?", "if not initialized: send INIT", next=[(h("init").eq(0), f"{p}.init"), (None, then)])
         self.call(H, f"{p}.init", "send INIT", INIT, 0, f"{p}.inited")
-        H.step(f"{p}.inited", "initialized = (ret == 0); a failed INIT is ignored",
-               set={"init": B(h("res").eq(RES_OK))}, next=then)
+        if self.INIT_MUST_SUCCEED:
+            H.step(f"{p}.inited", "if INIT failed: the operation fails", set={"init": B(h("res").eq(RES_OK))},
+                   next=[(h("res").eq(RES_OK), then), (None, f"{p}.fail")])
+        else:
+            H.step(f"{p}.inited", "initialized = (ret == 0); a failed INIT is ignored",
+                   set={"init": B(h("res").eq(RES_OK))}, next=then)
 
     def save(self, H: Thread) -> None:
-        """Source side: save one page (published order)."""
+        """Source side: save one page."""
         H.step("save", "save page: begin", next="save.init?")
         self.init_if_needed(H, "save", "save.enc")
         self.call(H, "save.enc", "send ENCRYPT gpa", ENCRYPT, h("gpa"), "save.encd")
-        H.step("save.encd", "if the result is nonzero: report, return -1",
+        H.step("save.encd", "if the result is nonzero (or timed out): report, return -1",
                next=[(h("res").ne(RES_OK), "save.fail"), (None, "save.len1")])
+        self.save_header(H)
+        self.emit_page(H)
+        self.end_op(H, "save.fail", "save failed", lift(False))
+
+    def save_header(self, H: Thread) -> None:
+        """Published: check hdr.len, then read it again to emit it and again to copy the header."""
         H.step("save.len1", "read hdr.len (first read); if > 1024: report, return -EINVAL", Read("hdr_len", "l1"),
                next=[(V("host.l1").gt(HDR_MAX), "save.fail"), (None, "save.len2")])
         H.step("save.len2", "emit be32(hdr.len) (second read)", Read("hdr_len", "l2"))
         self.copy_header(H, "save.len3", "l3")
-        self.emit_page(H)
-        self.end_op(H, "save.fail", "save failed", lift(False))
 
     def copy_header(self, H: Thread, label: str, into: str) -> None:
         H.step(label, "emit hdr.data[hdr.len] (third read of hdr.len)", Read("hdr_len", into))
@@ -189,6 +200,8 @@ class Rfc:
                Write("io", self.stream_page(), val.host_ghost(h("id"))))
         self.call(H, "load.dec", "send DECRYPT gpa", DECRYPT, h("gpa"), "load.decd")
         self.end_op(H, "load.decd", "return ret", h("res").eq(RES_OK))
+        if self.INIT_MUST_SUCCEED:
+            self.end_op(H, "load.fail", "load failed", lift(False))
 
     def stream_page(self) -> Expr:
         """What the stream carries for this page: plaintext, as published."""
@@ -399,26 +412,12 @@ class Hardened(Rfc):
     name: ClassVar[str] = "hardened"
 
     # ---- host -------------------------------------------------------------------
-    def init_if_needed(self, H: Thread, p: str, then: str) -> None:
-        H.step(f"{p}.init?", "if not initialized: send INIT", next=[(h("init").eq(0), f"{p}.init"), (None, then)])
-        self.call(H, f"{p}.init", "send INIT", INIT, 0, f"{p}.inited")
-        H.step(f"{p}.inited", "if INIT failed: the operation fails",
-               set={"init": B(h("res").eq(RES_OK))},
-               next=[(h("res").eq(RES_OK), then), (None, f"{p}.fail" if p == "save" else "load.fail")])
-        if p == "load":
-            self.end_op(H, "load.fail", "load failed", lift(False))
+    INIT_MUST_SUCCEED: ClassVar[bool] = True
 
-    def save(self, H: Thread) -> None:
-        H.step("save", "save page: begin", next="save.init?")
-        self.init_if_needed(H, "save", "save.enc")
-        self.call(H, "save.enc", "send ENCRYPT gpa", ENCRYPT, h("gpa"), "save.encd")
-        H.step("save.encd", "if the result is nonzero or timed out: fail, emit nothing",
-               next=[(h("res").ne(RES_OK), "save.fail"), (None, "save.len1")])
+    def save_header(self, H: Thread) -> None:
         H.step("save.len1", "len = hdr.len, once, into private memory; if len > 1024: fail", Read("hdr_len", "l1"),
                set={"l2": V("host.l1"), "l3": V("host.l1")},
                next=[(V("host.l1").gt(HDR_MAX), "save.fail"), (None, "save.page")])
-        self.emit_page(H)
-        self.end_op(H, "save.fail", "save failed", lift(False))
 
     def stream_page(self) -> Expr:
         return val.cipher(h("gpa"), V("x.epoch"))
