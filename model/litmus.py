@@ -12,7 +12,7 @@ from typing import Callable
 
 import attrs
 
-from .expr import And, V, lift
+from .expr import lift, to_python
 from .explore import reachable
 from .memory import MODELS, MemoryModel
 from .program import Fence, Read, Thread, Write
@@ -29,45 +29,42 @@ class Outcome:
     states: int = 0
 
 
-def _build(test: str) -> tuple[list[Thread], Callable[[dict[str, int]], object]]:
-    one, zero = lift(1), lift(0)
-    if test.startswith("MP"):
-        fenced = test != "MP"
-        w = Thread("P0", {})
-        w.step("wx", "x = 1", Write("x", one, zero))
-        if fenced:
-            w.step("wmb", "wmb", Fence("wmb"))
-        w.step("wy", "y = 1", Write("y", one, zero))
-        w.step("end", "done", None, guard=lift(False), next="end")
-        r = Thread("P1", {"r0": 0, "r1": 0})
-        r.step("ry", "r0 = y", Read("y", "r0"))
-        if fenced:
-            r.step("rmb", "rmb", Fence("rmb"))
-        r.step("rx", "r1 = x", Read("x", "r1"))
-        r.step("end", "done", None, guard=lift(False), next="end")
-        weak = lambda v: v["P1.r0"] == 1 and v["P1.r1"] == 0  # noqa: E731
-        return [w, r], weak
-    fenced = test != "SB"
-    a = Thread("P0", {"r0": 0})
-    a.step("wx", "x = 1", Write("x", one, zero))
-    if fenced:
-        a.step("mb", "mb", Fence("mb"))
-    a.step("ry", "r0 = y", Read("y", "r0"))
-    a.step("end", "done", None, guard=lift(False), next="end")
-    b = Thread("P1", {"r1": 0})
-    b.step("wy", "y = 1", Write("y", one, zero))
-    if fenced:
-        b.step("mb", "mb", Fence("mb"))
-    b.step("rx", "r1 = x", Read("x", "r1"))
-    b.step("end", "done", None, guard=lift(False), next="end")
-    weak = lambda v: v["P0.r0"] == 0 and v["P1.r1"] == 0  # noqa: E731
-    return [a, b], weak
+def build_mp(wmb: bool, rmb: bool) -> tuple[list[Thread], Callable[[dict[str, int]], bool]]:
+    """MP: P0 writes x then y; P1 reads y then x. Weak: P1 sees the new y and the old x."""
+    w = _thread("P0", {}, [("wx", Write("x", ONE, ZERO))] + ([("wmb", Fence("wmb"))] if wmb else [])
+                + [("wy", Write("y", ONE, ZERO))])
+    r = _thread("P1", {"r0": 0, "r1": 0}, [("ry", Read("y", "r0"))] + ([("rmb", Fence("rmb"))] if rmb else [])
+                + [("rx", Read("x", "r1"))])
+    return [w, r], lambda v: v["P1.r0"] == 1 and v["P1.r1"] == 0
 
 
-def run(test: str, memory: str) -> Outcome:
-    if test not in TESTS:
-        raise ValueError(f"unknown litmus test {test!r}")
-    threads, weak = _build(test)
+def build_sb(mb: bool) -> tuple[list[Thread], Callable[[dict[str, int]], bool]]:
+    """SB: each thread writes its variable then reads the other's. Weak: both read the old value."""
+    fence = [("mb", Fence("mb"))] if mb else []
+    a = _thread("P0", {"r0": 0}, [("wx", Write("x", ONE, ZERO))] + fence + [("ry", Read("y", "r0"))])
+    b = _thread("P1", {"r1": 0}, [("wy", Write("y", ONE, ZERO))] + fence + [("rx", Read("x", "r1"))])
+    return [a, b], lambda v: v["P0.r0"] == 0 and v["P1.r1"] == 0
+
+
+ONE, ZERO = lift(1), lift(0)
+BUILDERS = {
+    "MP": lambda: build_mp(False, False),
+    "MP+wmb+rmb": lambda: build_mp(True, True),
+    "SB": lambda: build_sb(False),
+    "SB+mb": lambda: build_sb(True),
+}
+
+
+def _thread(name: str, locals_: dict[str, int], body: list) -> Thread:
+    t = Thread(name, locals_)
+    for label, op in body:
+        t.step(label, label, op)
+    t.step("end", "done", None, guard=lift(False), next="end")
+    return t
+
+
+def allowed(threads: list[Thread], weak: Callable[[dict[str, int]], bool], memory: str) -> bool:
+    """Is a final state (every thread at its end, every store visible) with the weak result reachable?"""
     mm = MemoryModel(memory, ["x", "y"], capacity=2)
     system = System()
     for t in threads:
@@ -84,17 +81,22 @@ def run(test: str, memory: str) -> Outcome:
     compiled = system.compile()
     idx = system.index()
     ends = {t.pc_var: t.pc_of("end") for t in threads}
-    quiet = mm.quiescent(threads)
-    from .expr import to_python
-
-    quiet_f = eval("lambda s: " + to_python(quiet, lambda n: f"s[{idx[n]}]"))  # noqa: S307
+    quiet_src = to_python(mm.quiescent(threads), lambda n: f"s[{idx[n]}]")
+    quiet = eval("lambda s: " + quiet_src)  # noqa: S307 - generated from our own expression
 
     def final_and_weak(s: tuple) -> bool:
-        if any(s[idx[pc]] != end for pc, end in ends.items()) or not quiet_f(s):
+        if any(s[idx[pc]] != end for pc, end in ends.items()) or not quiet(s):
             return False
         return bool(weak({name: s[i] for name, i in idx.items()}))
 
-    return Outcome(test, memory, reachable(compiled, final_and_weak))
+    return reachable(compiled, final_and_weak)
+
+
+def run(test: str, memory: str) -> Outcome:
+    if test not in BUILDERS:
+        raise ValueError(f"unknown litmus test {test!r}")
+    threads, weak = BUILDERS[test]()
+    return Outcome(test, memory, allowed(threads, weak, memory))
 
 
 def table() -> list[Outcome]:
