@@ -437,3 +437,17 @@ def test_load_pages_stops_at_the_first_refused_page() -> None:
         dst.host.load_pages(recs)
     assert dst.ram[PAGE_SIZE:2 * PAGE_SIZE] == src.ram[PAGE_SIZE:2 * PAGE_SIZE]
     assert dst.ram[2 * PAGE_SIZE:4 * PAGE_SIZE] == bytes(2 * PAGE_SIZE)
+
+
+def test_helper_dead_only_if_it_did_not_complete_first() -> None:
+    p = pair()
+    p.guest_enabled = False
+
+    def finishes_then_dies() -> bool:
+        p.guest.poll_once()
+        return False
+
+    p.host.peer_alive = finishes_then_dies
+    assert p.host.send(Cmd.INIT).status == "ok"
+    p.host.peer_alive = lambda: False
+    assert p.host.send(Cmd.INIT).status == "helper_dead"
