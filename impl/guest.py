@@ -77,6 +77,14 @@ class GuestHelper:
             self._cipher = SessionCipher(self.provision)
         self._ct_page = memoryview(self._ct)[:PAGE_SIZE]
 
+    def new_session(self, provision: Provision) -> None:
+        """Hardened: the next migration's provisioned session (new key, empty replay window).
+
+        Added for the conformance suite, which runs several migrations on one helper."""
+        self.provision = provision
+        self._cipher = SessionCipher(provision)
+        self._accepted = {}
+
     # --- stepping ---------------------------------------------------------------
     def start(self) -> None:
         """What the helper does once when it boots: rfc clears ``go`` (a go written earlier is lost)."""
