@@ -1,0 +1,634 @@
+"""Test rigs: an implementation's host (or helper) against a scripted peer, lockstep, no threads.
+
+A rig owns the mailbox, guest RAM, the virtual clock and the model observer of
+the side under test. Every access of the implementation is a scheduling point
+(the port's hook): the rig first runs the peer actions scheduled for that access
+index (drawn data, so every run replays exactly), then the access takes effect,
+then the rig abstracts it and feeds it to the :class:`~mhmailbox.model.observe.Observer`.
+
+Values are abstracted as docs/conformance.md describes: gpas to G0/G1/MAILBOX/
+OUTSIDE by the concrete addresses the rig uses; io pages to page tags (the
+plaintext of a RAM page, a page sealed by the helper in this migration epoch, or
+other bytes); the helper's valid header length to the model's HLEN_OK; other
+integers as they are. Provenance ghosts (who wrote a field, for which command)
+are kept by the rig: the model's own ghosts for the side under test, the
+reference peer's ghosts for the peer, 1 for an adversary's writes.
+
+Violations are collected by property id in ``violations``; a
+:class:`~mhmailbox.model.observe.Divergence` is kept in ``divergence``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import attrs
+
+from mhmailbox.impl.clock import VirtualClock
+from mhmailbox.impl.crypto import HDR_SIZE, AuthError, PageHeader, Provision, SessionCipher
+from mhmailbox.impl.guest import GuestHelper
+from mhmailbox.impl.memory import HOST_MEMORY_PATTERN, Access, InstrumentedPort, MemoryFault
+from mhmailbox.impl.stream import Record
+from mhmailbox.model import values as val
+from mhmailbox.model.layout import (
+    FIELDS,
+    HDR_MAX,
+    OFF_HDR_DATA,
+    OFF_HDR_LEN,
+    OFF_IO_PAGE,
+    PAGE_SIZE,
+    SHARED_GPA,
+    SHARED_SIZE,
+    Cmd,
+    Ret,
+    in_shared_area,
+)
+from mhmailbox.model.observe import Divergence, Observer
+from mhmailbox.model.variants import VARIANTS
+
+from .adapter import HARDENED, Implementation, OperationFailed
+
+#: Concrete addresses the rigs use for each abstract gpa class.
+RAM_PAGES = 16
+GPA = {val.G0: 0, val.G1: 5 * PAGE_SIZE, val.MAILBOX: SHARED_GPA, val.OUTSIDE: 64 * PAGE_SIZE}
+#: Virtual time: one polling burst (one read of done) is one quantum; the deadline is D quanta.
+QUANTUM = 1 / 1024
+D_TICKS = 4
+TIMEOUT = D_TICKS * QUANTUM
+#: Peer "sleeps forever".
+FOREVER = 1 << 20
+
+_FIELD_OF = {"cmd_type": "cmd", "gpa": "gpa", "ret": "ret", "go": "go", "done": "done", "hdr_len": "hdr_len"}
+_I32 = {name for name, (_, fmt) in FIELDS.items() if fmt == "<i"}
+
+
+def gpa_class(gpa: int) -> int:
+    for k, v in GPA.items():
+        if gpa == v:
+            return k
+    if in_shared_area(gpa):
+        return val.MAILBOX
+    return val.OUTSIDE
+
+
+def patterned_ram() -> bytearray:
+    return bytearray(b"".join(bytes([(7 * i + 1) % 251 + 1]) * PAGE_SIZE for i in range(RAM_PAGES)))
+
+
+def _write_field(mailbox: bytearray, name: str, value: int) -> None:
+    import struct
+
+    off, fmt = FIELDS[name]
+    if fmt == "<i":
+        value = (value + (1 << 31)) % (1 << 32) - (1 << 31)
+    elif fmt == "<I":
+        value %= 1 << 32
+    else:
+        value %= 1 << 64
+    struct.pack_into(fmt, mailbox, off, value)
+
+
+def _read_field(mailbox: bytes | bytearray, name: str) -> int:
+    import struct
+
+    off, fmt = FIELDS[name]
+    return struct.unpack_from(fmt, mailbox, off)[0]
+
+
+@attrs.define(eq=False)
+class _Log:
+    """A list-like sink: the port appends each completed access; we react at once."""
+
+    sink: Callable[[Access], None]
+    n: int = 0
+
+    def append(self, a: Access) -> None:
+        self.n += 1
+        self.sink(a)
+
+
+@attrs.define(eq=False)
+class RigBase:
+    impl: Implementation
+    mailbox: bytearray = attrs.field(factory=lambda: bytearray(SHARED_SIZE))
+    ram: bytearray = attrs.field(factory=patterned_ram)
+    clock: VirtualClock = attrs.field(factory=VirtualClock)
+    prov: dict[str, int] = attrs.field(factory=lambda: {f: 0 for f in ("cmd", "gpa", "ret", "go", "done", "hdr_len", "io")})
+    violations: dict[str, str] = attrs.field(factory=dict)
+    divergence: Divergence | None = None
+    events: list[str] = attrs.field(factory=list)
+    accesses: int = 0
+    trace: list[str] = attrs.field(factory=list)  # the side under test's accesses, for reports
+
+    def violate(self, prop: str, message: str) -> None:
+        self.violations.setdefault(prop, message)
+
+    @property
+    def variant(self):
+        return VARIANTS[self.impl.protocol](deadline=D_TICKS, quantum=1)
+
+    def hlen_abstract(self, v: int) -> int:
+        if v == self.impl.valid_hdr_len:
+            return val.HLEN_OK
+        return val.HLEN_OK + 1 if v == val.HLEN_OK else v
+
+    def plain_tag(self, page: bytes, original: bytes | bytearray) -> int | None:
+        for g in (val.G0, val.G1):
+            a = GPA[g]
+            if page == bytes(original[a:a + PAGE_SIZE]):
+                return int(g) + 1
+        return None
+
+    def note(self, a: Access) -> None:
+        if len(self.trace) < 400:
+            v = a.value
+            if isinstance(v, (bytes, bytearray)):
+                v = f"<{len(v)} bytes>"
+            self.trace.append(f"{a.side} {a.kind} {a.where}" + ("" if v is None else f" = {v}"))
+
+
+# ====================================================================== host under test
+@attrs.define(eq=False)
+class HostRig(RigBase):
+    """The implementation's host against the reference helper (``impl.protocol`` mode) plus
+    scheduled peer actions. Operations: :meth:`save`, :meth:`load`, :meth:`cleanup`."""
+
+    peer: GuestHelper = attrs.field(default=None)
+    host: Any = None
+    observer: Observer = attrs.field(default=None)
+    original: bytes = b""
+    booted: bool = True
+    wake: float = 0.0  # the peer serves only from this time on
+    schedule: list = attrs.field(factory=list)
+    op_access: int = 0
+    cmd_start: float = 0.0
+    last_id: int = 0
+    serving_ghost: int = 1
+    peer_params: list = attrs.field(factory=list)
+    records: list[Record] = attrs.field(factory=list)
+    snap: bytes = b""
+    snap_prov: dict = attrs.field(factory=dict)
+    ops: int = 0
+    provision: Provision | None = None
+    completed_at: float | None = None
+    hostile: bool = False  # a scheduled action forged a response this operation
+
+    @classmethod
+    def build(cls, impl: Implementation, *, booted: bool = True) -> "HostRig":
+        self = cls(impl)
+        self.original = bytes(self.ram)
+        self.booted = booted
+        self.provision = Provision.generate() if impl.protocol == "hardened" else None
+        pport = InstrumentedPort(memoryview(self.mailbox), "guest", None, _Log(self._peer_access))  # type: ignore[arg-type]
+        self.peer = GuestHelper(pport, memoryview(self.ram), impl.protocol, self.provision)  # type: ignore[arg-type]
+        hport = InstrumentedPort(memoryview(self.mailbox), "host", self._hook, _Log(self._access))  # type: ignore[arg-type]
+        self.host = impl.make_host(hport, self.clock, timeout=TIMEOUT, quantum=QUANTUM)
+        self.observer = Observer(self.variant, "host", peek=self._peek)
+        self.observer.choose(role=0)
+        self.snap, self.snap_prov = bytes(self.mailbox), dict(self.prov)
+        if booted:
+            self.peer.start()
+        return self
+
+    # --- peer --------------------------------------------------------------------------
+    def _peer_access(self, a: Access) -> None:
+        f = _FIELD_OF.get(a.where) if isinstance(a.where, str) else ("io" if a.where == OFF_IO_PAGE else None)
+        if a.kind == "read":
+            if f == "go":
+                self.serving_ghost = self.prov["go"] + 1 if self.prov["go"] else 1
+                self.peer_params = []
+            elif f in ("cmd", "gpa"):
+                self.peer_params.append(self.prov[f])
+                if self.prov[f] + 1 != self.serving_ghost:
+                    self.violate("order.publish", f"the helper read {f} written for another command than the go it serves "
+                                 f"(provenance {self.prov[f]} vs go {self.serving_ghost - 1})")
+        elif a.kind == "write" and f is not None:
+            self.prov[f] = self.serving_ghost if a.where != "go" or a.value else 1
+            if f == "done" and a.value and self.serving_ghost == 2 * self.observer.env["host.id"] + 1:
+                self.completed_at = self.clock.now()
+
+    def _peer_serve(self) -> None:
+        if self.booted and self.clock.now() >= self.wake:
+            self.peer.poll_once()
+
+    def _run_action(self, act: Sequence[Any]) -> None:
+        kind = act[0]
+        self.events.append(f"peer:{kind}")
+        if kind == "sleep":  # slow: serve nothing for this many quanta from now
+            self.wake = self.clock.now() + act[1] * QUANTUM
+        elif kind == "silent":
+            self.wake = float(FOREVER)
+        elif kind == "wake":
+            self.wake = 0.0
+        elif kind == "boot":
+            if not self.booted:
+                self.booted = True
+                self.peer.start()
+        elif kind == "serve":  # the peer runs now, whatever the host is doing
+            if self.booted:
+                self.peer.poll_once()
+        elif kind == "write":  # an adversary's write of a field (any field, host-owned too)
+            _, name, value = act
+            if name == "done" and isinstance(value, str):  # relative to the current go (seq guesses)
+                value = _read_field(self.mailbox, "go") + int(value)
+            _write_field(self.mailbox, name, int(value))
+            self.prov[_FIELD_OF.get(name, name)] = 1
+            self.hostile = True
+        elif kind == "hdr_len":
+            _write_field(self.mailbox, "hdr_len", int(act[1]))
+            self.prov["hdr_len"] = 1
+            self.hostile = True
+        elif kind == "flip":  # a torn or tampered byte in the header or io page
+            _, where, off, byte = act
+            base = OFF_IO_PAGE if where == "io" else OFF_HDR_DATA
+            self.mailbox[base + off % (PAGE_SIZE if where == "io" else HDR_MAX)] ^= byte or 1
+            self.prov["io" if where == "io" else "hdr_len"] = 1
+            self.hostile = True
+        else:  # pragma: no cover
+            raise ValueError(f"unknown peer action {act!r}")
+
+    # --- the host's accesses --------------------------------------------------------
+    def _hook(self, a: Access) -> None:
+        i = self.op_access
+        self.op_access += 1
+        for k, act in self.schedule:
+            if k == i:
+                self._run_action(act)
+        if a.kind == "read" and a.where == "done":
+            self._peer_serve()
+
+    def _abstract(self, f: str, a: Access) -> int:
+        v = a.value
+        if f == "gpa":
+            return gpa_class(int(v))  # type: ignore[arg-type]
+        if f == "hdr_len":
+            return self.hlen_abstract(int(v))  # type: ignore[arg-type]
+        if f == "io":
+            return self.plain_tag(bytes(v), self.original) or val.FORGED  # type: ignore[arg-type]
+        return int(v)  # type: ignore[arg-type]
+
+    def _peek(self, f: str) -> tuple[int, int]:
+        """The value the host would have read at its previous access (elided reads)."""
+        if f == "io":
+            return val.FORGED, self.snap_prov["io"]
+        v = _read_field(self.snap, "cmd_type" if f == "cmd" else f)
+        return (self.hlen_abstract(v) if f == "hdr_len" else gpa_class(v) if f == "gpa" else v), self.snap_prov[f]
+
+    def _access(self, a: Access) -> None:
+        self.accesses += 1
+        self.note(a)
+        if self.divergence is not None:
+            return
+        obs = self.observer
+        if a.kind == "barrier":
+            f: str | None = str(a.where)
+        elif isinstance(a.where, str):
+            f = _FIELD_OF.get(a.where)
+        else:
+            f = "io" if a.where == OFF_IO_PAGE and a.length == PAGE_SIZE else None
+            if a.kind == "read" and a.where == OFF_HDR_DATA and isinstance(a.value, bytes):
+                if a.length > SHARED_SIZE - OFF_HDR_DATA or HOST_MEMORY_PATTERN in a.value:
+                    self.violate("adversary.in-bounds", f"the host read {a.length} header bytes at 0x804: past the shared area")
+        if f is not None:
+            try:
+                if a.kind == "read" and f == "done":
+                    obs.set_time(int(round((self.clock.now() - self.cmd_start) / QUANTUM)))
+                if a.kind == "barrier":
+                    obs.observe("barrier", f)
+                elif a.kind == "read":
+                    obs.observe("read", f, self._abstract(f, a), self.prov[f])
+                else:
+                    g = obs.observe("write", f, self._abstract(f, a))
+                    self.prov[f] = g if g is not None else self.prov[f]
+            except Divergence as d:
+                self.divergence = d
+        if obs.env["host.id"] != self.last_id:
+            self.last_id = obs.env["host.id"]
+            self.cmd_start = self.clock.now()
+            self.completed_at = None
+        self.snap, self.snap_prov = bytes(self.mailbox), dict(self.prov)
+
+    # --- operations -------------------------------------------------------------------
+    def _op(self, op: int, g: int, schedule: Sequence, call: Callable[[], Any]) -> Any:
+        self.ops += 1
+        self.schedule = [tuple(x) for x in schedule]
+        self.op_access = 0
+        self.hostile = False
+        self.cmd_start = self.clock.now()
+        start = self.clock.now()
+        ids0 = self.observer.env["host.id"]
+        out: Any = None
+        failed = False
+        if self.divergence is None:
+            try:
+                self.observer.choose(op=op, g=g)
+            except Divergence as d:
+                self.divergence = d
+        try:
+            out = call()
+        except OperationFailed:
+            failed = True
+        except MemoryFault as e:
+            self.violate("adversary.in-bounds", f"the host faulted: {e}")
+            failed = True
+        except Exception as e:  # noqa: BLE001 - any other exception is a crash
+            self.violate("robust", f"the host crashed: {type(e).__name__}: {e}")
+            failed = True
+        if self.divergence is None:
+            try:
+                self.observer.finish(["idle"])
+            except Divergence as d:
+                self.divergence = d
+        ncmd = max(1, self.observer.env["host.id"] - ids0)
+        elapsed = self.clock.now() - start
+        if elapsed > ncmd * (TIMEOUT + QUANTUM) + 1e-9:
+            self.violate("timeout.bounded-wait", f"an operation of {ncmd} command(s) took {elapsed / QUANTUM:.0f} quanta "
+                         f"(bound {ncmd} x (deadline {D_TICKS} + 1 quantum))")
+        for h in self.observer.history[-60:]:
+            if h == "send.timeout" and self.completed_at is not None:
+                self.violate("timeout.no-false-timeout", "the host timed out although the helper had completed the command")
+        for fl in self.observer.flags():
+            self.violate(fl, f"model monitor v.{fl} set (model at {self.observer.at})")
+        self.observer.history.clear()
+        return None if failed else (out if out is not None else True)
+
+    def save(self, g: int, schedule: Sequence = ()) -> Record | None:
+        rec = self._op(1, g, schedule, lambda: self.host.save_page(GPA[g]))
+        if isinstance(rec, Record):
+            n = rec.emitted_hdr_len
+            if n > HDR_MAX or n != len(rec.header):
+                self.violate("adversary.header-bound", f"emitted header length {n} with {len(rec.header)} header bytes")
+            if HOST_MEMORY_PATTERN in rec.header:
+                self.violate("adversary.in-bounds", "the emitted header carries host memory from past the shared area")
+            if not self.hostile and self.booted:
+                self.records.append(rec)
+            return rec
+        return None
+
+    def load(self, rec: Record, schedule: Sequence = ()) -> bool:
+        return self._op(2, gpa_class(rec.gpa), schedule, lambda: self.host.load_page(rec)) is not None
+
+    def cleanup(self, schedule: Sequence = ()) -> bool:
+        return self._op(3, 0, schedule, self.host.cleanup) is not None
+
+    def progress_check(self, ok: bool, what: str) -> None:
+        """With an honest, prompt peer an operation must succeed (liveness.honest-progress)."""
+        if not ok:
+            self.violate("liveness.honest-progress", f"{what} failed although the helper was honest and prompt")
+
+
+# ====================================================================== helper under test
+@attrs.define(eq=False)
+class GuestRig(RigBase):
+    """The implementation's helper against a scripted (possibly hostile) host.
+
+    The rig publishes commands itself (the protocol of ``impl.protocol``) and calls the
+    helper's ``poll_once``; scheduled host actions run before the helper's k-th access.
+    """
+
+    guest: Any = None
+    observer: Observer = attrs.field(default=None)
+    original: bytes = b""
+    provision: Provision | None = None
+    cipher: SessionCipher | None = None
+    schedule: list = attrs.field(factory=list)
+    op_access: int = 0
+    seq: int = 0
+    ncmd: int = 0
+    last_hdr: bytes = b""
+    last_hdr_read: bytes = b""
+    registry: dict = attrs.field(factory=dict)  # (header, page) -> (g, epoch, session, seq)
+    accepted: dict = attrs.field(factory=dict)  # (session, gpa) -> seq accepted
+    records: list = attrs.field(factory=list)  # (header, page, gpa) produced by ENCRYPT
+    snap: bytes = b""
+    snap_prov: dict = attrs.field(factory=dict)
+    served: list = attrs.field(factory=list)  # per poll: the helper's accesses (kind, where)
+
+    @classmethod
+    def build(cls, impl: Implementation) -> "GuestRig":
+        self = cls(impl)
+        self.original = bytes(self.ram)
+        if impl.protocol == "hardened":
+            self.provision = Provision.generate()
+            self.cipher = SessionCipher(self.provision)
+        port = InstrumentedPort(memoryview(self.mailbox), "guest", self._hook, _Log(self._access))  # type: ignore[arg-type]
+        self.guest = impl.make_guest(port, memoryview(self.ram), self.provision)
+        self.observer = Observer(self.variant, "guest", peek=self._peek)
+        self.snap, self.snap_prov = bytes(self.mailbox), dict(self.prov)
+        self._guard(self.guest.start)
+        return self
+
+    # --- abstraction --------------------------------------------------------------------
+    def _session(self) -> bytes:
+        return self.provision.session_id if self.provision else b""
+
+    def _page_tag(self, header: bytes, page: bytes, *, produced: bool) -> int:
+        if self.impl.protocol != "hardened":
+            return self.plain_tag(page, self.original) or val.FORGED
+        pt = self.plain_tag(page, self.original)
+        if pt is not None:
+            return pt
+        if produced:  # the helper just sealed it: which page, bound to which epoch
+            try:
+                h = PageHeader.parse(header)
+                assert self.cipher is not None
+                _, plain = self.cipher.open(h.gpa, header, page)
+            except (AuthError, ValueError):
+                return val.FORGED
+            g = gpa_class(h.gpa)
+            if g not in (val.G0, val.G1) or plain != self.original[h.gpa:h.gpa + PAGE_SIZE]:
+                return val.FORGED
+            epoch = self.observer.env["guest.epoch"]
+            self.registry[(header, page)] = (g, epoch, h.session_id, h.seq)
+            return 4 + 2 * epoch + g
+        hit = self.registry.get((header, page))
+        if hit is None:
+            return val.FORGED
+        g, epoch, sid, seq = hit
+        if seq <= self.accepted.get((sid, GPA[g]), 0):  # an older copy: not the page any more
+            return val.FORGED
+        return 4 + 2 * epoch + g
+
+    def _abstract(self, f: str, a: Access) -> int:
+        v = a.value
+        if f == "gpa":
+            return gpa_class(int(v))  # type: ignore[arg-type]
+        if f == "hdr_len":
+            return self.hlen_abstract(int(v))  # type: ignore[arg-type]
+        if f == "io":
+            if a.kind == "write":
+                return self._page_tag(self.last_hdr, bytes(v), produced=True)  # type: ignore[arg-type]
+            return self._page_tag(self.last_hdr_read, bytes(v), produced=False)  # type: ignore[arg-type]
+        return int(v)  # type: ignore[arg-type]
+
+    def _peek(self, f: str) -> tuple[int, int]:
+        if f == "io":
+            n = _read_field(self.snap, "hdr_len")
+            hdr = self.snap[OFF_HDR_DATA:OFF_HDR_DATA + n] if n <= HDR_SIZE else b""
+            return self._page_tag(hdr, self.snap[OFF_IO_PAGE:], produced=False), self.snap_prov["io"]
+        v = _read_field(self.snap, "cmd_type" if f == "cmd" else f)
+        return (gpa_class(v) if f == "gpa" else v), self.snap_prov[f]
+
+    # --- the helper's accesses -------------------------------------------------------
+    def _hook(self, a: Access) -> None:
+        i = self.op_access
+        self.op_access += 1
+        for k, act in self.schedule:
+            if k == i:
+                self._run_action(act)
+
+    def _access(self, a: Access) -> None:
+        self.accesses += 1
+        self.note(a)
+        self.served.append((a.kind, a.where))
+        if a.kind == "write" and a.where == OFF_HDR_DATA:
+            self.last_hdr = bytes(a.value)  # type: ignore[arg-type]
+        if a.kind == "read" and a.where == OFF_HDR_DATA:
+            self.last_hdr_read = bytes(a.value)  # type: ignore[arg-type]
+        if a.kind == "write" and a.where == OFF_IO_PAGE and isinstance(a.value, bytes):
+            if self.plain_tag(a.value, self.original) is not None or any(
+                    a.value == self.original[p * PAGE_SIZE:(p + 1) * PAGE_SIZE] for p in range(RAM_PAGES)):
+                self.violate("guest.confidential", "the helper wrote a private page's plaintext to the io page")
+        if self.divergence is not None:
+            return
+        if a.kind == "barrier":
+            f: str | None = str(a.where)
+        elif isinstance(a.where, str):
+            f = _FIELD_OF.get(a.where)
+            if a.kind == "read" and f == "hdr_len":
+                f = None  # filtered: the model folds the header into the io page tag
+        else:
+            f = "io" if a.where == OFF_IO_PAGE and a.length == PAGE_SIZE else None
+        if f is not None:
+            try:
+                if a.kind == "barrier":
+                    self.observer.observe("barrier", f)
+                elif a.kind == "read":
+                    self.observer.observe("read", f, self._abstract(f, a), self.prov[f])
+                else:
+                    g = self.observer.observe("write", f, self._abstract(f, a))
+                    self.prov[f] = g if g is not None else self.prov[f]
+            except Divergence as d:
+                self.divergence = d
+        self.snap, self.snap_prov = bytes(self.mailbox), dict(self.prov)
+
+    def _guard(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as e:  # noqa: BLE001 - the helper must survive any host
+            self.violate("robust", f"the helper crashed: {type(e).__name__}: {e}")
+            return None
+
+    # --- the scripted host ---------------------------------------------------------------
+    def _host_write(self, name: str, value: int) -> None:
+        _write_field(self.mailbox, name, value)
+        self.prov[_FIELD_OF[name]] = 2 * self.ncmd
+
+    def _run_action(self, act: Sequence[Any]) -> None:
+        kind = act[0]
+        self.events.append(f"host:{kind}")
+        if kind == "param":  # change a parameter after go
+            _, name, value = act
+            self._host_write(name, GPA[value] if name == "gpa" else value)
+        elif kind == "go":  # go written again (same value, or a new one) without waiting
+            self._host_write("go", self.seq if self.impl.protocol == "hardened" else 1)
+        elif kind == "flip":
+            _, off, byte = act
+            self.mailbox[OFF_IO_PAGE + off % PAGE_SIZE] ^= byte or 1
+            self.prov["io"] = 2 * self.ncmd
+        else:  # pragma: no cover
+            raise ValueError(f"unknown host action {act!r}")
+
+    def publish(self, cmd: int, gpa: int) -> None:
+        """Publish one command as the protocol's host does (no waiting)."""
+        self.ncmd += 1
+        self._host_write("cmd_type", cmd)
+        self._host_write("gpa", gpa)
+        self._host_write("ret", -1)
+        if self.impl.protocol == "hardened":
+            self.seq += 1
+            self._host_write("go", self.seq)
+        else:
+            self._host_write("done", 0)
+            self._host_write("go", 1)
+
+    def complete(self) -> bool:
+        d = _read_field(self.mailbox, "done")
+        return d == self.seq if self.impl.protocol == "hardened" else d != 0
+
+    def command(self, cmd: int, g: int, schedule: Sequence = (), *, put: tuple[bytes, bytes] | None = None,
+                polls: int = 3) -> int | None:
+        """Put a request (DECRYPT), publish, let the helper poll until done; ret (None: no answer)."""
+        self.schedule = [tuple(x) for x in schedule]
+        self.op_access = 0
+        if put is not None:
+            hdr, page = put
+            self._host_write("hdr_len", len(hdr))
+            self.mailbox[OFF_HDR_DATA:OFF_HDR_DATA + len(hdr)] = hdr
+            self.mailbox[OFF_IO_PAGE:OFF_IO_PAGE + PAGE_SIZE] = page
+            self.prov["io"] = 2 * (self.ncmd + 1)
+        self.publish(cmd, GPA.get(g, g))
+        self.snap, self.snap_prov = bytes(self.mailbox), dict(self.prov)
+        for _ in range(polls):
+            self.served = []
+            self._guard(self.guest.poll_once)
+            self._check_barriers()
+            if self.divergence is None:
+                try:
+                    self.observer.finish(["wait"])
+                except Divergence as d:
+                    self.divergence = d
+            if self.complete():
+                break
+        for fl in self.observer.flags():
+            self.violate(fl, f"model monitor v.{fl} set (model at {self.observer.at})")
+        if any(a != b for a, b in zip(self.ram, self.original)):
+            self.violate("guest.integrity", "guest RAM no longer holds its own pages (a page not authentic for its gpa was written)")
+            self.original = bytes(self.ram)  # report once
+        if not self.complete():
+            return None
+        return _read_field(self.mailbox, "ret")
+
+    def _check_barriers(self) -> None:
+        """guest/barriers: rmb after go and before the parameters; wmb before done."""
+        s = self.served
+        if not any(k == "write" and w == "done" and True for k, w in s):
+            return
+        try:
+            i_go = s.index(("read", "go"))
+            i_cmd = s.index(("read", "cmd_type"))
+        except ValueError:
+            return
+        if ("barrier", "rmb") not in s[i_go:i_cmd]:
+            self.violate("barriers", "the helper read the parameters with no read barrier after go")
+        last_done = max(i for i, x in enumerate(s) if x == ("write", "done"))
+        last_ret = max((i for i, x in enumerate(s) if x == ("write", "ret")), default=-1)
+        if last_ret >= 0 and ("barrier", "wmb") not in s[last_ret:last_done]:
+            self.violate("barriers", "the helper wrote done with no write barrier after ret")
+
+    # --- helpers for the machines ---------------------------------------------------------
+    def encrypt(self, g: int, schedule: Sequence = ()) -> int | None:
+        ret = self.command(int(Cmd.ENCRYPT), g, schedule)
+        if ret == Ret.OK and g in (val.G0, val.G1):
+            n = _read_field(self.mailbox, "hdr_len")
+            hdr = bytes(self.mailbox[OFF_HDR_DATA:OFF_HDR_DATA + min(n, HDR_MAX)])
+            page = bytes(self.mailbox[OFF_IO_PAGE:OFF_IO_PAGE + PAGE_SIZE])
+            self.records.append((hdr, page, g))
+        return ret
+
+    def decrypt(self, hdr: bytes, page: bytes, g: int, schedule: Sequence = ()) -> int | None:
+        self.last_hdr_read = b""
+        ret = self.command(int(Cmd.DECRYPT), g, schedule, put=(hdr, page))
+        if ret == Ret.OK and self.impl.protocol == "hardened":
+            hit = self.registry.get((hdr, page))
+            if hit is not None and GPA.get(g) is not None:
+                key = (hit[2], GPA[g])
+                self.accepted[key] = max(self.accepted.get(key, 0), hit[3])
+        return ret
+
+    def new_migration(self) -> int | None:
+        """A new provisioned session (hardened), then INIT."""
+        if self.impl.protocol == "hardened":
+            self.provision = Provision.generate()
+            self.cipher = SessionCipher(self.provision)
+            self.guest.new_migration(self.provision)
+        return self.command(int(Cmd.INIT), 0)

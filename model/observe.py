@@ -1,0 +1,338 @@
+"""The model as a test oracle: run one side's own thread against an implementation's accesses.
+
+An :class:`Observer` holds the model thread of one side (``Rfc``/``Hardened`` host
+or helper, as built by the variant class) and its state, under sequential
+semantics (a test harness runs the implementation on real, sequentially
+consistent memory). The harness feeds it every access the implementation makes,
+already abstracted (see :mod:`mhmailbox.conformance.abstraction`); the observer
+finds the step at the current pc, checks that its memory operation matches
+(kind and field; for writes also the value), feeds read values (and their
+provenance ghosts) in, applies the step's updates, then runs local steps. The
+first access that no step explains is a :class:`Divergence`.
+
+Documented matching rules (docs/conformance.md, "How the oracle matches"):
+
+* **Filtered** accesses: those the model leaves out (``prefetch``, header data
+  bytes, the helper's own reads of ``hdr.len`` and of the shared area as RAM)
+  never reach the observer; the harness drops them.
+* **Elided reads**: a read the model makes but the implementation may legitimately
+  skip, listed in :data:`ELIDABLE` (the host's "read done once more" after the
+  deadline, the helper's io-page read for a RESTORE it skips or refuses early), is
+  satisfied from current memory (``peek``) when, and only when, the implementation's
+  next access then matches.
+* **Adjacent-write swap**: a write matching the Write step right after the current
+  Write step is held until the current one arrives (the helper's response header
+  length and io page, written in either order before ``ret``; no peer reads either
+  before ``done``).
+* **Wildcard values**: a few writes are matched by field only (:data:`ANY_VALUE`):
+  the host's io page on a load is whatever the stream carried.
+* **Choices**: steps with parameters (the host's next operation) are taken with
+  :meth:`Observer.choose`, by the harness that started that operation.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Callable, Iterable, Mapping
+
+import attrs
+
+from .expr import Expr, to_python
+from .program import Fence, Read, Step, Thread, Write
+from .variants import Rfc
+
+#: (side, step label) of reads an implementation may skip; see the module docstring.
+ELIDABLE: frozenset[tuple[str, str]] = frozenset({
+    ("host", "send.poll"), ("host", "send.prev"),
+    ("host", "send.poll.last"), ("host", "send.prev.last"), ("guest", "restore"),
+})
+#: Eliding a poll of ``done`` at these labels means "the implementation decided its deadline
+#: had passed": the model's clock is moved to the deadline first (whether the decision was
+#: early is checked directly, against the virtual clock, by the suite).
+CLAIMS: frozenset[str] = frozenset({"send.poll", "send.prev"})
+#: Pending-wait hoist: a host may wait for a timed-out command (``send.prev``) *before* a
+#: load writes its request (``load.len``); those reads of done are replayed at ``send.prev``.
+HOIST_AT, HOIST_TO = "load.len", "send.prev"
+#: (side, step label) of writes matched by field only.
+ANY_VALUE: frozenset[tuple[str, str]] = frozenset({("host", "load.page")})
+
+Peek = Callable[[str], tuple[int, int]]  # field -> (abstract value, ghost) now in memory
+
+
+class Divergence(Exception):
+    """The implementation made an access (or ended) where its model cannot follow."""
+
+    def __init__(self, index: int, observed: str, label: str, expected: list[str], state: dict[str, int],
+                 why: str) -> None:
+        super().__init__(f"divergence at access #{index}: {why}")
+        self.index = index
+        self.observed = observed
+        self.label = label
+        self.expected = expected
+        self.state = state
+        self.why = why
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"access": self.index, "observed": self.observed, "model_at": self.label,
+                "model_expects": self.expected, "why": self.why, "model_state": self.state}
+
+
+def _compile(e: Expr) -> Callable[[Mapping[str, int], Mapping[str, int]], int]:
+    src = to_python(e, lambda n: f"env[{n!r}]", lambda n: f"params[{n!r}]")
+    return eval(f"lambda env, params: {src}")  # noqa: S307 - our own generated code
+
+
+@attrs.frozen
+class _Compiled:
+    step: Step
+    guard: Callable
+    value: Callable | None
+    ghost: Callable | None
+    updates: tuple[tuple[str, Callable], ...]
+    next: Callable
+    local: bool
+
+
+def normalize(field: str, v: int) -> int:
+    """Values compared up to what the model distinguishes: on the io page, EMPTY and FORGED
+    are both "bytes that are neither a private page's plaintext nor a sealed page"."""
+    if field == "io" and v == 0:
+        return 3
+    return v
+
+
+class Observer:
+    """One side of the model, stepped by an implementation's accesses (sequential semantics)."""
+
+    def __init__(self, variant: Rfc, side: str, *, peek: Peek | None = None) -> None:
+        if side not in ("host", "guest"):
+            raise ValueError("side is 'host' or 'guest'")
+        self.variant = variant
+        self.side = side
+        self.thread: Thread = variant.host([]) if side == "host" else variant.guest()
+        self.peek = peek
+        self.env: dict[str, int] = defaultdict(int)
+        for k, v in self.thread.locals.items():
+            self.env[f"{side}.{k}"] = v
+        self.pc_var = self.thread.pc_var
+        self.env[self.pc_var] = 0
+        self._steps = [self._compile_step(s) for s in self.thread.steps]
+        self.accesses = 0  # observed accesses matched
+        self.steps = 0  # model steps taken (including local ones)
+        self.held: tuple | None = None  # a write held by the adjacent-write swap rule
+        self.hoisted: list[tuple] = []  # reads of done held by the pending-wait hoist
+        self.elided = 0  # reads satisfied from memory (the elision rule)
+        d = variant.D
+        self.deadline = int(d.args[0]) if d.op == "const" else 1 << 30
+        self.history: list[str] = []  # labels taken, for reports (bounded)
+        self._settle()
+
+    # --- compilation --------------------------------------------------------------
+    def _compile_step(self, st: Step) -> _Compiled:
+        t = self.thread
+        op = st.mem
+        value = ghost = None
+        if isinstance(op, Write):
+            value, ghost = _compile(t.resolve(op.value)), _compile(t.resolve(op.ghost))
+        local = op is None and not st.params and st.guard.op == "true"
+        return _Compiled(
+            step=st, guard=_compile(t.resolve(st.guard)), value=value, ghost=ghost,
+            updates=tuple((k, _compile(t.resolve(e))) for k, e in st.updates),
+            next=_compile(t.next_pc(st)), local=local,
+        )
+
+    # --- state ----------------------------------------------------------------------
+    @property
+    def at(self) -> str:
+        return self.thread.steps[self.env[self.pc_var]].label
+
+    def flags(self) -> set[str]:
+        """Monitor flags ``v.<property>`` the run has set."""
+        return {k[2:] for k, v in self.env.items() if k.startswith("v.") and v}
+
+    def state(self) -> dict[str, int]:
+        return {k: v for k, v in sorted(self.env.items()) if v or k.endswith(".pc")}
+
+    def set_time(self, ticks: int) -> None:
+        """The host's clock, in model ticks since the current command started."""
+        self.env[f"{self.side}.t"] = ticks
+
+    def expected(self) -> list[str]:
+        """What the model would accept next, in words."""
+        c = self._steps[self.env[self.pc_var]]
+        return [f"{c.step.label}: {_describe(c.step)}"]
+
+    # --- stepping --------------------------------------------------------------------
+    def _take(self, c: _Compiled, inter: dict[str, int] | None = None, params: Mapping[str, int] | None = None) -> None:
+        env = self.env
+        params = params or {}
+        if not c.guard(env, params):
+            raise ValueError(f"{c.step.label}: guard false")
+        if inter:
+            tmp = defaultdict(int, env)
+            tmp.update(inter)
+        else:
+            tmp = env
+        new = [(k, f(tmp, params)) for k, f in c.updates]
+        nxt = c.next(tmp, params)
+        if inter:
+            env.update(inter)
+        for k, v in new:
+            env[k] = int(v)
+        env[self.pc_var] = int(nxt)
+        self.steps += 1
+        if len(self.history) < 4000:
+            self.history.append(c.step.label)
+
+    def _settle(self) -> None:
+        for _ in range(10000):
+            c = self._steps[self.env[self.pc_var]]
+            if not c.local:
+                return
+            self._take(c)
+        raise RuntimeError("local steps loop forever")
+
+    def choose(self, **params: int) -> None:
+        """Take the current step, which has parameters (an operation the harness started)."""
+        c = self._steps[self.env[self.pc_var]]
+        if not c.step.params:
+            raise self._diverge(f"choose {params}", f"the model is not at a choice (at {c.step.label})")
+        self._take(c, params=params)
+        self._settle()
+
+    def _matches(self, c: _Compiled, kind: str, field: str, value: int | None) -> bool:
+        op = c.step.mem
+        if kind == "read":
+            return isinstance(op, Read) and op.field == field
+        if kind == "barrier":
+            return isinstance(op, Fence) and op.kind == field
+        if not (isinstance(op, Write) and op.field == field):
+            return False
+        if (self.side, c.step.label) in ANY_VALUE:
+            return True
+        return normalize(field, int(c.value(self.env, {}))) == normalize(field, int(value))  # type: ignore[misc]
+
+    def _do(self, c: _Compiled, kind: str, value: int | None, ghost: int | None) -> int | None:
+        """Take access step ``c``; returns a write's ghost (provenance) for the harness."""
+        op = c.step.mem
+        if isinstance(op, Read):
+            inter = {f"{self.side}.{op.into}": int(value)}  # type: ignore[arg-type]
+            if op.ghost_into:
+                inter[f"{self.side}.{op.ghost_into}"] = int(ghost or 0)
+            self._take(c, inter)
+            return None
+        g = int(c.ghost(self.env, {})) if isinstance(op, Write) else None  # type: ignore[misc]
+        self._take(c)
+        return g
+
+    def observe(self, kind: str, field: str, value: int | None = None, ghost: int | None = None) -> int | None:
+        """One access of the implementation: ``kind`` read|write|barrier, ``field`` a model
+        field (or a fence kind), ``value`` abstract (reads: what was read; writes: what was
+        written), ``ghost`` the read value's provenance. Returns a write's ghost."""
+        self.accesses += 1
+        if self.hoisted and self.at == HOIST_TO:
+            self._replay_hoisted()
+        c = self._steps[self.env[self.pc_var]]
+        if self._matches(c, kind, field, value):
+            g = self._do(c, kind, value, ghost)
+            self._settle()
+            if self.held is not None:  # the swapped write now takes its own step
+                hk, hf, hv, _ = self.held
+                self.held = None
+                c2 = self._steps[self.env[self.pc_var]]
+                if not self._matches(c2, hk, hf, hv):
+                    raise self._diverge(f"{hk} {hf}={hv}", "a write held for the adjacent-write swap does not match")
+                self._do(c2, hk, hv, None)
+                self._settle()
+            return g
+        # adjacent-write swap: this write matches the Write step right after the current one
+        if kind == "write" and self.held is None and isinstance(c.step.mem, Write) and c.step.next is None:
+            c2 = self._steps[c.step.pc + 1]
+            saved = dict(self.env)
+            # the next step's value may depend on nothing the current write changes (writes
+            # update memory, not locals), so matching it against the current env is exact
+            if self._matches(c2, kind, field, value):
+                self.env = defaultdict(int, saved)
+                self.held = (kind, field, value, ghost)
+                return int(c2.ghost(self.env, {})) if c2.ghost else None  # type: ignore[misc]
+        # pending-wait hoist (host): reads of done before a load's request, replayed later
+        if (self.side == "host" and kind == "read" and field == "done" and self.at == HOIST_AT
+                and self.env["host.pending"] != 0):
+            self.hoisted.append((value, ghost, self.env["host.t"]))
+            return None
+        # elided reads: the model reads here, the implementation skipped it
+        if self._elide_until(lambda c2: self._matches(c2, kind, field, value)):
+            g2 = self._do(self._steps[self.env[self.pc_var]], kind, value, ghost)
+            self._settle()
+            return g2
+        raise self._diverge(f"{kind} {field}" + ("" if value is None else f"={value}"),
+                            f"the implementation's {kind} of {field} matches no step of the model")
+
+    def _elide_until(self, ok: Callable[[_Compiled], bool], limit: int = 4) -> bool:
+        """Elide up to ``limit`` reads the model may elide until ``ok(current step)``; all or nothing."""
+        if self.peek is None:
+            return False
+        saved, counts = dict(self.env), (self.steps, len(self.history), self.elided)
+        for _ in range(limit):
+            c = self._steps[self.env[self.pc_var]]
+            if (self.side, c.step.label) not in ELIDABLE or not isinstance(c.step.mem, Read):
+                break
+            if c.step.label in CLAIMS:
+                self.env[f"{self.side}.t"] = max(self.env[f"{self.side}.t"], self.deadline)
+            v, g = self.peek(c.step.mem.field)
+            self._do(c, "read", v, g)
+            self.elided += 1
+            self._settle()
+            if ok(self._steps[self.env[self.pc_var]]):
+                return True
+        self.env = defaultdict(int, saved)
+        self.steps, self.elided = counts[0], counts[2]
+        del self.history[counts[1]:]
+        return False
+
+    def _replay_hoisted(self) -> None:
+        held, self.hoisted = self.hoisted, []
+        for value, ghost, t in held:
+            self.set_time(t)
+            c = self._steps[self.env[self.pc_var]]
+            if not self._matches(c, "read", "done", value):
+                raise self._diverge("read done (hoisted)", "a read of done held by the pending-wait hoist does not fit")
+            self._do(c, "read", value, ghost)
+            self._settle()
+
+    def finish(self, labels: Iterable[str]) -> None:
+        """The implementation ended an operation: the model must be able to reach one of ``labels``
+        (its idle point) by eliding reads it may elide; otherwise a Divergence."""
+        want = set(labels)
+        if self.hoisted and self.at == HOIST_AT:
+            # the hoisted wait timed out before the request was written: the host wrote less
+            # than the model allows (never more); take the model's request writes as skipped
+            for _ in range(4):
+                c = self._steps[self.env[self.pc_var]]
+                if not isinstance(c.step.mem, Write):
+                    break
+                self._take(c)
+                self._settle()
+            if self.at == HOIST_TO:
+                self._replay_hoisted()
+        if self.at in want or self._elide_until(lambda c: c.step.label in want, limit=6):
+            return
+        raise self._diverge("end of operation", f"the implementation finished its operation; the model is at {self.at}")
+
+    def _diverge(self, observed: str, why: str) -> Divergence:
+        return Divergence(self.accesses, observed, self.at, self.expected(), self.state(), why)
+
+
+def _describe(st: Step) -> str:
+    op = st.mem
+    if isinstance(op, Write):
+        return f"write {op.field} := {op.value}  ({st.text})"
+    if isinstance(op, Read):
+        return f"read {op.field}  ({st.text})"
+    if isinstance(op, Fence):
+        return f"{op.kind}  ({st.text})"
+    if st.params:
+        return f"choose {', '.join(p for p, _ in st.params)}  ({st.text})"
+    return st.text
+
+
+__all__ = ["ANY_VALUE", "Divergence", "ELIDABLE", "Observer", "normalize"]
