@@ -79,6 +79,15 @@ class Access:
 Hook = Callable[[Access], None]
 
 
+def trace_json(log: list[Access]) -> list[dict[str, object]]:
+    """An access log as JSON-ready dicts (bytes as hex), for trace validation against a model."""
+    return [
+        {"side": a.side, "kind": a.kind, "where": a.where, "length": a.length,
+         "value": a.value.hex() if isinstance(a.value, (bytes, bytearray)) else a.value}
+        for a in log
+    ]
+
+
 def _shm_dir() -> str | None:
     return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
@@ -371,5 +380,5 @@ Port = Union[DirectPort, InstrumentedPort]
 
 __all__ = [
     "Access", "DirectPort", "HOST_MEMORY_PATTERN", "Hook", "InstrumentedPort", "MappedFile",
-    "MemoryFault", "Port", "OFF_HDR_LEN",
+    "MemoryFault", "Port", "trace_json",
 ]

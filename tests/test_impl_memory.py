@@ -83,3 +83,16 @@ def test_clocks() -> None:
     t = m.now()
     m.spent(100.0)  # a real clock ignores it
     assert m.now() - t < 50
+
+
+def test_trace_json_is_serialisable() -> None:
+    import json
+
+    from mhmailbox.impl.harness import Lockstep
+    from mhmailbox.impl.memory import trace_json
+
+    p = Lockstep.build("hardened")
+    p.host.save_page(4096)
+    rows = trace_json(p.log)
+    assert json.loads(json.dumps(rows)) == rows
+    assert rows[0] == {"side": "host", "kind": "write", "where": "cmd_type", "length": 8, "value": 0}
