@@ -30,6 +30,13 @@ class Clock(Protocol):
     def sleep(self, seconds: float) -> None:
         """Yield the CPU for ``seconds`` (0: just let another runnable thread in; virtual: advance)."""
 
+    def relax(self) -> None:
+        """The caller has been waiting a while: give the CPU away briefly (tens of us).
+
+        Real clock: a short sleep, so a peer sharing our core (or another job) runs and a
+        wake-up brings us back promptly; virtual clock: nothing (time moves by ``spent``).
+        """
+
 
 class MonotonicClock:
     """The real clock: ``time.monotonic``; bursts cost real time, so ``spent`` is a no-op."""
@@ -39,6 +46,9 @@ class MonotonicClock:
 
     def spent(self, seconds: float) -> None:
         pass
+
+    def relax(self) -> None:
+        time.sleep(20e-6)
 
 
 @attrs.define
@@ -55,6 +65,9 @@ class VirtualClock:
 
     def sleep(self, seconds: float) -> None:
         self.t += seconds
+
+    def relax(self) -> None:
+        pass
 
     def advance(self, seconds: float) -> None:
         """Move time forward (e.g. from an access hook, to model a slow peer)."""

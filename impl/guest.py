@@ -106,17 +106,19 @@ class GuestHelper:
         should_stop: Callable[[], bool],
         *,
         burst: int = 256,
-        spin_bursts: int = 200,
+        spin_bursts: int = 40,
         min_sleep: float = 50e-6,
         max_sleep: float = 1e-3,
+        short_naps_for: float = 0.05,
     ) -> None:
         """Serve commands until ``should_stop()``, polling like a vCPU.
 
         Spin ``spin_bursts`` bursts of ``burst`` reads (yielding the CPU between bursts,
-        which costs ~1 us when nobody else wants it), then sleep with exponential
-        back-off (``min_sleep`` .. ``max_sleep``) so an idle helper does not starve the
-        host of a core; ``should_stop`` is consulted only while idle. Call ``start``
-        first (once, at boot).
+        which costs ~1 us when nobody else wants it); then nap ``min_sleep`` at a time
+        for ``short_naps_for`` seconds (a host that lost its CPU for a moment finds the
+        helper still quick), then back off exponentially to ``max_sleep`` so an idle
+        helper does not starve the host of a core. ``should_stop`` is consulted only
+        while idle. Call ``start`` first (once, at boot).
         """
         port = self.port
         rfc = self.mode == "rfc"
@@ -124,6 +126,7 @@ class GuestHelper:
         serve = self._serve_rfc if rfc else self._serve_hardened
         idle = 0
         nap = min_sleep
+        idle_since = 0.0
         while True:
             g = poll("go", 0, 0 if rfc else self.last_seq, burst)
             if g is not None:
@@ -133,12 +136,14 @@ class GuestHelper:
                 nap = min_sleep
                 continue
             idle += 1
-            os.sched_yield()  # a host sharing this core gets in at once
             if idle >= spin_bursts:
+                if idle == spin_bursts:
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since > short_naps_for:
+                    nap = min(nap * 2, max_sleep)
                 if should_stop():
                     return
                 time.sleep(nap)
-                nap = min(nap * 2, max_sleep)
 
     # --- commands -------------------------------------------------------------------
     def _serve(self, g: int) -> None:
