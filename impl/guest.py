@@ -17,14 +17,12 @@ deterministic harness, and has a real loop (``run``) for its own process.
 """
 from __future__ import annotations
 
-import os
 import time
 from typing import Callable, Literal
 
 import attrs
 
 from mhmailbox.model.layout import (
-    OFF_HDR_DATA,
     OFF_IO_PAGE,
     PAGE_SIZE,
     SHARED_GPA,

@@ -15,7 +15,7 @@ import pytest
 from mhmailbox.impl.crypto import Provision
 from mhmailbox.impl.host import HelperDied, HostError, TimedOut
 from mhmailbox.impl.migrate import VM, MigrationFailed, load_vm, migratable_pages, run_migration, save_vm
-from mhmailbox.impl.stream import FILE_HEADER_SIZE, StreamError, decode, encode
+from mhmailbox.impl.stream import FILE_HEADER_SIZE, StreamError, decode
 from mhmailbox.model.layout import PAGE_SIZE, SHARED_GPA, Cmd
 
 SMALL = 64 * PAGE_SIZE

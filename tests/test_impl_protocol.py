@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mhmailbox.impl.clock import VirtualClock
 from mhmailbox.impl.crypto import HDR_SIZE, Provision
 from mhmailbox.impl.harness import Lockstep
 from mhmailbox.impl.host import BadResponse, GuestFailed, Host, TimedOut
-from mhmailbox.impl.memory import HOST_MEMORY_PATTERN, Access, InstrumentedPort, MemoryFault
+from mhmailbox.impl.memory import HOST_MEMORY_PATTERN, Access, MemoryFault
 from mhmailbox.impl.stream import Record
 from mhmailbox.model.layout import (
     HDR_MAX,
