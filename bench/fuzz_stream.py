@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from mhmailbox.impl.stream import FILE_HEADER_SIZE, Record, StreamError, decode, encode
@@ -59,7 +59,7 @@ def run(examples: int, seed_value: int) -> dict[str, object]:
     counts = {"accepted": 0, "rejected": 0}
 
     @seed(seed_value)
-    @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
+    @settings(max_examples=examples, database=None, deadline=None, derandomize=False, phases=(Phase.generate,),
               suppress_health_check=list(HealthCheck))
     @given(st.binary(min_size=1, max_size=48).map(mutate))
     def fuzz(data: bytes) -> None:
