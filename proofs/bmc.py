@@ -93,7 +93,7 @@ class Unroller:
             tr = sym.transitions[js[0]]
             pv = {name: ev(v) for name, v in self.params[i].items()}
             params = sym.action_params(tr, pv)
-            nxt = step_state(compiled, state, tr.action, params)
+            nxt = step_state(compiled, state, tr.action, params, sym.gen)
             want = tuple(ev(self.states[i + 1][n]) for n in sym.names)
             if nxt != want:
                 act = sym.system.actions[tr.action]

@@ -52,7 +52,7 @@ class Generalize:
 
     #: k.D and k.Q start at any positive values (needs Bounds(symbolic_time=True))
     free_time: bool = False
-    #: the adversary's write budget (``x.adv < N``) is dropped
+    #: the adversarial host's session bound (the helper's ``guest.epoch < N`` guard) is dropped
     unbounded_adversary: bool = False
     #: adversarial writes take any integer (see FREE_VALUES) instead of a representative domain
     free_values: bool = False
@@ -84,11 +84,11 @@ class Symbolic:
 
     def __init__(self, system: System, gen: Generalize = EXACT, sort: str = "int", width: int = 36):
         """``sort`` "int": unbounded integers (proofs); "bv": ``width``-bit signed bit-vectors
-        (bounded model checking of the explicit model, whose values stay small)."""
+        (bounded model checking, whose values stay small; every bit-vector counterexample is
+        re-executed on the explicit model with Python integers, so a wrap-around could not
+        go unnoticed)."""
         if sort not in ("int", "bv"):
             raise ValueError(sort)
-        if sort == "bv" and gen.free_values:
-            raise ValueError("free adversarial values need the integer sort")
         self.system = system
         self.gen = gen
         self.sort = sort
@@ -104,9 +104,7 @@ class Symbolic:
         for ai, act in enumerate(system.actions):
             if act.local:
                 continue
-            guard = act.guard
-            if gen.unbounded_adversary and "x.adv" in variables(guard):
-                guard = subst(guard, {"x.adv": C(0)})
+            guard = general_guard(act, gen)
             env = {name: e for name, e in act.updates}
             pcv = f"{act.actor}.pc"
             branches = [(TRUE, env, ())]
@@ -120,11 +118,7 @@ class Symbolic:
 
     # ---- structure ------------------------------------------------------------------
     def _domain(self, act: Action, pname: str, dom: tuple) -> Any:
-        if self.gen.free_values and act.kind == "adversary" and "!" in act.name and pname == "val":
-            field = act.name.split("!", 1)[1]
-            if field in FREE_VALUES:
-                return ("range",) + FREE_VALUES[field]
-        return tuple(dom)
+        return general_domain(pname, dom, self.gen)
 
     def _value_sets(self) -> dict[str, set[int] | None]:
         """Every value a variable can hold, when all its updates are constants (else None)."""
@@ -255,6 +249,24 @@ class Symbolic:
         return tuple(int(pvals.get(name, 0)) for name, _ in act.params)
 
 
+def general_domain(pname: str, dom: tuple, gen: Generalize) -> Any:
+    """A parameter's domain in the generalized model: a peer's havoc read (``any_<field>``) may
+    return any integer (FREE_VALUES) instead of a representative value."""
+    if gen.free_values and pname.startswith("any_") and pname[4:] in FREE_VALUES:
+        return ("range",) + FREE_VALUES[pname[4:]]
+    return tuple(dom)
+
+
+def general_guard(act: Action, gen: Generalize) -> Expr:
+    """An action's guard in the generalized model: without the session bound ``guest.epoch < N``."""
+    g = act.guard
+    if not gen.unbounded_adversary:
+        return g
+    parts = list(g.args) if g.op == "and" else [g]
+    keep = [p for p in parts if not (p.op == "lt" and p.args[0] == V("guest.epoch") and p.args[1].op == "const")]
+    return g if len(keep) == len(parts) else And(*keep)
+
+
 def _fold(e: Expr, s, memo, sym: Symbolic):
     return sym.to_z3(e, s, None, memo)
 
@@ -345,7 +357,8 @@ def _z3(e: Expr, s, p, memo, dropped, val):
 
 # ---- explicit re-execution (decoding and replay) ---------------------------------------
 
-def step_state(compiled: Compiled, state: tuple, ai: int, params: Sequence[int]) -> tuple | None:
+def step_state(compiled: Compiled, state: tuple, ai: int, params: Sequence[int],
+               gen: Generalize = EXACT) -> tuple | None:
     """The explicit successor by action ``ai`` with ``params`` (settled as the explicit engine does).
 
     Uses the compiled successor function when the parameters lie in the action's
@@ -359,7 +372,7 @@ def step_state(compiled: Compiled, state: tuple, ai: int, params: Sequence[int])
     act = system.actions[ai]
     env = system.env(state)
     pmap = {name: int(v) for (name, _), v in zip(act.params, params)}
-    if not evaluate(act.guard, env, pmap):
+    if not evaluate(general_guard(act, gen), env, pmap):
         return None
     new = dict(env)
     for name, e in act.updates:

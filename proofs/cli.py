@@ -1,0 +1,52 @@
+"""``mhmailbox replay TRACE.json``: re-run a saved counterexample on the executable model."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from mhmailbox.cli import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "replay", help="re-run a saved counterexample on the executable model",
+        description="Replay the counterexample(s) of a `verify --json` file (one result, or the whole "
+                    "document) on the explicit model. Exit 0 when every trace is confirmed, 1 when one is "
+                    "refuted (the step where it diverged is printed), 2 for a file that is not a trace.")
+    p.add_argument("trace", metavar="TRACE.json")
+    p.add_argument("--property", action="append", metavar="ID", help="replay only these properties (repeatable)")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=run_replay)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from .replay import Malformed, replay, results_in
+
+    try:
+        with open(args.trace, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except OSError as exc:
+        raise UsageError(f"replay: cannot read {args.trace}: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"replay: {args.trace} is not JSON: {exc}") from None
+    try:
+        results = results_in(doc)
+        todo = [r for r in results if r.get("verdict", "violated") == "violated" and r.get("trace")]
+        if args.property:
+            todo = [r for r in todo if r.get("property") in args.property]
+        if not todo:
+            raise UsageError(f"replay: {args.trace} holds no violated result with a trace"
+                             + (" for the chosen properties" if args.property else "")
+                             + " (run verify --json without --no-trace)")
+        outcomes = [replay(r) for r in todo]
+    except Malformed as exc:
+        raise UsageError(f"replay: {args.trace}: {exc}") from None
+    if args.json:
+        print(json.dumps({"replays": [{"property": o.property, "cell": o.cell, "confirmed": o.confirmed,
+                                       "steps": o.steps, "diverged_at": o.diverged_at, "message": o.message}
+                                      for o in outcomes]}, indent=1))
+    else:
+        for o, r in zip(outcomes, todo):
+            status = "CONFIRMED" if o.confirmed else "REFUTED"
+            print(f"{status}  {o.property}  {o.cell}  ({r.get('engine', '?')}, {o.steps} steps): {o.message}")
+    return 0 if all(o.confirmed for o in outcomes) else 1

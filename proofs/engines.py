@@ -1,0 +1,174 @@
+"""The Z3 engines, registered into ``mhmailbox verify --engine``.
+
+* ``bmc``: incremental bounded model checking of the cell's own bounded model
+  (the explicit checker's model, bit for bit): shortest counterexamples, or
+  ``holds-to-depth`` k.
+* ``kind``: k-induction over the *generalized* model (any host script, free
+  deadline and quantum, no adversary budget, adversarial values from all
+  integers), strengthened by the invariants of :mod:`.invariants`.
+* ``pdr``: Spacer (IC3/PDR over constrained Horn clauses) over the same
+  generalized model, also given the proved invariants.
+
+Verdicts: ``violated`` (a trace, decoded with ``mhmailbox.model.trace.decode``),
+``holds-to-depth`` (bmc only), ``proved`` (unbounded, for the generalized model),
+``unknown`` (out of time or the solver gave up; never a pass).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import attrs
+
+from mhmailbox.model.check import Result
+from mhmailbox.model.cli import ENGINES
+from mhmailbox.model.protocol import Bounds, Model, build
+from mhmailbox.model.trace import decode
+
+from . import bmc as bmc_mod
+from .symbolic import EXACT, UNBOUNDED, Generalize, Symbolic
+
+DEFAULT_DEPTH = 60
+DEFAULT_TIME = 20.0
+
+
+def _time_limit(args: argparse.Namespace) -> float:
+    t = getattr(args, "time_limit", None)
+    return float(t) if t else DEFAULT_TIME
+
+
+def cell_bounds(args: argparse.Namespace | None) -> Bounds:
+    """The explicit cell's bounds, from the verify options (same as the explicit engine)."""
+    if args is None:
+        return Bounds()
+    from mhmailbox.model.cli import bounds_from
+
+    return bounds_from(args)
+
+
+def general_bounds(args: argparse.Namespace | None) -> Bounds:
+    """The generalized model's bounds: any script, symbolic time, same buffers."""
+    b = cell_bounds(args)
+    return attrs.evolve(b, scripts=("any",), symbolic_time=True)
+
+
+def describe_general(b: Bounds, host: str) -> str:
+    if host == "adversarial":
+        return f"unbounded: any number of sessions, the host writes any value (gpa by class), sb={b.capacity}"
+    return (f"unbounded: any script, any number of commands and migrations, D>=1 and Q>=1 free, "
+            f"an adversarial guest's values from all integers, sb={b.capacity}")
+
+
+def trace_of(model: Model, cex: bmc_mod.Cex, compiled_for, gen: Generalize) -> list[dict[str, Any]]:
+    if cex.values:
+        from .symbolic import with_initial
+
+        model = attrs.evolve(model, system=with_initial(model.system, cex.values))
+    steps = decode(model, cex.path)
+    D = cex.values.get("k.D", model.bounds.deadline)
+    Q = cex.values.get("k.Q", model.bounds.quantum)
+    b = model.bounds
+    bounds = {"scripts": list(b.scripts), "deadline": D, "quantum": Q, "capacity": b.capacity,
+              "symbolic_time": b.symbolic_time, "unbounded_adversary": gen.unbounded_adversary,
+              "free_values": gen.free_values}
+    for s in steps:
+        if "clock" in s:
+            s["clock"]["deadline"] = D
+            s["clock"]["quantum"] = Q
+    if steps:
+        steps[0]["bounds"] = bounds
+    return steps
+
+
+def _common(model: Model, engine: str, bound: str) -> dict[str, Any]:
+    return dict(variant=model.variant, memory=model.memory, guest=model.guest, host=model.host, engine=engine,
+                bound=bound)
+
+
+# ---------------------------------------------------------------- bmc
+
+def run_bmc(cell: tuple, props: list, args: argparse.Namespace | None, *, depth: int | None = None,
+            time_limit: float | None = None) -> list[Result]:
+    bounds = cell_bounds(args)
+    model = build(*cell, bounds, props)
+    if not model.properties:
+        return []
+    depth = depth or (getattr(args, "depth", None) if args is not None else None) or DEFAULT_DEPTH
+    limit = time_limit or (_time_limit(args) if args is not None else DEFAULT_TIME)
+    system = model.system.reduced()
+    sym = Symbolic(system, EXACT, sort="bv")
+    factory = bmc_mod.compiled_factory(system)
+    run = bmc_mod.bmc(sym, factory, depth, limit)
+    common = _common(model, "bmc", bounds.describe(cell[3]))
+    out = []
+    for mi, prop in enumerate(model.properties):
+        cex = run.found.get(mi)
+        if cex is not None:
+            out.append(Result(property=prop.id, verdict="violated", depth=cex.length, states=0,
+                              seconds=round(run.seconds, 3), trace=trace_of(model, cex, factory, EXACT),
+                              note="shortest counterexample (BMC)", **common))
+        else:
+            why = {"time": "stopped at the time limit", "unknown": "the solver gave up",
+                   "depth": "stopped at the depth bound", "all-found": ""}[run.stopped]
+            if run.depth < 0:
+                out.append(Result(property=prop.id, verdict="unknown", depth=0, states=0,
+                                  seconds=round(run.seconds, 3), note=why, **common))
+            else:
+                out.append(Result(property=prop.id, verdict="holds-to-depth", depth=run.depth, states=0,
+                                  seconds=round(run.seconds, 3),
+                                  note=f"no violation within {run.depth} steps (BMC); {why}", **common))
+    return out
+
+
+# ---------------------------------------------------------------- pdr / kind
+
+def general_model(cell: tuple, props: list, args: argparse.Namespace | None):
+    bounds = general_bounds(args)
+    model = build(*cell, bounds, props)
+    system = model.system.reduced()
+    return model, system, bounds
+
+
+def run_unbounded(engine: str, cell: tuple, props: list, args: argparse.Namespace | None, *,
+                  time_limit: float | None = None) -> list[Result]:
+    from . import induction, pdr
+
+    model, system, bounds = general_model(cell, props, args)
+    if not model.properties:
+        return []
+    limit = time_limit or (_time_limit(args) if args is not None else DEFAULT_TIME)
+    t0 = time.perf_counter()
+    sym = Symbolic(system, UNBOUNDED, sort="int")
+    factory = bmc_mod.compiled_factory(system)
+    fn = pdr.prove if engine == "pdr" else induction.prove
+    verdicts = fn(sym, model, limit)
+    common = _common(model, engine, describe_general(bounds, cell[3]))
+    out = []
+    for mi, prop in enumerate(model.properties):
+        v = verdicts[mi]
+        trace = None
+        depth = v.depth
+        if v.cex is not None:
+            trace = trace_of(model, v.cex, factory, UNBOUNDED)
+            depth = v.cex.length
+        out.append(Result(property=prop.id, verdict=v.verdict, depth=depth, states=0,
+                          seconds=round(time.perf_counter() - t0, 3), trace=trace, note=v.note, **common))
+    return out
+
+
+def _bmc_engine(cell, props, args):
+    return run_bmc(cell, props, args)
+
+
+def _kind_engine(cell, props, args):
+    return run_unbounded("kind", cell, props, args)
+
+
+def _pdr_engine(cell, props, args):
+    return run_unbounded("pdr", cell, props, args)
+
+
+ENGINES["bmc"] = _bmc_engine
+ENGINES["kind"] = _kind_engine
+ENGINES["pdr"] = _pdr_engine
