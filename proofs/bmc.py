@@ -152,8 +152,11 @@ def bmc(
                 break
             model = un.solver.model()
             hit = [m for m, b in bads.items() if z3.is_true(model.eval(b, model_completion=True))]
-            path, values, _ = un.path(model, k, compiled_for)
+            path, values, compiled = un.path(model, k, compiled_for)
             for m in hit:
+                if not compiled.bad[m](path[-1][1]):
+                    raise AssertionError(f"monitor {sym.system.monitors[m].id}: the symbolic counterexample "
+                                         "does not violate it when re-executed")
                 found[m] = Cex(m, k, path, values)
                 del bads[m]
         if stopped != "depth":

@@ -66,6 +66,9 @@ def trace_of(model: Model, cex: bmc_mod.Cex, compiled_for, gen: Generalize) -> l
 
         model = attrs.evolve(model, system=with_initial(model.system, cex.values))
     steps = decode(model, cex.path)
+    kinds = {a.name: a.kind for a in model.system.actions}
+    for st in steps[1:]:
+        st["kind"] = kinds.get(st["action"], "step")
     D = cex.values.get("k.D", model.bounds.deadline)
     Q = cex.values.get("k.Q", model.bounds.quantum)
     b = model.bounds

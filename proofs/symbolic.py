@@ -203,6 +203,8 @@ class Symbolic:
                 if k in init:
                     init[k] = V(k)
                     extra.append(s[k] >= 1)
+                    if self.sort == "bv":  # no wrap-around: counterexample search only
+                        extra.append(s[k] <= 1 << 16)
         alts = []
         for cond, env in self.initial_branches(init):
             memo: dict = {}
@@ -274,6 +276,9 @@ def _fold(e: Expr, s, memo, sym: Symbolic):
 def _in_domain(x, dom) -> z3.BoolRef:
     if dom and dom[0] == "range":
         _, lo, hi = dom
+        if isinstance(x, z3.BitVecRef):  # counterexample search: keep clear of wrap-around
+            lo = -(1 << (x.size() - 3)) if lo is None else lo
+            hi = (1 << (x.size() - 3)) if hi is None else hi
         parts = []
         if lo is not None:
             parts.append(x >= lo)
