@@ -1,19 +1,332 @@
-"""Strengthening invariants (filled below)."""
+"""Strengthening invariants: written down per cell, each checked inductive relative to the others.
+
+Monitors are flags over program counters, and neither k-induction nor a
+time-limited PDR run gets far without facts such as "when the host is at
+``save.page``, the three header lengths it read are equal" or "when the host
+reads ``ret`` after an accepted ``done``, the ghost of ``ret`` is the current
+command's". Such facts are *candidate invariants* here, in three shapes, each
+guarded by one thread's program counter (or unguarded):
+
+* ``pc == c -> x == v``      (a constant at that step),
+* ``pc == c -> x == y + b``  (two variables in step, e.g. copies of one read),
+* ``pc == c -> x == 2*y + b`` (provenance ghosts: ``2*id + 1`` is "the guest,
+  for the host's command id").
+
+Candidates are *mined* from states the explicit engine reaches in the
+generalized model at a few deadline/quantum values (``python -m
+mhmailbox.proofs.invariants`` writes them to ``invariants.json`` beside this
+file), then *proved* with Houdini: the set is repeatedly checked for
+``init => I`` and ``I /\\ T => I'`` on the generalized model (integers, free
+deadline/quantum), dropping every candidate a counterexample falsifies, until
+what is left is inductive. Only the survivors are used, so a stale or wrong
+candidate costs time, never soundness. Each survivor is named (thread, step
+label, relation) so a reader can check it against the protocol.
+"""
 from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from typing import Any, Sequence
 
 import attrs
 import z3
+
+from mhmailbox.model.expr import And, C, Expr, Not, Or, V
+
+STORE = os.path.join(os.path.dirname(__file__), "invariants.json")
+
+
+@attrs.frozen
+class Invariant:
+    name: str
+    expr: Expr
 
 
 @attrs.define
 class Proved:
     names: list
     exprs: list
-    sym: object = None
+    sym: Any = None
+    dropped: int = 0
 
     def formula(self, s):
-        return z3.And([self.sym.to_z3(e, s) for e in self.exprs]) if self.exprs else z3.BoolVal(True)
+        memo: dict = {}
+        return z3.And([self.sym.to_z3(e, s, None, memo) for e in self.exprs]) if self.exprs else z3.BoolVal(True)
+
+
+# ---------------------------------------------------------------- (de)serialization
+
+def to_json(e: Expr) -> Any:
+    if e.op in ("var", "param"):
+        return [e.op, e.args[0]]
+    if e.op == "const":
+        return e.args[0]
+    return [e.op] + [to_json(a) for a in e.args]
+
+
+def from_json(x: Any) -> Expr:
+    if isinstance(x, int):
+        return C(x)
+    op = x[0]
+    if op in ("var", "param"):
+        return Expr(op, (x[1],))
+    return Expr(op, tuple(from_json(a) for a in x[1:]))
+
+
+def cell_key(model) -> str:
+    return f"{model.variant}/{model.memory}/{model.guest}/{model.host}/sb={model.bounds.capacity}"
+
+
+# ---------------------------------------------------------------- mining candidates
+
+def mine(model, system, samples: Sequence[tuple[int, int]] = ((2, 1), (1, 1), (3, 2), (2, 3)),
+         max_states: int = 60_000, depth: int = 80) -> list[Invariant]:
+    """Candidate invariants true in every state the explicit engine reaches (several D, Q)."""
+    import numpy as np
+
+    from mhmailbox.model.explore import explore
+
+    from .symbolic import with_initial
+
+    names = list(system.variables)
+    rows = []
+    for D, Q in samples:
+        sysv = with_initial(system, {"k.D": D, "k.Q": Q})
+        ex = explore(sysv.compile(), depth, max_states=max_states, stop_when_all_found=False)
+        rows.extend(ex.trail_states)
+    R = np.array(rows, dtype=np.int64)
+    pcs = [n for n in names if n.endswith(".pc")]
+    skip = {"k.D", "k.Q"}
+    cols = [i for i, n in enumerate(names) if n not in skip]
+    out: list[Invariant] = []
+
+    def rel(block: np.ndarray, guard: Expr | None, where: str) -> None:
+        first = block[0]
+        const = {i for i in cols if (block[:, i] == first[i]).all()}
+        for i in sorted(const):
+            n = names[i]
+            if guard is not None and n in pcs and V(n) == guard.args[0]:
+                continue
+            e = V(n).eq(int(first[i]))
+            out.append(Invariant(f"{where}: {n} == {int(first[i])}", e if guard is None else Or(Not(guard), e)))
+        var = [i for i in cols if i not in const]
+        norm = {i: block[:, i] - first[i] for i in var}
+        for mult in (1, 2):
+            keys: dict[bytes, list[int]] = defaultdict(list)
+            for i in var:
+                keys[norm[i].tobytes()].append(i)
+            for j in var:
+                target = (mult * norm[j]).tobytes()
+                for i in keys.get(target, []):
+                    if i == j or (mult == 1 and i > j):
+                        continue
+                    b = int(first[i] - mult * first[j])
+                    rhs: Expr = V(names[j]) if mult == 1 else V(names[j]) + V(names[j])
+                    e = V(names[i]).eq(rhs + b if b >= 0 else rhs - (-b)) if b else V(names[i]).eq(rhs)
+                    txt = f"{names[i]} == {'' if mult == 1 else '2*'}{names[j]}" + (f" {'+' if b >= 0 else '-'} {abs(b)}" if b else "")
+                    out.append(Invariant(f"{where}: {txt}", e if guard is None else Or(Not(guard), e)))
+
+    clock = [n for n in ("host.t", "host.nc", "x.el") if n in names]
+    terms: list[tuple[str, Expr, Any]] = [(n, V(n), R[:, names.index(n)]) for n in clock]
+    if "k.D" in names:
+        d, q = R[:, names.index("k.D")], R[:, names.index("k.Q")]
+        terms += [("k.D", V("k.D"), d), ("k.Q", V("k.Q"), q), ("k.D + k.Q", V("k.D") + V("k.Q"), d + q)]
+        for n in clock:
+            x = R[:, names.index(n)]
+            terms += [(f"{n} + k.Q", V(n) + V("k.Q"), x + q)]
+        out.append(Invariant("always: k.D >= 1", V("k.D").ge(1)))
+        out.append(Invariant("always: k.Q >= 1", V("k.Q").ge(1)))
+
+    def bounds(block: np.ndarray, sel, guard: Expr | None, where: str) -> None:
+        lo, hi = block.min(axis=0), block.max(axis=0)
+        for i in cols:
+            if lo[i] == hi[i]:
+                continue
+            n = names[i]
+            for e, txt in ((V(n).ge(int(lo[i])), f"{n} >= {int(lo[i])}"), (V(n).le(int(hi[i])), f"{n} <= {int(hi[i])}")):
+                out.append(Invariant(f"{where}: {txt}", e if guard is None else Or(Not(guard), e)))
+        for na, ea, va in terms:
+            for nb, eb, vb in terms:
+                if na != nb and (va[sel] <= vb[sel]).all():
+                    e = ea.le(eb)
+                    out.append(Invariant(f"{where}: {na} <= {nb}", e if guard is None else Or(Not(guard), e)))
+
+    rel(R, None, "always")
+    bounds(R, np.ones(len(R), dtype=bool), None, "always")
+    for pv in pcs:
+        k = names.index(pv)
+        thread = pv[:-3]
+        for c in sorted(set(R[:, k].tolist())):
+            sel = R[:, k] == c
+            block = R[sel]
+            where = f"{thread} at {model.label(thread, int(c))}"
+            rel(block, V(pv).eq(int(c)), where)
+            bounds(block, sel, V(pv).eq(int(c)), where)
+    return out
+
+
+# ---------------------------------------------------------------- Houdini
+
+def _evaluators(sym, cands: list[Invariant]):
+    from mhmailbox.model.expr import to_python
+
+    dropped = sym.system.dropped
+    src = "[" + ",".join(f"lambda e: {to_python(c.expr, lambda n: f'e[{n!r}]' if n in sym.system.variables else repr(dropped[n]))}"
+                         for c in cands) + "]"
+    return eval(src)  # noqa: S307 - generated from our own expressions
+
+
+def _values(sym, m, st) -> dict[str, int]:
+    return {n: m.eval(st[n], model_completion=True).as_long() for n in sym.names}
+
+
+def houdini(sym, cands: list[Invariant], deadline: float) -> tuple[list[Invariant], bool]:
+    """The largest subset of ``cands`` that holds initially and is inductive; (subset, finished)."""
+    alive = list(cands)
+    if not alive:
+        return [], True
+    fns = _evaluators(sym, alive)
+    s = sym.state("h0")
+    t = sym.state("h1")
+    # initiation
+    solver = z3.SolverFor("QF_LIA")
+    solver.add(sym.init(s))
+    memo: dict = {}
+    lits = [z3.Bool(f"i{i}") for i in range(len(alive))]
+    for lit, c in zip(lits, alive):
+        solver.add(lit == sym.to_z3(c.expr, s, None, memo))
+    act = [z3.Bool(f"ia{i}") for i in range(len(alive))]
+    nact = [z3.Not(a) for a in act]
+    solver.add(z3.Or([z3.And(a, z3.Not(lit)) for a, lit in zip(act, lits)]))
+    keep = set(range(len(alive)))
+    rounds = 0
+    while keep:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return [], False
+        solver.set("timeout", max(1, int(left * 1000)))
+        r = solver.check([act[i] if i in keep else nact[i] for i in range(len(alive))])
+        rounds += 1
+        if r == z3.unsat:
+            break
+        if r != z3.sat:
+            return [], False
+        env = _values(sym, solver.model(), s)
+        keep -= {i for i in keep if not fns[i](env)}
+    if not keep:
+        return [], True
+    alive = [alive[i] for i in sorted(keep)]
+    fns = [fns[i] for i in sorted(keep)]
+    # consecution
+    solver = z3.SolverFor("QF_LIA")
+    solver.add(*sym.trans(s, t, sym.selectors("h"), sym.params("h")))
+    memo_s: dict = {}
+    memo_t: dict = {}
+    pre = [z3.Bool(f"a{i}") for i in range(len(alive))]
+    act = [z3.Bool(f"c{i}") for i in range(len(alive))]
+    nact = [z3.Not(a) for a in act]
+    fails = []
+    for i, c in enumerate(alive):
+        solver.add(z3.Implies(pre[i], sym.to_z3(c.expr, s, None, memo_s)))
+        fails.append(z3.And(act[i], z3.Not(sym.to_z3(c.expr, t, None, memo_t))))
+    solver.add(z3.Or(fails))
+    keep = set(range(len(alive)))
+    while keep:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return [], False
+        solver.set("timeout", max(1, int(left * 1000)))
+        assume = [pre[i] for i in sorted(keep)] + [act[i] if i in keep else nact[i] for i in range(len(alive))]
+        r = solver.check(assume)
+        rounds += 1
+        if r == z3.unsat:
+            return [alive[i] for i in sorted(keep)], True
+        if r != z3.sat:
+            return [], False
+        env = _values(sym, solver.model(), t)
+        gone = {i for i in keep if not fns[i](env)}
+        if not gone:
+            raise AssertionError("Houdini: a counterexample to induction falsifies no candidate")
+        keep -= gone
+    return [], True
+
+
+_CACHE: dict[str, tuple[list[Invariant], bool]] = {}
+
+
+def stored(model) -> list[Invariant]:
+    try:
+        with open(STORE, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return []
+    return [Invariant(n, from_json(e)) for n, e in data.get(cell_key(model), [])]
 
 
 def proved(sym, model, deadline: float) -> Proved:
-    return Proved([], [], sym)
+    """The stored invariants of this cell that are (still) inductive, by Houdini within ``deadline``."""
+    cands = stored(model)
+    key = cell_key(model) + f"/{len(cands)}/{len(sym.names)}/{len(sym.transitions)}"
+    if key in _CACHE:
+        invs, ok = _CACHE[key]
+    else:
+        invs, ok = houdini(sym, cands, deadline)
+        if ok:
+            _CACHE[key] = (invs, ok)
+    return Proved([i.name for i in invs], [i.expr for i in invs], sym, dropped=len(cands) - len(invs))
+
+
+# ---------------------------------------------------------------- offline: mine and store
+
+def generate(cells, time_limit: float = 120.0, log=print) -> dict[str, list]:
+    from .engines import general_model
+    from .symbolic import UNBOUNDED, Symbolic
+    from mhmailbox.model.properties import CATALOG
+
+    out: dict[str, list] = {}
+    for cell in cells:
+        model, system, _ = general_model(cell, list(CATALOG), None)
+        if not model.properties:
+            continue
+        t0 = time.perf_counter()
+        cands = mine(model, system)
+        sym = Symbolic(system, UNBOUNDED)
+        invs, ok = houdini(sym, cands, time.perf_counter() + time_limit)
+        log(f"{cell_key(model)}: {len(cands)} candidates, {len(invs)} inductive"
+            f"{'' if ok else ' (TIME OUT: none kept)'} in {time.perf_counter() - t0:.1f} s")
+        if ok:
+            out[cell_key(model)] = [[i.name, to_json(i.expr)] for i in invs]
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    from mhmailbox.model.memory import MODELS
+    from mhmailbox.model.properties import CATALOG
+    from mhmailbox.model.protocol import cells
+
+    ap = argparse.ArgumentParser(description="mine and prove strengthening invariants; write invariants.json")
+    ap.add_argument("--variant", action="append")
+    ap.add_argument("--memory", action="append")
+    ap.add_argument("--guest", action="append")
+    ap.add_argument("--time-limit", type=float, default=120.0)
+    a = ap.parse_args(argv)
+    todo = cells(a.variant or ["hardened"], a.memory or list(MODELS), a.guest, list(CATALOG))
+    try:
+        with open(STORE, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        data = {}
+    data.update(generate(todo, a.time_limit, log=lambda m: print(m, file=sys.stderr, flush=True)))
+    with open(STORE, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=0, sort_keys=True)
+        fh.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
