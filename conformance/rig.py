@@ -54,6 +54,9 @@ GPA = {val.G0: 0, val.G1: 5 * PAGE_SIZE, val.MAILBOX: SHARED_GPA, val.OUTSIDE: 6
 QUANTUM = 1 / 1024
 D_TICKS = 4
 TIMEOUT = D_TICKS * QUANTUM
+#: Model monitors that rest on system-level ghosts (the model's own clock and "prompt" marks)
+#: an observer of one side does not have; the suite checks these properties directly.
+SYSTEM_FLAGS = frozenset({"timeout.no-false-timeout", "liveness.recovery"})
 #: Peer "sleeps forever".
 FOREVER = 1 << 20
 
@@ -139,7 +142,7 @@ class RigBase:
         return None
 
     def note(self, a: Access) -> None:
-        if len(self.trace) < 400:
+        if len(self.trace) < 100000:
             v = a.value
             if isinstance(v, (bytes, bytearray)):
                 v = f"<{len(v)} bytes>"
@@ -169,8 +172,13 @@ class HostRig(RigBase):
     snap_prov: dict = attrs.field(factory=dict)
     ops: int = 0
     provision: Provision | None = None
-    completed_at: float | None = None
+    completed: dict = attrs.field(factory=dict)  # host command id -> when the peer completed it
+    cmd_starts: dict = attrs.field(factory=dict)  # host command id -> when the model started it
+    boot_at: int | None = None  # the peer boots just before this host access (counted from 0)
+    host_accesses: int = 0
     hostile: bool = False  # a scheduled action forged a response this operation
+    calm_ops: int = 0  # consecutive operations started with the peer prompt and left alone
+    dead: bool = False  # the host crashed: later operations are not run
 
     @classmethod
     def build(cls, impl: Implementation, *, booted: bool = True) -> "HostRig":
@@ -203,8 +211,8 @@ class HostRig(RigBase):
                                  f"(provenance {self.prov[f]} vs go {self.serving_ghost - 1})")
         elif a.kind == "write" and f is not None:
             self.prov[f] = self.serving_ghost if a.where != "go" or a.value else 1
-            if f == "done" and a.value and self.serving_ghost == 2 * self.observer.env["host.id"] + 1:
-                self.completed_at = self.clock.now()
+            if f == "done" and a.value and self.serving_ghost % 2 == 1:
+                self.completed.setdefault(self.serving_ghost // 2, self.clock.now())
 
     def _peer_serve(self) -> None:
         if self.booted and self.clock.now() >= self.wake:
@@ -250,6 +258,9 @@ class HostRig(RigBase):
     def _hook(self, a: Access) -> None:
         i = self.op_access
         self.op_access += 1
+        if self.boot_at is not None and self.host_accesses == self.boot_at:
+            self._run_action(("boot",))
+        self.host_accesses += 1
         for k, act in self.schedule:
             if k == i:
                 self._run_action(act)
@@ -301,15 +312,24 @@ class HostRig(RigBase):
                     self.prov[f] = g if g is not None else self.prov[f]
             except Divergence as d:
                 self.divergence = d
+        if obs.timeouts:
+            for cid in obs.timeouts:
+                done_at, start = self.completed.get(cid), self.cmd_starts.get(cid, 0.0)
+                if done_at is not None and done_at < start + TIMEOUT - 1e-9:
+                    self.violate("timeout.no-false-timeout", f"command #{cid} timed out although the helper completed it "
+                                 f"{(done_at - start) / QUANTUM:.0f} quanta after it started (deadline {D_TICKS})")
+            obs.timeouts.clear()
         if obs.env["host.id"] != self.last_id:
             self.last_id = obs.env["host.id"]
             self.cmd_start = self.clock.now()
-            self.completed_at = None
+            self.cmd_starts[self.last_id] = self.cmd_start
         self.snap, self.snap_prov = bytes(self.mailbox), dict(self.prov)
 
     # --- operations -------------------------------------------------------------------
     def _op(self, op: int, g: int, schedule: Sequence, call: Callable[[], Any]) -> Any:
         self.ops += 1
+        acc0 = len(self.trace)
+        prompt_at_start = self.clock.now() >= self.wake  # a helper not yet booted may still be "prompt"
         self.schedule = [tuple(x) for x in schedule]
         self.op_access = 0
         self.hostile = False
@@ -318,6 +338,8 @@ class HostRig(RigBase):
         ids0 = self.observer.env["host.id"]
         out: Any = None
         failed = False
+        if self.dead:
+            return None
         if self.divergence is None:
             try:
                 self.observer.choose(op=op, g=g)
@@ -329,11 +351,12 @@ class HostRig(RigBase):
             failed = True
         except MemoryFault as e:
             self.violate("adversary.in-bounds", f"the host faulted: {e}")
-            failed = True
+            self.violate("robust", f"the host faulted: {e}")
+            failed = self.dead = True
         except Exception as e:  # noqa: BLE001 - any other exception is a crash
             self.violate("robust", f"the host crashed: {type(e).__name__}: {e}")
-            failed = True
-        if self.divergence is None:
+            failed = self.dead = True
+        if self.divergence is None and not self.dead:
             try:
                 self.observer.finish(["idle"])
             except Divergence as d:
@@ -343,13 +366,26 @@ class HostRig(RigBase):
         if elapsed > ncmd * (TIMEOUT + QUANTUM) + 1e-9:
             self.violate("timeout.bounded-wait", f"an operation of {ncmd} command(s) took {elapsed / QUANTUM:.0f} quanta "
                          f"(bound {ncmd} x (deadline {D_TICKS} + 1 quantum))")
-        for h in self.observer.history[-60:]:
-            if h == "send.timeout" and self.completed_at is not None:
-                self.violate("timeout.no-false-timeout", "the host timed out although the helper had completed the command")
-        for fl in self.observer.flags():
+        for fl in self.observer.flags() - SYSTEM_FLAGS:
             self.violate(fl, f"model monitor v.{fl} set (model at {self.observer.at})")
         self.observer.history.clear()
+        self._check_barriers(acc0)
+        # liveness.recovery: an operation started while the peer is prompt (awake; booted or
+        # booting within the deadline), with no slow or late action of its own, must succeed
+        calm = prompt_at_start and not any(a[0] in ("sleep", "silent", "serve") for _, a in self.schedule)
+        if calm and failed:
+            self.violate("liveness.recovery", "an operation failed although the helper had been prompt since before it started")
+        self.calm_ops = self.calm_ops + 1 if calm else 0
         return None if failed else (out if out is not None else True)
+
+    def _check_barriers(self, start: int) -> None:
+        """host/barriers: wmb between the parameters and go; rmb between seeing done and reading ret."""
+        t = self.trace[start:]
+        for i, line in enumerate(t):
+            if line.startswith("host write go") and not any(x.startswith("host barrier wmb") for x in t[max(0, i - 6):i]):
+                self.violate("barriers", "the host wrote go with no write barrier after the parameters")
+            if line.startswith("host read ret") and i > 0 and not t[i - 1].startswith("host barrier rmb"):
+                self.violate("barriers", "the host read ret with no read barrier after done")
 
     def save(self, g: int, schedule: Sequence = ()) -> Record | None:
         rec = self._op(1, g, schedule, lambda: self.host.save_page(GPA[g]))
@@ -581,7 +617,7 @@ class GuestRig(RigBase):
                 break
         for fl in self.observer.flags():
             self.violate(fl, f"model monitor v.{fl} set (model at {self.observer.at})")
-        if any(a != b for a, b in zip(self.ram, self.original)):
+        if self.ram != self.original:
             self.violate("guest.integrity", "guest RAM no longer holds its own pages (a page not authentic for its gpa was written)")
             self.original = bytes(self.ram)  # report once
         if not self.complete():

@@ -25,7 +25,7 @@ Documented matching rules (docs/conformance.md, "How the oracle matches"):
   length and io page, written in either order before ``ret``; no peer reads either
   before ``done``).
 * **Wildcard values**: a few writes are matched by field only (:data:`ANY_VALUE`):
-  the host's io page on a load is whatever the stream carried.
+  the host's header length and io page on a load are whatever the stream carried.
 * **Choices**: steps with parameters (the host's next operation) are taken with
   :meth:`Observer.choose`, by the harness that started that operation.
 """
@@ -53,7 +53,9 @@ CLAIMS: frozenset[str] = frozenset({"send.poll", "send.prev"})
 #: load writes its request (``load.len``); those reads of done are replayed at ``send.prev``.
 HOIST_AT, HOIST_TO = "load.len", "send.prev"
 #: (side, step label) of writes matched by field only.
-ANY_VALUE: frozenset[tuple[str, str]] = frozenset({("host", "load.page")})
+ANY_VALUE: frozenset[tuple[str, str]] = frozenset({("host", "load.len"), ("host", "load.page")})
+
+_CACHE: dict[tuple, tuple[Thread, list]] = {}
 
 Peek = Callable[[str], tuple[int, int]]  # field -> (abstract value, ghost) now in memory
 
@@ -108,19 +110,24 @@ class Observer:
             raise ValueError("side is 'host' or 'guest'")
         self.variant = variant
         self.side = side
-        self.thread: Thread = variant.host([]) if side == "host" else variant.guest()
+        key = (type(variant), str(variant.D), str(variant.Q), side)
+        if key not in _CACHE:  # compiling a thread costs ~5 ms; a test suite builds thousands
+            thread = variant.host([]) if side == "host" else variant.guest()
+            self.thread = thread
+            _CACHE[key] = (thread, [self._compile_step(s) for s in thread.steps])
+        self.thread, self._steps = _CACHE[key]
         self.peek = peek
         self.env: dict[str, int] = defaultdict(int)
         for k, v in self.thread.locals.items():
             self.env[f"{side}.{k}"] = v
         self.pc_var = self.thread.pc_var
         self.env[self.pc_var] = 0
-        self._steps = [self._compile_step(s) for s in self.thread.steps]
         self.accesses = 0  # observed accesses matched
         self.steps = 0  # model steps taken (including local ones)
         self.held: tuple | None = None  # a write held by the adjacent-write swap rule
         self.hoisted: list[tuple] = []  # reads of done held by the pending-wait hoist
         self.elided = 0  # reads satisfied from memory (the elision rule)
+        self.timeouts: list[int] = []  # host: ids of the commands the model timed out
         d = variant.D
         self.deadline = int(d.args[0]) if d.op == "const" else 1 << 30
         self.history: list[str] = []  # labels taken, for reports (bounded)
@@ -180,6 +187,8 @@ class Observer:
             env[k] = int(v)
         env[self.pc_var] = int(nxt)
         self.steps += 1
+        if c.step.label == "send.timeout":
+            self.timeouts.append(env[f"{self.side}.id"])
         if len(self.history) < 4000:
             self.history.append(c.step.label)
 

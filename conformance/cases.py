@@ -1,0 +1,515 @@
+"""The conformance cases: stable ids, graded levels, and the Hypothesis state machines behind them.
+
+A case names the properties it checks (ids of the model's catalog, plus
+``robust``: no crash, and ``barriers``: the fences the design needs), the
+findings of docs/review-rfc.md it covers, and the peer behaviours it draws
+from. Every case also fails on a *divergence*: an access of the implementation
+its own protocol's model cannot explain.
+
+A state machine step is one protocol operation (save, load, cleanup; or, against
+a helper, one command) with its *schedule*: a short list of ``(k, action)``,
+"run this peer action just before the implementation's k-th shared access in
+this operation". Schedules are plain data, so a failure shrinks (fewer steps,
+fewer actions, earlier indices, smaller values) and replays exactly
+(:func:`replay`).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import time
+
+import attrs
+from hypothesis import event, note
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from mhmailbox.model import values as val
+from mhmailbox.model.layout import Cmd, Ret
+
+from .adapter import Implementation
+from .rig import D_TICKS, GuestRig, HostRig
+
+
+@attrs.frozen
+class Case:
+    id: str
+    side: str  # host | guest
+    level: str  # MUST | SHOULD
+    properties: tuple[str, ...]
+    findings: tuple[str, ...]  # review findings the rfc implementation must fail it with
+    behaviours: tuple[str, ...]
+    text: str
+
+
+CASES: tuple[Case, ...] = (
+    # ---------------------------------------------------------------- host side
+    Case("host/honest", "host", "MUST", ("liveness.honest-progress", "robust"), (), ("honest",),
+         "With an honest, prompt helper every save, load and cleanup succeeds, and every access is one the "
+         "model of the protocol allows."),
+    Case("host/init-after-reset", "host", "MUST", ("state.init-before-use",), ("F9",), ("honest",),
+         "ENCRYPT and DECRYPT are only sent after an INIT that succeeded since the last RESET (a second "
+         "migration after cleanup sends INIT again)."),
+    Case("host/early-command", "host", "SHOULD", ("liveness.honest-progress",), ("F3",), ("boot",),
+         "A command published before the helper boots (the helper boots within the deadline) still completes."),
+    Case("host/stale-completion", "host", "MUST", ("order.response",), ("F1",), ("slow",),
+         "A slow helper's late completion of a timed-out command is never taken for the next command's "
+         "(done, ret and page the host accepts come from the command it waits on)."),
+    Case("host/publish-after-timeout", "host", "MUST", ("order.publish",), ("F2",), ("slow",),
+         "After a timeout the host does not rewrite the parameters under a helper still serving the old "
+         "command (the helper reads cmd_type and gpa of the go it serves)."),
+    Case("host/recovery", "host", "SHOULD", ("liveness.recovery",), ("F14",), ("slow", "boot"),
+         "Once the helper is prompt again, every operation after the first one succeeds."),
+    Case("host/bounded-wait", "host", "MUST", ("timeout.bounded-wait",), (), ("slow", "silent", "hostile", "header"),
+         "Every command returns within the deadline plus one polling quantum, whatever the helper does."),
+    Case("host/no-false-timeout", "host", "SHOULD", ("timeout.no-false-timeout",), (), ("slow",),
+         "A command the helper completed before the deadline is not reported as timed out."),
+    Case("host/header-toctou", "host", "MUST", ("adversary.header-bound",), ("F6",), ("header",),
+         "hdr.len changed between check and use: the host emits a header of at most 1024 bytes, and the "
+         "length it emits is the length it checked and the number of bytes that follow."),
+    Case("host/header-in-bounds", "host", "MUST", ("adversary.in-bounds",), ("F7",), ("header",),
+         "Boundary and hostile header lengths (0, 1024, 1025, 4096, 0xFFFFFFFF, sign bit) never make the "
+         "host read outside the shared area."),
+    Case("host/error-no-data", "host", "MUST", ("adversary.error-no-data",), ("F8",), ("hostile-ret",),
+         "A failed INIT, an error or unknown ret code, or a timeout: the operation emits no record and "
+         "does not report success."),
+    Case("host/hostile-peer", "host", "MUST", ("robust", "timeout.bounded-wait"), (), ("hostile",),
+         "Completion without a request, double completion, done before ret/page, done values other than "
+         "0/1/seq, writes to host-owned fields, torn pages: the host never crashes and never hangs."),
+    Case("host/barriers", "host", "SHOULD", ("barriers",), ("F5",), ("honest",),
+         "Write barrier between the parameters and go; read barrier between seeing done and reading ret "
+         "(what a weakly ordered CPU needs)."),
+    # ---------------------------------------------------------------- guest side
+    Case("guest/honest", "guest", "MUST", ("robust", "honest"), (), ("honest",),
+         "Against an honest host every INIT, ENCRYPT, DECRYPT of a fresh page and RESET succeeds, and every "
+         "access is one the model of the protocol allows."),
+    Case("guest/confidential", "guest", "MUST", ("guest.confidential",), ("F10",), ("honest",),
+         "No plaintext of a private guest page is ever written to the shared area."),
+    Case("guest/refusal-reported", "guest", "MUST", ("guest.refusal-reported",), ("F11",), ("gpa",),
+         "The helper never reports success for a command it did not carry out (a RESTORE into the mailbox)."),
+    Case("guest/gpa-checked", "guest", "MUST", ("guest.gpa-checked",), ("F13",), ("gpa",),
+         "A gpa inside the shared area or outside guest RAM is refused with an error."),
+    Case("guest/tamper", "guest", "MUST", ("guest.integrity",), ("F12",), ("tamper",),
+         "A page with flipped bytes (in the io page, or flipped while the helper reads it) never reaches RAM."),
+    Case("guest/moved", "guest", "MUST", ("guest.integrity",), ("F12",), ("moved",),
+         "A page offered at another gpa than the one it was saved from never reaches RAM."),
+    Case("guest/replay", "guest", "MUST", ("guest.integrity",), ("F12",), ("replay",),
+         "A page from an earlier migration, or an older copy already superseded, never reaches RAM."),
+    Case("guest/hostile-host", "guest", "MUST", ("robust",), (), ("hostile-host",),
+         "Parameters changed after go, go repeated without waiting, unknown commands: the helper never "
+         "crashes and stays within its model."),
+    Case("guest/barriers", "guest", "SHOULD", ("barriers",), ("F4",), ("honest",),
+         "Read barrier after go before the parameters; write barrier before done."),
+)
+BY_ID = {c.id: c for c in CASES}
+
+
+# ====================================================================== schedules (drawn data)
+_K = st.integers(0, 16)
+SLEEPS = (1, D_TICKS - 1, D_TICKS, D_TICKS + 1, 2 * D_TICKS, 3 * D_TICKS)
+HDR_LENS = (0, 1, 16, 67, 68, 69, 1024, 1025, 4096, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF)
+DONE_VALUES = (0, 1, 2, -1, "+0", "+1", "-1", 0x7FFFFFFF)
+RET_VALUES = (0, -1, -2, 7, 0x7FFFFFFF, -(1 << 31))
+
+
+def _actions(behaviours: Sequence[str]) -> st.SearchStrategy:
+    acts: list[st.SearchStrategy] = []
+    for b in behaviours:
+        if b == "slow":
+            acts += [st.tuples(st.just("sleep"), st.sampled_from(SLEEPS)), st.just(("serve",)), st.just(("wake",))]
+        elif b == "silent":
+            acts += [st.just(("silent",)), st.just(("wake",))]
+        elif b == "header":
+            acts += [st.tuples(st.just("hdr_len"), st.sampled_from(HDR_LENS))]
+        elif b == "hostile-ret":
+            acts += [st.tuples(st.just("write"), st.just("ret"), st.sampled_from(RET_VALUES)),
+                     st.tuples(st.just("sleep"), st.sampled_from(SLEEPS))]
+        elif b == "hostile":
+            acts += [st.tuples(st.just("write"), st.just("done"), st.sampled_from(DONE_VALUES)),
+                     st.tuples(st.just("write"), st.just("ret"), st.sampled_from(RET_VALUES)),
+                     st.tuples(st.just("write"), st.sampled_from(("go", "cmd_type", "gpa")), st.integers(-1, 5)),
+                     st.just(("serve",)),
+                     st.tuples(st.just("flip"), st.sampled_from(("io", "hdr")), st.integers(0, 4095), st.integers(1, 255))]
+    return st.one_of(*acts) if acts else st.nothing()
+
+
+def host_schedules(case: Case) -> st.SearchStrategy:
+    if case.behaviours in (("honest",), ("boot",)):
+        return st.just([])
+    return st.lists(st.tuples(_K, _actions(case.behaviours)), max_size=3)
+
+
+def guest_schedules(case: Case) -> st.SearchStrategy:
+    acts: list[st.SearchStrategy] = []
+    if "hostile-host" in case.behaviours:
+        acts += [st.tuples(st.just("param"), st.just("gpa"), st.sampled_from((val.G0, val.G1, val.MAILBOX, val.OUTSIDE))),
+                 st.tuples(st.just("param"), st.just("cmd_type"), st.integers(0, 5)),
+                 st.just(("go",))]
+    if "tamper" in case.behaviours:
+        acts += [st.tuples(st.just("flip"), st.integers(0, 4095), st.integers(1, 255))]
+    if not acts:
+        return st.just([])
+    return st.lists(st.tuples(st.integers(0, 12), st.one_of(*acts)), max_size=2)
+
+
+# ====================================================================== failures
+class ConformanceFailure(AssertionError):
+    """A case's property failed, or the implementation left its model."""
+
+    def __init__(self, case: Case, prop: str, message: str, divergence: dict | None, steps: list, trace: list[str]):
+        super().__init__(f"{case.id}: {prop}: {message}")
+        self.case, self.prop, self.message = case, prop, message
+        self.divergence, self.steps, self.trace = divergence, list(steps), list(trace)
+
+
+#: The last failure seen per case (Hypothesis replays the shrunk example last).
+LAST: dict[str, ConformanceFailure] = {}
+#: When a case first failed in the current run (time.perf_counter()), before shrinking.
+FIRST: dict[str, float] = {}
+
+
+def _check(case: Case, rig: Any, steps: list) -> None:
+    if (rig.divergence is not None or any(p in rig.violations for p in case.properties)) and case.id not in FIRST:
+        FIRST[case.id] = time.perf_counter()
+    for p in case.properties:
+        if p in rig.violations:
+            f = ConformanceFailure(case, p, rig.violations[p], None, steps, rig.trace[-40:])
+            LAST[case.id] = f
+            event(f"{case.id}: violated {p}")
+            raise f
+    if rig.divergence is not None:
+        f = ConformanceFailure(case, "divergence", rig.divergence.why, rig.divergence.as_dict(), steps, rig.trace[-40:])
+        LAST[case.id] = f
+        event(f"{case.id}: divergence")
+        raise f
+
+
+# ====================================================================== host machine
+class HostMachine(RuleBasedStateMachine):
+    """Drive an implementation's host, the suite playing the helper (reference helper + schedule)."""
+
+    case: Case
+    impl: Implementation
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rig = HostRig.build(self.impl, booted="boot" not in self.case.behaviours)
+        self.steps: list = []
+        self.latest: dict[int, Any] = {}
+
+    def do_boot(self, at: int) -> None:
+        """The helper boots just before the host's ``at``-th access (within the first deadline)."""
+        self._record("boot", at=at)
+        self.rig.boot_at = at
+
+    def _record(self, name: str, **args: Any) -> None:
+        self.steps.append((name, args))
+        note(f"{name}({args})")
+
+    def _honest(self) -> bool:
+        return self.case.behaviours in (("honest",), ("boot",))
+
+    @invariant()
+    def conforms(self) -> None:
+        _check(self.case, self.rig, self.steps)
+
+    def do_save(self, g: int, sched: list) -> None:
+        self._record("save", g=g, sched=sched)
+        rec = self.rig.save(g, sched)
+        event(f"save: {'record' if rec is not None else 'failed'}")
+        if rec is not None and not sched:
+            self.latest[g] = rec
+        if self._honest():
+            self.rig.progress_check(rec is not None, f"save {val.GPA_NAMES[g]}")
+
+    def do_load(self, g: int, sched: list) -> None:
+        self._record("load", g=g, sched=sched)
+        rec = self.latest.pop(g)
+        ok = self.rig.load(rec, sched)
+        event(f"load: {'ok' if ok else 'failed'}")
+        if self._honest():
+            self.rig.progress_check(ok, f"load {val.GPA_NAMES[g]}")
+
+    def do_cleanup(self, sched: list) -> None:
+        self._record("cleanup", sched=sched)
+        ok = self.rig.cleanup(sched)
+        if self._honest():
+            self.rig.progress_check(ok, "cleanup")
+
+
+def _host_machine(case: Case, impl: Implementation) -> type:
+    sched = host_schedules(case)
+
+    class M(HostMachine):
+        if "boot" in case.behaviours:
+            @initialize(at=st.integers(0, 9))
+            def boot(self, at: int) -> None:
+                self.do_boot(at)
+
+        @rule(g=st.sampled_from((val.G0, val.G1)), sched=sched)
+        def save(self, g: int, sched: list) -> None:
+            self.do_save(g, sched)
+
+        @precondition(lambda self: bool(self.latest))
+        @rule(data=st.data(), sched=sched)
+        def load(self, data: Any, sched: list) -> None:
+            self.do_load(data.draw(st.sampled_from(sorted(self.latest))), sched)
+
+        @rule(sched=sched)
+        def cleanup(self, sched: list) -> None:
+            self.do_cleanup(sched)
+
+    M.case, M.impl = case, impl
+    M.__name__ = M.__qualname__ = "Host_" + case.id.split("/")[1].replace("-", "_")
+    return M
+
+
+# ====================================================================== guest machine
+GPAS_RAM = (val.G0, val.G1)
+GPAS_ALL = (val.G0, val.G1, val.MAILBOX, val.OUTSIDE)
+
+
+class GuestMachine(RuleBasedStateMachine):
+    """Drive an implementation's helper, the suite playing the host."""
+
+    case: Case
+    impl: Implementation
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rig = GuestRig.build(self.impl)
+        self.steps: list = []
+        self.inited = False
+        self.epoch = 0
+        self.fresh: dict[int, tuple] = {}  # g -> (hdr, page) sealed in this epoch, not yet loaded
+        self.old: list[tuple] = []  # (hdr, page, g): earlier epochs, or loaded already
+
+    def _record(self, name: str, **args: Any) -> None:
+        self.steps.append((name, args))
+        note(f"{name}({args})")
+
+    @invariant()
+    def conforms(self) -> None:
+        _check(self.case, self.rig, self.steps)
+
+    def _must(self, ok: bool, what: str) -> None:
+        if "honest" in self.case.properties and not ok:
+            self.rig.violate("honest", f"{what} failed against an honest host")
+
+    def do_init(self) -> None:
+        self._record("init")
+        ret = self.rig.new_migration()
+        self.old += [(h, p, g) for g, (h, p) in self.fresh.items()]
+        self.fresh.clear()
+        self.inited = ret == Ret.OK
+        self.epoch += 1
+        self._must(ret == Ret.OK, "INIT")
+
+    def do_reset(self) -> None:
+        self._record("reset")
+        ret = self.rig.command(int(Cmd.RESET), 0)
+        self.inited = False
+        self._must(ret == Ret.OK, "RESET")
+
+    def do_encrypt(self, g: int, sched: list) -> None:
+        self._record("encrypt", g=g, sched=sched)
+        n = len(self.rig.records)
+        ret = self.rig.encrypt(g, sched)
+        event(f"encrypt {val.GPA_NAMES.get(g)}: ret {ret}")
+        if g in GPAS_RAM and self.inited and not sched:
+            self._must(ret == Ret.OK, f"ENCRYPT {val.GPA_NAMES[g]}")
+            if len(self.rig.records) > n:
+                h, p, _ = self.rig.records[-1]
+                if g in self.fresh:
+                    self.old.append((*self.fresh[g], g))
+                self.fresh[g] = (h, p)
+
+    def do_unknown(self, cmd: int, g: int) -> None:
+        self._record("unknown_command", cmd=cmd, g=g)
+        ret = self.rig.command(cmd, g)
+        if ret == Ret.OK:
+            self.rig.violate("guest.refusal-reported", f"unknown command {cmd} reported as success")
+
+    def do_decrypt(self, hdr: bytes, page: bytes, g: int, sched: list, fresh_at: int | None) -> None:
+        ret = self.rig.decrypt(hdr, page, g, sched)
+        event(f"decrypt: ret {ret}")
+        if fresh_at is not None and self.inited and not sched:
+            self._must(ret == Ret.OK, f"DECRYPT of a fresh page at {val.GPA_NAMES[g]}")
+
+
+def _guest_machine(case: Case, impl: Implementation) -> type:
+    sched = guest_schedules(case)
+    b = case.behaviours
+    targets = GPAS_ALL if "gpa" in b or "hostile-host" in b else GPAS_RAM
+
+    class M(GuestMachine):
+        @initialize()
+        def first_init(self) -> None:
+            self.do_init()
+
+        @rule()
+        def init(self) -> None:
+            self.do_init()
+
+        @rule()
+        def reset(self) -> None:
+            self.do_reset()
+
+        @rule(g=st.sampled_from(targets), sched=sched)
+        def encrypt(self, g: int, sched: list) -> None:
+            self.do_encrypt(g, sched)
+
+        @precondition(lambda self: bool(self.fresh))
+        @rule(data=st.data(), sched=sched)
+        def decrypt_fresh(self, data: Any, sched: list) -> None:
+            """An honest load: the latest page of g, at g (the one DECRYPT that must succeed)."""
+            g = data.draw(st.sampled_from(sorted(self.fresh)))
+            self._record("decrypt_fresh", g=g, sched=sched)
+            h, p = self.fresh.pop(g)
+            self.old.append((h, p, g))
+            self.do_decrypt(h, p, g, sched, fresh_at=g)
+
+        if "gpa" in b or "hostile-host" in b:
+            @precondition(lambda self: bool(self.fresh) or bool(self.old))
+            @rule(data=st.data(), to=st.sampled_from(GPAS_ALL), sched=sched)
+            def decrypt_at(self, data: Any, to: int, sched: list) -> None:
+                pool = [(h, p, g) for g, (h, p) in sorted(self.fresh.items())] + self.old
+                i = data.draw(st.integers(0, len(pool) - 1))
+                self._record("decrypt_at", i=i, to=to, sched=sched)
+                h, p, _ = pool[i]
+                self.do_decrypt(h, p, to, sched, None)
+
+            @rule(cmd=st.sampled_from((4, 5, 99, 0x7FFFFFFF, -1 & 0xFFFFFFFFFFFFFFFF)), g=st.sampled_from(GPAS_ALL))
+            def unknown_command(self, cmd: int, g: int) -> None:
+                self.do_unknown(cmd, g)
+
+        if "tamper" in b:
+            @precondition(lambda self: bool(self.fresh))
+            @rule(data=st.data(), off=st.integers(0, 4095 + 68), byte=st.integers(1, 255))
+            def decrypt_tampered(self, data: Any, off: int, byte: int) -> None:
+                g = data.draw(st.sampled_from(sorted(self.fresh)))
+                self._record("decrypt_tampered", g=g, off=off, byte=byte)
+                h, p = self.fresh[g]
+                if off < 4096:
+                    p = p[:off] + bytes([p[off] ^ byte]) + p[off + 1:]
+                elif h:
+                    j = (off - 4096) % len(h)
+                    h = h[:j] + bytes([h[j] ^ byte]) + h[j + 1:]
+                else:
+                    p = p[:0] + bytes([p[0] ^ byte]) + p[1:]
+                self.do_decrypt(h, p, g, [], None)
+
+        if "moved" in b:
+            @precondition(lambda self: bool(self.fresh))
+            @rule(data=st.data())
+            def decrypt_moved(self, data: Any) -> None:
+                g = data.draw(st.sampled_from(sorted(self.fresh)))
+                to = val.G1 if g == val.G0 else val.G0
+                self._record("decrypt_moved", g=g, to=to)
+                h, p = self.fresh[g]
+                self.do_decrypt(h, p, to, [], None)
+
+        if "replay" in b:
+            @precondition(lambda self: bool(self.old))
+            @rule(data=st.data(), to=st.sampled_from(GPAS_RAM))
+            def decrypt_replayed(self, data: Any, to: int) -> None:
+                i = data.draw(st.integers(0, len(self.old) - 1))
+                self._record("decrypt_replayed", i=i, to=to)
+                h, p, _ = self.old[i]
+                self.do_decrypt(h, p, to, [], None)
+
+    M.case, M.impl = case, impl
+    M.__name__ = M.__qualname__ = "Guest_" + case.id.split("/")[1].replace("-", "_")
+    return M
+
+
+def machine(case: Case, impl: Implementation) -> type:
+    """The state machine class for one case against one implementation."""
+    return _host_machine(case, impl) if case.side == "host" else _guest_machine(case, impl)
+
+
+# ====================================================================== replay
+def replay(case_id: str, impl: Implementation | str, steps: Sequence[tuple[str, dict]]) -> ConformanceFailure | None:
+    """Run a reproducer (steps as data, as a failure prints them) without Hypothesis.
+
+    Returns the failure, or None if the steps now pass.
+    """
+    from .adapter import IMPLEMENTATIONS
+
+    if isinstance(impl, str):
+        impl = IMPLEMENTATIONS[impl]
+    case = BY_ID[case_id]
+    if case.side == "host":
+        rig = HostRig.build(impl, booted="boot" not in case.behaviours)
+        latest: dict[int, Any] = {}
+        for name, a in steps:
+            sched = [tuple(x) for x in a.get("sched", [])]
+            if name == "boot":
+                rig.boot_at = a["at"]
+                continue
+            if name == "save":
+                rec = rig.save(a["g"], sched)
+                if rec is not None and not sched:
+                    latest[a["g"]] = rec
+                ok = rec is not None
+            elif name == "load":
+                ok = rig.load(latest.pop(a["g"]), sched)
+            else:
+                ok = rig.cleanup(sched)
+            if case.behaviours in (("honest",), ("boot",)) and not ok:
+                rig.progress_check(False, name)
+            try:
+                _check(case, rig, list(steps))
+            except ConformanceFailure as f:
+                return f
+        return None
+    M = _guest_machine(case, impl)
+    m = M.__new__(M)
+    GuestMachine.__init__(m)
+    for name, a in steps:
+        if name == "init":
+            m.do_init()
+        elif name == "reset":
+            m.do_reset()
+        elif name == "encrypt":
+            m.do_encrypt(a["g"], [tuple(x) for x in a["sched"]])
+        elif name == "unknown_command":
+            m.do_unknown(a["cmd"], a["g"])
+        else:
+            _replay_guest_step(m, name, a)
+        try:
+            _check(case, m.rig, list(steps))
+        except ConformanceFailure as f:
+            return f
+    return None
+
+
+def _replay_guest_step(m: GuestMachine, name: str, a: dict) -> None:
+    sched = [tuple(x) for x in a.get("sched", [])]
+    if name == "decrypt_fresh":
+        h, p = m.fresh.pop(a["g"])
+        m.old.append((h, p, a["g"]))
+        m.do_decrypt(h, p, a["g"], sched, fresh_at=a["g"])
+    elif name == "decrypt_at":
+        pool = [(h, p, g) for g, (h, p) in sorted(m.fresh.items())] + m.old
+        h, p, _ = pool[a["i"]]
+        m.do_decrypt(h, p, a["to"], sched, None)
+    elif name == "decrypt_tampered":
+        h, p = m.fresh[a["g"]]
+        off, byte = a["off"], a["byte"]
+        if off < 4096:
+            p = p[:off] + bytes([p[off] ^ byte]) + p[off + 1:]
+        elif h:
+            j = (off - 4096) % len(h)
+            h = h[:j] + bytes([h[j] ^ byte]) + h[j + 1:]
+        else:
+            p = bytes([p[0] ^ byte]) + p[1:]
+        m.do_decrypt(h, p, a["g"], [], None)
+    elif name == "decrypt_moved":
+        h, p = m.fresh[a["g"]]
+        m.do_decrypt(h, p, a["to"], [], None)
+    elif name == "decrypt_replayed":
+        h, p, _ = m.old[a["i"]]
+        m.do_decrypt(h, p, a["to"], [], None)
+    else:  # pragma: no cover
+        raise ValueError(f"unknown step {name!r}")

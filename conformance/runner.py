@@ -1,0 +1,137 @@
+"""Run cases against an implementation: verdicts, examples, shrunk reproducers, timings.
+
+Verdicts follow the Jepsen/Porcupine convention: ``pass`` (no example failed),
+``fail`` (a property failed or the implementation left its model; the shrunk
+example is the reproducer), ``unknown`` (the run itself could not conclude:
+Hypothesis gave up, or the rig raised an internal error).
+"""
+from __future__ import annotations
+
+import pprint
+import time
+from typing import Any, Iterable, Sequence
+
+import attrs
+from hypothesis import HealthCheck, Verbosity, settings
+from hypothesis.errors import Flaky
+from hypothesis.stateful import run_state_machine_as_test
+
+from .adapter import IMPLEMENTATIONS, Implementation
+from .cases import BY_ID, CASES, FIRST, LAST, Case, ConformanceFailure, machine
+
+#: Operations per example (Hypothesis shrinks a failure down from here).
+STEPS_PER_EXAMPLE = 10
+
+
+@attrs.define
+class Result:
+    case: Case
+    impl: str
+    verdict: str
+    examples: int
+    seconds: float
+    prop: str | None = None
+    message: str | None = None
+    steps: list = attrs.field(factory=list)
+    divergence: dict | None = None
+    trace: list = attrs.field(factory=list)
+    model_steps: int = 0
+    accesses: int = 0
+    found_after: float | None = None  # seconds until the first failing example (before shrinking)
+
+    @property
+    def reproducer(self) -> str | None:
+        if self.verdict != "fail":
+            return None
+        body = pprint.pformat(self.steps, width=100, compact=True)
+        return (
+            "from mhmailbox.conformance.cases import replay\n"
+            f"failure = replay({self.case.id!r}, {self.impl!r}, {body})\n"
+            "print(failure)  # None once fixed\n"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.case.id, "level": self.case.level, "side": self.case.side, "verdict": self.verdict,
+            "examples": self.examples, "seconds": round(self.seconds, 3), "property": self.prop,
+            "message": self.message, "findings": list(self.case.findings), "steps": len(self.steps),
+            "reproducer": self.reproducer, "divergence": self.divergence,
+            "found_after_seconds": None if self.found_after is None else round(self.found_after, 3),
+        }
+
+
+def resolve_impl(impl: Implementation | str) -> Implementation:
+    return IMPLEMENTATIONS[impl] if isinstance(impl, str) else impl
+
+
+def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60, derandomize: bool = True,
+             steps: int = STEPS_PER_EXAMPLE) -> Result:
+    """Run one case; ``examples`` is Hypothesis' max_examples (each a sequence of operations)."""
+    case = BY_ID[case] if isinstance(case, str) else case
+    impl = resolve_impl(impl)
+    M = machine(case, impl)
+    counters = {"examples": 0, "model_steps": 0, "accesses": 0}
+    orig_init = M.__init__
+
+    def counted_init(self: Any) -> None:
+        orig_init(self)
+        counters["examples"] += 1
+        rig = self.rig
+        obs = rig.observer
+        self._count = (rig, obs)
+
+    def teardown(self: Any) -> None:
+        rig, obs = self._count
+        counters["model_steps"] += obs.steps
+        counters["accesses"] += rig.accesses
+
+    M.__init__ = counted_init  # type: ignore[method-assign]
+    M.teardown = teardown  # type: ignore[method-assign]
+    LAST.pop(case.id, None)
+    FIRST.pop(case.id, None)
+    s = settings(max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
+                 derandomize=derandomize, verbosity=Verbosity.quiet, report_multiple_bugs=False,
+                 suppress_health_check=list(HealthCheck))
+    t0 = time.perf_counter()
+    try:
+        run_state_machine_as_test(M, settings=s)
+    except ConformanceFailure as e:
+        f = LAST.get(case.id, e)
+        found = FIRST.get(case.id)
+        return Result(case, impl.name, "fail", counters["examples"], time.perf_counter() - t0, f.prop, f.message,
+                      f.steps, f.divergence, f.trace, counters["model_steps"], counters["accesses"],
+                      None if found is None else found - t0)
+    except (Flaky, Exception) as e:  # noqa: BLE001 - the run did not conclude
+        return Result(case, impl.name, "unknown", counters["examples"], time.perf_counter() - t0, None,
+                      f"{type(e).__name__}: {e}"[:500], model_steps=counters["model_steps"], accesses=counters["accesses"])
+    return Result(case, impl.name, "pass", counters["examples"], time.perf_counter() - t0,
+                  model_steps=counters["model_steps"], accesses=counters["accesses"])
+
+
+def select(side: str | None = None, ids: Sequence[str] = ()) -> list[Case]:
+    out = [c for c in CASES if side in (None, c.side)]
+    if ids:
+        unknown = [i for i in ids if i not in BY_ID]
+        if unknown:
+            raise KeyError(", ".join(unknown))
+        out = [c for c in out if c.id in ids]
+    return out
+
+
+def run_all(impl: Implementation | str, cases: Iterable[Case], *, examples: int = 60,
+            derandomize: bool = True) -> list[Result]:
+    return [run_case(c, impl, examples=examples, derandomize=derandomize) for c in cases]
+
+
+def summary(results: Sequence[Result]) -> dict[str, Any]:
+    out: dict[str, Any] = {"pass": 0, "fail": 0, "unknown": 0}
+    for r in results:
+        out[r.verdict] += 1
+    out["must_failed"] = [r.case.id for r in results if r.verdict == "fail" and r.case.level == "MUST"]
+    out["should_failed"] = [r.case.id for r in results if r.verdict == "fail" and r.case.level == "SHOULD"]
+    out["examples"] = sum(r.examples for r in results)
+    secs = sum(r.seconds for r in results)
+    out["seconds"] = round(secs, 2)
+    out["examples_per_second"] = round(out["examples"] / secs, 1) if secs else None
+    out["model_steps_per_second"] = round(sum(r.model_steps for r in results) / secs) if secs else None
+    return out
