@@ -134,11 +134,14 @@ class RigBase:
             return val.HLEN_OK
         return val.HLEN_OK + 1 if v == val.HLEN_OK else v
 
-    def plain_tag(self, page: bytes, original: bytes | bytearray) -> int | None:
-        for g in (val.G0, val.G1):
-            a = GPA[g]
-            if page == bytes(original[a:a + PAGE_SIZE]):
-                return int(g) + 1
+    def plain_tag(self, page: bytes, ram: bytes | bytearray, hint: int | None = None, only_hint: bool = False) -> int | None:
+        """PLAIN(g) when ``page`` holds RAM page g's contents (``hint`` first: the gpa in use;
+        ``only_hint``: a page the helper just copied out of RAM is only ever the hinted one)."""
+        gs = ((hint,) if hint in (val.G0, val.G1) else ()) + (() if only_hint else (val.G0, val.G1))
+        for g in gs:
+            a = GPA[g]  # type: ignore[index]
+            if page == bytes(ram[a:a + PAGE_SIZE]):
+                return int(g) + 1  # type: ignore[arg-type]
         return None
 
     def note(self, a: Access) -> None:
@@ -458,9 +461,10 @@ class GuestRig(RigBase):
         return self.provision.session_id if self.provision else b""
 
     def _page_tag(self, header: bytes, page: bytes, *, produced: bool) -> int:
+        hint = self.observer.env["guest.gpa"]
         if self.impl.protocol != "hardened":
-            return self.plain_tag(page, self.original) or val.FORGED
-        pt = self.plain_tag(page, self.original)
+            return self.plain_tag(page, self.ram, hint, only_hint=produced) or val.FORGED
+        pt = self.plain_tag(page, self.ram, hint, only_hint=produced)
         if pt is not None:
             return pt
         if produced:  # the helper just sealed it: which page, bound to which epoch
@@ -471,7 +475,7 @@ class GuestRig(RigBase):
             except (AuthError, ValueError):
                 return val.FORGED
             g = gpa_class(h.gpa)
-            if g not in (val.G0, val.G1) or plain != self.original[h.gpa:h.gpa + PAGE_SIZE]:
+            if g not in (val.G0, val.G1) or plain != self.ram[h.gpa:h.gpa + PAGE_SIZE]:
                 return val.FORGED
             epoch = self.observer.env["guest.epoch"]
             self.registry[(header, page)] = (g, epoch, h.session_id, h.seq)
@@ -619,7 +623,6 @@ class GuestRig(RigBase):
             self.violate(fl, f"model monitor v.{fl} set (model at {self.observer.at})")
         if self.ram != self.original:
             self.violate("guest.integrity", "guest RAM no longer holds its own pages (a page not authentic for its gpa was written)")
-            self.original = bytes(self.ram)  # report once
         if not self.complete():
             return None
         return _read_field(self.mailbox, "ret")

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 import attrs
 from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis.errors import Flaky
+from hypothesis.internal.conjecture import engine as _engine
 from hypothesis.stateful import run_state_machine_as_test
 
 from .adapter import IMPLEMENTATIONS, Implementation
@@ -21,6 +22,8 @@ from .cases import BY_ID, CASES, FIRST, LAST, Case, ConformanceFailure, machine
 
 #: Operations per example (Hypothesis shrinks a failure down from here).
 STEPS_PER_EXAMPLE = 10
+#: Seconds spent shrinking one failure at most.
+SHRINK_SECONDS = 8.0
 
 
 @attrs.define
@@ -65,8 +68,12 @@ def resolve_impl(impl: Implementation | str) -> Implementation:
 
 
 def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60, derandomize: bool = True,
-             steps: int = STEPS_PER_EXAMPLE) -> Result:
-    """Run one case; ``examples`` is Hypothesis' max_examples (each a sequence of operations)."""
+             steps: int = STEPS_PER_EXAMPLE, shrink_seconds: float = SHRINK_SECONDS) -> Result:
+    """Run one case; ``examples`` is Hypothesis' max_examples (each a sequence of operations).
+
+    Shrinking a failure stops after ``shrink_seconds`` (Hypothesis' documented monkeypatchable
+    shrinking deadline), keeping the smallest example found so far.
+    """
     case = BY_ID[case] if isinstance(case, str) else case
     impl = resolve_impl(impl)
     M = machine(case, impl)
@@ -93,6 +100,8 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
                  derandomize=derandomize, verbosity=Verbosity.quiet, report_multiple_bugs=False,
                  suppress_health_check=list(HealthCheck))
     t0 = time.perf_counter()
+    saved_budget = _engine.MAX_SHRINKING_SECONDS
+    _engine.MAX_SHRINKING_SECONDS = shrink_seconds  # type: ignore[assignment]
     try:
         run_state_machine_as_test(M, settings=s)
     except ConformanceFailure as e:
@@ -104,6 +113,8 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
     except (Flaky, Exception) as e:  # noqa: BLE001 - the run did not conclude
         return Result(case, impl.name, "unknown", counters["examples"], time.perf_counter() - t0, None,
                       f"{type(e).__name__}: {e}"[:500], model_steps=counters["model_steps"], accesses=counters["accesses"])
+    finally:
+        _engine.MAX_SHRINKING_SECONDS = saved_budget
     return Result(case, impl.name, "pass", counters["examples"], time.perf_counter() - t0,
                   model_steps=counters["model_steps"], accesses=counters["accesses"])
 
