@@ -146,3 +146,31 @@ def summary(results: Sequence[Result]) -> dict[str, Any]:
     out["examples_per_second"] = round(out["examples"] / secs, 1) if secs else None
     out["model_steps_per_second"] = round(sum(r.model_steps for r in results) / secs) if secs else None
     return out
+
+
+@attrs.define
+class MutantResult:
+    id: str
+    text: str
+    side: str
+    killed: bool
+    by: str | None
+    property: str | None
+    seconds: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "killed": self.killed, "by": self.by, "property": self.property,
+                "side": self.side, "text": self.text, "seconds": round(self.seconds, 3)}
+
+
+def run_mutant(mutant: Any, *, examples: int = 60, derandomize: bool = True) -> MutantResult:
+    """Run the cases of the mutant's side in catalog order until one fails (kills it)."""
+    from mhmailbox.impl.host import Host
+
+    side = "host" if mutant.impl.host_cls is not Host else "guest"
+    t0 = time.perf_counter()
+    for case in select(side):
+        r = run_case(case, mutant.impl, examples=examples, derandomize=derandomize, shrink_seconds=1.0)
+        if r.verdict == "fail":
+            return MutantResult(mutant.id, mutant.text, side, True, case.id, r.prop, time.perf_counter() - t0)
+    return MutantResult(mutant.id, mutant.text, side, False, None, None, time.perf_counter() - t0)
