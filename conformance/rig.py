@@ -122,6 +122,12 @@ class RigBase:
     accesses: int = 0
     trace: list[str] = attrs.field(factory=list)  # the side under test's accesses, for reports
 
+    def flag_message(self, prop: str) -> str:
+        at = self.observer.flag_at.get(prop)
+        if at is None:
+            return f"model monitor v.{prop} set"
+        return f"model monitor v.{prop} set at access #{at[0]} by model step {at[1]} ({at[2]})"
+
     def violate(self, prop: str, message: str) -> None:
         self.violations.setdefault(prop, message)
 
@@ -370,7 +376,7 @@ class HostRig(RigBase):
             self.violate("timeout.bounded-wait", f"an operation of {ncmd} command(s) took {elapsed / QUANTUM:.0f} quanta "
                          f"(bound {ncmd} x (deadline {D_TICKS} + 1 quantum))")
         for fl in self.observer.flags() - SYSTEM_FLAGS:
-            self.violate(fl, f"model monitor v.{fl} set (model at {self.observer.at})")
+            self.violate(fl, self.flag_message(fl))
         self.observer.history.clear()
         self._check_barriers(acc0)
         # liveness.recovery: an operation started while the peer is prompt (awake; booted or
@@ -620,7 +626,7 @@ class GuestRig(RigBase):
             if self.complete():
                 break
         for fl in self.observer.flags():
-            self.violate(fl, f"model monitor v.{fl} set (model at {self.observer.at})")
+            self.violate(fl, self.flag_message(fl))
         if self.ram != self.original:
             self.violate("guest.integrity", "guest RAM no longer holds its own pages (a page not authentic for its gpa was written)")
         if not self.complete():

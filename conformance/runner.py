@@ -60,6 +60,7 @@ class Result:
             "message": self.message, "findings": list(self.case.findings), "steps": len(self.steps),
             "reproducer": self.reproducer, "divergence": self.divergence,
             "found_after_seconds": None if self.found_after is None else round(self.found_after, 3),
+            "trace_tail": self.trace if self.verdict == "fail" else [],
         }
 
 

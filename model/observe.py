@@ -128,6 +128,8 @@ class Observer:
         self.hoisted: list[tuple] = []  # reads of done held by the pending-wait hoist
         self.elided = 0  # reads satisfied from memory (the elision rule)
         self.timeouts: list[int] = []  # host: ids of the commands the model timed out
+        #: property -> (access #, step label, step text) where its monitor flag was first set
+        self.flag_at: dict[str, tuple[int, str, str]] = {}
         d = variant.D
         self.deadline = int(d.args[0]) if d.op == "const" else 1 << 30
         self.history: list[str] = []  # labels taken, for reports (bounded)
@@ -184,6 +186,8 @@ class Observer:
         if inter:
             env.update(inter)
         for k, v in new:
+            if k.startswith("v.") and v and not env.get(k):
+                self.flag_at.setdefault(k[2:], (self.accesses, c.step.label, c.step.text))
             env[k] = int(v)
         env[self.pc_var] = int(nxt)
         self.steps += 1

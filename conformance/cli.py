@@ -1,0 +1,163 @@
+"""``mhmailbox conform``: run the conformance cases against an implementation, or the mutants."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Sequence
+from xml.sax.saxutils import escape, quoteattr
+
+from mhmailbox.cli import UsageError
+
+from .adapter import IMPLEMENTATIONS
+from .cases import CASES
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "conform", help="conformance suite: Hypothesis state machines against an implementation, model as oracle",
+        description="Run the conformance cases (stable ids, MUST/SHOULD) against an implementation's host "
+                    "and/or helper; every shared access is a scheduling point; the protocol's model is the oracle.")
+    p.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="hardened", help="implementation under test")
+    p.add_argument("--side", choices=("host", "guest"), help="only the host's or the helper's cases")
+    p.add_argument("--case", action="append", metavar="ID", default=[], help="a case id (repeatable); see --list")
+    p.add_argument("--examples", type=_positive, default=60, help="Hypothesis examples per case (default 60)")
+    p.add_argument("--random", action="store_true",
+                   help="fresh random examples each run (default: derandomized, the same examples every run)")
+    p.add_argument("--list", action="store_true", help="list the cases and exit (like h2spec --dryrun)")
+    p.add_argument("--mutants", action="store_true", help="run the one-fault mutants of hardened instead")
+    p.add_argument("--mutant", action="append", metavar="ID", default=[], help="only this mutant (repeatable)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    p.set_defaults(func=main)
+
+
+def _cases(args: argparse.Namespace) -> list:
+    from .runner import select
+
+    try:
+        return select(args.side, args.case)
+    except KeyError as e:
+        raise UsageError(f"unknown case id {e.args[0]} (try `mhmailbox conform --list`)") from None
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.list:
+        return _list(args)
+    if args.mutants or args.mutant:
+        return _mutants(args)
+    from .runner import run_case, summary
+
+    cases = _cases(args)
+    if not cases:
+        raise UsageError("no case matches --side/--case")
+    results = []
+    for c in cases:
+        r = run_case(c, args.impl, examples=args.examples, derandomize=not args.random)
+        results.append(r)
+        if not args.json:
+            _print_result(r)
+    summ = summary(results)
+    summ["impl"] = args.impl
+    if args.json:
+        json.dump({"cases": [r.as_json() for r in results], "summary": summ}, sys.stdout, indent=2)
+        print()
+    else:
+        print(f"\n{args.impl}: {summ['pass']} pass, {summ['fail']} fail, {summ['unknown']} unknown; "
+              f"{summ['examples']} examples in {summ['seconds']} s ({summ['examples_per_second']} examples/s, "
+              f"{summ['model_steps_per_second']} model steps/s)")
+    if args.junit:
+        _junit(args.junit, args.impl, results)
+    return 0
+
+
+def _print_result(r: Any) -> None:
+    mark = {"pass": "ok", "fail": "FAIL", "unknown": "??"}[r.verdict]
+    extra = ""
+    if r.verdict == "fail":
+        extra = f"  {r.prop}: {r.message}  (found after {r.found_after or 0:.1f} s, shrunk to {len(r.steps)} steps)"
+    elif r.verdict == "unknown":
+        extra = f"  {r.message}"
+    print(f"{mark:4} {r.case.level:6} {r.case.id:28} {r.examples:5} examples {r.seconds:6.1f} s{extra}", flush=True)
+    if r.verdict == "fail":
+        if r.divergence:
+            d = r.divergence
+            print(f"     first divergence at access #{d['access']}: implementation did `{d['observed']}`; "
+                  f"model at {d['model_at']} expects: {'; '.join(d['model_expects'])}")
+        print("     reproducer:")
+        for line in (r.reproducer or "").splitlines():
+            print(f"       {line}")
+
+
+def _list(args: argparse.Namespace) -> int:
+    cases = _cases(args)
+    if args.json:
+        json.dump({"cases": [{"id": c.id, "side": c.side, "level": c.level, "properties": list(c.properties),
+                              "findings": list(c.findings), "behaviours": list(c.behaviours), "text": c.text}
+                             for c in cases]}, sys.stdout, indent=2)
+        print()
+        return 0
+    for c in cases:
+        f = f" [{', '.join(c.findings)}]" if c.findings else ""
+        print(f"{c.id:28} {c.level:6} {', '.join(c.properties)}{f}\n    {c.text}")
+    return 0
+
+
+def _mutants(args: argparse.Namespace) -> int:
+    from .mutants import BY_ID, MUTANTS
+    from .runner import run_mutant
+
+    chosen = MUTANTS
+    if args.mutant:
+        unknown = [m for m in args.mutant if m not in BY_ID]
+        if unknown:
+            raise UsageError(f"unknown mutant {', '.join(unknown)}; known: {', '.join(BY_ID)}")
+        chosen = tuple(BY_ID[m] for m in args.mutant)
+    t0 = time.perf_counter()
+    out = []
+    for m in chosen:
+        r = run_mutant(m, examples=args.examples)
+        out.append(r)
+        if not args.json:
+            status = f"killed by {r.by} ({r.property})" if r.killed else "SURVIVED"
+            print(f"{m.id:30} {status:55} {r.seconds:5.1f} s", flush=True)
+    killed = sum(r.killed for r in out)
+    if args.json:
+        json.dump({"mutants": [r.as_json() for r in out],
+                   "summary": {"killed": killed, "survived": len(out) - killed,
+                               "seconds": round(time.perf_counter() - t0, 2)}}, sys.stdout, indent=2)
+        print()
+    else:
+        print(f"\n{killed}/{len(out)} mutants killed in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _junit(path: str, impl: str, results: Sequence[Any]) -> None:
+    fails = sum(r.verdict == "fail" for r in results)
+    unknown = sum(r.verdict == "unknown" for r in results)
+    lines = [f'<?xml version="1.0" encoding="utf-8"?>',
+             f'<testsuite name={quoteattr("mhmailbox conform " + impl)} tests="{len(results)}" failures="{fails}" '
+             f'errors="{unknown}" time="{sum(r.seconds for r in results):.3f}">']
+    for r in results:
+        lines.append(f'  <testcase classname={quoteattr(r.case.side)} name={quoteattr(r.case.id + " [" + r.case.level + "]")} '
+                     f'time="{r.seconds:.3f}">')
+        if r.verdict == "fail":
+            body = (r.reproducer or "") + ("\n" + json.dumps(r.divergence, indent=1) if r.divergence else "")
+            lines.append(f'    <failure message={quoteattr(f"{r.prop}: {r.message}")}>{escape(body)}</failure>')
+        elif r.verdict == "unknown":
+            lines.append(f'    <error message={quoteattr(r.message or "unknown")}/>')
+        lines.append("  </testcase>")
+    lines.append("</testsuite>")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
