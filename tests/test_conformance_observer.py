@@ -1,0 +1,95 @@
+"""The model-side oracle (model/observe.py) on its own: the implementation's honest runs are
+behaviours of its model, and each documented matching rule does what it says and no more."""
+from __future__ import annotations
+
+import pytest
+
+from mhmailbox.conformance.adapter import HARDENED, RFC
+from mhmailbox.conformance.rig import GuestRig, HostRig
+from mhmailbox.model import values as val
+from mhmailbox.model.observe import Divergence, Observer
+from mhmailbox.model.variants import Hardened, Rfc
+
+
+@pytest.mark.parametrize("impl", [RFC, HARDENED], ids=["rfc", "hardened"])
+def test_honest_host_run_is_a_model_behaviour(impl) -> None:
+    rig = HostRig.build(impl)
+    rec = rig.save(val.G0)
+    assert rec is not None and rig.load(rec) and rig.cleanup()
+    assert rig.save(val.G1) is not None
+    assert rig.divergence is None
+    assert rig.observer.at == "idle" and rig.observer.steps > 50
+
+
+@pytest.mark.parametrize("impl", [RFC, HARDENED], ids=["rfc", "hardened"])
+def test_honest_helper_run_is_a_model_behaviour(impl) -> None:
+    rig = GuestRig.build(impl)
+    assert rig.new_migration() == 0
+    assert rig.encrypt(val.G0) == 0
+    hdr, page, _ = rig.records[-1]
+    assert rig.decrypt(hdr, page, val.G0) == 0
+    assert rig.divergence is None and rig.observer.at == "wait"
+
+
+def test_an_extra_read_is_a_divergence_with_the_models_expectation() -> None:
+    obs = Observer(Hardened(deadline=4, quantum=1), "host")
+    obs.choose(role=0)
+    obs.choose(op=3, g=0)  # cleanup: send RESET
+    obs.observe("write", "cmd", val.RESET)
+    with pytest.raises(Divergence) as e:
+        obs.observe("read", "hdr_len", 16)
+    d = e.value.as_dict()
+    assert d["model_at"] == "send.gpa" and "write gpa" in d["model_expects"][0]
+    assert d["model_state"]["host.cmd"] == val.RESET
+
+
+def test_write_values_are_checked() -> None:
+    obs = Observer(Rfc(deadline=4, quantum=1), "host")
+    obs.choose(role=0)
+    obs.choose(op=3, g=0)
+    with pytest.raises(Divergence):
+        obs.observe("write", "cmd", val.INIT)  # cleanup must send RESET
+
+
+def test_timeout_elision_needs_the_deadline_claim_and_memory() -> None:
+    """The host gives up polling: the model's final re-read of done is taken from memory."""
+    mem = {"done": (0, 0)}
+    obs = Observer(Hardened(deadline=4, quantum=1), "host", peek=lambda f: mem[f])
+    obs.choose(role=0)
+    obs.choose(op=3, g=0)
+    for f, v in (("cmd", val.RESET), ("gpa", val.G0), ("ret", -1)):
+        obs.observe("write", f, v)
+    obs.observe("barrier", "wmb")
+    obs.observe("write", "go", 1)
+    obs.observe("read", "done", 0)
+    obs.finish(["idle"])  # timed out: cleanup ends; the model timed out too
+    assert "send.timeout" in obs.history and obs.elided >= 1
+    # but a completion visible in memory cannot be ignored: the model would have taken it
+    obs2 = Observer(Hardened(deadline=4, quantum=1), "host", peek=lambda f: (1, 3))
+    obs2.choose(role=0)
+    obs2.choose(op=3, g=0)
+    for f, v in (("cmd", val.RESET), ("gpa", val.G0), ("ret", -1)):
+        obs2.observe("write", f, v)
+    obs2.observe("barrier", "wmb")
+    obs2.observe("write", "go", 1)
+    with pytest.raises(Divergence):
+        obs2.finish(["idle"])
+
+
+def test_adjacent_write_swap_is_limited_to_the_next_write() -> None:
+    obs = Observer(Hardened(deadline=4, quantum=1), "guest")
+    obs.observe("read", "go", 1, 2)
+    obs.observe("barrier", "rmb")
+    obs.observe("read", "cmd", val.INIT, 2)
+    obs.observe("read", "gpa", val.G0, 2)
+    obs.observe("write", "ret", 0)
+    obs.observe("barrier", "wmb")
+    obs.observe("write", "done", 1)
+    obs.observe("read", "go", 2, 4)
+    obs.observe("barrier", "rmb")
+    obs.observe("read", "cmd", val.ENCRYPT, 4)
+    obs.observe("read", "gpa", val.G0, 4)
+    obs.observe("write", "hdr_len", val.HLEN_OK)  # held: the model writes io first
+    assert obs.held is not None
+    obs.observe("write", "io", 4 + 2 * 1 + val.G0)  # CIPHER(G0, m1)
+    assert obs.held is None and obs.at == "ret"
