@@ -227,6 +227,16 @@ class HostMachine(RuleBasedStateMachine):
         except Exception:  # noqa: BLE001 - outside a Hypothesis test (replay)
             pass
 
+    @invariant()
+    def behaviours(self) -> None:
+        """Coverage: which peer behaviours ran, which model outcomes were reached."""
+        for e in sorted(set(self.rig.events)):
+            _event(e)
+        self.rig.events.clear()
+        for label in ("send.timeout", "send.prev", "save.fail", "load.fail"):
+            if label in self.rig.observer.visited:
+                _event(f"model reached {label}")
+
     def _honest(self) -> bool:
         return self.case.behaviours in (("honest",), ("boot",))
 
@@ -315,6 +325,12 @@ class GuestMachine(RuleBasedStateMachine):
     @invariant()
     def conforms(self) -> None:
         _check(self.case, self.rig, self.steps)
+
+    @invariant()
+    def behaviours(self) -> None:
+        for e in sorted(set(self.rig.events)):
+            _event(e)
+        self.rig.events.clear()
 
     def _must(self, ok: bool, what: str) -> None:
         if "honest" in self.case.properties and not ok:

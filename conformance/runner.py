@@ -41,6 +41,7 @@ class Result:
     model_steps: int = 0
     accesses: int = 0
     found_after: float | None = None  # seconds until the first failing example (before shrinking)
+    coverage: dict = attrs.field(factory=dict)  # model steps visited by the run, rule uses
 
     @property
     def reproducer(self) -> str | None:
@@ -61,7 +62,16 @@ class Result:
             "reproducer": self.reproducer, "divergence": self.divergence,
             "found_after_seconds": None if self.found_after is None else round(self.found_after, 3),
             "trace_tail": self.trace if self.verdict == "fail" else [],
+            "coverage": self.coverage,
         }
+
+
+def machine_labels(case: Case, impl: Implementation) -> list[str]:
+    """Labels of the model thread a case observes (for coverage)."""
+    from mhmailbox.model.variants import VARIANTS
+
+    v = VARIANTS[impl.protocol](deadline=4, quantum=1)
+    return [s.label for s in (v.host([]) if case.side == "host" else v.guest()).steps]
 
 
 def resolve_impl(impl: Implementation | str) -> Implementation:
@@ -78,7 +88,7 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
     case = BY_ID[case] if isinstance(case, str) else case
     impl = resolve_impl(impl)
     M = machine(case, impl)
-    counters = {"examples": 0, "model_steps": 0, "accesses": 0}
+    counters: dict[str, Any] = {"examples": 0, "model_steps": 0, "accesses": 0, "visited": set(), "elided": 0, "hoists": 0}
     orig_init = M.__init__
 
     def counted_init(self: Any) -> None:
@@ -92,6 +102,9 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
         rig, obs = self._count
         counters["model_steps"] += obs.steps
         counters["accesses"] += rig.accesses
+        counters["visited"] |= obs.visited
+        counters["elided"] += obs.elided
+        counters["hoists"] += obs.hoists
 
     M.__init__ = counted_init  # type: ignore[method-assign]
     M.teardown = teardown  # type: ignore[method-assign]
@@ -108,16 +121,25 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
     except ConformanceFailure as e:
         f = LAST.get(case.id, e)
         found = FIRST.get(case.id)
-        return Result(case, impl.name, "fail", counters["examples"], time.perf_counter() - t0, f.prop, f.message,
-                      f.steps, f.divergence, f.trace, counters["model_steps"], counters["accesses"],
-                      None if found is None else found - t0)
+        result = Result(case, impl.name, "fail", counters["examples"], time.perf_counter() - t0, f.prop, f.message,
+                        f.steps, f.divergence, f.trace, counters["model_steps"], counters["accesses"],
+                        None if found is None else found - t0)
     except (Flaky, Exception) as e:  # noqa: BLE001 - the run did not conclude
-        return Result(case, impl.name, "unknown", counters["examples"], time.perf_counter() - t0, None,
-                      f"{type(e).__name__}: {e}"[:500], model_steps=counters["model_steps"], accesses=counters["accesses"])
+        result = Result(case, impl.name, "unknown", counters["examples"], time.perf_counter() - t0, None,
+                        f"{type(e).__name__}: {e}"[:500], model_steps=counters["model_steps"],
+                        accesses=counters["accesses"])
+    else:
+        result = Result(case, impl.name, "pass", counters["examples"], time.perf_counter() - t0,
+                        model_steps=counters["model_steps"], accesses=counters["accesses"])
     finally:
         _engine.MAX_SHRINKING_SECONDS = saved_budget
-    return Result(case, impl.name, "pass", counters["examples"], time.perf_counter() - t0,
-                  model_steps=counters["model_steps"], accesses=counters["accesses"])
+    labels = machine_labels(case, impl)
+    result.coverage = {
+        "model_steps_visited": len(counters["visited"] & set(labels)), "model_steps_total": len(labels),
+        "not_visited": [x for x in labels if x not in counters["visited"]],
+        "elided_reads": counters["elided"], "hoisted_waits": counters["hoists"],
+    }
+    return result
 
 
 def select(side: str | None = None, ids: Sequence[str] = ()) -> list[Case]:

@@ -128,6 +128,8 @@ class Observer:
         self.hoisted: list[tuple] = []  # reads of done held by the pending-wait hoist
         self.elided = 0  # reads satisfied from memory (the elision rule)
         self.timeouts: list[int] = []  # host: ids of the commands the model timed out
+        self.visited: set[str] = set()  # model steps taken (coverage of the model by the run)
+        self.hoists = 0  # times the pending-wait hoist rule was used
         #: property -> (access #, step label, step text) where its monitor flag was first set
         self.flag_at: dict[str, tuple[int, str, str]] = {}
         d = variant.D
@@ -191,6 +193,7 @@ class Observer:
             env[k] = int(v)
         env[self.pc_var] = int(nxt)
         self.steps += 1
+        self.visited.add(c.step.label)
         if c.step.label == "send.timeout":
             self.timeouts.append(env[f"{self.side}.id"])
         if len(self.history) < 4000:
@@ -271,6 +274,7 @@ class Observer:
         if (self.side == "host" and kind == "read" and field == "done" and self.at == HOIST_AT
                 and self.env["host.pending"] != 0):
             self.hoisted.append((value, ghost, self.env["host.t"]))
+            self.hoists += 1
             return None
         # elided reads: the model reads here, the implementation skipped it
         if self._elide_until(lambda c2: self._matches(c2, kind, field, value)):
