@@ -177,6 +177,10 @@ class ConformanceFailure(AssertionError):
 LAST: dict[str, ConformanceFailure] = {}
 #: When a case first failed in the current run (time.perf_counter()), before shrinking.
 FIRST: dict[str, float] = {}
+#: ``ORACLE["on"] = False`` judges by properties alone (divergences are ignored; the model's
+#: monitors stop at the first divergence, direct checks go on): how the mutant report tells
+#: "the oracle noticed" from "a property failed".
+ORACLE = {"on": True}
 
 
 def _event(text: str) -> None:
@@ -187,7 +191,8 @@ def _event(text: str) -> None:
 
 
 def _check(case: Case, rig: Any, steps: list) -> None:
-    if (rig.divergence is not None or any(p in rig.violations for p in case.properties)) and case.id not in FIRST:
+    diverged = rig.divergence is not None and ORACLE["on"]
+    if (diverged or any(p in rig.violations for p in case.properties)) and case.id not in FIRST:
         FIRST[case.id] = time.perf_counter()
     for p in case.properties:
         if p in rig.violations:
@@ -195,7 +200,7 @@ def _check(case: Case, rig: Any, steps: list) -> None:
             LAST[case.id] = f
             _event(f"{case.id}: violated {p}")
             raise f
-    if rig.divergence is not None:
+    if diverged:
         f = ConformanceFailure(case, "divergence", rig.divergence.why, rig.divergence.as_dict(), steps, rig.trace[-40:])
         LAST[case.id] = f
         _event(f"{case.id}: divergence")

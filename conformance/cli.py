@@ -38,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--list", action="store_true", help="list the cases and exit (like h2spec --dryrun)")
     p.add_argument("--mutants", action="store_true", help="run the one-fault mutants of hardened instead")
     p.add_argument("--mutant", action="append", metavar="ID", default=[], help="only this mutant (repeatable)")
+    p.add_argument("--oracle-only", action="store_true",
+                   help="with --mutants: skip the second search that judges by properties alone")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     p.set_defaults(func=main)
@@ -127,15 +129,18 @@ def _mutants(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     out = []
     for m in chosen:
-        r = run_mutant(m, examples=args.examples)
+        r = run_mutant(m, examples=args.examples, properties_too=not args.oracle_only)
         out.append(r)
         if not args.json:
             status = f"killed by {r.by} ({r.property})" if r.killed else "SURVIVED"
-            print(f"{m.id:30} {status:55} {r.seconds:5.1f} s", flush=True)
+            alone = "" if args.oracle_only else (
+                f"  | properties alone: {r.by_property} ({r.property_only})" if r.by_property else "  | properties alone: survives")
+            print(f"{m.id:30} {status:52} {r.seconds:5.1f} s{alone}", flush=True)
     killed = sum(r.killed for r in out)
     if args.json:
         json.dump({"mutants": [r.as_json() for r in out],
                    "summary": {"killed": killed, "survived": len(out) - killed,
+                               "killed_by_properties_alone": sum(r.by_property is not None for r in out),
                                "seconds": round(time.perf_counter() - t0, 2)}}, sys.stdout, indent=2)
         print()
     else:

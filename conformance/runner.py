@@ -180,20 +180,43 @@ class MutantResult:
     by: str | None
     property: str | None
     seconds: float
+    #: with the oracle off (properties alone): the first case that fails, and its property
+    by_property: str | None = None
+    property_only: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "killed": self.killed, "by": self.by, "property": self.property,
+                "by_property_alone": self.by_property, "property_alone": self.property_only,
                 "side": self.side, "text": self.text, "seconds": round(self.seconds, 3)}
 
 
-def run_mutant(mutant: Any, *, examples: int = 60, derandomize: bool = True) -> MutantResult:
-    """Run the cases of the mutant's side in catalog order until one fails (kills it)."""
-    from mhmailbox.impl.host import Host
-
-    side = "host" if mutant.impl.host_cls is not Host else "guest"
-    t0 = time.perf_counter()
+def _first_kill(mutant: Any, side: str, examples: int, derandomize: bool) -> tuple[str | None, str | None]:
     for case in select(side):
         r = run_case(case, mutant.impl, examples=examples, derandomize=derandomize, shrink_seconds=1.0)
         if r.verdict == "fail":
-            return MutantResult(mutant.id, mutant.text, side, True, case.id, r.prop, time.perf_counter() - t0)
-    return MutantResult(mutant.id, mutant.text, side, False, None, None, time.perf_counter() - t0)
+            return case.id, r.prop
+    return None, None
+
+
+def run_mutant(mutant: Any, *, examples: int = 60, derandomize: bool = True, properties_too: bool = False) -> MutantResult:
+    """Run the cases of the mutant's side in catalog order until one fails (kills it).
+
+    ``properties_too``: also search again with the oracle off, to name the first case whose
+    *property* (not the model's step-by-step check) fails on the mutant.
+    """
+    from mhmailbox.impl.host import Host
+
+    from .cases import ORACLE
+
+    side = "host" if mutant.impl.host_cls is not Host else "guest"
+    t0 = time.perf_counter()
+    by, prop = _first_kill(mutant, side, examples, derandomize)
+    out = MutantResult(mutant.id, mutant.text, side, by is not None, by, prop, 0.0)
+    if properties_too:
+        ORACLE["on"] = False
+        try:
+            out.by_property, out.property_only = _first_kill(mutant, side, examples, derandomize)
+        finally:
+            ORACLE["on"] = True
+    out.seconds = time.perf_counter() - t0
+    return out
