@@ -34,7 +34,7 @@ from typing import Any, Sequence
 import attrs
 import z3
 
-from mhmailbox.model.expr import And, C, Expr, Not, Or, V
+from mhmailbox.model.expr import And, C, Expr, In, Not, Or, V
 
 STORE = os.path.join(os.path.dirname(__file__), "invariants.json")
 
@@ -108,7 +108,7 @@ def mine(model, system, samples: Sequence[tuple[int, int]] = ((2, 1), (1, 1), (3
         const = {i for i in cols if (block[:, i] == first[i]).all()}
         for i in sorted(const):
             n = names[i]
-            if guard is not None and n in pcs and V(n) == guard.args[0]:
+            if guard is not None and n in pcs and n in str(guard):
                 continue
             e = V(n).eq(int(first[i]))
             out.append(Invariant(f"{where}: {n} == {int(first[i])}", e if guard is None else Or(Not(guard), e)))
@@ -143,9 +143,16 @@ def mine(model, system, samples: Sequence[tuple[int, int]] = ((2, 1), (1, 1), (3
     def bounds(block: np.ndarray, sel, guard: Expr | None, where: str) -> None:
         lo, hi = block.min(axis=0), block.max(axis=0)
         for i in cols:
-            if lo[i] == hi[i]:
-                continue
             n = names[i]
+            if lo[i] < hi[i] and n not in pcs:
+                vals = sorted(set(block[:, i].tolist()))
+                if 2 < len(vals) <= 6:  # a small set of values (return addresses, codes)
+                    e = In(V(n), [int(v) for v in vals])
+                    out.append(Invariant(f"{where}: {n} in {vals}", e if guard is None else Or(Not(guard), e)))
+            if lo[i] == hi[i]:
+                if guard is None and 0 <= lo[i] <= 1:  # a flag or a 0/1 variable never set here
+                    out.append(Invariant(f"{where}: 0 <= {n} <= 1", And(V(n).ge(0), V(n).le(1))))
+                continue
             for e, txt in ((V(n).ge(int(lo[i])), f"{n} >= {int(lo[i])}"), (V(n).le(int(hi[i])), f"{n} <= {int(hi[i])}")):
                 out.append(Invariant(f"{where}: {txt}", e if guard is None else Or(Not(guard), e)))
         for na, ea, va in terms:
@@ -154,8 +161,26 @@ def mine(model, system, samples: Sequence[tuple[int, int]] = ((2, 1), (1, 1), (3
                     e = ea.le(eb)
                     out.append(Invariant(f"{where}: {na} <= {nb}", e if guard is None else Or(Not(guard), e)))
 
+    for pv in pcs:  # steps never reached in the mined states
+        seen = sorted(set(R[:, names.index(pv)].tolist()))
+        out.append(Invariant(f"always: {pv[:-3]} only at reached steps ({len(seen)})", In(V(pv), [int(x) for x in seen])))
     rel(R, None, "always")
     bounds(R, np.ones(len(R), dtype=bool), None, "always")
+    if len(pcs) >= 2:  # joint positions of the threads, and "once the clock has moved" there
+        ks = [names.index(pv) for pv in pcs]
+        locs = sorted(set(tuple(int(x) for x in r) for r in R[:, ks].tolist()))
+        tcol = names.index("x.el") if "x.el" in names else None
+        for loc in locs:
+            sel = np.all(R[:, ks] == np.array(loc), axis=1)
+            guard = And(*[V(pv).eq(c) for pv, c in zip(pcs, loc)])
+            where = " & ".join(f"{pv[:-3]} at {model.label(pv[:-3], c)}" for pv, c in zip(pcs, loc))
+            rel(R[sel], guard, where)
+            bounds(R[sel], sel, guard, where)
+            if tcol is not None:
+                sub = sel & (R[:, tcol] >= 1)
+                if sub.any() and sub.sum() < sel.sum():
+                    g2 = And(guard, V("x.el").ge(1))
+                    rel(R[sub], g2, where + " & x.el >= 1")
     for pv in pcs:
         k = names.index(pv)
         thread = pv[:-3]
@@ -165,6 +190,15 @@ def mine(model, system, samples: Sequence[tuple[int, int]] = ((2, 1), (1, 1), (3
             where = f"{thread} at {model.label(thread, int(c))}"
             rel(block, V(pv).eq(int(c)), where)
             bounds(block, sel, V(pv).eq(int(c)), where)
+            for other in pcs:  # where the other threads can be meanwhile
+                if other == pv:
+                    continue
+                seen = sorted(set(block[:, names.index(other)].tolist()))
+                if len(seen) > 1:
+                    o = other[:-3]
+                    labels = ", ".join(model.label(o, int(x)) for x in seen)
+                    out.append(Invariant(f"{where}: {o} at one of {labels}",
+                                         Or(Not(V(pv).eq(int(c))), In(V(other), [int(x) for x in seen]))))
     return out
 
 
