@@ -175,3 +175,48 @@ def _pdr_engine(cell, props, args):
 ENGINES["bmc"] = _bmc_engine
 ENGINES["kind"] = _kind_engine
 ENGINES["pdr"] = _pdr_engine
+
+
+# ---------------------------------------------------------------- bounded-wait is tight
+
+def tightness_witness(variant: str, memory: str, guest: str, *, deadline: int | None = None,
+                      quantum: int | None = None, time_limit: float = 20.0, depth: int = 60):
+    """A trace on which a command's wait reaches the bound of timeout.bounded-wait, or None.
+
+    The host reads the clock every Q ticks, so in integer ticks the longest wait is
+    Q * ceil(D / Q) <= D + Q - 1 (a real clock read may come just before a burst ends:
+    the catalog's D + Q is that limit). The witness reaches D + Q - 1 ticks, which
+    needs D = 1 mod Q: so the bound cannot be lowered by more than the one-tick
+    discretization. None if no such trace is found within ``depth`` steps.
+
+    With ``deadline``/``quantum`` None they are left free (Z3 picks them, up to 2**16);
+    the trace's step 0 records the values. Returns (Result-like dict, D, Q) or None.
+    """
+    from mhmailbox.model.expr import V
+    from mhmailbox.model.properties import BY_ID
+    from mhmailbox.model.system import Monitor
+
+    free = deadline is None or quantum is None
+    bounds = Bounds(deadline=deadline or 2, quantum=quantum or 1, symbolic_time=free)
+    model = build(variant, memory, guest, "faithful", bounds, [BY_ID["timeout.bounded-wait"]])
+    D, Q = (V("k.D"), V("k.Q")) if free else (deadline, quantum)
+    from mhmailbox.model.expr import And
+
+    # free: ask for a quantum of at least 2, so the witness shows the overshoot past D
+    reach = Monitor("timeout.bounded-wait:reached",
+                    And(V("x.el").ge(V("k.D") + V("k.Q") - 1), V("k.Q").ge(2)) if free else V("x.el").ge(D + Q - 1))
+    model.system.monitors[:] = [reach]
+    system = model.system.reduced()
+    gen = Generalize(free_time=free)
+    sym = Symbolic(system, gen, sort="bv")
+    factory = bmc_mod.compiled_factory(system)
+    run = bmc_mod.bmc(sym, factory, depth, time_limit)
+    cex = run.found.get(0)
+    if cex is None:
+        return None
+    trace = trace_of(model, cex, factory, gen)
+    d = cex.values.get("k.D", deadline)
+    q = cex.values.get("k.Q", quantum)
+    return {"property": "timeout.bounded-wait", "variant": model.variant, "memory": memory, "guest": guest,
+            "host": "faithful", "engine": "bmc", "verdict": "reached", "depth": cex.length, "trace": trace,
+            "bound": f"D={d}, Q={q}", "note": f"the wait reaches D + Q - 1 = {d + q - 1} ticks"}, d, q

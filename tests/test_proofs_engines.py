@@ -1,0 +1,84 @@
+"""The Z3 engines: registered, honest about time, proofs and traces that check out."""
+from __future__ import annotations
+
+import pytest
+
+from mhmailbox.cli import main
+from mhmailbox.model.cli import ENGINES, _load_engines
+from mhmailbox.proofs.engines import run_bmc, run_unbounded, tightness_witness
+from mhmailbox.proofs.replay import replay
+
+GUEST_SIDE = ("hardened", "sc", "honest", "adversarial")
+
+
+def test_engines_registered() -> None:
+    _load_engines()
+    assert {"explicit", "bmc", "kind", "pdr"} <= set(ENGINES)
+
+
+@pytest.mark.parametrize("engine", ["kind", "pdr"])
+def test_guest_side_properties_proved_unbounded(engine) -> None:
+    rs = run_unbounded(engine, GUEST_SIDE, [], None, time_limit=60)
+    assert {r.property: r.verdict for r in rs} == {
+        "guest.confidential": "proved", "guest.refusal-reported": "proved",
+        "guest.integrity": "proved", "guest.gpa-checked": "proved"}
+    assert all(r.bound.startswith("unbounded") for r in rs)
+
+
+def test_out_of_time_is_unknown_never_a_pass() -> None:
+    rs = run_unbounded("pdr", ("hardened", "sc", "honest", "faithful"), [], None, time_limit=0.05)
+    assert rs and {r.verdict for r in rs} <= {"unknown"}
+    rs = run_bmc(("rfc", "sc", "slow", "faithful"), [], None, depth=60, time_limit=0.5)
+    assert {r.verdict for r in rs} <= {"unknown", "holds-to-depth", "violated"}
+    assert all(r.depth < 60 for r in rs if r.verdict == "holds-to-depth")
+
+
+def test_kind_proves_bounded_wait_with_symbolic_time() -> None:
+    rs = {r.property: r for r in run_unbounded("kind", ("hardened", "sc", "honest", "faithful"), [], None,
+                                               time_limit=60)}
+    r = rs["timeout.bounded-wait"]
+    assert r.verdict == "proved", r.note
+    assert "D>=1 and Q>=1 free" in r.bound
+    assert rs["adversary.header-bound"].verdict == "proved"
+
+
+def test_bounded_wait_witness_reaches_the_bound() -> None:
+    found = tightness_witness("hardened", "sc", "silent", time_limit=60)
+    assert found is not None
+    w, d, q = found
+    assert q >= 2 and w["trace"][-1]["clock"]["t"] == d + q - 1
+    assert w["trace"][0]["bounds"]["deadline"] == d
+
+
+def test_unbounded_counterexamples_replay(tmp_path) -> None:
+    rs = run_unbounded("pdr", ("rfc", "sc", "honest", "adversarial"), [], None, time_limit=60)
+    violated = [r for r in rs if r.verdict == "violated"]
+    assert violated
+    for r in violated:
+        assert r.trace and r.depth == len(r.trace) - 1
+        out = replay(r.to_json())
+        assert out.confirmed, out.message
+
+
+def test_bmc_is_deterministic() -> None:
+    """Seeds are pinned: two runs (separate processes, as users run them) print the same traces."""
+    import json
+    import subprocess
+    import sys
+
+    def run() -> list:
+        out = subprocess.run([sys.executable, "-m", "mhmailbox.cli", "verify", "--engine", "bmc", "--variant", "rfc",
+                              "--memory", "tso", "--guest", "honest", "--host", "adversarial", "--json", "--depth", "12"],
+                             capture_output=True, text=True, check=True).stdout
+        return [(r["property"], r["verdict"], r["depth"], r["trace"]) for r in json.loads(out)["results"]]
+
+    a, b = run(), run()
+    assert a == b and any(v == "violated" for _, v, _, _ in a)
+
+
+def test_verify_engine_all_agrees(capsys) -> None:
+    rc = main(["verify", "--engine", "all", "--variant", "rfc", "--memory", "sc", "--guest", "honest", "--host",
+               "adversarial", "--no-trace", "--time-limit", "30"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "DISAGREEMENT" not in out
+    assert " bmc " in out and " pdr " in out and " kind " in out
