@@ -138,8 +138,17 @@ def _actions(behaviours: Sequence[str]) -> st.SearchStrategy:
 def _slow_schedule() -> st.SearchStrategy:
     """Slow helper: maybe asleep from early in the operation, maybe a late completion at k."""
     sleep = st.none() | st.tuples(st.integers(0, 3), st.tuples(st.just("sleep"), st.sampled_from(SLEEPS)))
-    serve = st.none() | st.tuples(_K, st.sampled_from((("serve",), ("serve",), ("wake",))))
+    serve = st.none() | st.tuples(st.integers(0, 10), st.sampled_from((("serve",), ("serve",), ("wake",))))
     return st.builds(lambda a, b: [x for x in (a, b) if x is not None], sleep, serve)
+
+
+def _header_schedule() -> st.SearchStrategy:
+    """Hostile header length: maybe one value early (before the check), maybe one later (between
+    check and use), at the indices of a save's header reads with or without an INIT first."""
+    early = st.none() | st.tuples(st.integers(0, 8), st.tuples(st.just("hdr_len"), st.sampled_from(HDR_LENS)))
+    late = st.none() | st.tuples(st.sampled_from((9, 10, 11, 12, 18, 19, 20, 21)),
+                                 st.tuples(st.just("hdr_len"), st.sampled_from(HDR_LENS)))
+    return st.builds(lambda a, b: [x for x in (a, b) if x is not None], early, late)
 
 
 def host_schedules(case: Case) -> st.SearchStrategy:
@@ -147,6 +156,8 @@ def host_schedules(case: Case) -> st.SearchStrategy:
         return st.just([])
     if case.behaviours in (("slow",), ("slow", "boot")):
         return _slow_schedule()
+    if case.behaviours == ("header",):
+        return _header_schedule()
     return st.lists(st.tuples(_K, _actions(case.behaviours)), max_size=3)
 
 
