@@ -450,3 +450,19 @@ def test_helper_dead_only_if_it_did_not_complete_first() -> None:
     assert p.host.send(Cmd.INIT).status == "ok"
     p.host.peer_alive = lambda: False
     assert p.host.send(Cmd.INIT).status == "helper_dead"
+
+
+@pytest.mark.parametrize("mode", ["rfc", "hardened"])
+def test_a_completion_in_the_last_burst_is_not_a_timeout(mode: str) -> None:
+    p = pair(mode, timeout=0.1, quantum=0.025)
+    assert p.host.send(Cmd.INIT).ok
+    p.guest_enabled = False
+
+    def late(a: Access, ls: Lockstep) -> None:  # the helper completes only once the deadline has passed
+        if a.side == "host" and a.kind == "read" and a.where == "done" and ls.clock.now() - start[0] >= 0.1:
+            ls.guest.poll_once()
+
+    start = [p.clock.now()]
+    p.inject = late
+    r = p.host.send(Cmd.RESET)
+    assert r.status == "ok" and r.elapsed <= 0.1 + 0.025 + EPS
