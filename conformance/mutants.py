@@ -113,6 +113,18 @@ class FreshDeadline(Host):
         return failed if failed is not None else self._end(self.clock.now())
 
 
+class EarlyTimeout(Host):
+    """Gives up at half the deadline."""
+
+    def _wait(self, start: float, want: int | None, polled: bool = False) -> Status:
+        full = self.timeout
+        self.timeout = full / 2
+        try:
+            return super()._wait(start, want, polled)
+        finally:
+            self.timeout = full
+
+
 # ---------------------------------------------------------------- guest mutants
 class _Serve(GuestHelper):
     """The hardened serve loop with its fixes as switches (for one-fault mutants)."""
@@ -301,6 +313,7 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("host-init-kept-after-reset", host=InitKeptAfterReset),
     _m("host-init-failure-ignored", host=InitFailureIgnored),
     _m("host-fresh-deadline", host=FreshDeadline),
+    _m("host-early-timeout", host=EarlyTimeout),
     _m("guest-done-not-echoed", guest=DoneNotEchoed),
     _m("guest-go-cleared-at-start", guest=GoClearedAtStart),
     _m("guest-no-barriers", guest=NoGuestBarriers),

@@ -185,6 +185,14 @@ class HostRig(RigBase):
     cmd_starts: dict = attrs.field(factory=dict)  # host command id -> when the model started it
     boot_at: int | None = None  # the peer boots just before this host access (counted from 0)
     host_accesses: int = 0
+    hoist_started: float | None = None
+    wire: dict = attrs.field(factory=lambda: {f: ("i", 0) for f in ("cmd", "gpa", "ret", "go", "done", "hdr_len", "io")})
+    wire_go: int = 0
+    serving_wire: int | None = None
+    done_seen: tuple = ("i", 0)
+    wire_go_in_op: int = 0
+    ret_read: bool = False
+    op_failed: bool = False  # a command of this operation failed or timed out (seen on the wire)
     hostile: bool = False  # a scheduled action forged a response this operation
     calm_ops: int = 0  # consecutive operations started with the peer prompt and left alone
     dead: bool = False  # the host crashed: later operations are not run
@@ -209,6 +217,7 @@ class HostRig(RigBase):
     # --- peer --------------------------------------------------------------------------
     def _peer_access(self, a: Access) -> None:
         f = _FIELD_OF.get(a.where) if isinstance(a.where, str) else ("io" if a.where == OFF_IO_PAGE else None)
+        self._peer_wire(a, f)
         if a.kind == "read":
             if f == "go":
                 self.serving_ghost = self.prov["go"] + 1 if self.prov["go"] else 1
@@ -222,6 +231,49 @@ class HostRig(RigBase):
             self.prov[f] = self.serving_ghost if a.where != "go" or a.value else 1
             if f == "done" and a.value and self.serving_ghost % 2 == 1:
                 self.completed.setdefault(self.serving_ghost // 2, self.clock.now())
+
+    # --- wire-level provenance: which go (counted on the wire) each value belongs to ------------
+    # Independent of the model, so order.publish and order.response are still judged once the
+    # model has stopped at a divergence (the mutant report's "properties alone").
+    def _peer_wire(self, a: Access, f: str | None) -> None:
+        if f is None:
+            return
+        if a.kind == "read" and f == "go":
+            src = self.wire["go"]
+            self.serving_wire = src[1] if src[0] == "h" else None
+        elif a.kind == "read" and f in ("cmd", "gpa") and self.serving_wire is not None:
+            if self.wire[f] != ("h", self.serving_wire) and self.wire[f][0] == "h":
+                self.violate("order.publish", f"the helper serving go #{self.serving_wire} read {f} written for go "
+                             f"#{self.wire[f][1]} (on the wire)")
+        elif a.kind == "write" and f != "go":
+            self.wire[f] = ("g", self.serving_wire or 0)
+
+    def _host_wire(self, a: Access, f: str | None) -> None:
+        if f is None or a.kind == "barrier":
+            return
+        if a.kind == "write":
+            if f == "go":
+                if self.wire_go_in_op and not self.ret_read:  # the previous command never completed
+                    self.op_failed = True
+                self.wire_go += 1
+                self.wire_go_in_op += 1
+                self.ret_read = False
+                self.wire["go"] = ("h", self.wire_go)
+            else:
+                self.wire[f] = ("h", self.wire_go + 1)
+        elif f == "done":
+            self.done_seen = self.wire["done"]
+        elif f in ("ret", "io"):
+            if f == "ret":
+                self.ret_read = True
+                if a.value != 0:
+                    self.op_failed = True
+            src = self.done_seen if f == "ret" else self.wire["io"]
+            both = (self.done_seen, self.wire["ret"]) if f == "ret" else (src,)
+            for w in both:
+                if w[0] == "g" and w[1] != self.wire_go:
+                    self.violate("order.response", f"the host took a {'completion' if f == 'ret' else 'page'} the "
+                                 f"helper produced for go #{w[1]} as the answer to go #{self.wire_go} (on the wire)")
 
     def _peer_serve(self) -> None:
         if self.booted and self.clock.now() >= self.wake:
@@ -249,16 +301,19 @@ class HostRig(RigBase):
                 value = _read_field(self.mailbox, "go") + int(value)
             _write_field(self.mailbox, name, int(value))
             self.prov[_FIELD_OF.get(name, name)] = 1
+            self.wire[_FIELD_OF.get(name, name)] = ("a", 0)
             self.hostile = True
         elif kind == "hdr_len":
             _write_field(self.mailbox, "hdr_len", int(act[1]))
             self.prov["hdr_len"] = 1
+            self.wire["hdr_len"] = ("a", 0)
             self.hostile = True
         elif kind == "flip":  # a torn or tampered byte in the header or io page
             _, where, off, byte = act
             base = OFF_IO_PAGE if where == "io" else OFF_HDR_DATA
             self.mailbox[base + off % (PAGE_SIZE if where == "io" else HDR_MAX)] ^= byte or 1
             self.prov["io" if where == "io" else "hdr_len"] = 1
+            self.wire["io" if where == "io" else "hdr_len"] = ("a", 0)
             self.hostile = True
         else:  # pragma: no cover
             raise ValueError(f"unknown peer action {act!r}")
@@ -296,8 +351,6 @@ class HostRig(RigBase):
     def _access(self, a: Access) -> None:
         self.accesses += 1
         self.note(a)
-        if self.divergence is not None:
-            return
         obs = self.observer
         if a.kind == "barrier":
             f: str | None = str(a.where)
@@ -308,6 +361,9 @@ class HostRig(RigBase):
             if a.kind == "read" and a.where == OFF_HDR_DATA and isinstance(a.value, bytes):
                 if a.length > SHARED_SIZE - OFF_HDR_DATA or HOST_MEMORY_PATTERN in a.value:
                     self.violate("adversary.in-bounds", f"the host read {a.length} header bytes at 0x804: past the shared area")
+        self._host_wire(a, f)
+        if self.divergence is not None:
+            return
         if f is not None:
             try:
                 if a.kind == "read" and f == "done":
@@ -321,18 +377,35 @@ class HostRig(RigBase):
                     self.prov[f] = g if g is not None else self.prov[f]
             except Divergence as d:
                 self.divergence = d
-        if obs.timeouts:
-            for cid in obs.timeouts:
-                done_at, start = self.completed.get(cid), self.cmd_starts.get(cid, 0.0)
-                if done_at is not None and done_at < start + TIMEOUT - 1e-9:
-                    self.violate("timeout.no-false-timeout", f"command #{cid} timed out although the helper completed it "
-                                 f"{(done_at - start) / QUANTUM:.0f} quanta after it started (deadline {D_TICKS})")
-            obs.timeouts.clear()
+        self._after_model_step()
+        self.snap, self.snap_prov = bytes(self.mailbox), dict(self.prov)
+
+    def _after_model_step(self) -> None:
+        """Command bookkeeping after the model moved: starts, and the time of each timeout."""
+        obs = self.observer
+        if obs.hoisted and self.hoist_started is None:
+            self.hoist_started = self.clock.now()  # the wait (and its deadline) began here
+        for cid in obs.timeouts:
+            start = self.cmd_starts.get(cid, 0.0)
+            done_at = self.completed.get(cid)
+            if done_at is not None and done_at < start + TIMEOUT - 1e-9:
+                self.violate("timeout.no-false-timeout", f"command #{cid} timed out although the helper completed it "
+                             f"{(done_at - start) / QUANTUM:.0f} quanta after it started (deadline {D_TICKS})")
+            if self.clock.now() - start < TIMEOUT - 1e-9:
+                self.violate("timeout.no-false-timeout", f"command #{cid} timed out after "
+                             f"{(self.clock.now() - start) / QUANTUM:.0f} quanta, before its deadline ({D_TICKS})")
+        obs.timeouts.clear()
+        for cid in obs.returns:
+            took = self.clock.now() - self.cmd_starts.get(cid, 0.0)
+            if took > TIMEOUT + QUANTUM + 1e-9:
+                self.violate("timeout.bounded-wait", f"command #{cid} returned after {took / QUANTUM:.0f} quanta "
+                             f"(bound: deadline {D_TICKS} + 1 quantum)")
+        obs.returns.clear()
         if obs.env["host.id"] != self.last_id:
             self.last_id = obs.env["host.id"]
-            self.cmd_start = self.clock.now()
+            self.cmd_start = self.clock.now() if self.hoist_started is None else self.hoist_started
+            self.hoist_started = None
             self.cmd_starts[self.last_id] = self.cmd_start
-        self.snap, self.snap_prov = bytes(self.mailbox), dict(self.prov)
 
     # --- operations -------------------------------------------------------------------
     def _op(self, op: int, g: int, schedule: Sequence, call: Callable[[], Any]) -> Any:
@@ -342,6 +415,7 @@ class HostRig(RigBase):
         self.schedule = [tuple(x) for x in schedule]
         self.op_access = 0
         self.hostile = False
+        self.wire_go_in_op, self.ret_read, self.op_failed = 0, False, False
         self.cmd_start = self.clock.now()
         start = self.clock.now()
         ids0 = self.observer.env["host.id"]
@@ -370,9 +444,16 @@ class HostRig(RigBase):
                 self.observer.finish(["idle"])
             except Divergence as d:
                 self.divergence = d
+            self._after_model_step()
+        if self.wire_go_in_op and not self.ret_read:
+            self.op_failed = True
+        if self.op_failed and not failed and op in (1, 2):
+            self.violate("adversary.error-no-data", "a command of this operation failed or timed out, and the "
+                         "operation still reported success" + (" and emitted a record" if op == 1 else ""))
+        # per operation too (the model counts its commands; unknown once the model has stopped)
         ncmd = max(1, self.observer.env["host.id"] - ids0)
         elapsed = self.clock.now() - start
-        if elapsed > ncmd * (TIMEOUT + QUANTUM) + 1e-9:
+        if self.divergence is None and elapsed > ncmd * (TIMEOUT + QUANTUM) + 1e-9:
             self.violate("timeout.bounded-wait", f"an operation of {ncmd} command(s) took {elapsed / QUANTUM:.0f} quanta "
                          f"(bound {ncmd} x (deadline {D_TICKS} + 1 quantum))")
         for fl in self.observer.flags() - SYSTEM_FLAGS:

@@ -128,6 +128,7 @@ class Observer:
         self.hoisted: list[tuple] = []  # reads of done held by the pending-wait hoist
         self.elided = 0  # reads satisfied from memory (the elision rule)
         self.timeouts: list[int] = []  # host: ids of the commands the model timed out
+        self.returns: list[int] = []  # host: ids of the commands that returned (result or timeout)
         self.visited: set[str] = set()  # model steps taken (coverage of the model by the run)
         self.hoists = 0  # times the pending-wait hoist rule was used
         #: property -> (access #, step label, step text) where its monitor flag was first set
@@ -196,6 +197,8 @@ class Observer:
         self.visited.add(c.step.label)
         if c.step.label == "send.timeout":
             self.timeouts.append(env[f"{self.side}.id"])
+        if c.step.label in ("send.timeout", "send.got"):
+            self.returns.append(env[f"{self.side}.id"])
         if len(self.history) < 4000:
             self.history.append(c.step.label)
 
@@ -289,6 +292,7 @@ class Observer:
         if self.peek is None:
             return False
         saved, counts = dict(self.env), (self.steps, len(self.history), self.elided)
+        side_effects = (len(self.timeouts), len(self.returns), set(self.visited), dict(self.flag_at))
         for _ in range(limit):
             c = self._steps[self.env[self.pc_var]]
             if (self.side, c.step.label) not in ELIDABLE or not isinstance(c.step.mem, Read):
@@ -304,6 +308,9 @@ class Observer:
         self.env = defaultdict(int, saved)
         self.steps, self.elided = counts[0], counts[2]
         del self.history[counts[1]:]
+        del self.timeouts[side_effects[0]:]
+        del self.returns[side_effects[1]:]
+        self.visited, self.flag_at = side_effects[2], side_effects[3]
         return False
 
     def _replay_hoisted(self) -> None:
