@@ -712,7 +712,14 @@ class GuestRig(RigBase):
             self.violate("guest.integrity", "guest RAM no longer holds its own pages (a page not authentic for its gpa was written)")
         if not self.complete():
             return None
-        return _read_field(self.mailbox, "ret")
+        ret = _read_field(self.mailbox, "ret")
+        gc = gpa_class(GPA.get(g, g))
+        if ret == Ret.OK and not self.schedule and cmd in (int(Cmd.ENCRYPT), int(Cmd.DECRYPT)) and gc not in (val.G0, val.G1):
+            if gc == val.OUTSIDE or cmd == int(Cmd.ENCRYPT):  # read or wrote outside RAM, or the mailbox as RAM
+                self.violate("guest.gpa-checked", f"{Cmd(cmd).name} at {val.GPA_NAMES[gc]} answered success")
+            else:  # a RESTORE into the mailbox: skipped, yet "success"
+                self.violate("guest.refusal-reported", f"DECRYPT at {val.GPA_NAMES[gc]} was not carried out, yet answered success")
+        return ret
 
     def _check_barriers(self) -> None:
         """guest/barriers: rmb after go and before the parameters; wmb before done."""
