@@ -15,7 +15,6 @@ from mhmailbox.conformance.adapter import IMPLEMENTATIONS
 from mhmailbox.conformance.cases import CASES
 from mhmailbox.conformance.rig import GuestRig, HostRig
 from mhmailbox.conformance.runner import run_case
-from mhmailbox.model import values as val
 
 
 def suite(impl: str, examples: int) -> None:

@@ -152,3 +152,16 @@ def access_from_json(d: dict[str, Any]) -> Access:
     if isinstance(d["where"], int) and isinstance(v, str):
         v = bytes.fromhex(v)
     return Access(d["side"], d["kind"], d["where"], d["len"], v)
+
+
+def dump_jsonl(accesses: list[Access]) -> str:
+    """A run's accesses as JSON lines (the wire form, e.g. to attach to a bug report)."""
+    import json
+
+    return "".join(json.dumps(access_to_json(a)) + "\n" for a in accesses)
+
+
+def load_jsonl(text: str) -> list[Access]:
+    import json
+
+    return [access_from_json(json.loads(line)) for line in text.splitlines() if line.strip()]

@@ -15,7 +15,7 @@ fewer actions, earlier indices, smaller values) and replays exactly
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import time
 

@@ -11,7 +11,6 @@ from xml.sax.saxutils import escape, quoteattr
 from mhmailbox.cli import UsageError
 
 from .adapter import IMPLEMENTATIONS
-from .cases import CASES
 
 
 def _positive(text: str) -> int:

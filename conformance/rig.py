@@ -33,7 +33,6 @@ from mhmailbox.model.layout import (
     FIELDS,
     HDR_MAX,
     OFF_HDR_DATA,
-    OFF_HDR_LEN,
     OFF_IO_PAGE,
     PAGE_SIZE,
     SHARED_GPA,
@@ -45,7 +44,7 @@ from mhmailbox.model.layout import (
 from mhmailbox.model.observe import Divergence, Observer
 from mhmailbox.model.variants import VARIANTS
 
-from .adapter import HARDENED, Implementation, OperationFailed
+from .adapter import Implementation, OperationFailed
 
 #: Concrete addresses the rigs use for each abstract gpa class.
 RAM_PAGES = 16
@@ -121,6 +120,7 @@ class RigBase:
     events: list[str] = attrs.field(factory=list)
     accesses: int = 0
     trace: list[str] = attrs.field(factory=list)  # the side under test's accesses, for reports
+    record: list[Access] | None = None  # set to a list to keep every access (wire form: dump_jsonl)
 
     def flag_message(self, prop: str) -> str:
         at = self.observer.flag_at.get(prop)
@@ -151,6 +151,8 @@ class RigBase:
         return None
 
     def note(self, a: Access) -> None:
+        if self.record is not None:
+            self.record.append(a)
         if len(self.trace) < 100000:
             v = a.value
             if isinstance(v, (bytes, bytearray)):

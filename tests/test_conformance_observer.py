@@ -93,3 +93,17 @@ def test_adjacent_write_swap_is_limited_to_the_next_write() -> None:
     assert obs.held is not None
     obs.observe("write", "io", 4 + 2 * 1 + val.G0)  # CIPHER(G0, m1)
     assert obs.held is None and obs.at == "ret"
+
+
+def test_wire_log_round_trips() -> None:
+    """The JSON-lines wire form carries every access, values included (bytes as hex)."""
+    from mhmailbox.conformance.adapter import dump_jsonl, load_jsonl
+
+    rig = HostRig.build(HARDENED)
+    rig.record = []
+    rec = rig.save(val.G0)
+    assert rec is not None and rig.load(rec)
+    text = dump_jsonl(rig.record)
+    assert text.count("\n") == len(rig.record) > 20
+    assert load_jsonl(text) == rig.record
+    assert '"where": "go"' in text and '"kind": "barrier"' in text
