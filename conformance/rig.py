@@ -383,31 +383,34 @@ class HostRig(RigBase):
         self.snap, self.snap_prov = bytes(self.mailbox), dict(self.prov)
 
     def _after_model_step(self) -> None:
-        """Command bookkeeping after the model moved: starts, and the time of each timeout."""
+        """Command bookkeeping after the model moved: starts, and the time of each return/timeout."""
         obs = self.observer
         if obs.hoisted and self.hoist_started is None:
             self.hoist_started = self.clock.now()  # the wait (and its deadline) began here
+        if obs.env["host.id"] != self.last_id:  # first: a command may start and return in one step
+            for cid in range(self.last_id + 1, obs.env["host.id"] + 1):
+                self.cmd_starts[cid] = self.clock.now() if self.hoist_started is None else self.hoist_started
+            self.last_id = obs.env["host.id"]
+            self.cmd_start = self.cmd_starts[self.last_id]
+        if not obs.hoisted:  # a hoisted wait, once replayed, has served its command's start
+            self.hoist_started = None
+        now = self.clock.now()
         for cid in obs.timeouts:
-            start = self.cmd_starts.get(cid, 0.0)
+            start = self.cmd_starts.get(cid, now)
             done_at = self.completed.get(cid)
             if done_at is not None and done_at < start + TIMEOUT - 1e-9:
                 self.violate("timeout.no-false-timeout", f"command #{cid} timed out although the helper completed it "
                              f"{(done_at - start) / QUANTUM:.0f} quanta after it started (deadline {D_TICKS})")
-            if self.clock.now() - start < TIMEOUT - 1e-9:
+            if now - start < TIMEOUT - 1e-9:
                 self.violate("timeout.no-false-timeout", f"command #{cid} timed out after "
-                             f"{(self.clock.now() - start) / QUANTUM:.0f} quanta, before its deadline ({D_TICKS})")
+                             f"{(now - start) / QUANTUM:.0f} quanta, before its deadline ({D_TICKS})")
         obs.timeouts.clear()
         for cid in obs.returns:
-            took = self.clock.now() - self.cmd_starts.get(cid, 0.0)
+            took = now - self.cmd_starts.get(cid, now)
             if took > TIMEOUT + QUANTUM + 1e-9:
                 self.violate("timeout.bounded-wait", f"command #{cid} returned after {took / QUANTUM:.0f} quanta "
                              f"(bound: deadline {D_TICKS} + 1 quantum)")
         obs.returns.clear()
-        if obs.env["host.id"] != self.last_id:
-            self.last_id = obs.env["host.id"]
-            self.cmd_start = self.clock.now() if self.hoist_started is None else self.hoist_started
-            self.hoist_started = None
-            self.cmd_starts[self.last_id] = self.cmd_start
 
     # --- operations -------------------------------------------------------------------
     def _op(self, op: int, g: int, schedule: Sequence, call: Callable[[], Any]) -> Any:

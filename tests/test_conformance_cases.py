@@ -60,3 +60,13 @@ def test_reproducer_is_ready_to_paste() -> None:
     ns: dict = {}
     exec(compile(r.reproducer, "<reproducer>", "exec"), ns)  # noqa: S102 - our own snippet
     assert ns["failure"] is not None and ns["failure"].prop == "order.response"
+
+
+def test_hoisted_wait_starts_the_commands_deadline() -> None:
+    """Regression (found by a random run): a load whose wait for a timed-out command times out
+    is one command, timed from the start of that wait, not from the model's later send step."""
+    steps = [("save", {"g": 0, "sched": []}), ("cleanup", {"sched": []}), ("cleanup", {"sched": []}),
+             ("save", {"g": 0, "sched": [(0, ("wake",))]}),
+             ("save", {"g": 0, "sched": [(0, ("silent",)), (0, ("serve",))]}), ("load", {"g": 0, "sched": []})]
+    assert replay("host/bounded-wait", "hardened", steps) is None
+    assert replay("host/no-false-timeout", "hardened", steps) is None
