@@ -758,8 +758,8 @@ class GuestRig(RigBase):
         ret = self.command(int(Cmd.DECRYPT), g, schedule, put=(hdr, page))
         if ret == Ret.OK and self.impl.protocol == "hardened":
             hit = self.registry.get((hdr, page))
-            if hit is not None and GPA.get(g) is not None:
-                key = (hit[2], GPA[g])
+            if hit is not None:  # accepted: at the page's own gpa (whatever gpa was requested, or rewritten)
+                key = (hit[2], GPA[hit[0]])
                 self.accepted[key] = max(self.accepted.get(key, 0), hit[3])
         return ret
 

@@ -70,3 +70,12 @@ def test_hoisted_wait_starts_the_commands_deadline() -> None:
              ("save", {"g": 0, "sched": [(0, ("silent",)), (0, ("serve",))]}), ("load", {"g": 0, "sched": []})]
     assert replay("host/bounded-wait", "hardened", steps) is None
     assert replay("host/no-false-timeout", "hardened", steps) is None
+
+
+def test_replay_window_follows_the_gpa_actually_served() -> None:
+    """Regression (found by a random run): the host rewrote gpa after go, so the page was accepted
+    at its own gpa, not the one first requested; offering it again there is a replay."""
+    steps = [("init", {}), ("encrypt", {"g": 0, "sched": []}),
+             ("decrypt_at", {"i": 0, "sched": [(0, ("param", "gpa", 0))], "to": 1}),
+             ("decrypt_fresh", {"g": 0, "sched": []})]
+    assert replay("guest/hostile-host", "hardened", steps) is None
