@@ -165,7 +165,9 @@ def guest_schedules(case: Case) -> st.SearchStrategy:
     acts: list[st.SearchStrategy] = []
     if "hostile-host" in case.behaviours:
         acts += [st.tuples(st.just("param"), st.just("gpa"), st.sampled_from((val.G0, val.G1, val.MAILBOX, val.OUTSIDE))),
-                 st.tuples(st.just("param"), st.just("cmd_type"), st.integers(0, 5)),
+                 # not INIT: the model opens a new session at every INIT, the implementation at every
+                 # provisioning (docs/conformance.md, "Known divergence"); INIT comes with `init` only
+                 st.tuples(st.just("param"), st.just("cmd_type"), st.integers(1, 5)),
                  st.just(("go",))]
     if "tamper" in case.behaviours:
         acts += [st.tuples(st.just("flip"), st.integers(0, 4095), st.integers(1, 255))]
