@@ -35,7 +35,7 @@ def prove(sym: Symbolic, model, time_limit: float) -> dict[int, Verdict]:
     t0 = time.perf_counter()
     deadline = t0 + time_limit
     mons = list(range(len(sym.system.monitors)))
-    inv = invariants.proved(sym, model, deadline=t0 + time_limit * 0.3)
+    inv = invariants.proved(sym, model, deadline=t0 + time_limit * 0.6)
     out: dict[int, Verdict] = {}
     # the inductive step, incrementally: one solver, path extended one step at a time
     solver = z3.SolverFor("QF_LIA")

@@ -169,6 +169,8 @@ def mine(model, system, samples: Sequence[tuple[int, int]] = ((2, 1), (1, 1), (3
     if len(pcs) >= 2:  # joint positions of the threads, and "once the clock has moved" there
         ks = [names.index(pv) for pv in pcs]
         locs = sorted(set(tuple(int(x) for x in r) for r in R[:, ks].tolist()))
+        out.append(Invariant(f"always: the threads only at the {len(locs)} joint positions reached",
+                             Or(*[And(*[V(pv).eq(c) for pv, c in zip(pcs, loc)]) for loc in locs])))
         tcol = names.index("x.el") if "x.el" in names else None
         for loc in locs:
             sel = np.all(R[:, ks] == np.array(loc), axis=1)
@@ -255,6 +257,7 @@ def houdini(sym, cands: list[Invariant], deadline: float) -> tuple[list[Invarian
     alive = [alive[i] for i in sorted(keep)]
     fns = [fns[i] for i in sorted(keep)]
     # consecution
+    compiled = sym.system.compile()
     solver = z3.SolverFor("QF_LIA")
     solver.add(*sym.trans(s, t, sym.selectors("h"), sym.params("h")))
     memo_s: dict = {}
@@ -280,12 +283,44 @@ def houdini(sym, cands: list[Invariant], deadline: float) -> tuple[list[Invarian
             return [alive[i] for i in sorted(keep)], True
         if r != z3.sat:
             return [], False
-        env = _values(sym, solver.model(), t)
+        model = solver.model()
+        env = _values(sym, model, t)
         gone = {i for i in keep if not fns[i](env)}
         if not gone:
             raise AssertionError("Houdini: a counterexample to induction falsifies no candidate")
         keep -= gone
+        # the same counterexample's pre-state, explored with the explicit successor function
+        # (a subset of the generalized model's steps): every state reached through states
+        # that satisfy the remaining candidates falsifies more of them at no solver cost
+        keep -= _explore_drops(sym, compiled, fns, keep, _values(sym, model, s))
     return [], True
+
+
+def _explore_drops(sym, compiled, fns, keep: set[int], start: dict[str, int], budget: int = 400) -> set[int]:
+    names = sym.names
+    gone: set[int] = set()
+    frontier = [tuple(start[n] for n in names)]
+    seen = set(frontier)
+    alive = set(keep)
+    while frontier and len(seen) < budget:
+        st = frontier.pop()
+        env = dict(zip(names, st))
+        if any(not fns[i](env) for i in alive):
+            continue  # outside the current candidate set: its successors prove nothing
+        try:
+            succ = [nxt for _, _, nxt in compiled.successors(st)]
+        except Exception:  # noqa: BLE001 - a state outside the explicit model's domains
+            continue
+        for nxt in succ:
+            e2 = dict(zip(names, nxt))
+            bad = {i for i in alive if not fns[i](e2)}
+            if bad:
+                gone |= bad
+                alive -= bad
+            if nxt not in seen:
+                seen.add(nxt)
+                frontier.append(nxt)
+    return gone
 
 
 _CACHE: dict[str, tuple[list[Invariant], bool]] = {}
