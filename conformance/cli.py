@@ -8,19 +8,12 @@ import time
 from typing import Any, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-from mhmailbox.cli import UsageError
+from mhmailbox.cli import UsageError, positive_int
 
 from .adapter import IMPLEMENTATIONS
 
 
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
+_positive = positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -28,6 +28,17 @@ COMMAND_MODULES = (
 from mhmailbox.errors import UsageError  # noqa: E402  (re-exported: subcommands raise it)
 
 
+def positive_int(text: str) -> int:
+    """argparse type for counts and bounds: a clear message instead of a traceback."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse would exit 2 with usage; keep it one line
         raise UsageError(f"{self.prog}: {message}")

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any, Callable
 
-from mhmailbox.cli import UsageError
+from mhmailbox.cli import UsageError, positive_int
 
 from .check import Result, check_cell
 from .litmus import TESTS, table
@@ -35,14 +35,7 @@ def bounds_from(args: argparse.Namespace) -> Bounds:
                   scripts=tuple(args.script or ("source", "target")))
 
 
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
+_positive = positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
