@@ -326,26 +326,85 @@ def _explore_drops(sym, compiled, fns, keep: set[int], start: dict[str, int], bu
 _CACHE: dict[str, tuple[list[Invariant], bool]] = {}
 
 
-def stored(model) -> list[Invariant]:
+def _load() -> dict:
     try:
         with open(STORE, encoding="utf-8") as fh:
-            data = json.load(fh)
+            return json.load(fh)
     except (OSError, ValueError):
-        return []
-    return [Invariant(n, from_json(e)) for n, e in data.get(cell_key(model), [])]
+        return {}
+
+
+def stored(model) -> list[Invariant]:
+    return [Invariant(n, from_json(e)) for n, e in _load().get(cell_key(model), [])]
+
+
+def fingerprint(sym, invs: Sequence[Invariant]) -> str:
+    """A digest of exactly what a Houdini proof covers: the generalized model's initial states,
+    transitions (guards, fused local chains, updates, parameter domains) and the invariants."""
+    import hashlib
+
+    from mhmailbox.model.expr import show
+
+    h = hashlib.sha256()
+    h.update(repr((sym.names, sorted(sym.system.variables.items()), sorted(sym.system.dropped.items()),
+                   attrs.asdict(sym.gen))).encode())
+    for t in sym.transitions:
+        h.update(repr((sym.system.actions[t.action].name, show(t.cond), t.chain, t.params,
+                       sorted((k, show(v)) for k, v in t.updates.items()))).encode())
+    for i in invs:
+        h.update(repr((i.name, show(i.expr))).encode())
+    return h.hexdigest()
 
 
 def proved(sym, model, deadline: float) -> Proved:
-    """The stored invariants of this cell that are (still) inductive, by Houdini within ``deadline``."""
-    cands = stored(model)
-    key = cell_key(model) + f"/{len(cands)}/{len(sym.names)}/{len(sym.transitions)}"
-    if key in _CACHE:
-        invs, ok = _CACHE[key]
+    """The stored invariants of this cell that are inductive for this model.
+
+    When the stored set was proved inductive for a model with the same fingerprint
+    (same initial states, transitions and invariants), that proof is reused;
+    otherwise Houdini re-proves it now, within ``deadline`` (none kept if it cannot finish).
+    """
+    data = _load()
+    cands = [Invariant(n, from_json(e)) for n, e in data.get(cell_key(model), [])]
+    if not cands:
+        return Proved([], [], sym)
+    fp = fingerprint(sym, cands)
+    if data.get("_fingerprints", {}).get(cell_key(model)) == fp:
+        return Proved([i.name for i in cands], [i.expr for i in cands], sym)
+    if fp in _CACHE:
+        invs, ok = _CACHE[fp]
     else:
         invs, ok = houdini(sym, cands, deadline)
         if ok:
-            _CACHE[key] = (invs, ok)
+            _CACHE[fp] = (invs, ok)
     return Proved([i.name for i in invs], [i.expr for i in invs], sym, dropped=len(cands) - len(invs))
+
+
+def refingerprint(log=print) -> None:
+    """Re-prove every stored set with Houdini and record the fingerprint of the model it holds for."""
+    from mhmailbox.model.properties import CATALOG
+
+    from .engines import general_model
+    from .symbolic import UNBOUNDED, Symbolic
+
+    data = _load()
+    fps = data.setdefault("_fingerprints", {})
+    for key in [k for k in data if not k.startswith("_")]:
+        variant, memory, guest, host, _sb = key.split("/")
+        model, system, _ = general_model((variant, memory, guest, host), list(CATALOG), None)
+        sym = Symbolic(system, UNBOUNDED)
+        cands = [Invariant(n, from_json(e)) for n, e in data[key]]
+        t0 = time.perf_counter()
+        invs, ok = houdini(sym, cands, time.perf_counter() + 600)
+        if ok:
+            data[key] = [[i.name, to_json(i.expr)] for i in invs]
+            fps[key] = fingerprint(sym, invs)
+        else:
+            fps.pop(key, None)
+        log(f"{key}: {len(invs)} of {len(cands)} inductive{'' if ok else ' (TIME OUT)'} "
+            f"in {time.perf_counter() - t0:.1f} s")
+    with open(STORE, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=0, sort_keys=True)
+        fh.write("\n")
 
 
 # ---------------------------------------------------------------- offline: mine and store
@@ -355,7 +414,7 @@ def generate(cells, time_limit: float = 120.0, log=print) -> dict[str, list]:
     from .symbolic import UNBOUNDED, Symbolic
     from mhmailbox.model.properties import CATALOG
 
-    out: dict[str, list] = {}
+    out: dict[str, Any] = {"_fingerprints": {}}
     for cell in cells:
         model, system, _ = general_model(cell, list(CATALOG), None)
         if not model.properties:
@@ -368,6 +427,7 @@ def generate(cells, time_limit: float = 120.0, log=print) -> dict[str, list]:
             f"{'' if ok else ' (TIME OUT: none kept)'} in {time.perf_counter() - t0:.1f} s")
         if ok:
             out[cell_key(model)] = [[i.name, to_json(i.expr)] for i in invs]
+            out["_fingerprints"][cell_key(model)] = fingerprint(sym, invs)
     return out
 
 
@@ -383,14 +443,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--memory", action="append")
     ap.add_argument("--guest", action="append")
     ap.add_argument("--time-limit", type=float, default=120.0)
+    ap.add_argument("--refingerprint", action="store_true",
+                    help="re-prove every stored set and record the fingerprint of the model it holds for")
     a = ap.parse_args(argv)
     todo = cells(a.variant or ["hardened"], a.memory or list(MODELS), a.guest, list(CATALOG))
-    try:
-        with open(STORE, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        data = {}
-    data.update(generate(todo, a.time_limit, log=lambda m: print(m, file=sys.stderr, flush=True)))
+    if a.refingerprint:
+        refingerprint(log=lambda m: print(m, file=sys.stderr, flush=True))
+        return 0
+    data = _load()
+    new = generate(todo, a.time_limit, log=lambda m: print(m, file=sys.stderr, flush=True))
+    fps = {**data.get("_fingerprints", {}), **new.pop("_fingerprints")}
+    data.update(new)
+    data["_fingerprints"] = fps
     with open(STORE, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=0, sort_keys=True)
         fh.write("\n")
