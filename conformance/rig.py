@@ -159,6 +159,20 @@ class RigBase:
                 v = f"<{len(v)} bytes>"
             self.trace.append(f"{a.side} {a.kind} {a.where}" + ("" if v is None else f" = {v}"))
 
+    def _abstract(self, f: str, a: Access) -> int:
+        """A concrete field value as the model's abstract value (gpa class, header length, page tag)."""
+        v = a.value
+        if f == "gpa":
+            return gpa_class(int(v))  # type: ignore[arg-type]
+        if f == "hdr_len":
+            return self.hlen_abstract(int(v))  # type: ignore[arg-type]
+        if f == "io":
+            return self._io_tag(a)
+        return int(v)  # type: ignore[arg-type]
+
+    def _io_tag(self, a: Access) -> int:
+        raise NotImplementedError
+
 
 # ====================================================================== host under test
 @attrs.define(eq=False)
@@ -333,15 +347,8 @@ class HostRig(RigBase):
         if a.kind == "read" and a.where == "done":
             self._peer_serve()
 
-    def _abstract(self, f: str, a: Access) -> int:
-        v = a.value
-        if f == "gpa":
-            return gpa_class(int(v))  # type: ignore[arg-type]
-        if f == "hdr_len":
-            return self.hlen_abstract(int(v))  # type: ignore[arg-type]
-        if f == "io":
-            return self.plain_tag(bytes(v), self.original) or val.FORGED  # type: ignore[arg-type]
-        return int(v)  # type: ignore[arg-type]
+    def _io_tag(self, a: Access) -> int:
+        return self.plain_tag(bytes(a.value), self.original) or val.FORGED  # type: ignore[arg-type]
 
     def _peek(self, f: str) -> tuple[int, int]:
         """The value the host would have read at its previous access (elided reads)."""
@@ -580,17 +587,10 @@ class GuestRig(RigBase):
             return val.FORGED
         return 4 + 2 * epoch + g
 
-    def _abstract(self, f: str, a: Access) -> int:
-        v = a.value
-        if f == "gpa":
-            return gpa_class(int(v))  # type: ignore[arg-type]
-        if f == "hdr_len":
-            return self.hlen_abstract(int(v))  # type: ignore[arg-type]
-        if f == "io":
-            if a.kind == "write":
-                return self._page_tag(self.last_hdr, bytes(v), produced=True)  # type: ignore[arg-type]
-            return self._page_tag(self.last_hdr_read, bytes(v), produced=False)  # type: ignore[arg-type]
-        return int(v)  # type: ignore[arg-type]
+    def _io_tag(self, a: Access) -> int:
+        if a.kind == "write":
+            return self._page_tag(self.last_hdr, bytes(a.value), produced=True)  # type: ignore[arg-type]
+        return self._page_tag(self.last_hdr_read, bytes(a.value), produced=False)  # type: ignore[arg-type]
 
     def _peek(self, f: str) -> tuple[int, int]:
         if f == "io":
