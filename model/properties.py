@@ -15,7 +15,6 @@ from .expr import Expr, V, lift
 
 GUESTS = ("honest", "slow", "silent", "adversarial")
 HOSTS = ("faithful", "adversarial")
-ALL_GUESTS = GUESTS
 
 
 @attrs.frozen

@@ -50,11 +50,6 @@ class System:
     variables: dict[str, int] = attrs.field(factory=dict)  # name -> initial value
     actions: list[Action] = attrs.field(factory=list)
     monitors: list[Monitor] = attrs.field(factory=list)
-    #: variables shown in traces, in order (the rest are internal)
-    shown: list[str] = attrs.field(factory=list)
-    #: symbolic-only facts: variable name -> constraint on its initial value
-    #: (the explicit checker uses the initial value as given).
-    describe: dict[str, Callable[[int], str]] = attrs.field(factory=dict)
     #: variables removed by :meth:`reduced` (constant at these values)
     dropped: dict[str, int] = attrs.field(factory=dict)
 
@@ -97,7 +92,7 @@ class System:
         """
         keep = self.cone_of_influence()
         out = System(variables={n: v for n, v in self.variables.items() if n in keep},
-                     monitors=list(self.monitors), shown=list(self.shown))
+                     monitors=list(self.monitors))
         out.dropped = {n: v for n, v in self.variables.items() if n not in keep}
         for a in self.actions:
             out.actions.append(attrs.evolve(a, updates=tuple((n, e) for n, e in a.updates if n in keep)))
@@ -235,26 +230,6 @@ class Compiled:
     def initial(self) -> tuple:
         """The initial state, with every thread's leading local steps taken."""
         return self.settle(list(self.system.initial()))
-
-    def local_chain(self, state: tuple) -> list[tuple[int, tuple]]:
-        """The local steps :meth:`settle` takes from ``state``: [(action index, state after)]."""
-        from .expr import evaluate
-
-        env_names = list(self.system.variables)
-        out = []
-        for _ in range(10000):
-            env = self.system.env(state)
-            for ai, act in enumerate(self.system.actions):
-                if act.local and evaluate(act.guard, env):
-                    new = dict(env)
-                    for name, e in act.updates:
-                        new[name] = evaluate(e, env)
-                    state = tuple(new[n] for n in env_names)
-                    out.append((ai, state))
-                    break
-            else:
-                return out
-        raise RuntimeError("local steps loop forever")
 
     def apply(self, state: tuple, action_index: int, params: Sequence[int]) -> tuple | None:
         """Take one named action with given parameters (replay); None if not enabled."""

@@ -392,8 +392,7 @@ def step_state(compiled: Compiled, state: tuple, ai: int, params: Sequence[int],
 
 def with_initial(system: System, values: Mapping[str, int]) -> System:
     """A copy of ``system`` whose listed variables start at other values (Z3's choice of k.D, k.Q)."""
-    out = System(variables=dict(system.variables), actions=list(system.actions), monitors=list(system.monitors),
-                 shown=list(system.shown))
+    out = System(variables=dict(system.variables), actions=list(system.actions), monitors=list(system.monitors))
     out.dropped = dict(system.dropped)
     out.describe = dict(system.describe)
     for k, v in values.items():

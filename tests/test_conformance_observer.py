@@ -51,27 +51,27 @@ def test_write_values_are_checked() -> None:
         obs.observe("write", "cmd", val.INIT)  # cleanup must send RESET
 
 
-def test_timeout_elision_needs_the_deadline_claim_and_memory() -> None:
-    """The host gives up polling: the model's final re-read of done is taken from memory."""
-    mem = {"done": (0, 0)}
-    obs = Observer(Hardened(deadline=4, quantum=1), "host", peek=lambda f: mem[f])
+
+def _reset_published(obs):
+    """A hardened host's cleanup up to go = 1: RESET published, nothing answered yet."""
     obs.choose(role=0)
     obs.choose(op=3, g=0)
     for f, v in (("cmd", val.RESET), ("gpa", val.G0), ("ret", -1)):
         obs.observe("write", f, v)
     obs.observe("barrier", "wmb")
     obs.observe("write", "go", 1)
+    return obs
+
+
+def test_timeout_elision_needs_the_deadline_claim_and_memory() -> None:
+    """The host gives up polling: the model's final re-read of done is taken from memory."""
+    mem = {"done": (0, 0)}
+    obs = _reset_published(Observer(Hardened(deadline=4, quantum=1), "host", peek=lambda f: mem[f]))
     obs.observe("read", "done", 0)
     obs.finish(["idle"])  # timed out: cleanup ends; the model timed out too
     assert "send.timeout" in obs.history and obs.elided >= 1
     # but a completion visible in memory cannot be ignored: the model would have taken it
-    obs2 = Observer(Hardened(deadline=4, quantum=1), "host", peek=lambda f: (1, 3))
-    obs2.choose(role=0)
-    obs2.choose(op=3, g=0)
-    for f, v in (("cmd", val.RESET), ("gpa", val.G0), ("ret", -1)):
-        obs2.observe("write", f, v)
-    obs2.observe("barrier", "wmb")
-    obs2.observe("write", "go", 1)
+    obs2 = _reset_published(Observer(Hardened(deadline=4, quantum=1), "host", peek=lambda f: (1, 3)))
     with pytest.raises(Divergence):
         obs2.finish(["idle"])
 
