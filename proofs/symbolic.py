@@ -392,9 +392,8 @@ def step_state(compiled: Compiled, state: tuple, ai: int, params: Sequence[int],
 
 def with_initial(system: System, values: Mapping[str, int]) -> System:
     """A copy of ``system`` whose listed variables start at other values (Z3's choice of k.D, k.Q)."""
-    out = System(variables=dict(system.variables), actions=list(system.actions), monitors=list(system.monitors))
-    out.dropped = dict(system.dropped)
-    out.describe = dict(system.describe)
+    out = attrs.evolve(system, variables=dict(system.variables), actions=list(system.actions),
+                       monitors=list(system.monitors), dropped=dict(system.dropped))
     for k, v in values.items():
         if k in out.variables:
             out.variables[k] = int(v)
