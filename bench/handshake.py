@@ -10,6 +10,12 @@ measure the scheduler, not the protocol; but on a machine where another job keep
 one CPU busy, pinning makes things worse). The 1-minute load average is reported
 so a reader can tell a quiet run from a contended one.
 
+``native`` says whether the mailbox ran the C fast path of impl/_spin.c (polling
+loops and the grouped accesses in C; ``MHMAILBOX_NATIVE=0`` turns it off). With
+it, the same run also times a ping-pong whose spin loops are those same C polls
+(``native_baseline_round_trips_per_s``): the raw floor when the waiting is native
+but each side still goes through the interpreter once per round trip.
+
     python bench/handshake.py [--json] [--seconds 1.0] [--rounds 3] [--mode hardened]
 """
 from __future__ import annotations
@@ -24,14 +30,14 @@ import time
 
 from mhmailbox.impl.crypto import Provision
 from mhmailbox.impl.host import Host
-from mhmailbox.impl.memory import DirectPort, MappedFile
+from mhmailbox.impl.memory import NATIVE_AVAILABLE, DirectPort, MappedFile, _spin
 from mhmailbox.impl.procs import HelperProcess, cpu_plan, host_affinity
 from mhmailbox.model.layout import OFF_DONE, OFF_GO, SHARED_SIZE, Cmd
 
 _I32 = struct.Struct("<i")
 
 
-def _pong(path: str, ready, cpu) -> None:
+def _pong(path: str, ready, cpu, native: bool) -> None:
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
     m = MappedFile.attach(path)
@@ -39,6 +45,15 @@ def _pong(path: str, ready, cpu) -> None:
     up, pk = _I32.unpack_from, _I32.pack_into
     last = 0
     ready.set()
+    if native:
+        poll = _spin.poll_ne_i32
+        while True:
+            g = poll(buf, OFF_GO, last, last, 1 << 20)
+            if g is not None:
+                last = g
+                if g < 0:
+                    return
+                pk(buf, OFF_DONE, g)
     while True:
         g = up(buf, OFF_GO)[0]
         if g != last:
@@ -48,12 +63,12 @@ def _pong(path: str, ready, cpu) -> None:
             pk(buf, OFF_DONE, g)
 
 
-def baseline(seconds: float, cpu: int | None) -> float:
-    """Raw ping-pong round trips per second."""
+def baseline(seconds: float, cpu: int | None, native: bool = False) -> float:
+    """Raw ping-pong round trips per second (``native``: the spin loops are the C polls)."""
     m = MappedFile.create(SHARED_SIZE)
     ctx = mp.get_context("fork")
     ready = ctx.Event()
-    p = ctx.Process(target=_pong, args=(m.path, ready, cpu), daemon=True)
+    p = ctx.Process(target=_pong, args=(m.path, ready, cpu, native), daemon=True)
     p.start()
     ready.wait(10)
     buf = m.buf
@@ -61,12 +76,17 @@ def baseline(seconds: float, cpu: int | None) -> float:
     i, n = 0, 0
     t0 = time.perf_counter()
     end = t0 + seconds
+    poll = _spin.poll_eq_i32 if native else None
     while True:
         for _ in range(1000):
             i += 1
             pk(buf, OFF_GO, i)
-            while up(buf, OFF_DONE)[0] != i:
-                pass
+            if poll is not None:
+                while not poll(buf, OFF_DONE, i, 1 << 20):
+                    pass
+            else:
+                while up(buf, OFF_DONE)[0] != i:
+                    pass
         n += 1000
         if time.perf_counter() >= end:
             break
@@ -84,7 +104,7 @@ def mailbox(seconds: float, mode: str, cpu: int | None) -> float:
     prov = Provision.generate() if mode == "hardened" else None
     helper = HelperProcess.spawn(mbox.path, ram.path, mode, prov, cpu=cpu)
     host = Host(DirectPort(mbox.buf, "host"), mode, peer_alive=helper.alive)
-    send = host.send
+    send, init = host.send, int(Cmd.INIT)  # the constant hoisted, as the baseline has none
     for _ in range(1000):  # warm up (the helper may be napping)
         send(Cmd.INIT)
     n = 0
@@ -92,7 +112,7 @@ def mailbox(seconds: float, mode: str, cpu: int | None) -> float:
     end = t0 + seconds
     while True:
         for _ in range(1000):
-            r = send(Cmd.INIT)
+            r = send(init)
         if r.status != "ok":
             raise SystemExit(f"handshake failed: {r}")
         n += 1000
@@ -113,16 +133,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", choices=("hardened", "rfc"), default="hardened")
     ap.add_argument("--pin", action="store_true", help="pin parent and child to different CPUs")
     a = ap.parse_args(argv)
-    base, ours = [], []
+    base, ours, nbase = [], [], []
     host_cpus, child_cpu = cpu_plan() if a.pin else (None, None)
     with host_affinity(host_cpus):  # both runs placed alike
         for _ in range(a.rounds):
             base.append(baseline(a.seconds, child_cpu))
             ours.append(mailbox(a.seconds, a.mode, child_cpu))
+            if NATIVE_AVAILABLE:
+                nbase.append(baseline(a.seconds, child_cpu, native=True))
     out = {
         "round_trips_per_s": round(max(ours), 1),
         "baseline_round_trips_per_s": round(max(base), 1),
         "ratio": round(max(ours) / max(base), 3),
+        "native": NATIVE_AVAILABLE,
+        "native_baseline_round_trips_per_s": round(max(nbase), 1) if nbase else None,
+        "ratio_vs_native_baseline": round(max(ours) / max(nbase), 3) if nbase else None,
         "mode": a.mode,
         "cpus": os.cpu_count(),
         "rounds": a.rounds,

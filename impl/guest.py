@@ -121,14 +121,22 @@ class GuestHelper:
         port = self.port
         rfc = self.mode == "rfc"
         poll = port.poll_ne
-        serve = self._serve_rfc if rfc else self._serve_hardened
+        await_command = port.await_command  # hardened: go, rmb, cmd_type, gpa in one grouped access
+        execute = self._execute
         idle = 0
         nap = min_sleep
         idle_since = 0.0
         while True:
-            g = poll("go", 0, 0 if rfc else self.last_seq, burst)
+            if rfc:
+                g = poll("go", 0, 0, burst)
+                if g is not None:
+                    self._serve_rfc(g)
+            else:
+                got = await_command(self.last_seq, burst)
+                g = None if got is None else got[0]
+                if got is not None:
+                    execute(*got)
             if g is not None:
-                serve(g)
                 self.served += 1
                 idle = 0
                 nap = min_sleep
@@ -169,6 +177,11 @@ class GuestHelper:
         port = self.port
         port.barrier("rmb")
         cmd, gpa = port.read_params()  # each parameter read once, kept private
+        self._execute(g, cmd, gpa)
+
+    def _execute(self, g: int, cmd: int, gpa: int) -> None:
+        """Hardened: carry out the command read (after go and a read barrier), then ret, wmb, done=g."""
+        port = self.port
         if cmd == _INIT:
             self.initialized = True
             ret = _OK
@@ -184,7 +197,7 @@ class GuestHelper:
                 ret = self._decrypt(gpa)
         else:
             ret = _INVALID
-        port.complete(ret, g, clear_go=False, fence=True)
+        port.finish(ret, g)  # ret, wmb, done = g
         self.last_seq = g
 
     def _gpa_ok(self, gpa: int) -> bool:

@@ -15,6 +15,16 @@ direct path can fuse several contiguous accesses into one ``struct`` call; the
 instrumented path always decomposes them into the individual accesses, in the order
 documented on each method, which is the order the protocol text gives.
 
+Native fast path: when the optional C module ``mhmailbox.impl._spin`` (impl/_spin.c)
+was built, :class:`DirectPort` runs its polling loops and the hardened grouped
+operations (``call``, ``await_command``, ``complete``) in C: the same accesses in
+the same order, with volatile loads/stores and release/acquire fences for
+wmb/rmb. A round trip then costs one C call per side instead of a dozen
+interpreter-level accesses. ``DirectPort(native=False)`` (or the environment
+variable ``MHMAILBOX_NATIVE=0``) forces the pure-Python path; tests check that
+both paths and the instrumented decomposition leave the same bytes and return
+the same values.
+
 Barriers: CPython performs each access as a ``memcpy`` inside an opaque C call, so
 program order is kept by the compiler, and x86-TSO keeps store->store and load->load
 order: ``wmb``/``rmb`` are compiler barriers on x86 (as in QEMU), hence no-ops on the
@@ -23,6 +33,7 @@ can see where they are.
 """
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import struct
@@ -44,6 +55,14 @@ from mhmailbox.model.layout import (
     PAGE_SIZE,
     SHARED_SIZE,
 )
+
+try:  # the optional native fast path (a C extension built at install time)
+    from . import _spin
+except ImportError:  # no compiler at install time, or a big-endian machine
+    _spin = None  # type: ignore[assignment]
+
+#: True when DirectPort can use the C fast path (and MHMAILBOX_NATIVE is not 0).
+NATIVE_AVAILABLE = _spin is not None and os.environ.get("MHMAILBOX_NATIVE", "1") != "0"
 
 AccessKind = Literal["read", "write", "barrier"]
 Side = Literal["host", "guest"]
@@ -149,6 +168,7 @@ class MappedFile:
 
 _FIELD = {name: (struct.Struct(fmt), off) for name, (off, fmt) in FIELDS.items()}
 _I32 = struct.Struct("<i")
+_I32_FIELDS = {name: off for name, (off, fmt) in FIELDS.items() if fmt == "<i"}  # the C polls' fields
 _CMD_GPA = struct.Struct("<QQ")  # cmd_type, gpa: contiguous at 0x00
 _U32 = struct.Struct("<I")
 _HDR_ROOM = OFF_IO_PAGE - OFF_HDR_DATA  # header bytes that fit before the io page
@@ -177,14 +197,33 @@ def _check_write(buf: memoryview, off: int, n: int) -> None:
 
 @attrs.define(eq=False)
 class DirectPort:
-    """Production path: every access is one ``struct`` call on the mapping, no hooks."""
+    """Production path: every access is one ``struct`` call (or one C call) on the mapping, no hooks.
+
+    ``native`` (default: whether the C module is available) selects the C fast path
+    for polling and the hardened grouped operations.
+    """
 
     buf: memoryview
     side: Side = "host"
+    native: bool = attrs.field(default=NATIVE_AVAILABLE)
+    #: The hardened grouped operations (documented on ``_call``, ``_await_command`` and
+    #: ``_finish``), bound once: on the native path straight to the C functions (a
+    #: ``functools.partial`` over the mapping, no Python frame on the hot path).
+    call: Callable[[int, int, int, int], "int | None"] = attrs.field(init=False, repr=False)
+    await_command: Callable[[int, int], "tuple[int, int, int] | None"] = attrs.field(init=False, repr=False)
+    finish: Callable[[int, int], None] = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if len(self.buf) < SHARED_SIZE:
             raise ValueError(f"mailbox must be at least {SHARED_SIZE} bytes")
+        if self.native and _spin is None:
+            raise ValueError("the native fast path (mhmailbox.impl._spin) was not built; use native=False")
+        if self.native:
+            self.call = functools.partial(_spin.call, self.buf)
+            self.await_command = functools.partial(_spin.await_command, self.buf)
+            self.finish = functools.partial(_spin.complete, self.buf)
+        else:
+            self.call, self.await_command, self.finish = self._call, self._await_command, self._finish
 
     # single accesses
     def read(self, name: str) -> int:
@@ -221,9 +260,17 @@ class DirectPort:
         _I32.pack_into(self.buf, OFF_GO, go)
 
     def complete(self, ret: int, done: int, clear_go: bool, fence: bool) -> None:
+        if self.native and fence and not clear_go:
+            _spin.complete(self.buf, ret, done)
+            return
         _I32.pack_into(self.buf, OFF_RET, ret)
         if clear_go:
             _I32.pack_into(self.buf, OFF_GO, 0)
+        _I32.pack_into(self.buf, OFF_DONE, done)
+
+    def _finish(self, ret: int, done: int) -> None:
+        """``finish``: the hardened completion: ret, wmb, done (``complete(ret, done, False, True)``)."""
+        _I32.pack_into(self.buf, OFF_RET, ret)
         _I32.pack_into(self.buf, OFF_DONE, done)
 
     def read_params(self) -> tuple[int, int]:
@@ -245,8 +292,29 @@ class DirectPort:
             return n, b"", b""
         return n, _read_padded(buf, OFF_HDR_DATA, n), bytes(buf[OFF_IO_PAGE:OFF_IO_PAGE + PAGE_SIZE])
 
+    def _call(self, cmd: int, gpa: int, go: int, n: int) -> int | None:
+        """``call``: publish(cmd, gpa, go), then up to ``n`` reads of done; if done == go: rmb, ret.
+
+        The hardened host's whole common-case command in one grouped operation; None
+        when done did not become ``go`` within the ``n`` reads (the caller goes on polling).
+        """
+        self.publish(cmd, gpa, go, False)
+        if self.poll_eq("done", go, n):
+            return _I32.unpack_from(self.buf, OFF_RET)[0]
+        return None
+
+    def _await_command(self, last: int, n: int) -> tuple[int, int, int] | None:
+        """``await_command``: up to ``n`` reads of go; once neither 0 nor ``last``: rmb, cmd_type, gpa."""
+        g = self.poll_ne("go", 0, last, n)
+        if g is None:
+            return None
+        cmd, gpa = _CMD_GPA.unpack_from(self.buf, 0)
+        return g, cmd, gpa
+
     def poll_eq(self, name: str, want: int, n: int) -> bool:
         """Read ``name`` up to ``n`` times; True as soon as it equals ``want``."""
+        if self.native and name in _I32_FIELDS:
+            return _spin.poll_eq_i32(self.buf, _I32_FIELDS[name], want, n)
         s, off = _FIELD[name]
         up, buf = s.unpack_from, self.buf
         for _ in range(n):
@@ -256,6 +324,8 @@ class DirectPort:
 
     def poll_ne(self, name: str, a: int, b: int, n: int) -> int | None:
         """Read ``name`` up to ``n`` times; the first value that is neither ``a`` nor ``b``."""
+        if self.native and name in _I32_FIELDS:
+            return _spin.poll_ne_i32(self.buf, _I32_FIELDS[name], a, b, n)
         s, off = _FIELD[name]
         up, buf = s.unpack_from, self.buf
         for _ in range(n):
@@ -344,9 +414,30 @@ class InstrumentedPort:
             self.barrier("wmb")
         self.write("done", done)
 
+    def finish(self, ret: int, done: int) -> None:
+        """ret, wmb, done: the hardened completion."""
+        self.complete(ret, done, clear_go=False, fence=True)
+
     def read_params(self) -> tuple[int, int]:
         """cmd_type, then gpa."""
         return self.read("cmd_type"), self.read("gpa")
+
+    def call(self, cmd: int, gpa: int, go: int, n: int) -> int | None:
+        """publish (as above), up to ``n`` reads of done; if done == go: rmb, ret; else None."""
+        self.publish(cmd, gpa, go, False)
+        if self.poll_eq("done", go, n):
+            self.barrier("rmb")
+            return self.read("ret")
+        return None
+
+    def await_command(self, last: int, n: int) -> tuple[int, int, int] | None:
+        """Up to ``n`` reads of go; once it is neither 0 nor ``last``: rmb, cmd_type, gpa."""
+        g = self.poll_ne("go", 0, last, n)
+        if g is None:
+            return None
+        self.barrier("rmb")
+        cmd, gpa = self.read_params()
+        return g, cmd, gpa
 
     def write_response(self, header: bytes, page: bytes | memoryview) -> None:
         """hdr_len, header bytes (if any), io page: the response (guest) or request (host)."""

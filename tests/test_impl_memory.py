@@ -96,3 +96,84 @@ def test_trace_json_is_serialisable() -> None:
     rows = trace_json(p.log)
     assert json.loads(json.dumps(rows)) == rows
     assert rows[0] == {"side": "host", "kind": "write", "where": "cmd_type", "length": 8, "value": 0}
+
+
+# --- the grouped operations: native C, pure-Python direct and instrumented paths agree ---
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from mhmailbox.impl import memory as memory_mod  # noqa: E402
+
+_PATHS = ["python", "instrumented"] + (["native"] if memory_mod._spin is not None else [])
+_i32 = st.integers(-(2**31), 2**31 - 1)
+_u64 = st.integers(0, 2**64 - 1)
+_ops = st.one_of(
+    st.tuples(st.just("call"), _u64, _u64, _i32, st.integers(0, 3)),
+    st.tuples(st.just("await_command"), _i32, st.integers(0, 3)),
+    st.tuples(st.just("finish"), _i32, _i32),
+    st.tuples(st.just("poll_eq"), st.sampled_from(["go", "done", "ret"]), _i32, st.integers(0, 3)),
+    st.tuples(st.just("poll_ne"), st.sampled_from(["go", "done"]), _i32, _i32, st.integers(0, 3)),
+    st.tuples(st.just("write"), st.sampled_from(["go", "done", "ret", "cmd_type", "gpa"]), _i32),
+)
+
+
+def _port(path: str, buf: bytearray, log: list):
+    if path == "instrumented":
+        return InstrumentedPort(memoryview(buf), "host", log.append, None)
+    return DirectPort(memoryview(buf), "host", native=(path == "native"))
+
+
+@given(st.lists(_ops, max_size=12))
+def test_grouped_operations_agree_on_every_path(ops) -> None:
+    """Same return values and same bytes, whichever path runs the grouped operations."""
+    results = {}
+    for path in _PATHS:
+        buf, log = bytearray(SHARED_SIZE), []
+        port = _port(path, buf, log)
+        out = []
+        for op, *args in ops:
+            if op == "write":
+                name, v = args
+                port.write(name, v % 2**64 if name in ("cmd_type", "gpa") else v)
+                out.append(None)
+            else:
+                out.append(getattr(port, op)(*args))
+        results[path] = (out, bytes(buf))
+    first = results["python"]
+    for path, got in results.items():
+        assert got == first, path
+
+
+def test_grouped_operations_decompose_in_protocol_order() -> None:
+    buf, log = bytearray(SHARED_SIZE), []
+    port = _port("instrumented", buf, log)
+    assert port.call(1, 0x2000, 7, 2) is None  # nobody answered
+    assert [(a.kind, a.where) for a in log] == [
+        ("write", "cmd_type"), ("write", "gpa"), ("write", "prefetch"), ("write", "ret"),
+        ("barrier", "wmb"), ("write", "go"), ("read", "done"), ("read", "done")]
+    log.clear()
+    assert port.await_command(0, 1) == (7, 1, 0x2000)
+    port.finish(0, 7)
+    assert [(a.kind, a.where) for a in log] == [
+        ("read", "go"), ("barrier", "rmb"), ("read", "cmd_type"), ("read", "gpa"),
+        ("write", "ret"), ("barrier", "wmb"), ("write", "done")]
+    log.clear()
+    assert port.call(0, 0, 7, 1) == -1  # done == go already: rmb, then ret (publish set it to -1)
+    assert [(a.kind, a.where) for a in log][-3:] == [("read", "done"), ("barrier", "rmb"), ("read", "ret")]
+
+
+@pytest.mark.skipif(memory_mod._spin is None, reason="the native fast path was not built")
+def test_native_path_refuses_a_released_or_short_mailbox() -> None:
+    m = MappedFile.create(SHARED_SIZE)
+    port = DirectPort(m.buf, native=True)
+    m.close()
+    with pytest.raises(ValueError):
+        port.call(0, 0, 1, 1)
+    with pytest.raises(ValueError, match="at least"):
+        memory_mod._spin.poll_eq_i32(bytearray(64), 0x1C, 0, 1)
+
+
+def test_native_flag_without_the_module_is_a_clear_error(monkeypatch) -> None:
+    monkeypatch.setattr(memory_mod, "_spin", None)
+    with pytest.raises(ValueError, match="native=False"):
+        DirectPort(memoryview(bytearray(SHARED_SIZE)), native=True)
