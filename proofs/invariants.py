@@ -161,6 +161,41 @@ def mine(model, system, samples: Sequence[tuple[int, int]] = ((2, 1), (1, 1), (3
                     e = ea.le(eb)
                     out.append(Invariant(f"{where}: {na} <= {nb}", e if guard is None else Or(Not(guard), e)))
 
+    flags = [i for i in cols if names[i] not in pcs and set(np.unique(R[:, i]).tolist()) == {0, 1}]
+
+    def order(block: np.ndarray, guard: Expr | None, where: str) -> None:
+        """``a <= b`` between two 0/1 variables (a set implies b set); guarded ones only where
+        the relation does not hold everywhere (then the unguarded candidate says it)."""
+        for i in flags:
+            for j in flags:
+                if i == j or (guard is not None and (R[:, i] <= R[:, j]).all()):
+                    continue
+                if (block[:, i] <= block[:, j]).all():
+                    e = V(names[i]).le(V(names[j]))
+                    out.append(Invariant(f"{where}: {names[i]} <= {names[j]}", e if guard is None else Or(Not(guard), e)))
+
+    order(R, None, "always")
+    # positions refined by the operation the host is in (its return address): a flag
+    # relation may hold at a shared step (send.*) only for some callers, e.g. "initialized
+    # implies the helper's INIT succeeded" everywhere but inside cleanup's RESET
+    if "host.pc" in names and "host.ret_to" in names:
+        kp, kr = names.index("host.pc"), names.index("host.ret_to")
+        for c in sorted(set(R[:, kp].tolist())):
+            at = R[:, kp] == c
+            label = model.label("host", int(c))
+            order(R[at], V("host.pc").eq(int(c)), f"host at {label}")
+            if not label.startswith("send"):  # ret_to only means something inside the call
+                continue
+            for v in sorted(set(R[at, kr].tolist())):
+                sel = at & (R[:, kr] == v)
+                guard = And(V("host.pc").eq(int(c)), V("host.ret_to").eq(int(v)))
+                where = f"host at {label} returning to {model.label('host', int(v))}"
+                block = R[sel]
+                for i in cols:  # what the caller fixes (its command, its flags)
+                    if names[i] not in pcs and (block[:, i] == block[0, i]).all() and not (R[at, i] == block[0, i]).all():
+                        out.append(Invariant(f"{where}: {names[i]} == {int(block[0, i])}",
+                                             Or(Not(guard), V(names[i]).eq(int(block[0, i])))))
+                order(block, guard, where)
     for pv in pcs:  # steps never reached in the mined states
         seen = sorted(set(R[:, names.index(pv)].tolist()))
         out.append(Invariant(f"always: {pv[:-3]} only at reached steps ({len(seen)})", In(V(pv), [int(x) for x in seen])))
