@@ -129,6 +129,33 @@ def mine(model, system, samples: Sequence[tuple[int, int]] = ((2, 1), (1, 1), (3
                     txt = f"{names[i]} == {'' if mult == 1 else '2*'}{names[j]}" + (f" {'+' if b >= 0 else '-'} {abs(b)}" if b else "")
                     out.append(Invariant(f"{where}: {txt}", e if guard is None else Or(Not(guard), e)))
 
+    init = np.array([system.variables[n] for n in names], dtype=np.int64)
+
+    def tagged(block: np.ndarray, guard: Expr | None, where: str) -> None:
+        """``x == 2*y + b`` unless both still hold their initial values: a value and the
+        provenance ghost of the command that wrote it (``mg.done == 2*m.done + 1`` once
+        the helper has written done at all), which a plain equality misses."""
+        for j in cols:
+            if names[j] in pcs:
+                continue
+            yj = block[:, j]
+            for i in cols:
+                if i == j or names[i] in pcs:
+                    continue
+                xi = block[:, i]
+                fresh = (xi == init[i]) & (yj == init[j])
+                if fresh.all() or not fresh.any():
+                    continue  # never written here, or never initial here (rel() covers it)
+                d = xi[~fresh] - 2 * yj[~fresh]
+                if not (d == d[0]).all() or (yj[~fresh] == yj[~fresh][0]).all():
+                    continue  # no relation, or y constant once written (a constant is not a tag)
+                b = int(d[0])
+                rhs: Expr = V(names[j]) + V(names[j])
+                e = Or(V(names[i]).eq(rhs + b if b >= 0 else rhs - (-b)),
+                       And(V(names[i]).eq(int(init[i])), V(names[j]).eq(int(init[j]))))
+                txt = f"{names[i]} == 2*{names[j]} {'+' if b >= 0 else '-'} {abs(b)} or both initial"
+                out.append(Invariant(f"{where}: {txt}", e if guard is None else Or(Not(guard), e)))
+
     clock = [n for n in ("host.t", "host.nc", "x.el") if n in names]
     terms: list[tuple[str, Expr, Any]] = [(n, V(n), R[:, names.index(n)]) for n in clock]
     if "k.D" in names:
@@ -200,6 +227,7 @@ def mine(model, system, samples: Sequence[tuple[int, int]] = ((2, 1), (1, 1), (3
         seen = sorted(set(R[:, names.index(pv)].tolist()))
         out.append(Invariant(f"always: {pv[:-3]} only at reached steps ({len(seen)})", In(V(pv), [int(x) for x in seen])))
     rel(R, None, "always")
+    tagged(R, None, "always")
     bounds(R, np.ones(len(R), dtype=bool), None, "always")
     if len(pcs) >= 2:  # joint positions of the threads, and "once the clock has moved" there
         ks = [names.index(pv) for pv in pcs]
@@ -226,6 +254,7 @@ def mine(model, system, samples: Sequence[tuple[int, int]] = ((2, 1), (1, 1), (3
             block = R[sel]
             where = f"{thread} at {model.label(thread, int(c))}"
             rel(block, V(pv).eq(int(c)), where)
+            tagged(block, V(pv).eq(int(c)), where)
             bounds(block, sel, V(pv).eq(int(c)), where)
             for other in pcs:  # where the other threads can be meanwhile
                 if other == pv:
