@@ -82,3 +82,29 @@ def test_verify_engine_all_agrees(capsys) -> None:
     out = capsys.readouterr().out
     assert rc == 0 and "DISAGREEMENT" not in out
     assert " bmc " in out and " pdr " in out and " kind " in out
+
+
+@pytest.mark.parametrize("memory", ["sc", "tso", "relaxed"])
+def test_host_safety_proved_against_the_adversarial_guest(memory) -> None:
+    """Acceptance: every host-side safety property of hardened, proved unbounded, adversarial guest."""
+    rs = run_unbounded("kind", ("hardened", memory, "adversarial", "faithful"), [], None, time_limit=60)
+    assert {r.property: r.verdict for r in rs} == {
+        "timeout.bounded-wait": "proved", "adversary.header-bound": "proved", "adversary.in-bounds": "proved",
+        "adversary.error-no-data": "proved", "state.init-before-use": "proved"}, [r.note for r in rs]
+
+
+@pytest.mark.parametrize("mutant,prop", [("broken:init-kept-after-reset", "state.init-before-use"),
+                                         ("broken:init-failure-ignored", "adversary.error-no-data")])
+def test_hardened_invariants_do_not_prove_a_broken_variant(monkeypatch, mutant, prop) -> None:
+    """The invariants that prove hardened, handed to a one-fault mutant, must not prove what it breaks:
+    Houdini has to drop whatever the mutant falsifies, so the proof cannot go through."""
+    from mhmailbox.proofs import invariants
+
+    data = invariants._load()
+    hardened = data["hardened/sc/adversarial/faithful/sb=2"]
+    monkeypatch.setattr(invariants, "_load", lambda: {f"{mutant}/sc/adversarial/faithful/sb=2": hardened})
+    invariants._CACHE.clear()
+    rs = {r.property: r for r in run_unbounded("kind", (mutant, "sc", "adversarial", "faithful"), [], None,
+                                               time_limit=60)}
+    assert rs[prop].verdict in ("violated", "unknown"), rs[prop].note
+    assert rs["adversary.in-bounds"].verdict == "proved"  # what the mutant keeps is still proved
