@@ -420,6 +420,14 @@ def fingerprint(sym, invs: Sequence[Invariant]) -> str:
     return h.hexdigest()
 
 
+def with_lemmas(model, cands: list[Invariant]) -> list[Invariant]:
+    """The candidates plus this cell's hand-written lemmas (:mod:`.lemmas`) not already among them."""
+    from .lemmas import lemmas
+
+    have = {c.name for c in cands}
+    return cands + [lm for lm in lemmas(model) if lm.name not in have]
+
+
 def proved(sym, model, deadline: float) -> Proved:
     """The stored invariants of this cell that are inductive for this model.
 
@@ -428,7 +436,7 @@ def proved(sym, model, deadline: float) -> Proved:
     otherwise Houdini re-proves it now, within ``deadline`` (none kept if it cannot finish).
     """
     data = _load()
-    cands = [Invariant(n, from_json(e)) for n, e in data.get(cell_key(model), [])]
+    cands = with_lemmas(model, [Invariant(n, from_json(e)) for n, e in data.get(cell_key(model), [])])
     if not cands:
         return Proved([], [], sym)
     fp = fingerprint(sym, cands)
@@ -443,8 +451,9 @@ def proved(sym, model, deadline: float) -> Proved:
     return Proved([i.name for i in invs], [i.expr for i in invs], sym, dropped=len(cands) - len(invs))
 
 
-def refingerprint(log=print) -> None:
-    """Re-prove every stored set with Houdini and record the fingerprint of the model it holds for."""
+def refingerprint(log=print, only: Any = None) -> None:
+    """Re-prove every stored set (``only(key)`` selects some) with Houdini and record the
+    fingerprint of the model it holds for."""
     from mhmailbox.model.properties import CATALOG
 
     from .engines import general_model
@@ -452,11 +461,11 @@ def refingerprint(log=print) -> None:
 
     data = _load()
     fps = data.setdefault("_fingerprints", {})
-    for key in [k for k in data if not k.startswith("_")]:
+    for key in [k for k in data if not k.startswith("_") and (only is None or only(k))]:
         variant, memory, guest, host, _sb = key.split("/")
         model, system, _ = general_model((variant, memory, guest, host), list(CATALOG), None)
         sym = Symbolic(system, UNBOUNDED)
-        cands = [Invariant(n, from_json(e)) for n, e in data[key]]
+        cands = with_lemmas(model, [Invariant(n, from_json(e)) for n, e in data[key]])
         t0 = time.perf_counter()
         invs, ok = houdini(sym, cands, time.perf_counter() + 600)
         if ok:
@@ -484,7 +493,7 @@ def generate(cells, time_limit: float = 120.0, log=print) -> dict[str, list]:
         if not model.properties:
             continue
         t0 = time.perf_counter()
-        cands = mine(model, system)
+        cands = with_lemmas(model, mine(model, system))
         sym = Symbolic(system, UNBOUNDED)
         invs, ok = houdini(sym, cands, time.perf_counter() + time_limit)
         log(f"{cell_key(model)}: {len(cands)} candidates, {len(invs)} inductive"
@@ -512,7 +521,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = ap.parse_args(argv)
     todo = cells(a.variant or ["hardened"], a.memory or list(MODELS), a.guest, list(CATALOG))
     if a.refingerprint:
-        refingerprint(log=lambda m: print(m, file=sys.stderr, flush=True))
+        def only(key: str) -> bool:
+            variant, memory, guest, _host, _sb = key.split("/")
+            return ((not a.variant or variant in a.variant) and (not a.memory or memory in a.memory)
+                    and (not a.guest or guest in a.guest))
+
+        refingerprint(log=lambda m: print(m, file=sys.stderr, flush=True), only=only)
         return 0
     data = _load()
     new = generate(todo, a.time_limit, log=lambda m: print(m, file=sys.stderr, flush=True))
