@@ -189,7 +189,6 @@ class HostRig(RigBase):
     schedule: list = attrs.field(factory=list)
     op_access: int = 0
     cmd_start: float = 0.0
-    last_id: int = 0
     serving_ghost: int = 1
     peer_params: list = attrs.field(factory=list)
     records: list[Record] = attrs.field(factory=list)
@@ -198,10 +197,10 @@ class HostRig(RigBase):
     ops: int = 0
     provision: Provision | None = None
     completed: dict = attrs.field(factory=dict)  # host command id -> when the peer completed it
-    cmd_starts: dict = attrs.field(factory=dict)  # host command id -> when the model started it
+    window_starts: dict = attrs.field(factory=dict)  # model deadline window -> when it opened
+    last_window: int = 0
     boot_at: int | None = None  # the peer boots just before this host access (counted from 0)
     host_accesses: int = 0
-    hoist_started: float | None = None
     wire: dict = attrs.field(factory=lambda: {f: ("i", 0) for f in ("cmd", "gpa", "ret", "go", "done", "hdr_len", "io")})
     wire_go: int = 0
     serving_wire: int | None = None
@@ -392,18 +391,14 @@ class HostRig(RigBase):
     def _after_model_step(self) -> None:
         """Command bookkeeping after the model moved: starts, and the time of each return/timeout."""
         obs = self.observer
-        if obs.hoisted and self.hoist_started is None:
-            self.hoist_started = self.clock.now()  # the wait (and its deadline) began here
-        if obs.env["host.id"] != self.last_id:  # first: a command may start and return in one step
-            for cid in range(self.last_id + 1, obs.env["host.id"] + 1):
-                self.cmd_starts[cid] = self.clock.now() if self.hoist_started is None else self.hoist_started
-            self.last_id = obs.env["host.id"]
-            self.cmd_start = self.cmd_starts[self.last_id]
-        if not obs.hoisted:  # a hoisted wait, once replayed, has served its command's start
-            self.hoist_started = None
+        if obs.windows != self.last_window:  # first: a command may start and return in one step
+            for w in range(self.last_window + 1, obs.windows + 1):
+                self.window_starts[w] = self.clock.now()
+            self.last_window = obs.windows
+            self.cmd_start = self.window_starts[self.last_window]
         now = self.clock.now()
-        for cid in obs.timeouts:
-            start = self.cmd_starts.get(cid, now)
+        for cid, w in obs.timeouts:
+            start = self.window_starts.get(w, now)
             done_at = self.completed.get(cid)
             if done_at is not None and done_at < start + TIMEOUT - 1e-9:
                 self.violate("timeout.no-false-timeout", f"command #{cid} timed out although the helper completed it "
@@ -412,8 +407,8 @@ class HostRig(RigBase):
                 self.violate("timeout.no-false-timeout", f"command #{cid} timed out after "
                              f"{(now - start) / QUANTUM:.0f} quanta, before its deadline ({D_TICKS})")
         obs.timeouts.clear()
-        for cid in obs.returns:
-            took = now - self.cmd_starts.get(cid, now)
+        for cid, w in obs.returns:
+            took = now - self.window_starts.get(w, now)
             if took > TIMEOUT + QUANTUM + 1e-9:
                 self.violate("timeout.bounded-wait", f"command #{cid} returned after {took / QUANTUM:.0f} quanta "
                              f"(bound: deadline {D_TICKS} + 1 quantum)")

@@ -88,7 +88,7 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
     case = BY_ID[case] if isinstance(case, str) else case
     impl = resolve_impl(impl)
     M = machine(case, impl)
-    counters: dict[str, Any] = {"examples": 0, "model_steps": 0, "accesses": 0, "visited": set(), "elided": 0, "hoists": 0}
+    counters: dict[str, Any] = {"examples": 0, "model_steps": 0, "accesses": 0, "visited": set(), "elided": 0}
     orig_init = M.__init__
 
     def counted_init(self: Any) -> None:
@@ -104,7 +104,6 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
         counters["accesses"] += rig.accesses
         counters["visited"] |= obs.visited
         counters["elided"] += obs.elided
-        counters["hoists"] += obs.hoists
 
     M.__init__ = counted_init  # type: ignore[method-assign]
     M.teardown = teardown  # type: ignore[method-assign]
@@ -137,7 +136,7 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
     result.coverage = {
         "model_steps_visited": len(counters["visited"] & set(labels)), "model_steps_total": len(labels),
         "not_visited": [x for x in labels if x not in counters["visited"]],
-        "elided_reads": counters["elided"], "hoisted_waits": counters["hoists"],
+        "elided_reads": counters["elided"],
     }
     return result
 

@@ -42,16 +42,13 @@ from .variants import Rfc
 
 #: (side, step label) of reads an implementation may skip; see the module docstring.
 ELIDABLE: frozenset[tuple[str, str]] = frozenset({
-    ("host", "send.poll"), ("host", "send.prev"),
-    ("host", "send.poll.last"), ("host", "send.prev.last"), ("guest", "restore"),
+    ("host", "send.poll"), ("host", "send.prev"), ("host", "load.prev"),
+    ("host", "send.poll.last"), ("host", "send.prev.last"), ("host", "load.prev.last"), ("guest", "restore"),
 })
 #: Eliding a poll of ``done`` at these labels means "the implementation decided its deadline
 #: had passed": the model's clock is moved to the deadline first (whether the decision was
 #: early is checked directly, against the virtual clock, by the suite).
-CLAIMS: frozenset[str] = frozenset({"send.poll", "send.prev"})
-#: Pending-wait hoist: a host may wait for a timed-out command (``send.prev``) *before* a
-#: load writes its request (``load.len``); those reads of done are replayed at ``send.prev``.
-HOIST_AT, HOIST_TO = "load.len", "send.prev"
+CLAIMS: frozenset[str] = frozenset({"send.poll", "send.prev", "load.prev"})
 #: (side, step label) of writes matched by field only.
 ANY_VALUE: frozenset[tuple[str, str]] = frozenset({("host", "load.len"), ("host", "load.page")})
 
@@ -125,12 +122,16 @@ class Observer:
         self.accesses = 0  # observed accesses matched
         self.steps = 0  # model steps taken (including local ones)
         self.held: tuple | None = None  # a write held by the adjacent-write swap rule
-        self.hoisted: list[tuple] = []  # reads of done held by the pending-wait hoist
         self.elided = 0  # reads satisfied from memory (the elision rule)
-        self.timeouts: list[int] = []  # host: ids of the commands the model timed out
-        self.returns: list[int] = []  # host: ids of the commands that returned (result or timeout)
+        #: host: deadline windows opened so far (a command's ``send``, a load's wait for a
+        #: pending command, which the load's DECRYPT then shares)
+        self.windows = 0
+        #: host: (command id, window) of each timeout (a load's wait for a pending command is
+        #: the start of its DECRYPT, which then is never sent)
+        self.timeouts: list[tuple[int, int]] = []
+        #: host: (command id, window) of each return (result or timeout)
+        self.returns: list[tuple[int, int]] = []
         self.visited: set[str] = set()  # model steps taken (coverage of the model by the run)
-        self.hoists = 0  # times the pending-wait hoist rule was used
         #: property -> (access #, step label, step text) where its monitor flag was first set
         self.flag_at: dict[str, tuple[int, str, str]] = {}
         d = variant.D
@@ -195,10 +196,14 @@ class Observer:
         env[self.pc_var] = int(nxt)
         self.steps += 1
         self.visited.add(c.step.label)
-        if c.step.label == "send.timeout":
-            self.timeouts.append(env[f"{self.side}.id"])
-        if c.step.label in ("send.timeout", "send.got"):
-            self.returns.append(env[f"{self.side}.id"])
+        label = c.step.label
+        if label in ("send", "load.quiesce"):
+            self.windows += 1
+        if label in ("send.timeout", "load.timeout", "send.got"):
+            cid = env[f"{self.side}.id"]
+            self.returns.append((cid, self.windows))
+            if label != "send.got":
+                self.timeouts.append((cid, self.windows))
         if len(self.history) < 4000:
             self.history.append(c.step.label)
 
@@ -248,8 +253,6 @@ class Observer:
         field (or a fence kind), ``value`` abstract (reads: what was read; writes: what was
         written), ``ghost`` the read value's provenance. Returns a write's ghost."""
         self.accesses += 1
-        if self.hoisted and self.at == HOIST_TO:
-            self._replay_hoisted()
         c = self._steps[self.env[self.pc_var]]
         if self._matches(c, kind, field, value):
             g = self._do(c, kind, value, ghost)
@@ -273,12 +276,6 @@ class Observer:
                 self.env = defaultdict(int, saved)
                 self.held = (kind, field, value, ghost)
                 return int(c2.ghost(self.env, {})) if c2.ghost else None  # type: ignore[misc]
-        # pending-wait hoist (host): reads of done before a load's request, replayed later
-        if (self.side == "host" and kind == "read" and field == "done" and self.at == HOIST_AT
-                and self.env["host.pending"] != 0):
-            self.hoisted.append((value, ghost, self.env["host.t"]))
-            self.hoists += 1
-            return None
         # elided reads: the model reads here, the implementation skipped it
         if self._elide_until(lambda c2: self._matches(c2, kind, field, value)):
             g2 = self._do(self._steps[self.env[self.pc_var]], kind, value, ghost)
@@ -292,7 +289,7 @@ class Observer:
         if self.peek is None:
             return False
         saved, counts = dict(self.env), (self.steps, len(self.history), self.elided)
-        side_effects = (len(self.timeouts), len(self.returns), set(self.visited), dict(self.flag_at))
+        side_effects = (len(self.timeouts), len(self.returns), set(self.visited), dict(self.flag_at), self.windows)
         for _ in range(limit):
             c = self._steps[self.env[self.pc_var]]
             if (self.side, c.step.label) not in ELIDABLE or not isinstance(c.step.mem, Read):
@@ -310,34 +307,13 @@ class Observer:
         del self.history[counts[1]:]
         del self.timeouts[side_effects[0]:]
         del self.returns[side_effects[1]:]
-        self.visited, self.flag_at = side_effects[2], side_effects[3]
+        self.visited, self.flag_at, self.windows = side_effects[2], side_effects[3], side_effects[4]
         return False
-
-    def _replay_hoisted(self) -> None:
-        held, self.hoisted = self.hoisted, []
-        for value, ghost, t in held:
-            self.set_time(t)
-            c = self._steps[self.env[self.pc_var]]
-            if not self._matches(c, "read", "done", value):
-                raise self._diverge("read done (hoisted)", "a read of done held by the pending-wait hoist does not fit")
-            self._do(c, "read", value, ghost)
-            self._settle()
 
     def finish(self, labels: Iterable[str]) -> None:
         """The implementation ended an operation: the model must be able to reach one of ``labels``
         (its idle point) by eliding reads it may elide; otherwise a Divergence."""
         want = set(labels)
-        if self.hoisted and self.at == HOIST_AT:
-            # the hoisted wait timed out before the request was written: the host wrote less
-            # than the model allows (never more); take the model's request writes as skipped
-            for _ in range(4):
-                c = self._steps[self.env[self.pc_var]]
-                if not isinstance(c.step.mem, Write):
-                    break
-                self._take(c)
-                self._settle()
-            if self.at == HOIST_TO:
-                self._replay_hoisted()
         if self.at in want or self._elide_until(lambda c: c.step.label in want, limit=6):
             return
         raise self._diverge("end of operation", f"the implementation finished its operation; the model is at {self.at}")

@@ -24,6 +24,26 @@ class Property:
     guests: tuple[str, ...]  # guest behaviours it is checked against (host side)
     text: str
 
+    #: the condition on the deadline D and the polling quantum Q under which the property is
+    #: claimed ("" if none); the unbounded proofs prove it under this condition, and a
+    #: counterexample at bounds outside it is a fact about the model, not a refutation
+    assumes: str = ""
+
+    def assumption(self, deadline: Expr, quantum: Expr) -> Expr | None:
+        """The assumption as an expression over ``deadline`` and ``quantum`` (None if there is none)."""
+        if not self.assumes:
+            return None
+        if self.assumes == "Q < D":
+            return lift(quantum).lt(lift(deadline))
+        raise ValueError(f"unknown assumption {self.assumes!r}")
+
+    def holds_for(self, deadline: int, quantum: int) -> bool:
+        """Whether concrete bounds satisfy the assumption."""
+        e = self.assumption(lift(deadline), lift(quantum))
+        from .expr import evaluate
+
+        return True if e is None else bool(evaluate(e, {}))
+
     def applies(self, guest: str, host: str) -> bool:
         if self.side == "guest":
             return host == "adversarial" and guest == "honest"
@@ -68,7 +88,10 @@ CATALOG: tuple[Property, ...] = (
     Property("liveness.recovery", "host", ("slow",),
              "After a timeout, once the guest answers within the deadline again, every command the host "
              "starts afterwards succeeds (the bound is one command: the first command started after the "
-             "guest became prompt), and no wrong page is accepted at any point."),
+             "guest became prompt), and no wrong page is accepted at any point. Claimed for a polling "
+             "quantum shorter than the deadline: with quantum >= deadline the host may spend the whole "
+             "deadline of a command noticing that the previous, timed-out one has completed.",
+             assumes="Q < D"),
     Property("guest.confidential", "guest", (),
              "No plaintext of a private guest page is ever written to the shared area by the helper."),
     Property("guest.refusal-reported", "guest", (),

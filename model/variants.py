@@ -123,7 +123,11 @@ class Rfc:
         self.load(H)
         self.cleanup(H)
         self.send(H)
+        self.host_extra(H)
         return H
+
+    def host_extra(self, H: Thread) -> None:
+        """Steps a variant adds after all others (so the published steps keep their numbers)."""
 
     def call(self, H: Thread, label: str, text: str, cmd: int, gpa: Expr | int, back: str) -> None:
         """A step that calls send(cmd, gpa) and continues at ``back``."""
@@ -457,7 +461,36 @@ class Hardened(Rfc):
         return h("seq")
 
     def waiting(self, H: Thread) -> Expr:
-        return H.at("send.poll", "send.prev")
+        return H.at("send.poll", "send.prev", "load.prev")
+
+    def load(self, H: Thread) -> None:
+        """Target side, hardened: a command still pending is waited out *before* the host
+        writes the response area (hdr.len, the io page), not only before the parameters:
+        a late helper finishing an old ENCRYPT would otherwise overwrite the page a
+        DECRYPT is about to read (found by the unbounded proof of liveness.recovery).
+        The waiting steps are in :meth:`host_extra`."""
+        H.step("load", "load page: begin", next="load.init?")
+        self.init_if_needed(H, "load", "load.quiesce")
+        H.step("load.len", "write len (<= 1024, from the stream) to hdr.len",
+               Write("hdr_len", lift(val.HLEN_OK), val.host_ghost(h("id"))))
+        H.step("load.page", "read the page from the stream into the io page",
+               Write("io", self.stream_page(), val.host_ghost(h("id"))))
+        H.step("load.dec", "send DECRYPT gpa, within the load's deadline",
+               set={"cmd": DECRYPT, "cgpa": h("gpa"), "ret_to": H.ref("load.decd")}, next="load.send")
+        self.end_op(H, "load.decd", "return ret", h("res").eq(RES_OK))
+        self.end_op(H, "load.fail", "load failed", lift(False))
+
+    def host_extra(self, H: Thread) -> None:
+        H.step("load.send", "send DECRYPT: the command started with the load's wait (nothing pending now)",
+               next="send.cmd")
+        H.step("load.quiesce", "start the DECRYPT command, deadline from now: first wait out a command still "
+               "pending, before writing hdr.len and the io page",
+               set={"id": h("id") + 1, "t": 0, "nc": self.Q}, ghost={"x.seen": 0, "x.el": 0},
+               next=[(h("pending").ne(0), "load.prev"), (None, "load.len")])
+        self.wait(H, "load.prev", h("d"), "load.prevok", "load.timeout", target=h("pending"))
+        H.step("load.prevok", "previous command consumed", set={"pending": 0}, next="load.len")
+        H.step("load.timeout", "still pending: the load fails, the response area untouched",
+               set={"res": RES_TIMEOUT}, ghost=merge({"x.failed": 1}, self.timeout_ghost()), next="load.fail")
 
     # ---- guest ------------------------------------------------------------------
     def guest_start(self, G: Thread) -> None:

@@ -9,11 +9,15 @@ explicit engine (local steps fused identically).
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
 from typing import Any, Callable, Sequence
 
 import attrs
 import z3
+
+from mhmailbox.model.expr import variables
 
 from .symbolic import Symbolic, step_state, with_initial
 
@@ -107,64 +111,314 @@ def set_timeout(solver, seconds_left: float) -> None:
     solver.set("timeout", max(1, int(seconds_left * 1000)))
 
 
+# ---------------------------------------------------------------- search options
+
+@attrs.frozen
+class Options:
+    """How the unrolling is searched. None of these changes what is found: each one
+    only adds constraints that keep, at every length k, the set of states reachable
+    in exactly k steps (``por``), or constraints already implied by the solver's own
+    assertions (``lemmas``, ``milestones``); see docs/proofs.md "bmc details"."""
+
+    #: one solver per monitor, over that monitor's own cone of influence
+    split: bool = True
+    #: peephole partial-order reduction: of two adjacent independent transitions,
+    #: only the order with the lower transition index first is kept
+    por: bool = True
+    #: after an unsat check at length k, assert that no remaining monitor is bad at s_k
+    lemmas: bool = True
+    #: also prove, per length k, which program counters cannot hold at s_k yet
+    milestones: bool = True
+    #: Z3 resource limit for one milestone query (deterministic, unlike a timeout);
+    #: a milestone that exceeds it is no longer asked (a lemma is only ever added when proved)
+    milestone_rlimit: int = 2_000_000
+
+
+DEFAULT = Options()
+PLAIN = Options(split=False, por=False, lemmas=False, milestones=False)
+
+
+def footprints(sym: Symbolic) -> list[tuple[frozenset, frozenset]]:
+    """(read, written) state variables of each transition: guard and branch condition,
+    and every update expression, are reads; the updated variables are writes."""
+    names = set(sym.names)
+    out = []
+    for tr in sym.transitions:
+        reads = set(variables(tr.cond))
+        for e in tr.updates.values():
+            reads |= variables(e)
+        out.append((frozenset(reads & names), frozenset(tr.updates)))
+    return out
+
+
+def independent_after(sym: Symbolic) -> dict[int, list[int]]:
+    """For each transition b, the transitions a > b that commute with it.
+
+    a and b commute when neither writes what the other reads or writes: then from any
+    state, a;b and b;a are both enabled or both not (each guard reads nothing the other
+    writes, and parameter domains are constants) and end in the same state. Forbidding
+    "a at step i, b at step i+1" for such pairs with a > b keeps, for every length k,
+    every end state: any path is sorted into an allowed one of the same length by
+    swapping adjacent such pairs (each swap removes one inversion), ending where it did.
+    """
+    fp = footprints(sym)
+    n = len(fp)
+    out: dict[int, list[int]] = {}
+    for b in range(n):
+        rb, wb = fp[b]
+        xs = [a for a in range(b + 1, n) if not (fp[a][1] & (rb | wb)) and not (wb & fp[a][0])]
+        if xs:
+            out[b] = xs
+    return out
+
+
+def pc_milestones(sym: Symbolic) -> dict[tuple[str, int], tuple[str, int]]:
+    """``X.pc == c`` for every program counter value a transition's guard tests."""
+    found: dict[tuple[str, int], tuple[str, int]] = {}
+
+    def walk(e) -> None:
+        if e.op == "eq" and e.args[0].op == "var" and e.args[1].op == "const":
+            name = e.args[0].args[0]
+            if name.endswith(".pc") and name in sym.names:
+                found[(name, e.args[1].args[0])] = (name, e.args[1].args[0])
+        if e.op in ("and", "or", "not"):
+            for x in e.args:
+                walk(x)
+
+    for tr in sym.transitions:
+        walk(tr.cond)
+    return dict(sorted(found.items()))
+
+
+def restrict(system, monitors: Sequence[int]):
+    """``system`` for only ``monitors`` (indices into system.monitors), reduced to their cone
+    of influence. Every guard stays (the cone contains every guard's variables), so the
+    actions and their indices are the same; only updates of dropped variables go."""
+    sub = attrs.evolve(system, variables=dict(system.variables), actions=list(system.actions),
+                       monitors=[system.monitors[m] for m in monitors], dropped=dict(system.dropped))
+    red = sub.reduced()
+    red.dropped = {**system.dropped, **red.dropped}
+    return red
+
+
+class _Group:
+    """One solver, for some monitors, over a (possibly smaller) symbolic system."""
+
+    def __init__(self, sym: Symbolic, full: Symbolic, monitors: dict[int, int], opts: Options):
+        self.sym = sym
+        self.full = full
+        self.monitors = monitors  # original monitor index -> index in sym.system.monitors
+        self.pending = set(monitors)
+        self.opts = opts
+        self.un = Unroller(sym)
+        self.checked = -1
+        self.spent = 0.0
+        self.dead = ""  # "time" | "unknown" once this group can go no further
+        self.after = independent_after(sym) if opts.por else {}
+        self.miles = {k: v for k, v in pc_milestones(sym).items()} if opts.milestones else {}
+        self.reached: set = set()
+        self.checks = 0
+        self._fresh = 0
+
+    def fresh(self, tag: str) -> z3.BoolRef:
+        """A new Boolean, never used before in this solver (a name reused would be the same variable)."""
+        self._fresh += 1
+        return z3.Bool(f"{tag}#{self._fresh}")
+
+    def _extend(self) -> None:
+        un = self.un
+        un.extend()
+        i = un.k - 1  # the step just added: s_i -> s_{i+1}
+        if self.after and i >= 1:
+            prev, cur = un.sels[i - 1], un.sels[i]
+            for b, xs in self.after.items():
+                un.solver.add(z3.Implies(cur[b], z3.Not(z3.Or([prev[a] for a in xs]))))
+
+    def _milestones(self, k: int, deadline: float) -> None:
+        """Prove which pending ``pc == c`` cannot hold at s_k; assert those facts."""
+        un = self.un
+        st = un.states[k]
+        lits = {}
+        for key, (name, c) in self.miles.items():
+            if key not in self.reached:
+                b = z3.Bool(f"mile.{name}={c}@{k}")
+                un.solver.add(b == (st[name] == c))
+                lits[key] = b
+        if not lits:
+            return
+
+        def refute(keys: list) -> None:
+            while keys:
+                if time.perf_counter() >= deadline:
+                    return
+                lit = self.fresh(f"miles@{k}")
+                un.solver.add(lit == z3.Or([lits[x] for x in keys]))
+                un.solver.set("rlimit", self.opts.milestone_rlimit)
+                set_timeout(un.solver, deadline - time.perf_counter())
+                r = un.solver.check(lit)
+                un.solver.set("rlimit", 0)
+                self.checks += 1
+                if r == z3.unsat:
+                    un.solver.add(z3.Not(lit))
+                    return
+                if r == z3.sat:
+                    model = un.solver.model()
+                    hit = [x for x in keys if z3.is_true(model.eval(lits[x], model_completion=True))]
+                    self.reached.update(hit)
+                    keys = [x for x in keys if x not in hit]
+                    continue
+                if time.perf_counter() >= deadline:
+                    return
+                if len(keys) == 1:
+                    self.reached.add(keys[0])  # too costly: never asked again
+                    return
+                half = len(keys) // 2
+                refute(keys[:half])
+                refute(keys[half:])
+                return
+
+        refute(list(lits))
+
+    def advance(self, t0: float, time_limit: float, compiled_for, found: dict) -> None:
+        """Check length ``checked + 1`` for every pending monitor of this group."""
+        k = self.checked + 1
+        deadline = t0 + time_limit
+        tstart = time.perf_counter()
+        try:
+            while self.un.k < k:
+                self._extend()
+            if self.miles and k >= 1:
+                self._milestones(k, deadline)
+            un, sym = self.un, self.sym
+            bads = {}
+            for m in sorted(self.pending):
+                b = z3.Bool(f"bad{m}@{k}")
+                un.solver.add(b == sym.bad(self.monitors[m], un.states[k]))
+                bads[m] = b
+            while bads:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    self.dead = "time"
+                    return
+                lit = self.fresh(f"any@{k}")
+                un.solver.add(lit == z3.Or(list(bads.values())))
+                set_timeout(un.solver, left)
+                r = un.solver.check(lit)
+                self.checks += 1
+                if r == z3.unsat:
+                    if self.opts.lemmas:
+                        un.solver.add(z3.Not(lit))
+                    break
+                if r == z3.unknown:
+                    self.dead = "time" if time.perf_counter() - t0 >= time_limit * 0.98 else "unknown"
+                    return
+                model = un.solver.model()
+                hit = [m for m, b in bads.items() if z3.is_true(model.eval(b, model_completion=True))]
+                path, values, compiled = self.decode(model, k, compiled_for)
+                for m in hit:
+                    if not compiled.bad[m](path[-1][1]):
+                        raise AssertionError(f"monitor {self.full.system.monitors[m].id}: the symbolic "
+                                             "counterexample does not violate it when re-executed")
+                    found[m] = Cex(m, k, path, values)
+                    del bads[m]
+                    self.pending.discard(m)
+            self.checked = k
+        finally:
+            self.spent += time.perf_counter() - tstart
+
+    def decode(self, model: z3.ModelRef, length: int, compiled_for):
+        """The path in ``model``, re-executed on the explicit model of the *whole* system
+        (variables outside this group's cone are checked to follow, but not compared)."""
+        if self.sym is self.full:
+            return self.un.path(model, length, compiled_for)
+        sym, un = self.sym, self.un
+        signed = sym.sort == "bv"
+
+        def ev(x) -> int:
+            v = model.eval(x, model_completion=True)
+            return v.as_signed_long() if signed else v.as_long()
+
+        values = {k: ev(un.states[0][k]) for k in ("k.D", "k.Q") if k in un.states[0]}
+        compiled = compiled_for(values)
+        idx = compiled.system.index()
+        cols = [(idx[n], n) for n in sym.names]
+        state = compiled.initial()
+
+        def same(st, i: int) -> bool:
+            return all(st[c] == ev(un.states[i][n]) for c, n in cols)
+
+        if not same(state, 0):
+            raise AssertionError("symbolic initial state differs from the explicit one")
+        path: list = [(None, state)]
+        for i in range(length):
+            js = [j for j, b in enumerate(un.sels[i]) if z3.is_true(model.eval(b, model_completion=True))]
+            tr = sym.transitions[js[0]]
+            pv = {name: ev(v) for name, v in un.params[i].items()}
+            params = sym.action_params(tr, pv)
+            nxt = step_state(compiled, state, tr.action, params, sym.gen)
+            if nxt is None or not same(nxt, i + 1):
+                act = compiled.system.actions[tr.action]
+                raise AssertionError(f"step {i + 1} ({act.name} {params}): symbolic and explicit successors differ")
+            path.append(((tr.action, params), nxt))
+            state = nxt
+        return path, values, compiled
+
+
 def bmc(
     sym: Symbolic,
     compiled_for: Callable[[dict], Any],
     depth: int,
     time_limit: float,
     monitors: Sequence[int] | None = None,
+    options: Options = DEFAULT,
 ) -> BmcRun:
     """Shortest violations of each monitor up to ``depth`` steps, within ``time_limit`` seconds.
 
-    At each length one query asks whether *any* remaining monitor can be violated;
-    a model answers for every monitor it violates, and the rest are asked again.
+    With ``options.split`` each monitor has its own solver over its own cone of
+    influence; the solvers share the time, the one that has used least going next.
+    In each solver, lengths are checked in increasing order, so the first
+    counterexample found for a monitor is a shortest one; one query per length asks
+    whether *any* of the solver's remaining monitors can be violated, a model answers
+    for every monitor it violates, and the rest are asked again. ``depth`` in the
+    result is the longest length checked for every monitor not found.
     """
     t0 = time.perf_counter()
     wanted = list(range(len(sym.system.monitors))) if monitors is None else list(monitors)
-    un = Unroller(sym)
-    found: dict[int, Cex] = {}
-    checks = 0
-    stopped = "depth"
-    checked = -1
-    for k in range(depth + 1):
-        while un.k < k:
-            un.extend()
-        bads = {}
+    groups: list[_Group] = []
+    if options.split and len(wanted) > 0:
         for m in wanted:
-            if m not in found:
-                b = z3.Bool(f"bad{m}@{k}")
-                un.solver.add(b == sym.bad(m, un.states[k]))
-                bads[m] = b
-        while bads:
-            left = time_limit - (time.perf_counter() - t0)
-            if left <= 0:
-                stopped = "time"
-                break
-            lit = z3.Bool(f"any{len(bads)}@{k}")
-            un.solver.add(lit == z3.Or(list(bads.values())))
-            set_timeout(un.solver, left)
-            r = un.solver.check(lit)
-            checks += 1
-            if r == z3.unsat:
-                break
-            if r == z3.unknown:
-                stopped = "time" if time.perf_counter() - t0 >= time_limit * 0.98 else "unknown"
-                break
-            model = un.solver.model()
-            hit = [m for m, b in bads.items() if z3.is_true(model.eval(b, model_completion=True))]
-            path, values, compiled = un.path(model, k, compiled_for)
-            for m in hit:
-                if not compiled.bad[m](path[-1][1]):
-                    raise AssertionError(f"monitor {sym.system.monitors[m].id}: the symbolic counterexample "
-                                         "does not violate it when re-executed")
-                found[m] = Cex(m, k, path, values)
-                del bads[m]
-        if stopped != "depth":
+            sub = restrict(sym.system, [m])
+            gsym = Symbolic(sub, sym.gen, sort=sym.sort, width=sym.width)
+            groups.append(_Group(gsym, sym, {m: 0}, options))
+    elif wanted:
+        groups.append(_Group(sym, sym, {m: m for m in wanted}, options))
+    found: dict[int, Cex] = {}
+    stopped = "depth"
+    while True:
+        active = [g for g in groups if g.pending and not g.dead and g.checked < depth]
+        if not active:
             break
-        checked = k
-        if all(m in found for m in wanted):
-            stopped = "all-found"
+        if time.perf_counter() - t0 >= time_limit:
+            stopped = "time"
             break
+        g = min(active, key=lambda g: (g.spent, g.checked))
+        g.advance(t0, time_limit, compiled_for, found)
+    pending = [g for g in groups if g.pending]
+    if not pending:
+        stopped = "all-found"
+        checked = max([g.checked for g in groups], default=-1)
+    else:
+        checked = min(g.checked for g in pending)
+        dead = [g.dead for g in pending if g.dead and g.checked == checked]
+        if dead:
+            stopped = "unknown" if "unknown" in dead and "time" not in dead else "time"
+        elif checked < depth:
+            stopped = "time"
+    checks = sum(g.checks for g in groups)
+    if os.environ.get("MHMAILBOX_BMC_DEBUG"):
+        for g in groups:
+            print(f"bmc group {sorted(g.monitors)}: checked {g.checked}, {g.spent:.1f}s, {g.checks} checks, "
+                  f"{len(g.sym.names)} vars, dead={g.dead!r}", file=sys.stderr)
     return BmcRun(found=found, depth=checked, stopped=stopped, seconds=time.perf_counter() - t0, checks=checks)
 
 

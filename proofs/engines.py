@@ -127,8 +127,19 @@ def run_bmc(cell: tuple, props: list, args: argparse.Namespace | None, *, depth:
 # ---------------------------------------------------------------- pdr / kind
 
 def general_model(cell: tuple, props: list, args: argparse.Namespace | None):
+    """The generalized model of a cell; a property's assumption on D and Q (the catalog's
+    ``assumes``) is conjoined to its monitor, so it is proved under that assumption."""
+    from mhmailbox.model.expr import And, V
+    from mhmailbox.model.system import Monitor
+
     bounds = general_bounds(args)
     model = build(*cell, bounds, props)
+    for i, prop in enumerate(model.properties):
+        a = prop.assumption(V("k.D"), V("k.Q"))
+        if a is not None:
+            m = model.system.monitors[i]
+            assert m.id == prop.id
+            model.system.monitors[i] = Monitor(m.id, And(m.bad, a))
     system = model.system.reduced()
     return model, system, bounds
 
@@ -155,8 +166,9 @@ def run_unbounded(engine: str, cell: tuple, props: list, args: argparse.Namespac
         if v.cex is not None:
             trace = trace_of(model, v.cex, factory, UNBOUNDED)
             depth = v.cex.length
+        note = v.note + (f" (claimed for {prop.assumes}, the property's assumption)" if prop.assumes else "")
         out.append(Result(property=prop.id, verdict=v.verdict, depth=depth, states=0,
-                          seconds=round(time.perf_counter() - t0, 3), trace=trace, note=v.note, **common))
+                          seconds=round(time.perf_counter() - t0, 3), trace=trace, note=note, **common))
     return out
 
 

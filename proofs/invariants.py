@@ -83,8 +83,13 @@ def cell_key(model) -> str:
 # ---------------------------------------------------------------- mining candidates
 
 def mine(model, system, samples: Sequence[tuple[int, int]] = ((2, 1), (1, 1), (3, 2), (2, 3)),
-         max_states: int = 60_000, depth: int = 80) -> list[Invariant]:
-    """Candidate invariants true in every state the explicit engine reaches (several D, Q)."""
+         max_states: int = 60_000, depth: int = 80, joint: bool = True) -> list[Invariant]:
+    """Candidate invariants true in every state the explicit engine reaches (several D, Q).
+
+    ``joint=False`` leaves out the candidates guarded by the joint position of both
+    threads (the largest family): for cells whose hand-written lemmas (:mod:`.lemmas`)
+    already say how the threads' positions relate, and where Houdini over the full
+    set does not finish in time."""
     import numpy as np
 
     from mhmailbox.model.explore import explore
@@ -229,7 +234,7 @@ def mine(model, system, samples: Sequence[tuple[int, int]] = ((2, 1), (1, 1), (3
     rel(R, None, "always")
     tagged(R, None, "always")
     bounds(R, np.ones(len(R), dtype=bool), None, "always")
-    if len(pcs) >= 2:  # joint positions of the threads, and "once the clock has moved" there
+    if joint and len(pcs) >= 2:  # joint positions of the threads, and "once the clock has moved" there
         ks = [names.index(pv) for pv in pcs]
         locs = sorted(set(tuple(int(x) for x in r) for r in R[:, ks].tolist()))
         out.append(Invariant(f"always: the threads only at the {len(locs)} joint positions reached",
@@ -421,11 +426,11 @@ def fingerprint(sym, invs: Sequence[Invariant]) -> str:
 
 
 def with_lemmas(model, cands: list[Invariant]) -> list[Invariant]:
-    """The candidates plus this cell's hand-written lemmas (:mod:`.lemmas`) not already among them."""
+    """The candidates plus this cell's hand-written lemmas (:mod:`.lemmas`), in their current form."""
     from .lemmas import lemmas
 
-    have = {c.name for c in cands}
-    return cands + [lm for lm in lemmas(model) if lm.name not in have]
+    # stored copies of lemmas may be older versions: the current definitions replace them
+    return [c for c in cands if not c.name.startswith("lemma: ")] + lemmas(model)
 
 
 def proved(sym, model, deadline: float) -> Proved:
@@ -475,14 +480,12 @@ def refingerprint(log=print, only: Any = None) -> None:
             fps.pop(key, None)
         log(f"{key}: {len(invs)} of {len(cands)} inductive{'' if ok else ' (TIME OUT)'} "
             f"in {time.perf_counter() - t0:.1f} s")
-    with open(STORE, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=0, sort_keys=True)
-        fh.write("\n")
+    _save(data)
 
 
 # ---------------------------------------------------------------- offline: mine and store
 
-def generate(cells, time_limit: float = 120.0, log=print) -> dict[str, list]:
+def generate(cells, time_limit: float = 120.0, log=print, joint: bool = True) -> dict[str, list]:
     from .engines import general_model
     from .symbolic import UNBOUNDED, Symbolic
     from mhmailbox.model.properties import CATALOG
@@ -493,7 +496,7 @@ def generate(cells, time_limit: float = 120.0, log=print) -> dict[str, list]:
         if not model.properties:
             continue
         t0 = time.perf_counter()
-        cands = with_lemmas(model, mine(model, system))
+        cands = with_lemmas(model, mine(model, system, joint=joint))
         sym = Symbolic(system, UNBOUNDED)
         invs, ok = houdini(sym, cands, time.perf_counter() + time_limit)
         log(f"{cell_key(model)}: {len(cands)} candidates, {len(invs)} inductive"
@@ -516,9 +519,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--memory", action="append")
     ap.add_argument("--guest", action="append")
     ap.add_argument("--time-limit", type=float, default=120.0)
+    ap.add_argument("--no-joint", action="store_true",
+                    help="leave out candidates guarded by both threads' positions (smaller, for big cells)")
     ap.add_argument("--refingerprint", action="store_true",
                     help="re-prove every stored set and record the fingerprint of the model it holds for")
+    ap.add_argument("--out", metavar="FILE", help="write the new sets to FILE instead of the store "
+                    "(so several mining runs can go in parallel); merge them with --merge")
+    ap.add_argument("--merge", metavar="FILE", nargs="+", help="merge sets written with --out into the store")
     a = ap.parse_args(argv)
+    if a.merge:
+        data = _load()
+        for path in a.merge:
+            with open(path, encoding="utf-8") as fh:
+                new = json.load(fh)
+            data["_fingerprints"] = {**data.get("_fingerprints", {}), **new.pop("_fingerprints", {})}
+            data.update(new)
+        _save(data)
+        return 0
     todo = cells(a.variant or ["hardened"], a.memory or list(MODELS), a.guest, list(CATALOG))
     if a.refingerprint:
         def only(key: str) -> bool:
@@ -528,15 +545,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         refingerprint(log=lambda m: print(m, file=sys.stderr, flush=True), only=only)
         return 0
+    new = generate(todo, a.time_limit, log=lambda m: print(m, file=sys.stderr, flush=True), joint=not a.no_joint)
+    if a.out:
+        with open(a.out, "w", encoding="utf-8") as fh:
+            json.dump(new, fh)
+        return 0
     data = _load()
-    new = generate(todo, a.time_limit, log=lambda m: print(m, file=sys.stderr, flush=True))
     fps = {**data.get("_fingerprints", {}), **new.pop("_fingerprints")}
     data.update(new)
     data["_fingerprints"] = fps
+    _save(data)
+    return 0
+
+
+def _save(data: dict) -> None:
     with open(STORE, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=0, sort_keys=True)
         fh.write("\n")
-    return 0
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from mhmailbox.model.expr import And, Expr, In, Not, Or, V
+from mhmailbox.model import values as val
+from mhmailbox.model.expr import And, Expr, In, Not, Or, V, lift
 
 from .invariants import Invariant
 
@@ -27,12 +28,13 @@ from .invariants import Invariant
 def _at(model, thread: str) -> Callable[..., Expr]:
     idx = {st.label: i for i, st in enumerate(model.threads[thread].steps)}
 
-    def at(*labels: str) -> Expr:
+    def at(*labels: str) -> Expr:  # noqa: D401 - also at.index(label)
         missing = [lb for lb in labels if lb not in idx]
         if missing:
             raise KeyError(f"{thread} has no step {missing}")
         return In(V(f"{thread}.pc"), [idx[lb] for lb in labels])
 
+    at.index = idx.__getitem__  # type: ignore[attr-defined]
     return at
 
 
@@ -40,87 +42,292 @@ def _implies(a: Expr, b: Expr) -> Expr:
     return Or(Not(a), b)
 
 
+def _latest(model, part: str) -> Callable[[str], Expr]:
+    """The newest value (``part`` "v") or ghost ("g") of a field, whoever holds it: the
+    shared memory under sc; under tso the youngest store-buffer entry for the field (the
+    helper's, then the host's), else memory. In reachable states at most one thread has
+    a store to a field in flight (the handshake orders them), so this is *the* value the
+    protocol talks about; the lemmas below say it in the sc terms and the tso lemmas say
+    where the stores still are."""
+    mm = model.memory_model
+    base = (lambda f: V(f"m.{f}")) if part == "v" else (lambda f: V(f"mg.{f}"))
+    if model.memory == "sc":
+        return base
+
+    def latest(f: str) -> Expr:
+        from mhmailbox.model.expr import Ite
+
+        out: Expr = base(f)
+        for t in ("host", "guest"):  # the helper's entries take precedence: checked last, outermost
+            for i in range(mm.capacity):
+                out = Ite(V(f"{t}.sb{i}.f").eq(mm.fid(f)), V(f"{t}.sb{i}.{part}"), out)
+        return out
+
+    return latest
+
+
 def handshake(model) -> list[Invariant]:
-    """The phases of one command, for the hardened host and helper under sc."""
-    if model.variant != "hardened" or model.memory != "sc" or not {"host", "guest"} <= set(model.threads):
+    """The phases of one command, for the hardened host and helper under sc.
+
+    ``P`` is the ghost of the last ``go`` written (``2*I`` of the command that
+    published it). With the ``slow`` helper a command may time out: the host then
+    keeps it as ``pending`` (always the last one published) and, before it writes
+    anything else to the shared area, waits (``send.prev``, ``load.prev``) until
+    it is done; the helper may be in any phase of it meanwhile, and the host's
+    ``id`` runs ahead of the published one. Once the helper is prompt, time
+    passes only while it has nothing to do, which is what liveness.recovery needs.
+    """
+    if model.variant != "hardened" or model.memory not in ("sc", "tso") or not {"host", "guest"} <= set(model.threads):
         return []
+    slow = model.guest == "slow"
     H, G = _at(model, "host"), _at(model, "guest")
-    S, I = V("host.seq"), V("host.id")
-    last, done, go = V("guest.last"), V("m.done"), V("m.go")
+    M, MG = _latest(model, "v"), _latest(model, "g")
+    S, I, P = V("host.seq"), V("host.id"), MG("go")
+    last, done, go = V("guest.last"), M("done"), M("go")
     two_i = I + I
     # where the host is, relative to its current command
     before_go = H("send.gpa", "send.ret", "send.wmb", "send.go")  # seq already bumped, go not yet written
     between = H("begin", "idle", "save.len1", "save.page", "load.len", "load.page")  # no command in flight
+    prevwait = H("send.prev", "send.prev.last", "load.prev", "load.prev.last")  # waiting out a pending one
     waiting = H("send.poll", "send.poll.last")
     seen = H("send.rmb", "send.got")
     working = G("accept", "cmd", "gpa", "dispatch", "save", "save.hdr", "restore", "restore.copy", "ret", "wmb", "done")
-    # the helper's three phases for command S (published: go == S)
-    not_taken = And(G("wait"), last.eq(S - 1), done.eq(S - 1))
-    taking = And(working, V("guest.go").eq(S), V("guest.gog").eq(two_i), last.eq(S - 1), done.eq(S - 1))
-    finished = And(G("wait"), last.eq(S), done.eq(S), V("mg.done").eq(two_i + 1))
-    prev_done = Or(V("mg.done").eq(two_i - 1), And(S.eq(1), V("mg.done").eq(0)))
-    params = And(V("mg.cmd").eq(two_i), V("mg.gpa").eq(two_i), V("mg.go").eq(two_i), go.eq(S))
+    pending = V("host.pending")
+    # the last published command (go == S, ghost P) is in flight: being waited for, or pending
+    inflight = Or(waiting, seen, And(pending.ne(0), Or(between, prevwait)))
+    # the helper's three phases for it
+    not_taken = And(G("wait"), last.eq(S - 1), done.eq(S - 1), MG("done").lt(P))
+    taking = And(working, V("guest.go").eq(S), V("guest.gog").eq(P), last.eq(S - 1), done.eq(S - 1),
+                 MG("done").lt(P))
+    finished = And(G("wait"), last.eq(S), done.eq(S), MG("done").eq(P + 1))
+    params = And(MG("cmd").eq(P), MG("gpa").eq(P), go.eq(S), S.ge(1))
+    any_phase = And(params, Or(not_taken, taking, finished))
+    quiet = And(G("wait"), last.eq(S), done.eq(S), go.eq(S), Or(MG("done").eq(P + 1), And(S.eq(0), P.eq(0), MG("done").eq(0))))
+    resting = {}
+    for t in ("host", "guest"):  # a thread rests only where it accesses memory (local steps are fused)
+        labels = {a.name.split(":", 1)[1].split("@", 1)[0] for a in model.system.actions
+                  if a.name.startswith(f"{t}:") and not a.local}
+        resting[t] = sorted(lb for lb in labels | {"begin" if t == "host" else "start"}
+                            if lb in {st.label for st in model.threads[t].steps})
     out = [
-        ("no command is ever left pending", V("host.pending").eq(0)),
-        ("id and seq advance together (id first, at send)",
-         Or(And(H("send.cmd"), I.eq(S + 1)), And(Not(H("send.cmd")), I.eq(S)))),
+        ("the host rests only at its memory accesses", H(*resting["host"])),
+        ("the helper rests only at its memory accesses", G(*resting["guest"])),
+        ("past the deadline only after the clock said so",
+         _implies(H("send.poll.last", "send.prev.last", "load.prev.last"), V("host.t").ge(V("k.D")))),
+        ("deadline and quantum are positive", And(V("k.D").ge(1), V("k.Q").ge(1))),
+        ("no command is ever left pending", pending.eq(0)) if not slow else
+        ("a pending command is the last one published", Or(pending.eq(0), pending.eq(S))),
+        ("waiting or answered: the command published is the host's current one", _implies(Or(waiting, seen), P.eq(two_i))),
+        ("the published command is not newer than the host's", P.le(two_i)),
+        ("a command being started has not published yet",
+         _implies(Or(H("send.cmd", "send.prev", "send.prev.last", "load.prev", "load.prev.last", "load.len",
+                       "load.page"), before_go), P.le(two_i - 2))),
         ("between commands: the helper has finished the last one",
-         _implies(Or(between, H("send.cmd")), And(G("wait"), last.eq(S), done.eq(S), go.eq(S)))),
-        ("between commands: done carries the last command's ghost",
-         _implies(between, Or(V("mg.done").eq(two_i + 1), And(S.eq(0), V("mg.done").eq(0))))),
-        ("at send.cmd: done carries the previous command's ghost",
-         _implies(H("send.cmd"), Or(V("mg.done").eq(two_i - 1), And(S.eq(0), V("mg.done").eq(0))))),
+         _implies(Or(And(between, pending.eq(0)), H("send.cmd")), quiet)),
         ("publishing: the helper is idle on the previous command",
-         _implies(before_go, And(G("wait"), last.eq(S - 1), done.eq(S - 1), go.eq(S - 1), prev_done))),
+         _implies(before_go, And(G("wait"), last.eq(S - 1), done.eq(S - 1), go.eq(S - 1),
+                                 Or(MG("done").eq(P + 1), And(S.eq(1), P.eq(0), MG("done").eq(0)))))),
         ("publishing: the parameters written so far are this command's",
-         _implies(H("send.ret", "send.wmb", "send.go"), And(V("mg.cmd").eq(two_i), V("mg.gpa").eq(two_i)))),
-        ("waiting: not taken, being served, or finished",
-         _implies(waiting, And(params, Or(And(Or(not_taken, taking), prev_done), finished)))),
+         _implies(H("send.ret", "send.wmb", "send.go"), And(MG("cmd").eq(two_i), MG("gpa").eq(two_i)))),
+        ("publishing: cmd_type written first", _implies(H("send.gpa"), MG("cmd").eq(two_i))),
+        ("in flight: not taken, being served, or finished", _implies(inflight, any_phase)),
+        ("no completion is seen for a command not yet published",
+         _implies(Or(prevwait, H("send.cmd", "load.len", "load.page"), before_go), V("x.seen").eq(0))),
+        ("a completion seen while waiting is this command's, and stays",
+         _implies(And(V("x.seen").eq(1), waiting), And(finished, V("m.done").eq(S)))),
         ("done == seq seen: the helper has finished this command",
-         _implies(seen, And(params, finished, V("host.dg").eq(two_i + 1)))),
+         _implies(seen, And(finished, V("host.dg").eq(P + 1)))),
         ("a helper at work read this command's parameters",
          _implies(And(G("gpa", "dispatch", "save", "save.hdr", "restore", "restore.copy", "ret", "wmb", "done"),
-                      Or(waiting, seen)), V("guest.cmdg").eq(two_i))),
+                      inflight), V("guest.cmdg").eq(P))),
         ("a helper past ret wrote this command's ret",
-         _implies(And(G("wmb", "done"), Or(waiting, seen)), And(V("mg.ret").eq(two_i + 1), V("m.ret").eq(V("guest.ret"))))),
-        ("finished: ret is this command's",
-         _implies(And(finished, Or(waiting, seen)), V("mg.ret").eq(two_i + 1))),
-        # what makes every honest result OK (liveness.honest-progress)
+         _implies(And(G("wmb", "done"), inflight), And(MG("ret").eq(P + 1), M("ret").eq(V("guest.ret"))))),
+        ("finished: ret is this command's", _implies(And(finished, inflight), MG("ret").eq(P + 1))),
+        # what makes every honest result OK (liveness.*)
         ("the helper's command is the host's",
          _implies(And(working, Not(G("accept", "cmd")), Or(waiting, seen)), V("guest.cmd").eq(V("host.cmd")))),
         ("the helper's gpa is the host's",
          _implies(And(working, Not(G("accept", "cmd", "gpa")), Or(waiting, seen)), V("guest.gpa").eq(V("host.cgpa")))),
         ("the parameters in memory are the host's",
-         _implies(Or(waiting, seen), And(V("m.cmd").eq(V("host.cmd")), V("m.gpa").eq(V("host.cgpa"))))),
+         _implies(Or(waiting, seen), And(M("cmd").eq(V("host.cmd")), M("gpa").eq(V("host.cgpa"))))),
         ("the host only asks for pages in RAM", In(V("host.cgpa"), [0, 1])),
+        ("ENCRYPT and DECRYPT are sent only by an initialized host",
+         _implies(And(In(V("host.cmd"), [1, 2]), Or(H("send.cmd", "send.prev", "send.prev.last"), before_go, waiting, seen)),
+                  V("host.init").eq(1))),
+        ("INIT is sent only by an uninitialized host",
+         _implies(And(V("host.cmd").eq(0), Or(H("send.cmd", "send.prev", "send.prev.last"), before_go, waiting, seen)),
+                  V("host.init").eq(0))),
+        ("writing a DECRYPT's page: nothing is pending (the load waited it out first)",
+         _implies(H("load.len", "load.page"), pending.eq(0))),
+        ("a DECRYPT never waits for a pending command (the load waited before writing the page)",
+         _implies(H("send.prev", "send.prev.last"), V("host.cmd").ne(2))),
+        *[(f"a command called from {back} is {name}",
+           _implies(And(V("host.ret_to").eq(H.index(back)), Or(H("send.cmd", "send.prev", "send.prev.last"),
+                                                                 before_go, waiting, seen)),
+                    V("host.cmd").eq(code)))
+          for back, name, code in (("save.inited", "INIT", 0), ("load.inited", "INIT", 0), ("save.encd", "ENCRYPT", 1),
+                                   ("load.decd", "DECRYPT", 2), ("cleanup.done", "RESET", 3))],
         ("ENCRYPT and DECRYPT only after INIT: the helper is initialized",
          _implies(And(In(V("host.cmd"), [1, 2]), Or(waiting, seen)), V("guest.init").eq(1))),
         ("initialized host, initialized helper (but inside cleanup's RESET)",
          _implies(And(V("host.init").eq(1), Not(And(V("host.cmd").eq(3), Or(waiting, seen)))), V("guest.init").eq(1))),
         ("an ENCRYPT's io page is the helper's output for it",
          _implies(And(V("host.cmd").eq(1), Or(waiting, seen),
-                      Or(finished, G("save.hdr", "ret", "wmb", "done"))), V("mg.io").eq(two_i + 1))),
+                      Or(finished, G("save.hdr", "ret", "wmb", "done"))), MG("io").eq(P + 1))),
+        ("an ENCRYPT's response header length is the helper's",
+         _implies(And(V("host.cmd").eq(1), Or(waiting, seen), Or(finished, G("ret", "wmb", "done"))),
+                  M("hdr_len").eq(val.HLEN_OK))),
+        ("saving: the header length the host reads and copies is the helper's", And(
+            _implies(H("save.len1"), M("hdr_len").eq(val.HLEN_OK)),
+            _implies(H("save.page"), And(V("host.l1").eq(val.HLEN_OK), V("host.l2").eq(val.HLEN_OK), V("host.l3").eq(val.HLEN_OK))))),
         ("saving: the io page the host copies is this command's output",
-         _implies(H("save.len1", "save.page"), V("mg.io").eq(two_i + 1))),
+         _implies(H("save.len1", "save.page"), And(MG("io").eq(P + 1), P.eq(two_i)))),
         ("a carried-out INIT left the helper initialized",
          _implies(And(V("host.cmd").eq(0), Or(waiting, seen),
                       Or(finished, G("save", "save.hdr", "restore", "restore.copy", "ret", "wmb", "done"))),
                   V("guest.init").eq(1))),
         ("the helper's session is the model's", V("guest.epoch").eq(V("x.epoch"))),
         ("a DECRYPT's io page is this session's ciphertext of its gpa",
-         _implies(And(V("host.cmd").eq(2), Or(H("send.cmd", "send.gpa", "send.ret", "send.wmb", "send.go"), waiting, seen),
-                      Not(G("save", "save.hdr"))),
-                  V("m.io").eq(V("x.epoch") + V("x.epoch") + V("host.cgpa") + 4))),
+         _implies(And(V("host.cmd").eq(2), Or(H("send.cmd"), before_go, waiting, seen), Not(G("save", "save.hdr"))),
+                  M("io").eq(V("x.epoch") + V("x.epoch") + V("host.cgpa") + 4))),
         ("the helper's copy of a DECRYPT page is that ciphertext",
          _implies(And(G("restore.copy"), Or(waiting, seen)),
                   V("guest.io").eq(V("x.epoch") + V("x.epoch") + V("host.cgpa") + 4))),
-        ("an honest result is OK",
-         _implies(And(G("ret", "wmb", "done"), Or(waiting, seen)), V("guest.ret").eq(0))),
-        ("a finished command's ret is OK", _implies(And(finished, Or(waiting, seen)), V("m.ret").eq(0))),
-        ("no time passes while the current command is unfinished",
-         _implies(And(waiting, Not(finished)), V("host.t").eq(0))),
+        ("an honest result is OK", _implies(And(G("ret", "wmb", "done"), Or(waiting, seen)), V("guest.ret").eq(0))),
+        ("a finished command's ret is OK", _implies(And(finished, Or(waiting, seen)), M("ret").eq(0))),
     ]
+    if model.memory == "tso":
+        out += _tso(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between, pending)
+    if not slow:
+        out += [
+            ("id and seq advance together (id first, when the command starts)",
+             Or(And(H("send.cmd", "load.len", "load.page"), I.eq(S + 1)),
+                And(Not(H("send.cmd", "load.len", "load.page")), I.eq(S)))),
+            ("no time passes before a command is published", _implies(Or(H("send.cmd"), before_go), V("host.t").eq(0))),
+            ("no time passes until the current command's done is in memory",
+             _implies(And(waiting, Not(And(finished, V("m.done").eq(S)))), V("host.t").eq(0))),
+        ]
+    else:
+        after_prompt = And(V("x.prompt").eq(1), I.gt(V("x.prompt_at")))
+        out += [
+            ("once prompt, waiting out a pending command takes at most one burst",
+             _implies(And(after_prompt, prevwait), And(V("host.t").le(V("k.Q")), V("host.nc").eq(V("k.Q"))))),
+            ("a pending RESET: the host is no longer initialized",
+             _implies(And(pending.ne(0), M("cmd").eq(3)), V("host.init").eq(0))),
+            ("a helper at work on a pending command read its cmd_type",
+             _implies(And(pending.ne(0), G("gpa", "dispatch", "save", "save.hdr", "restore", "restore.copy", "ret",
+                                           "wmb", "done")), V("guest.cmd").eq(M("cmd")))),
+            ("once prompt, no time passes in a new wait while the pending command is unfinished",
+             _implies(And(after_prompt, prevwait, Not(finished)), And(V("host.t").eq(0), V("host.nc").eq(V("k.Q"))))),
+            ("once prompt, a new command has used at most one burst before it is published",
+             _implies(And(after_prompt, Or(H("send.cmd", "load.len", "load.page"), before_go)), V("host.t").le(V("k.Q")))),
+            ("once prompt, a new command unfinished has used at most one burst (noticing the pending one)",
+             _implies(And(after_prompt, waiting, Not(finished)), And(V("host.t").le(V("k.Q")), V("host.t").le(V("host.nc"))))),
+            ("prompt at some command", _implies(V("x.prompt").eq(1), V("x.prompt_at").le(I))),
+            ("waiting out a pending command: it is the last one published",
+             _implies(prevwait, And(pending.eq(S), S.ge(1)))),
+        ]
     return [Invariant(f"lemma: {name}", e) for name, e in out]
+
+
+def _tso(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between, pending) -> list[tuple[str, Expr]]:
+    """Where the stores of the handshake still are, under tso (FIFO store buffers)."""
+    mm = model.memory_model
+    cap = mm.capacity
+    writes = {"host": ("cmd", "gpa", "ret", "go", "hdr_len", "io"), "guest": ("ret", "done", "hdr_len", "io")}
+    out: list[tuple[str, Expr]] = []
+    if cap != 2:
+        return out  # the buffer-shape lemmas below are written for two entries
+
+    def n(t: str) -> Expr:
+        return V(f"{t}.sb.n")
+
+    def has(t: str, f: str) -> Expr:
+        return Or(*[And(n(t).gt(i), V(f"{t}.sb{i}.f").eq(mm.fid(f))) for i in range(cap)])
+
+    for t in ("host", "guest"):
+        out.append((f"the {t}'s store buffer holds 0..{cap} entries", And(n(t).ge(0), n(t).le(cap))))
+        for i in range(cap):
+            out.append((f"the {t}'s buffer slot {i} is empty beyond the count",
+                        _implies(n(t).le(i), And(*[V(f"{t}.sb{i}.{part}").eq(0) for part in ("f", "v", "g")]))))
+            out.append((f"the {t}'s buffer slot {i} holds a field it writes",
+                        _implies(n(t).gt(i), In(V(f"{t}.sb{i}.f"), [mm.fid(f) for f in writes[t]]))))
+    host_empty, guest_empty = n("host").eq(0), n("guest").eq(0)
+    I = V("host.id")
+    entry = {"cmd": (V("host.cmd"), I + I), "gpa": (V("host.cgpa"), I + I), "ret": (-1, I + I), "go": (S, I + I)}
+
+    def newest(order: tuple[str, ...]) -> Expr:
+        """The host's buffer holds (a suffix of) these stores of this command, newest last, as written."""
+        cases = [n("host").eq(0)]
+        for k in range(1, min(cap, len(order)) + 1):
+            fields = order[-k:]
+            cases.append(And(n("host").eq(k), *[
+                And(V(f"host.sb{i}.f").eq(mm.fid(f)), V(f"host.sb{i}.v").eq(entry[f][0]),
+                    V(f"host.sb{i}.g").eq(entry[f][1])) for i, f in enumerate(fields)]))
+        if len(order) + 1 <= cap:  # an older entry may be a load's request, written before the command
+            k = len(order)
+            cases.append(And(n("host").eq(k + 1), In(V("host.sb0.f"), [mm.fid("hdr_len"), mm.fid("io")]), *[
+                And(V(f"host.sb{i + 1}.f").eq(mm.fid(f)), V(f"host.sb{i + 1}.v").eq(entry[f][0]),
+                    V(f"host.sb{i + 1}.g").eq(entry[f][1])) for i, f in enumerate(order)]))
+        return Or(*cases)
+
+    def fid(f: str) -> Expr:
+        return lift(mm.fid(f))
+
+    def gbuf(*shapes: tuple[str, ...]) -> Expr:
+        """The helper's buffer holds one of these sequences of stores (oldest first)."""
+        return Or(*[And(n("guest").eq(len(sh)), *[V(f"guest.sb{i}.f").eq(fid(f)) for i, f in enumerate(sh)])
+                    for sh in shapes])
+
+    req = ((), ("hdr_len",), ("io",), ("hdr_len", "io"))
+    out += [
+        ("a load's request is the host's only store before a command",
+         _implies(H("send.cmd"), Or(*[And(n("host").eq(len(sh)), *[V(f"host.sb{i}.f").eq(fid(f)) for i, f in enumerate(sh)])
+                                      for sh in req]))),
+        ("writing a load's page: only its length may still be buffered",
+         _implies(H("load.page"), Or(n("host").eq(0), And(n("host").eq(1), V("host.sb0.f").eq(fid("hdr_len")))))),
+        ("the helper's stores leave in program order: done last",
+         _implies(G("wait"), gbuf((), ("done",), ("ret", "done")))),
+        ("the helper's stores so far, in program order", And(
+            _implies(G("accept", "cmd", "gpa", "restore"), gbuf(())),
+            _implies(G("save.hdr"), gbuf((), ("io",))),
+            _implies(G("ret"), gbuf((), ("hdr_len",), ("io", "hdr_len"))),
+            _implies(G("wmb", "done"), gbuf((), ("ret",), ("hdr_len", "ret"))))),
+        ("publishing: cmd_type is the newest store", _implies(H("send.gpa"), newest(("cmd",)))),
+        ("publishing: then gpa", _implies(H("send.ret"), newest(("cmd", "gpa")))),
+        ("publishing: then ret = -1", _implies(H("send.wmb", "send.go"), newest(("cmd", "gpa", "ret")))),
+        ("published: go is the newest store", _implies(Or(H("send.poll", "send.poll.last"), seen),
+                                                        newest(("cmd", "gpa", "ret", "go")))),
+        ("publishing: what is written so far is the host's", And(
+            _implies(H("send.gpa", "send.ret", "send.wmb", "send.go"), _latest(model, "v")("cmd").eq(V("host.cmd"))),
+            _implies(H("send.ret", "send.wmb", "send.go"), _latest(model, "v")("gpa").eq(V("host.cgpa"))),
+            _implies(H("send.wmb", "send.go"), And(_latest(model, "v")("ret").eq(-1),
+                                                   _latest(model, "g")("ret").eq(I + I))))),
+    ]
+    out += [
+        ("the helper has seen go only once it was in memory (and all before it: FIFO)",
+         _implies(And(inflight, Or(taking, finished)), And(V("m.go").eq(S), host_empty))),
+        ("go still buffered: the helper has not taken the command",
+         _implies(And(inflight, has("host", "go")), not_taken)),
+        ("go still buffered: memory holds the previous go",
+         _implies(And(inflight, has("host", "go")), And(V("m.go").eq(S - 1), V("mg.go").le(P - 2)))),
+        ("a helper yet to take the command has nothing buffered", _implies(And(inflight, not_taken), guest_empty)),
+        ("the helper's buffered stores are this command's",
+         _implies(inflight, And(*[_implies(n("guest").gt(i), V(f"guest.sb{i}.g").eq(P + 1)) for i in range(cap)]))),
+        ("done in memory: everything the helper wrote before it is too",
+         _implies(And(inflight, finished, V("m.done").eq(S)), guest_empty)),
+        ("done == seq seen: the helper's stores are all in memory", _implies(seen, guest_empty)),
+        ("before publishing, no go is buffered (the last one was seen by the helper)",
+         _implies(And(Or(between, H("send.cmd", "send.gpa", "send.ret", "send.wmb", "send.go")), pending.eq(0)),
+                  And(Not(has("host", "go")), guest_empty))),
+        ("between commands, the host's own stores are only a load's request",
+         _implies(And(between, Not(H("load.page")), pending.eq(0)), host_empty)),
+        ("between commands, the helper's stores are all in memory", _implies(And(between, pending.eq(0)), guest_empty)),
+    ]
+    if model.guest == "honest":
+        out.append(("an honest helper never leaves a command pending: no pending waits",
+                    Not(H("send.prev", "send.prev.last", "load.prev", "load.prev.last"))))
+    return out
 
 
 def lemmas(model) -> list[Invariant]:

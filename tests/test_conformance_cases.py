@@ -62,9 +62,10 @@ def test_reproducer_is_ready_to_paste() -> None:
     assert ns["failure"] is not None and ns["failure"].prop == "order.response"
 
 
-def test_hoisted_wait_starts_the_commands_deadline() -> None:
+def test_a_loads_wait_for_a_pending_command_opens_its_deadline() -> None:
     """Regression (found by a random run): a load whose wait for a timed-out command times out
-    is one command, timed from the start of that wait, not from the model's later send step."""
+    is timed from the start of that wait (the model's load.quiesce), and a DECRYPT after the
+    wait shares that deadline, as the implementation's does."""
     steps = [("save", {"g": 0, "sched": []}), ("cleanup", {"sched": []}), ("cleanup", {"sched": []}),
              ("save", {"g": 0, "sched": [(0, ("wake",))]}),
              ("save", {"g": 0, "sched": [(0, ("silent",)), (0, ("serve",))]}), ("load", {"g": 0, "sched": []})]

@@ -108,3 +108,25 @@ def test_hardened_invariants_do_not_prove_a_broken_variant(monkeypatch, mutant, 
                                                time_limit=60)}
     assert rs[prop].verdict in ("violated", "unknown"), rs[prop].note
     assert rs["adversary.in-bounds"].verdict == "proved"  # what the mutant keeps is still proved
+
+
+def test_honest_helper_fully_proved_under_sc() -> None:
+    """order.*, liveness.honest-progress and the rest, unbounded, with symbolic deadline and quantum."""
+    rs = run_unbounded("kind", ("hardened", "sc", "honest", "faithful"), [], None, time_limit=120)
+    assert {r.verdict for r in rs} == {"proved"}, {r.property: r.note for r in rs if r.verdict != "proved"}
+    assert "liveness.honest-progress" in {r.property for r in rs}
+
+
+def test_recovery_needs_a_quantum_shorter_than_the_deadline() -> None:
+    """The assumption is necessary: with Q >= D the explicit engine finds the violation."""
+    from mhmailbox.model.check import check_cell
+    from mhmailbox.model.properties import BY_ID
+    from mhmailbox.model.protocol import Bounds
+
+    prop = BY_ID["liveness.recovery"]
+    assert prop.assumes == "Q < D" and not prop.holds_for(1, 1) and prop.holds_for(2, 1)
+    bad = check_cell("hardened", "sc", "slow", "faithful", [prop], Bounds(scripts=("any",), deadline=1, quantum=1))
+    assert bad[0].verdict == "violated"
+    ok = check_cell("hardened", "sc", "slow", "faithful", [prop], Bounds(scripts=("any",), deadline=2, quantum=1),
+                    max_states=300_000)
+    assert ok[0].verdict == "holds-to-depth"
