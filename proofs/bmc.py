@@ -1,16 +1,34 @@
 """Incremental bounded model checking over the symbolic model.
 
-One solver per cell: the path ``s0 .. sk`` is extended one transition at a
-time (assertions only, never push/pop, so learned clauses are kept), and at
-each length ``k`` every monitor not yet violated is asked for with
-``check(assumption)``. Lengths are tried in increasing order, so the first
-counterexample found for a monitor is a shortest one, in steps of the
-explicit engine (local steps fused identically).
+One solver per cell (or, with ``Options.split``, per cone of influence): the
+path ``s0 .. sk`` is extended one transition at a time (assertions only, never
+push/pop, so learned clauses are kept), and at each length ``k`` every monitor
+not yet violated is asked for with ``check(assumption)``. Lengths are tried in
+increasing order, so the first counterexample found for a monitor is a
+shortest one, in steps of the explicit engine (local steps fused identically).
+Every counterexample is re-executed on the explicit compiled model.
+
+Search options (:class:`Options`), none of which changes a verdict or a length:
+
+* ``por``: peephole partial-order reduction. Two transitions that neither read
+  nor write what the other writes commute; for such a pair only the order
+  "lower transition index first" is allowed on adjacent steps. Any path can be
+  sorted into an allowed one of the same length ending in the same state, so
+  the states reachable in exactly k steps are the same for every k.
+* ``lemmas``: once "no remaining monitor is bad at s_k" is proved, it is
+  asserted, so later lengths need not re-derive it (an implied constraint).
+* ``milestones``: likewise proves and asserts which ``X.pc == c`` cannot hold
+  at s_k yet (each check under a deterministic resource limit).
+* ``split``: a solver per cone of influence (``restrict``); counterexamples are
+  re-executed on the whole model.
+
+Measured on rfc x {tso, relaxed} x {honest, slow} (``bench/bmc_depth.py``):
+``por`` and ``lemmas`` help a little and are on; ``split`` and ``milestones``
+are off (see their comments). The unsat checks still grow about 1.5x per length
+past ~20 steps, which is what bounds the depth bmc reaches.
 """
 from __future__ import annotations
 
-import os
-import sys
 import time
 from typing import Any, Callable, Sequence
 
@@ -39,6 +57,7 @@ class Cex:
     length: int
     path: list  # [(None, s0), ((ai, params), s1), ...] over the explicit system
     values: dict[str, int]  # free constants Z3 chose (k.D, k.Q)
+    seconds: float = 0.0  # since the run started, when it was found
 
 
 @attrs.define
@@ -48,6 +67,7 @@ class BmcRun:
     stopped: str  # "depth" | "time" | "all-found" | "unknown"
     seconds: float
     checks: int
+    groups: list = attrs.field(factory=list)  # per solver: monitors, variables, checked, seconds, checks
 
 
 class Unroller:
@@ -120,15 +140,18 @@ class Options:
     in exactly k steps (``por``), or constraints already implied by the solver's own
     assertions (``lemmas``, ``milestones``); see docs/proofs.md "bmc details"."""
 
-    #: one solver per monitor, over that monitor's own cone of influence
-    split: bool = True
+    #: one solver per cone of influence (monitors with the same cone share one), the
+    #: solvers sharing the time; off by default: measured slower for whole cells (each
+    #: cone is still most of the model, and k solvers each pay the deep lengths)
+    split: bool = False
     #: peephole partial-order reduction: of two adjacent independent transitions,
     #: only the order with the lower transition index first is kept
     por: bool = True
     #: after an unsat check at length k, assert that no remaining monitor is bad at s_k
     lemmas: bool = True
-    #: also prove, per length k, which program counters cannot hold at s_k yet
-    milestones: bool = True
+    #: also prove, per length k, which program counters cannot hold at s_k yet; off by
+    #: default: the main checks get cheaper but the milestone checks cost as much
+    milestones: bool = False
     #: Z3 resource limit for one milestone query (deterministic, unlike a timeout);
     #: a milestone that exceeds it is no longer asked (a lemma is only ever added when proved)
     milestone_rlimit: int = 2_000_000
@@ -319,7 +342,7 @@ class _Group:
                     if not compiled.bad[m](path[-1][1]):
                         raise AssertionError(f"monitor {self.full.system.monitors[m].id}: the symbolic "
                                              "counterexample does not violate it when re-executed")
-                    found[m] = Cex(m, k, path, values)
+                    found[m] = Cex(m, k, path, values, seconds=round(time.perf_counter() - t0, 3))
                     del bads[m]
                     self.pending.discard(m)
             self.checked = k
@@ -386,10 +409,14 @@ def bmc(
     wanted = list(range(len(sym.system.monitors))) if monitors is None else list(monitors)
     groups: list[_Group] = []
     if options.split and len(wanted) > 0:
+        # monitors with the same cone of influence share a solver
+        by_cone: dict[frozenset, list[int]] = {}
         for m in wanted:
-            sub = restrict(sym.system, [m])
+            by_cone.setdefault(frozenset(restrict(sym.system, [m]).variables), []).append(m)
+        for ms in by_cone.values():
+            sub = restrict(sym.system, ms)
             gsym = Symbolic(sub, sym.gen, sort=sym.sort, width=sym.width)
-            groups.append(_Group(gsym, sym, {m: 0}, options))
+            groups.append(_Group(gsym, sym, {m: i for i, m in enumerate(ms)}, options))
     elif wanted:
         groups.append(_Group(sym, sym, {m: m for m in wanted}, options))
     found: dict[int, Cex] = {}
@@ -415,11 +442,10 @@ def bmc(
         elif checked < depth:
             stopped = "time"
     checks = sum(g.checks for g in groups)
-    if os.environ.get("MHMAILBOX_BMC_DEBUG"):
-        for g in groups:
-            print(f"bmc group {sorted(g.monitors)}: checked {g.checked}, {g.spent:.1f}s, {g.checks} checks, "
-                  f"{len(g.sym.names)} vars, dead={g.dead!r}", file=sys.stderr)
-    return BmcRun(found=found, depth=checked, stopped=stopped, seconds=time.perf_counter() - t0, checks=checks)
+    stats = [{"monitors": sorted(g.monitors), "variables": len(g.sym.names), "checked": g.checked,
+              "seconds": round(g.spent, 3), "checks": g.checks, "stopped": g.dead or "-"} for g in groups]
+    return BmcRun(found=found, depth=checked, stopped=stopped, seconds=time.perf_counter() - t0, checks=checks,
+                  groups=stats)
 
 
 def compiled_factory(system) -> Callable[[dict], Any]:

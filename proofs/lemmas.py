@@ -102,6 +102,7 @@ def handshake(model) -> list[Invariant]:
     finished = And(G("wait"), last.eq(S), done.eq(S), MG("done").eq(P + 1))
     params = And(MG("cmd").eq(P), MG("gpa").eq(P), go.eq(S), S.ge(1))
     any_phase = And(params, Or(not_taken, taking, finished))
+    complete = And(finished, V("m.done").eq(S))  # finished, and the host can see it
     quiet = And(G("wait"), last.eq(S), done.eq(S), go.eq(S), Or(MG("done").eq(P + 1), And(S.eq(0), P.eq(0), MG("done").eq(0))))
     resting = {}
     for t in ("host", "guest"):  # a thread rests only where it accesses memory (local steps are fused)
@@ -169,6 +170,8 @@ def handshake(model) -> list[Invariant]:
                                    ("load.decd", "DECRYPT", 2), ("cleanup.done", "RESET", 3))],
         ("ENCRYPT and DECRYPT only after INIT: the helper is initialized",
          _implies(And(In(V("host.cmd"), [1, 2]), Or(waiting, seen)), V("guest.init").eq(1))),
+        ("an initialized host's INIT succeeded since the last RESET (but inside cleanup's RESET)",
+         _implies(And(V("host.init").eq(1), Not(And(V("host.cmd").eq(3), Or(waiting, seen)))), V("x.ginit").eq(1))),
         ("initialized host, initialized helper (but inside cleanup's RESET)",
          _implies(And(V("host.init").eq(1), Not(And(V("host.cmd").eq(3), Or(waiting, seen)))), V("guest.init").eq(1))),
         ("an ENCRYPT's io page is the helper's output for it",
@@ -205,7 +208,7 @@ def handshake(model) -> list[Invariant]:
                 And(Not(H("send.cmd", "load.len", "load.page")), I.eq(S)))),
             ("no time passes before a command is published", _implies(Or(H("send.cmd"), before_go), V("host.t").eq(0))),
             ("no time passes until the current command's done is in memory",
-             _implies(And(waiting, Not(And(finished, V("m.done").eq(S)))), V("host.t").eq(0))),
+             _implies(And(waiting, Not(complete)), V("host.t").eq(0))),
         ]
     else:
         after_prompt = And(V("x.prompt").eq(1), I.gt(V("x.prompt_at")))
@@ -217,12 +220,12 @@ def handshake(model) -> list[Invariant]:
             ("a helper at work on a pending command read its cmd_type",
              _implies(And(pending.ne(0), G("gpa", "dispatch", "save", "save.hdr", "restore", "restore.copy", "ret",
                                            "wmb", "done")), V("guest.cmd").eq(M("cmd")))),
-            ("once prompt, no time passes in a new wait while the pending command is unfinished",
-             _implies(And(after_prompt, prevwait, Not(finished)), And(V("host.t").eq(0), V("host.nc").eq(V("k.Q"))))),
+            ("once prompt, no time passes in a new wait until the pending command's done is in memory",
+             _implies(And(after_prompt, prevwait, Not(complete)), And(V("host.t").eq(0), V("host.nc").eq(V("k.Q"))))),
             ("once prompt, a new command has used at most one burst before it is published",
              _implies(And(after_prompt, Or(H("send.cmd", "load.len", "load.page"), before_go)), V("host.t").le(V("k.Q")))),
             ("once prompt, a new command unfinished has used at most one burst (noticing the pending one)",
-             _implies(And(after_prompt, waiting, Not(finished)), And(V("host.t").le(V("k.Q")), V("host.t").le(V("host.nc"))))),
+             _implies(And(after_prompt, waiting, Not(complete)), And(V("host.t").le(V("k.Q")), V("host.t").le(V("host.nc"))))),
             ("prompt at some command", _implies(V("x.prompt").eq(1), V("x.prompt_at").le(I))),
             ("waiting out a pending command: it is the last one published",
              _implies(prevwait, And(pending.eq(S), S.ge(1)))),
@@ -254,21 +257,27 @@ def _tso(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between
                         _implies(n(t).gt(i), In(V(f"{t}.sb{i}.f"), [mm.fid(f) for f in writes[t]]))))
     host_empty, guest_empty = n("host").eq(0), n("guest").eq(0)
     I = V("host.id")
-    entry = {"cmd": (V("host.cmd"), I + I), "gpa": (V("host.cgpa"), I + I), "ret": (-1, I + I), "go": (S, I + I)}
+    def newest(order: tuple[str, ...], I_of: Expr | None = None) -> Expr:
+        """The host's buffer holds (a suffix of) these stores of this command, newest last, as written
+        (``I_of``: the ghost of the command, when it is not the host's current one; then only
+        the ghosts, ret and go are known)."""
+        g = I + I if I_of is None else I_of
+        entry = {"cmd": (V("host.cmd") if I_of is None else None, g),
+                 "gpa": (V("host.cgpa") if I_of is None else None, g), "ret": (lift(-1), g), "go": (S, g)}
 
-    def newest(order: tuple[str, ...]) -> Expr:
-        """The host's buffer holds (a suffix of) these stores of this command, newest last, as written."""
+        def slot(i: int, f: str) -> Expr:
+            v, gh = entry[f]
+            parts = [V(f"host.sb{i}.f").eq(mm.fid(f)), V(f"host.sb{i}.g").eq(gh)]
+            if v is not None:
+                parts.append(V(f"host.sb{i}.v").eq(v))
+            return And(*parts)
+
         cases = [n("host").eq(0)]
         for k in range(1, min(cap, len(order)) + 1):
-            fields = order[-k:]
-            cases.append(And(n("host").eq(k), *[
-                And(V(f"host.sb{i}.f").eq(mm.fid(f)), V(f"host.sb{i}.v").eq(entry[f][0]),
-                    V(f"host.sb{i}.g").eq(entry[f][1])) for i, f in enumerate(fields)]))
+            cases.append(And(n("host").eq(k), *[slot(i, f) for i, f in enumerate(order[-k:])]))
         if len(order) + 1 <= cap:  # an older entry may be a load's request, written before the command
-            k = len(order)
-            cases.append(And(n("host").eq(k + 1), In(V("host.sb0.f"), [mm.fid("hdr_len"), mm.fid("io")]), *[
-                And(V(f"host.sb{i + 1}.f").eq(mm.fid(f)), V(f"host.sb{i + 1}.v").eq(entry[f][0]),
-                    V(f"host.sb{i + 1}.g").eq(entry[f][1])) for i, f in enumerate(order)]))
+            cases.append(And(n("host").eq(len(order) + 1), In(V("host.sb0.f"), [mm.fid("hdr_len"), mm.fid("io")]),
+                             *[slot(i + 1, f) for i, f in enumerate(order)]))
         return Or(*cases)
 
     def fid(f: str) -> Expr:
@@ -289,7 +298,7 @@ def _tso(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between
         ("the helper's stores leave in program order: done last",
          _implies(G("wait"), gbuf((), ("done",), ("ret", "done")))),
         ("the helper's stores so far, in program order", And(
-            _implies(G("accept", "cmd", "gpa", "restore"), gbuf(())),
+            _implies(G("accept", "cmd", "gpa", "restore", "save"), gbuf(())),
             _implies(G("save.hdr"), gbuf((), ("io",))),
             _implies(G("ret"), gbuf((), ("hdr_len",), ("io", "hdr_len"))),
             _implies(G("wmb", "done"), gbuf((), ("ret",), ("hdr_len", "ret"))))),
@@ -323,6 +332,9 @@ def _tso(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between
         ("between commands, the host's own stores are only a load's request",
          _implies(And(between, Not(H("load.page")), pending.eq(0)), host_empty)),
         ("between commands, the helper's stores are all in memory", _implies(And(between, pending.eq(0)), guest_empty)),
+        ("after a timeout the host's buffer holds at most the pending command's last stores",
+         _implies(And(pending.ne(0), Or(between, H("send.prev", "send.prev.last", "load.prev", "load.prev.last"))),
+                  newest(("cmd", "gpa", "ret", "go"), I_of=P))),
     ]
     if model.guest == "honest":
         out.append(("an honest helper never leaves a command pending: no pending waits",
