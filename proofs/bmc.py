@@ -447,7 +447,7 @@ def bmc(
     pending = [g for g in groups if g.pending]
     if not pending:
         stopped = "all-found"
-        checked = max([g.checked for g in groups], default=-1)
+        checked = max([g.checked for g in groups], default=0)
     else:
         checked = min(g.checked for g in pending)
         dead = [g.dead for g in pending if g.dead and g.checked == checked]

@@ -77,7 +77,7 @@ def handshake(model) -> list[Invariant]:
     ``id`` runs ahead of the published one. Once the helper is prompt, time
     passes only while it has nothing to do, which is what liveness.recovery needs.
     """
-    if model.variant != "hardened" or model.memory not in ("sc", "tso") or not {"host", "guest"} <= set(model.threads):
+    if model.variant != "hardened" or not {"host", "guest"} <= set(model.threads):
         return []
     slow = model.guest == "slow"
     H, G = _at(model, "host"), _at(model, "guest")
@@ -116,6 +116,12 @@ def handshake(model) -> list[Invariant]:
         ("past the deadline only after the clock said so",
          _implies(H("send.poll.last", "send.prev.last", "load.prev.last"), V("host.t").ge(V("k.D")))),
         ("deadline and quantum are positive", And(V("k.D").ge(1), V("k.Q").ge(1))),
+        ("in a command the ghost clock is the host's, and the host's burst ends by D + Q",
+         _implies(Or(H("send.cmd", "send.gpa", "send.ret", "send.wmb", "send.go", "send.poll", "send.poll.last",
+                       "send.rmb", "send.got", "send.prev", "send.prev.last", "load.prev", "load.prev.last",
+                       "load.len", "load.page")),
+                  And(V("x.el").eq(V("host.t")), V("host.t").le(V("host.nc")),
+                      V("host.nc").le(V("k.D") + V("k.Q"))))),
         ("no command is ever left pending", pending.eq(0)) if not slow else
         ("a pending command is the last one published", Or(pending.eq(0), pending.eq(S))),
         ("waiting or answered: the command published is the host's current one", _implies(Or(waiting, seen), P.eq(two_i))),
@@ -152,6 +158,13 @@ def handshake(model) -> list[Invariant]:
         ("the parameters in memory are the host's",
          _implies(Or(waiting, seen), And(M("cmd").eq(V("host.cmd")), M("gpa").eq(V("host.cgpa"))))),
         ("the host only asks for pages in RAM", In(V("host.cgpa"), [0, 1])),
+        ("done never runs ahead of the host's seq", And(V("m.done").le(S), M("done").le(S))),
+        ("a call returns to one of its call sites",
+         _implies(Or(H("send.cmd", "send.prev", "send.prev.last", "send.poll", "send.poll.last"), before_go, seen),
+                  In(V("host.ret_to"), [H.index(b) for b in ("save.inited", "load.inited", "save.encd", "load.decd",
+                                                             "cleanup.done")]))),
+        ("a save's copy and a load's request happen only initialized",
+         _implies(H("save.len1", "save.page", "load.len", "load.page"), V("host.init").eq(1))),
         ("ENCRYPT and DECRYPT are sent only by an initialized host",
          _implies(And(In(V("host.cmd"), [1, 2]), Or(H("send.cmd", "send.prev", "send.prev.last"), before_go, waiting, seen)),
                   V("host.init").eq(1))),
@@ -199,14 +212,16 @@ def handshake(model) -> list[Invariant]:
         ("an honest result is OK", _implies(And(G("ret", "wmb", "done"), Or(waiting, seen)), V("guest.ret").eq(0))),
         ("a finished command's ret is OK", _implies(And(finished, Or(waiting, seen)), M("ret").eq(0))),
     ]
-    if model.memory == "tso":
-        out += _tso(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between, pending)
+    if model.memory in ("tso", "relaxed"):
+        out += _buffers(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between, pending)
     if not slow:
         out += [
+            ("with an honest helper nothing ever fails", V("x.failed").eq(0)),
             ("id and seq advance together (id first, when the command starts)",
              Or(And(H("send.cmd", "load.len", "load.page"), I.eq(S + 1)),
                 And(Not(H("send.cmd", "load.len", "load.page")), I.eq(S)))),
-            ("no time passes before a command is published", _implies(Or(H("send.cmd"), before_go), V("host.t").eq(0))),
+            ("no time passes before a command is published",
+             _implies(Or(H("send.cmd", "load.len", "load.page"), before_go), V("host.t").eq(0))),
             ("no time passes until the current command's done is in memory",
              _implies(And(waiting, Not(complete)), V("host.t").eq(0))),
         ]
@@ -233,8 +248,11 @@ def handshake(model) -> list[Invariant]:
     return [Invariant(f"lemma: {name}", e) for name, e in out]
 
 
-def _tso(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between, pending) -> list[tuple[str, Expr]]:
-    """Where the stores of the handshake still are, under tso (FIFO store buffers)."""
+def _buffers(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between, pending) -> list[tuple[str, Expr]]:
+    """Where the stores of the handshake still are: tso (FIFO store buffers) and relaxed (a store
+    may leave before an older one to another field, unless a wmb separates them; each thread
+    reads through per-field views that an rmb brings up to date)."""
+    fifo = model.memory == "tso"
     mm = model.memory_model
     cap = mm.capacity
     writes = {"host": ("cmd", "gpa", "ret", "go", "hdr_len", "io"), "guest": ("ret", "done", "hdr_len", "io")}
@@ -251,8 +269,10 @@ def _tso(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between
     for t in ("host", "guest"):
         out.append((f"the {t}'s store buffer holds 0..{cap} entries", And(n(t).ge(0), n(t).le(cap))))
         for i in range(cap):
+            parts = ("f", "v", "g") if fifo else ("f", "v", "g", "o")
             out.append((f"the {t}'s buffer slot {i} is empty beyond the count",
-                        _implies(n(t).le(i), And(*[V(f"{t}.sb{i}.{part}").eq(0) for part in ("f", "v", "g")]))))
+                        _implies(n(t).le(i), And(*[V(f"{t}.sb{i}.{part}").eq(0) for part in parts
+                                                   if f"{t}.sb{i}.{part}" in model.system.variables]))))
             out.append((f"the {t}'s buffer slot {i} holds a field it writes",
                         _implies(n(t).gt(i), In(V(f"{t}.sb{i}.f"), [mm.fid(f) for f in writes[t]]))))
     host_empty, guest_empty = n("host").eq(0), n("guest").eq(0)
@@ -289,24 +309,79 @@ def _tso(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between
                     for sh in shapes])
 
     req = ((), ("hdr_len",), ("io",), ("hdr_len", "io"))
+    if not fifo:
+        from itertools import combinations
+
+        def host_shapes(written: tuple[str, ...]) -> Expr:
+            """The host's buffer holds a subsequence of ``written`` (program order; at most ``cap``);
+            go, written after the wmb, never leaves before an older store, and is marked so."""
+            val_of = {"cmd": V("host.cmd"), "gpa": V("host.cgpa"), "ret": lift(-1), "go": S,
+                      "hdr_len": lift(val.HLEN_OK), "io": None}
+            cases = []
+            for k in range(0, cap + 1):
+                for sub in combinations(range(len(written)), k):
+                    fields = [written[j] for j in sub]
+                    if "go" in written and "go" not in fields and fields:
+                        continue  # go gone means everything older is gone
+                    parts = [n("host").eq(k)]
+                    for i, f in enumerate(fields):
+                        parts += [V(f"host.sb{i}.f").eq(mm.fid(f)), V(f"host.sb{i}.g").eq(I + I)]
+                        if val_of[f] is not None:
+                            parts.append(V(f"host.sb{i}.v").eq(val_of[f]))
+                        if f == "go" and i > 0:
+                            parts.append(V(f"host.sb{i}.o").eq(1))
+                    cases.append(And(*parts))
+            return Or(*cases)
+
+        lreq = ("hdr_len", "io")
+        out += [
+            ("relaxed: the host's buffer at send.cmd: a load's request", _implies(H("send.cmd"), host_shapes(lreq))),
+            ("relaxed: a load writes its request into an empty buffer",
+             And(_implies(H("load.len"), n("host").eq(0)), _implies(H("load.page"), host_shapes(("hdr_len",))))),
+            ("relaxed: a write barrier with stores before it orders what follows", And(
+                _implies(And(H("send.go"), n("host").ge(1)), V("host.wmb").eq(1)),
+                _implies(And(G("done"), n("guest").ge(1)), V("guest.wmb").eq(1)))),
+            ("relaxed: publishing, cmd_type written", _implies(H("send.gpa"), host_shapes(lreq + ("cmd",)))),
+            ("relaxed: publishing, gpa written", _implies(H("send.ret"), host_shapes(lreq + ("cmd", "gpa")))),
+            ("relaxed: publishing, ret = -1 written",
+             _implies(H("send.wmb", "send.go"), host_shapes(lreq + ("cmd", "gpa", "ret")))),
+            ("relaxed: published, go last", _implies(Or(H("send.poll", "send.poll.last"), seen),
+                                                     host_shapes(lreq + ("cmd", "gpa", "ret", "go")))),
+        ]
+        x3 = ("io", "hdr_len", "ret")
+        out += [
+            ("the helper's stores leave in order around its wmb: done after everything before it",
+             _implies(G("wait"), gbuf((), ("done",), *[(x, "done") for x in x3]))),
+            ("the helper's stores so far (any order before the wmb)", And(
+                _implies(G("accept", "cmd", "gpa", "restore", "save"), gbuf(())),
+                _implies(G("save.hdr"), gbuf((), ("io",))),
+                _implies(G("ret"), gbuf((), ("hdr_len",), ("io",), ("io", "hdr_len"))),
+                _implies(G("wmb", "done"), gbuf((), ("ret",), ("io",), ("hdr_len",), ("io", "ret"), ("hdr_len", "ret"),
+                                                 ("io", "hdr_len"))))),
+        ]
     out += [
         ("a load's request is the host's only store before a command",
          _implies(H("send.cmd"), Or(*[And(n("host").eq(len(sh)), *[V(f"host.sb{i}.f").eq(fid(f)) for i, f in enumerate(sh)])
                                       for sh in req]))),
         ("writing a load's page: only its length may still be buffered",
          _implies(H("load.page"), Or(n("host").eq(0), And(n("host").eq(1), V("host.sb0.f").eq(fid("hdr_len")))))),
-        ("the helper's stores leave in program order: done last",
-         _implies(G("wait"), gbuf((), ("done",), ("ret", "done")))),
-        ("the helper's stores so far, in program order", And(
-            _implies(G("accept", "cmd", "gpa", "restore", "save"), gbuf(())),
-            _implies(G("save.hdr"), gbuf((), ("io",))),
-            _implies(G("ret"), gbuf((), ("hdr_len",), ("io", "hdr_len"))),
-            _implies(G("wmb", "done"), gbuf((), ("ret",), ("hdr_len", "ret"))))),
-        ("publishing: cmd_type is the newest store", _implies(H("send.gpa"), newest(("cmd",)))),
-        ("publishing: then gpa", _implies(H("send.ret"), newest(("cmd", "gpa")))),
-        ("publishing: then ret = -1", _implies(H("send.wmb", "send.go"), newest(("cmd", "gpa", "ret")))),
-        ("published: go is the newest store", _implies(Or(H("send.poll", "send.poll.last"), seen),
-                                                        newest(("cmd", "gpa", "ret", "go")))),
+    ]
+    if fifo:
+        out += [
+            ("the helper's stores leave in program order: done last",
+             _implies(G("wait"), gbuf((), ("done",), ("ret", "done")))),
+            ("the helper's stores so far, in program order", And(
+                _implies(G("accept", "cmd", "gpa", "restore", "save"), gbuf(())),
+                _implies(G("save.hdr"), gbuf((), ("io",))),
+                _implies(G("ret"), gbuf((), ("hdr_len",), ("io", "hdr_len"))),
+                _implies(G("wmb", "done"), gbuf((), ("ret",), ("hdr_len", "ret"))))),
+            ("publishing: cmd_type is the newest store", _implies(H("send.gpa"), newest(("cmd",)))),
+            ("publishing: then gpa", _implies(H("send.ret"), newest(("cmd", "gpa")))),
+            ("publishing: then ret = -1", _implies(H("send.wmb", "send.go"), newest(("cmd", "gpa", "ret")))),
+            ("published: go is the newest store", _implies(Or(H("send.poll", "send.poll.last"), seen),
+                                                            newest(("cmd", "gpa", "ret", "go")))),
+        ]
+    out += [
         ("publishing: what is written so far is the host's", And(
             _implies(H("send.gpa", "send.ret", "send.wmb", "send.go"), _latest(model, "v")("cmd").eq(V("host.cmd"))),
             _implies(H("send.ret", "send.wmb", "send.go"), _latest(model, "v")("gpa").eq(V("host.cgpa"))),
@@ -332,10 +407,58 @@ def _tso(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between
         ("between commands, the host's own stores are only a load's request",
          _implies(And(between, Not(H("load.page")), pending.eq(0)), host_empty)),
         ("between commands, the helper's stores are all in memory", _implies(And(between, pending.eq(0)), guest_empty)),
-        ("after a timeout the host's buffer holds at most the pending command's last stores",
-         _implies(And(pending.ne(0), Or(between, H("send.prev", "send.prev.last", "load.prev", "load.prev.last"))),
-                  newest(("cmd", "gpa", "ret", "go"), I_of=P))),
     ]
+    if fifo:
+        out.append(("after a timeout the host's buffer holds at most the pending command's last stores",
+                    _implies(And(pending.ne(0), Or(between, H("send.prev", "send.prev.last", "load.prev",
+                                                              "load.prev.last"))),
+                             newest(("cmd", "gpa", "ret", "go"), I_of=P))))
+    else:
+        views = sorted(n_[len("guest.view."):] for n_ in model.system.variables if n_.startswith("guest.view."))
+        out += [
+            ("a helper at work sees memory as it was at its read barrier: the host's stores of this command",
+             _implies(And(inflight, G("cmd", "gpa", "save", "save.hdr", "restore", "restore.copy", "ret", "wmb", "done")),
+                      And(*[And(V(f"guest.view.{f}").eq(V(f"m.{f}")), V(f"guest.viewg.{f}").eq(V(f"mg.{f}")))
+                            for f in views if f in ("cmd", "gpa", "go")]))),
+            ("after its read barrier the host sees memory",
+             _implies(H("send.got"), And(*[And(V(f"host.view.{f}").eq(V(f"m.{f}")), V(f"host.viewg.{f}").eq(V(f"mg.{f}")))
+                                          for f in ("hdr_len", "io", "ret", "done")
+                                          if f"host.view.{f}" in model.system.variables]))),
+            ("a helper at work on a DECRYPT sees the host's page",
+             _implies(And(inflight, V("host.cmd").eq(2), G("cmd", "gpa", "restore", "restore.copy")),
+                      And(V("guest.view.io").eq(V("m.io")), V("guest.viewg.io").eq(V("mg.io"))))),
+            ("the helper's done leaves after its wmb", _implies(And(G("wait"), n("guest").eq(2)), V("guest.sb1.o").eq(1))),
+            ("the helper's view of go: at least the last go it served, at most memory's", And(
+                V("guest.view.go").le(V("m.go")), V("guest.view.go").ge(V("guest.last")))),
+        ]
+        if model.guest == "honest":  # ids and seqs advance together only without timeouts
+            out += [
+                ("time passes only once the host's view shows the command done",
+                 _implies(And(H("send.poll", "send.poll.last"), V("host.t").gt(0)), V("host.view.done").eq(S))),
+                ("done == seq seen and the read barrier passed: the host sees the helper's ret",
+                 _implies(H("send.got"), And(V("host.view.ret").eq(V("m.ret")), V("host.viewg.ret").eq(V("mg.ret"))))),
+                ("saving: since its read barrier the host sees the helper's header and page", And(
+                    _implies(H("save.len1", "save.page"), And(V("host.view.hdr_len").eq(V("m.hdr_len")),
+                                                              V("host.view.io").eq(V("m.io")),
+                                                              V("host.viewg.io").eq(V("mg.io")))))),
+                ("the host's view of done: at most memory's; at least the done it last accepted", And(
+                    V("host.view.done").le(V("m.done")),
+                    _implies(H("send.poll", "send.poll.last", "send.cmd", "begin", "idle", "save.len1", "save.page",
+                               "load.len", "load.page", "send.gpa", "send.ret", "send.wmb", "send.go"),
+                             V("host.view.done").ge(S - 1)),
+                    _implies(Or(seen, H("begin", "idle", "save.len1", "save.page", "load.len", "load.page", "send.cmd")),
+                             V("host.view.done").eq(S)))),
+                ("a viewed go is the one its ghost says",
+                 Or(V("guest.viewg.go").eq(V("guest.view.go") + V("guest.view.go")),
+                    And(V("guest.view.go").eq(0), V("guest.viewg.go").eq(0)))),
+                ("a viewed done is the one its ghost says",
+                 Or(V("host.viewg.done").eq(V("host.view.done") + V("host.view.done") + 1),
+                    And(V("host.view.done").eq(0), V("host.viewg.done").eq(0)))),
+                ("go in memory is the one its ghost says",
+                 Or(V("mg.go").eq(V("m.go") + V("m.go")), And(V("m.go").eq(0), V("mg.go").eq(0)))),
+                ("done in memory is the one its ghost says",
+                 Or(V("mg.done").eq(V("m.done") + V("m.done") + 1), And(V("m.done").eq(0), V("mg.done").eq(0)))),
+            ]
     if model.guest == "honest":
         out.append(("an honest helper never leaves a command pending: no pending waits",
                     Not(H("send.prev", "send.prev.last", "load.prev", "load.prev.last"))))
