@@ -110,11 +110,15 @@ def test_hardened_invariants_do_not_prove_a_broken_variant(monkeypatch, mutant, 
     assert rs["adversary.in-bounds"].verdict == "proved"  # what the mutant keeps is still proved
 
 
-def test_honest_helper_fully_proved_under_sc() -> None:
-    """order.*, liveness.honest-progress and the rest, unbounded, with symbolic deadline and quantum."""
-    rs = run_unbounded("kind", ("hardened", "sc", "honest", "faithful"), [], None, time_limit=120)
+@pytest.mark.parametrize("memory,guest", [("sc", "honest"), ("tso", "honest"), ("relaxed", "honest"),
+                                          ("sc", "slow"), ("tso", "slow")])
+def test_cooperating_helper_fully_proved(memory, guest) -> None:
+    """order.*, liveness.* and the rest, unbounded, with symbolic deadline and quantum (recovery: Q < D)."""
+    rs = run_unbounded("kind", ("hardened", memory, guest, "faithful"), [], None, time_limit=120)
     assert {r.verdict for r in rs} == {"proved"}, {r.property: r.note for r in rs if r.verdict != "proved"}
-    assert "liveness.honest-progress" in {r.property for r in rs}
+    live = {"honest": "liveness.honest-progress", "slow": "liveness.recovery"}[guest]
+    assert live in {r.property for r in rs}
+    assert all("Q < D" in r.note for r in rs if r.property == "liveness.recovery")
 
 
 def test_recovery_needs_a_quantum_shorter_than_the_deadline() -> None:
