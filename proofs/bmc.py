@@ -24,9 +24,11 @@ Search options (:class:`Options`), none of which changes a verdict or a length:
   re-executed on the whole model.
 
 Measured on rfc x {tso, relaxed} x {honest, slow} (``bench/bmc_depth.py``):
-``por``, ``lemmas`` and ``per_property`` help a little and are on; ``split`` and
-``milestones`` are off (see their comments). The unsat checks still grow about 1.5x per length
-past ~20 steps, which is what bounds the depth bmc reaches.
+``por``, ``lemmas`` and ``per_property`` are on (together 8 of the 18 violations
+at 120 s per cell, all at the explicit lengths; with ``por`` and ``lemmas`` alone
+6, each cell 1-3 lengths short of that); ``split`` and ``milestones`` are off (see
+their comments). The unsat checks still grow about 1.5x per length past ~20
+steps, which is what bounds the depth bmc reaches (about 25-31 in 120 s).
 """
 from __future__ import annotations
 
