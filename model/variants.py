@@ -194,18 +194,24 @@ class Rfc:
         )
         self.end_op(H, "save.ok", "save done: return 0", lift(True))
 
+    #: where a load goes once initialized (hardened first waits out a pending command)
+    LOAD_AFTER_INIT: ClassVar[str] = "load.len"
+
     def load(self, H: Thread) -> None:
         """Target side: load one page from the (honest) stream."""
         H.step("load", "load page: begin", next="load.init?")
-        self.init_if_needed(H, "load", "load.len")
+        self.init_if_needed(H, "load", self.LOAD_AFTER_INIT)
         H.step("load.len", "write len (<= 1024, from the stream) to hdr.len",
                Write("hdr_len", lift(val.HLEN_OK), val.host_ghost(h("id"))))
         H.step("load.page", "read the page from the stream into the io page",
                Write("io", self.stream_page(), val.host_ghost(h("id"))))
-        self.call(H, "load.dec", "send DECRYPT gpa", DECRYPT, h("gpa"), "load.decd")
+        self.load_send(H)
         self.end_op(H, "load.decd", "return ret", h("res").eq(RES_OK))
         if self.INIT_MUST_SUCCEED:
             self.end_op(H, "load.fail", "load failed", lift(False))
+
+    def load_send(self, H: Thread) -> None:
+        self.call(H, "load.dec", "send DECRYPT gpa", DECRYPT, h("gpa"), "load.decd")
 
     def stream_page(self) -> Expr:
         """What the stream carries for this page: plaintext, as published."""
@@ -463,22 +469,15 @@ class Hardened(Rfc):
     def waiting(self, H: Thread) -> Expr:
         return H.at("send.poll", "send.prev", "load.prev")
 
-    def load(self, H: Thread) -> None:
-        """Target side, hardened: a command still pending is waited out *before* the host
-        writes the response area (hdr.len, the io page), not only before the parameters:
-        a late helper finishing an old ENCRYPT would otherwise overwrite the page a
-        DECRYPT is about to read (found by the unbounded proof of liveness.recovery).
-        The waiting steps are in :meth:`host_extra`."""
-        H.step("load", "load page: begin", next="load.init?")
-        self.init_if_needed(H, "load", "load.quiesce")
-        H.step("load.len", "write len (<= 1024, from the stream) to hdr.len",
-               Write("hdr_len", lift(val.HLEN_OK), val.host_ghost(h("id"))))
-        H.step("load.page", "read the page from the stream into the io page",
-               Write("io", self.stream_page(), val.host_ghost(h("id"))))
+    #: a command still pending is waited out *before* the host writes the response area
+    #: (hdr.len, the io page), not only before the parameters: a late helper finishing an
+    #: old ENCRYPT would otherwise overwrite the page a DECRYPT is about to read (found by
+    #: the unbounded proof of liveness.recovery). The waiting steps are in host_extra.
+    LOAD_AFTER_INIT: ClassVar[str] = "load.quiesce"
+
+    def load_send(self, H: Thread) -> None:
         H.step("load.dec", "send DECRYPT gpa, within the load's deadline",
                set={"cmd": DECRYPT, "cgpa": h("gpa"), "ret_to": H.ref("load.decd")}, next="load.send")
-        self.end_op(H, "load.decd", "return ret", h("res").eq(RES_OK))
-        self.end_op(H, "load.fail", "load failed", lift(False))
 
     def host_extra(self, H: Thread) -> None:
         H.step("load.send", "send DECRYPT: the command started with the load's wait (nothing pending now)",
