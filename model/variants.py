@@ -207,8 +207,12 @@ class Rfc:
                Write("io", self.stream_page(), val.host_ghost(h("id"))))
         self.load_send(H)
         self.end_op(H, "load.decd", "return ret", h("res").eq(RES_OK))
-        if self.INIT_MUST_SUCCEED:
+        if self.load_can_fail():
             self.end_op(H, "load.fail", "load failed", lift(False))
+
+    def load_can_fail(self) -> bool:
+        """A load can fail before its DECRYPT (a failed INIT that counts)."""
+        return self.INIT_MUST_SUCCEED
 
     def load_send(self, H: Thread) -> None:
         self.call(H, "load.dec", "send DECRYPT gpa", DECRYPT, h("gpa"), "load.decd")
@@ -474,6 +478,9 @@ class Hardened(Rfc):
     #: old ENCRYPT would otherwise overwrite the page a DECRYPT is about to read (found by
     #: the unbounded proof of liveness.recovery). The waiting steps are in host_extra.
     LOAD_AFTER_INIT: ClassVar[str] = "load.quiesce"
+
+    def load_can_fail(self) -> bool:
+        return True  # also when the wait for a pending command times out
 
     def load_send(self, H: Thread) -> None:
         H.step("load.dec", "send DECRYPT gpa, within the load's deadline",
