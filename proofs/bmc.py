@@ -100,7 +100,10 @@ class Unroller:
         self.params.append(p)
 
     def path(self, model: z3.ModelRef, length: int, compiled_for: Callable[[dict], Any]):
-        """Read a path of ``length`` steps from a Z3 model, re-executed on the explicit model."""
+        """Read a path of ``length`` steps from a Z3 model, re-executed on the explicit model.
+
+        The explicit model may be larger than this unroller's (a solver over one cone of
+        influence): only the variables the unroller has are compared; the others must follow."""
         sym = self.sym
         signed = sym.sort == "bv"
 
@@ -110,10 +113,17 @@ class Unroller:
 
         values = {k: ev(self.states[0][k]) for k in ("k.D", "k.Q") if k in self.states[0]}
         compiled = compiled_for(values)
+        idx = compiled.system.index()
+        cols = [(idx[n], n) for n in sym.names]
         state = compiled.initial()
-        z0 = tuple(ev(self.states[0][n]) for n in sym.names)
-        if state != z0:
-            raise AssertionError(f"symbolic initial state differs from the explicit one: {z0} vs {state}")
+
+        def differs(st, i: int) -> str | None:
+            bad = [f"{n}: {st[c]} vs {ev(self.states[i][n])}" for c, n in cols if st[c] != ev(self.states[i][n])]
+            return ", ".join(bad) or None
+
+        why = differs(state, 0)
+        if why:
+            raise AssertionError(f"symbolic initial state differs from the explicit one: {why}")
         path: list = [(None, state)]
         for i in range(length):
             js = [j for j, b in enumerate(self.sels[i]) if z3.is_true(model.eval(b, model_completion=True))]
@@ -121,9 +131,8 @@ class Unroller:
             pv = {name: ev(v) for name, v in self.params[i].items()}
             params = sym.action_params(tr, pv)
             nxt = step_state(compiled, state, tr.action, params, sym.gen)
-            want = tuple(ev(self.states[i + 1][n]) for n in sym.names)
-            if nxt != want:
-                act = sym.system.actions[tr.action]
+            if nxt is None or differs(nxt, i + 1):
+                act = compiled.system.actions[tr.action]
                 raise AssertionError(f"step {i + 1} ({act.name} {params}): symbolic and explicit successors differ")
             path.append(((tr.action, params), nxt))
             state = nxt
@@ -367,39 +376,7 @@ class _Group:
     def decode(self, model: z3.ModelRef, length: int, compiled_for):
         """The path in ``model``, re-executed on the explicit model of the *whole* system
         (variables outside this group's cone are checked to follow, but not compared)."""
-        if self.sym is self.full:
-            return self.un.path(model, length, compiled_for)
-        sym, un = self.sym, self.un
-        signed = sym.sort == "bv"
-
-        def ev(x) -> int:
-            v = model.eval(x, model_completion=True)
-            return v.as_signed_long() if signed else v.as_long()
-
-        values = {k: ev(un.states[0][k]) for k in ("k.D", "k.Q") if k in un.states[0]}
-        compiled = compiled_for(values)
-        idx = compiled.system.index()
-        cols = [(idx[n], n) for n in sym.names]
-        state = compiled.initial()
-
-        def same(st, i: int) -> bool:
-            return all(st[c] == ev(un.states[i][n]) for c, n in cols)
-
-        if not same(state, 0):
-            raise AssertionError("symbolic initial state differs from the explicit one")
-        path: list = [(None, state)]
-        for i in range(length):
-            js = [j for j, b in enumerate(un.sels[i]) if z3.is_true(model.eval(b, model_completion=True))]
-            tr = sym.transitions[js[0]]
-            pv = {name: ev(v) for name, v in un.params[i].items()}
-            params = sym.action_params(tr, pv)
-            nxt = step_state(compiled, state, tr.action, params, sym.gen)
-            if nxt is None or not same(nxt, i + 1):
-                act = compiled.system.actions[tr.action]
-                raise AssertionError(f"step {i + 1} ({act.name} {params}): symbolic and explicit successors differ")
-            path.append(((tr.action, params), nxt))
-            state = nxt
-        return path, values, compiled
+        return self.un.path(model, length, compiled_for)
 
 
 def bmc(
