@@ -233,14 +233,7 @@ class _NoGpaCipher(SessionCipher):
 class GpaNotBound(GuestHelper):
     """DECRYPT authenticates the page against the gpa in its header, not the gpa requested."""
 
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
-        if self.provision is not None:
-            self._cipher = _NoGpaCipher(self.provision)
-
-    def new_session(self, provision) -> None:  # type: ignore[no-untyped-def]
-        super().new_session(provision)
-        self._cipher = _NoGpaCipher(provision)
+    cipher_class = _NoGpaCipher
 
 
 class _NoSessionCipher(SessionCipher):
@@ -275,14 +268,7 @@ class SessionNotBound(GuestHelper):
     """The migration session is bound neither into the key nor checked: a page saved in an
     earlier migration is accepted in the next one."""
 
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
-        if self.provision is not None:
-            self._cipher = _NoSessionCipher(self.provision)
-
-    def new_session(self, provision) -> None:  # type: ignore[no-untyped-def]
-        super().new_session(provision)
-        self._cipher = _NoSessionCipher(provision)
+    cipher_class = _NoSessionCipher
 
 
 class NoReplayWindow(GuestHelper):

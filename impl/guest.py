@@ -18,7 +18,7 @@ deterministic harness, and has a real loop (``run``) for its own process.
 from __future__ import annotations
 
 import time
-from typing import Callable, Literal
+from typing import Callable, ClassVar, Literal
 
 import attrs
 
@@ -65,6 +65,8 @@ class GuestHelper:
     _ct: bytearray = attrs.field(factory=lambda: bytearray(PAGE_SIZE + 16), init=False, repr=False)
     _pt: bytearray = attrs.field(factory=lambda: bytearray(PAGE_SIZE), init=False, repr=False)
     _ct_page: memoryview = attrs.field(init=False, repr=False)
+    #: how pages are sealed and opened for a session (the conformance mutants swap it)
+    cipher_class: ClassVar[type[SessionCipher]] = SessionCipher
 
     def __attrs_post_init__(self) -> None:
         if self.mode not in MODES:
@@ -72,7 +74,7 @@ class GuestHelper:
         if self.mode == "hardened":
             if self.provision is None:
                 raise ValueError("a hardened helper needs a Provision (transfer key, session id)")
-            self._cipher = SessionCipher(self.provision)
+            self._cipher = self.cipher_class(self.provision)
         self._ct_page = memoryview(self._ct)[:PAGE_SIZE]
 
     def new_session(self, provision: Provision) -> None:
@@ -80,7 +82,7 @@ class GuestHelper:
 
         Added for the conformance suite, which runs several migrations on one helper."""
         self.provision = provision
-        self._cipher = SessionCipher(provision)
+        self._cipher = self.cipher_class(provision)
         self._accepted = {}
 
     # --- stepping ---------------------------------------------------------------
@@ -133,8 +135,9 @@ class GuestHelper:
                     self._serve_rfc(g)
             else:
                 got = await_command(self.last_seq, burst)
-                g = None if got is None else got[0]
+                g = None
                 if got is not None:
+                    g = got[0]
                     execute(*got)
             if g is not None:
                 self.served += 1
