@@ -17,7 +17,7 @@ documented on each method, which is the order the protocol text gives.
 
 Native fast path: when the optional C module ``mhmailbox.impl._spin`` (impl/_spin.c)
 was built, :class:`DirectPort` runs its polling loops and the hardened grouped
-operations (``call``, ``await_command``, ``complete``) in C: the same accesses in
+operations (``call``, ``await_command``, ``finish``) in C: the same accesses in
 the same order, with volatile loads/stores and release/acquire fences for
 wmb/rmb. A round trip then costs one C call per side instead of a dozen
 interpreter-level accesses. ``DirectPort(native=False)`` (or the environment
@@ -260,18 +260,14 @@ class DirectPort:
         _I32.pack_into(self.buf, OFF_GO, go)
 
     def complete(self, ret: int, done: int, clear_go: bool, fence: bool) -> None:
-        if self.native and fence and not clear_go:
-            _spin.complete(self.buf, ret, done)
-            return
         _I32.pack_into(self.buf, OFF_RET, ret)
         if clear_go:
             _I32.pack_into(self.buf, OFF_GO, 0)
         _I32.pack_into(self.buf, OFF_DONE, done)
 
     def _finish(self, ret: int, done: int) -> None:
-        """``finish``: the hardened completion: ret, wmb, done (``complete(ret, done, False, True)``)."""
-        _I32.pack_into(self.buf, OFF_RET, ret)
-        _I32.pack_into(self.buf, OFF_DONE, done)
+        """``finish``: the hardened completion: ret, wmb, done."""
+        self.complete(ret, done, clear_go=False, fence=True)
 
     def read_params(self) -> tuple[int, int]:
         return _CMD_GPA.unpack_from(self.buf, 0)
