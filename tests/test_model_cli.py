@@ -78,3 +78,16 @@ def test_review_markdown_matches_docs(capsys):
     out = capsys.readouterr().out
     doc = Path(__file__).resolve().parent.parent / "docs" / "review-rfc.md"
     assert doc.read_text().strip() == out.strip()
+
+
+def test_engine_all_judges_a_counterexample_against_the_propertys_assumption() -> None:
+    """liveness.recovery is claimed for Q < D: a bounded counterexample at Q >= D does not refute a proof."""
+    from mhmailbox.model.check import Result
+    from mhmailbox.model.cli import _disagreements
+
+    def r(engine: str, verdict: str) -> Result:
+        return Result("liveness.recovery", "hardened", "sc", "slow", "faithful", engine, verdict, 3, 1, 0.1, "b")
+
+    per_engine = {"explicit": [r("explicit", "violated")], "kind": [r("kind", "proved")]}
+    assert _disagreements(("hardened",), per_engine, deadline=1, quantum=1) == []
+    assert _disagreements(("hardened",), per_engine, deadline=2, quantum=1) != []
