@@ -38,6 +38,11 @@ def _at(model, thread: str) -> Callable[..., Expr]:
     return at
 
 
+#: the host's call sites of send: (return label, command, code)
+_CALLS = (("save.inited", "INIT", 0), ("load.inited", "INIT", 0), ("save.encd", "ENCRYPT", 1),
+          ("load.decd", "DECRYPT", 2), ("cleanup.done", "RESET", 3))
+
+
 def _implies(a: Expr, b: Expr) -> Expr:
     return Or(Not(a), b)
 
@@ -91,6 +96,7 @@ def handshake(model) -> list[Invariant]:
     prevwait = H("send.prev", "send.prev.last", "load.prev", "load.prev.last")  # waiting out a pending one
     waiting = H("send.poll", "send.poll.last")
     seen = H("send.rmb", "send.got")
+    in_call = Or(H("send.cmd", "send.prev", "send.prev.last"), before_go, waiting, seen)  # inside send
     working = G("accept", "cmd", "gpa", "dispatch", "save", "save.hdr", "restore", "restore.copy", "ret", "wmb", "done")
     pending = V("host.pending")
     # the last published command (go == S, ghost P) is in flight: being waited for, or pending
@@ -160,27 +166,20 @@ def handshake(model) -> list[Invariant]:
         ("the host only asks for pages in RAM", In(V("host.cgpa"), [0, 1])),
         ("done never runs ahead of the host's seq", And(V("m.done").le(S), M("done").le(S))),
         ("a call returns to one of its call sites",
-         _implies(Or(H("send.cmd", "send.prev", "send.prev.last", "send.poll", "send.poll.last"), before_go, seen),
-                  In(V("host.ret_to"), [H.index(b) for b in ("save.inited", "load.inited", "save.encd", "load.decd",
-                                                             "cleanup.done")]))),
+         _implies(in_call, In(V("host.ret_to"), [H.index(back) for back, _, _ in _CALLS]))),
         ("a save's copy and a load's request happen only initialized",
          _implies(H("save.len1", "save.page", "load.len", "load.page"), V("host.init").eq(1))),
         ("ENCRYPT and DECRYPT are sent only by an initialized host",
-         _implies(And(In(V("host.cmd"), [1, 2]), Or(H("send.cmd", "send.prev", "send.prev.last"), before_go, waiting, seen)),
-                  V("host.init").eq(1))),
+         _implies(And(In(V("host.cmd"), [1, 2]), in_call), V("host.init").eq(1))),
         ("INIT is sent only by an uninitialized host",
-         _implies(And(V("host.cmd").eq(0), Or(H("send.cmd", "send.prev", "send.prev.last"), before_go, waiting, seen)),
-                  V("host.init").eq(0))),
+         _implies(And(V("host.cmd").eq(0), in_call), V("host.init").eq(0))),
         ("writing a DECRYPT's page: nothing is pending (the load waited it out first)",
          _implies(H("load.len", "load.page"), pending.eq(0))),
         ("a DECRYPT never waits for a pending command (the load waited before writing the page)",
          _implies(H("send.prev", "send.prev.last"), V("host.cmd").ne(2))),
         *[(f"a command called from {back} is {name}",
-           _implies(And(V("host.ret_to").eq(H.index(back)), Or(H("send.cmd", "send.prev", "send.prev.last"),
-                                                                 before_go, waiting, seen)),
-                    V("host.cmd").eq(code)))
-          for back, name, code in (("save.inited", "INIT", 0), ("load.inited", "INIT", 0), ("save.encd", "ENCRYPT", 1),
-                                   ("load.decd", "DECRYPT", 2), ("cleanup.done", "RESET", 3))],
+           _implies(And(V("host.ret_to").eq(H.index(back)), in_call), V("host.cmd").eq(code)))
+          for back, name, code in _CALLS],
         ("ENCRYPT and DECRYPT only after INIT: the helper is initialized",
          _implies(And(In(V("host.cmd"), [1, 2]), Or(waiting, seen)), V("guest.init").eq(1))),
         ("an initialized host's INIT succeeded since the last RESET (but inside cleanup's RESET)",
@@ -213,7 +212,7 @@ def handshake(model) -> list[Invariant]:
         ("a finished command's ret is OK", _implies(And(finished, Or(waiting, seen)), M("ret").eq(0))),
     ]
     if model.memory in ("tso", "relaxed"):
-        out += _buffers(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between, pending)
+        out += _buffers(model, H, G, M, MG, S, P, inflight, not_taken, taking, finished, seen, between, pending)
     if not slow:
         out += [
             ("with an honest helper nothing ever fails", V("x.failed").eq(0)),
@@ -248,7 +247,8 @@ def handshake(model) -> list[Invariant]:
     return [Invariant(f"lemma: {name}", e) for name, e in out]
 
 
-def _buffers(model, H, G, S, P, inflight, not_taken, taking, finished, seen, between, pending) -> list[tuple[str, Expr]]:
+def _buffers(model, H, G, M, MG, S, P, inflight, not_taken, taking, finished, seen, between,
+             pending) -> list[tuple[str, Expr]]:
     """Where the stores of the handshake still are: tso (FIFO store buffers) and relaxed (a store
     may leave before an older one to another field, unless a wmb separates them; each thread
     reads through per-field views that an rmb brings up to date)."""
@@ -383,10 +383,9 @@ def _buffers(model, H, G, S, P, inflight, not_taken, taking, finished, seen, bet
         ]
     out += [
         ("publishing: what is written so far is the host's", And(
-            _implies(H("send.gpa", "send.ret", "send.wmb", "send.go"), _latest(model, "v")("cmd").eq(V("host.cmd"))),
-            _implies(H("send.ret", "send.wmb", "send.go"), _latest(model, "v")("gpa").eq(V("host.cgpa"))),
-            _implies(H("send.wmb", "send.go"), And(_latest(model, "v")("ret").eq(-1),
-                                                   _latest(model, "g")("ret").eq(I + I))))),
+            _implies(H("send.gpa", "send.ret", "send.wmb", "send.go"), M("cmd").eq(V("host.cmd"))),
+            _implies(H("send.ret", "send.wmb", "send.go"), M("gpa").eq(V("host.cgpa"))),
+            _implies(H("send.wmb", "send.go"), And(M("ret").eq(-1), MG("ret").eq(I + I))))),
     ]
     out += [
         ("the helper has seen go only once it was in memory (and all before it: FIFO)",
