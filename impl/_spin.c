@@ -7,6 +7,9 @@ InstrumentedPort decomposition of each grouped operation, in one C call:
 
   call:           cmd_type, gpa, prefetch=0, ret=-1, wmb, go  |  poll done == go (n reads)
                   |  if seen: rmb, ret
+  timed_call:     call, timed with CLOCK_MONOTONIC (time.monotonic's clock) on either
+                  side, and the host's Reply built here: the hardened host's whole
+                  common-case command without the interpreter (see impl/host.py)
   await_command:  poll go not in {0, last} (n reads)  |  if seen: rmb, cmd_type, gpa
   complete:       ret, wmb, done
   poll_eq_i32 / poll_ne_i32: n reads of one i32 field
@@ -21,6 +24,7 @@ a big-endian machine and the pure-Python path is used.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <time.h>
 
 #define OFF_CMD_TYPE 0x00
 #define OFF_GPA 0x08
@@ -150,6 +154,75 @@ static PyObject *call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_RETURN_NONE;
 }
 
+static PyObject *ok_str; /* "ok", interned at import */
+
+/* time.monotonic(), computed as CPython computes it (ns since boot / 1e9) */
+static double monotonic(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec) / 1e9;
+}
+
+/* timed_call(buf, reply_type, cmd, gpa, seq, n) -> reply_type("ok", ret, seq, elapsed) | start
+ *
+ * call with go = seq as i32; start is the monotonic time read before publishing. When
+ * done == go within n reads, the reply (a tuple subtype with 4 fields, e.g. a
+ * NamedTuple) is built without its Python __new__; otherwise the start time is
+ * returned as a float, for the caller's deadline. */
+static PyObject *timed_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_buffer v;
+    if (arg_count(nargs, 6, "timed_call") < 0)
+        return NULL;
+    PyTypeObject *rt = (PyTypeObject *)args[1];
+    if (!PyType_Check(args[1]) || !PyType_IsSubtype(rt, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "timed_call() needs a tuple subtype for the reply");
+        return NULL;
+    }
+    unsigned long long cmd = PyLong_AsUnsignedLongLongMask(args[2]);
+    unsigned long long gpa = PyLong_AsUnsignedLongLongMask(args[3]);
+    unsigned long long seq = PyLong_AsUnsignedLongLongMask(args[4]);
+    long n = PyLong_AsLong(args[5]);
+    if (PyErr_Occurred() || get_mailbox(args[0], &v) < 0)
+        return NULL;
+    int32_t go = (int32_t)(uint32_t)seq;
+    void *m = v.buf;
+    double start = monotonic();
+    U64(m, OFF_CMD_TYPE) = (uint64_t)cmd;
+    U64(m, OFF_GPA) = (uint64_t)gpa;
+    I32(m, OFF_PREFETCH) = 0;
+    I32(m, OFF_RET) = -1;
+    WMB();
+    I32(m, OFF_GO) = go;
+    for (long i = 0; i < n; i++) {
+        if (I32(m, OFF_DONE) == go) {
+            RMB();
+            int32_t ret = I32(m, OFF_RET);
+            double elapsed = monotonic() - start;
+            PyBuffer_Release(&v);
+            PyObject *r = rt->tp_alloc(rt, 4);
+            if (r == NULL)
+                return NULL;
+            PyObject *a = PyLong_FromLong(ret), *b = args[4], *c = PyFloat_FromDouble(elapsed);
+            if (a == NULL || c == NULL) {
+                Py_XDECREF(a);
+                Py_XDECREF(c);
+                Py_DECREF(r);
+                return NULL;
+            }
+            Py_INCREF(ok_str);
+            Py_INCREF(b);
+            PyTuple_SET_ITEM(r, 0, ok_str);
+            PyTuple_SET_ITEM(r, 1, a);
+            PyTuple_SET_ITEM(r, 2, b);
+            PyTuple_SET_ITEM(r, 3, c);
+            return r;
+        }
+        CPU_RELAX();
+    }
+    PyBuffer_Release(&v);
+    return PyFloat_FromDouble(start);
+}
+
 /* await_command(buf, last, n) -> (go, cmd, gpa) | None */
 static PyObject *await_command(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_buffer v;
@@ -195,6 +268,7 @@ static PyMethodDef methods[] = {
     {"poll_eq_i32", (PyCFunction)(void (*)(void))poll_eq_i32, METH_FASTCALL, "n reads of an i32 field; True once it equals want"},
     {"poll_ne_i32", (PyCFunction)(void (*)(void))poll_ne_i32, METH_FASTCALL, "n reads of an i32 field; the first value not a or b, else None"},
     {"call", (PyCFunction)(void (*)(void))call, METH_FASTCALL, "publish a command (go last), then poll done == go; ret or None"},
+    {"timed_call", (PyCFunction)(void (*)(void))timed_call, METH_FASTCALL, "call, timed; a reply tuple, or the start time if not done within n reads"},
     {"await_command", (PyCFunction)(void (*)(void))await_command, METH_FASTCALL, "poll go not in {0, last}; (go, cmd, gpa) or None"},
     {"complete", (PyCFunction)(void (*)(void))complete, METH_FASTCALL, "ret, write barrier, done"},
     {NULL, NULL, 0, NULL},
@@ -208,5 +282,8 @@ PyMODINIT_FUNC PyInit__spin(void) {
         PyErr_SetString(PyExc_ImportError, "mhmailbox.impl._spin assumes a little-endian machine");
         return NULL;
     }
+    ok_str = PyUnicode_InternFromString("ok");
+    if (ok_str == NULL)
+        return NULL;
     return PyModule_Create(&module);
 }

@@ -129,10 +129,30 @@ class Host:
     seq: int = 0
     #: hardened: seq (u32) of a command that timed out and has not been seen done since
     pending: int | None = None
+    #: the port's native ``timed_call`` when it can stand for the whole common case
+    #: (hardened, a native DirectPort, the real clock), decided for the port and clock
+    #: below; see ``_native_send`` (not an ``on_setattr`` hook: attrs would then route
+    #: every attribute store, ``seq`` included, through a Python ``__setattr__``)
+    _native: Callable[..., object] | None = attrs.field(default=None, init=False, repr=False)
+    _native_port: object = attrs.field(default=None, init=False, repr=False)
+    _native_clock: object = attrs.field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
+
+    def _native_send(self) -> Callable[..., object] | None:
+        """The C path for ``send``, if this host can use it (decided once per port and clock).
+
+        Only with the real clock (the C code reads CLOCK_MONOTONIC, which is
+        ``time.monotonic``'s clock): a virtual or test clock must see every read.
+        """
+        if self._native_port is not self.port or self._native_clock is not self.clock:
+            timed = getattr(self.port, "timed_call", None)
+            usable = self.mode == "hardened" and type(self.clock) is MonotonicClock
+            self._native = timed if usable else None
+            self._native_port, self._native_clock = self.port, self.clock
+        return self._native
 
     # --- one command -----------------------------------------------------------
     def send(self, cmd: int, gpa: int = 0, *, start: float | None = None) -> Reply:
@@ -141,6 +161,18 @@ class Host:
         The deadline is ``start + timeout`` (``start`` defaults to now), shared by the
         wait for a pending command and the wait for this one.
         """
+        if start is None and self.pending is None:
+            if self._native_clock is self.clock and self._native_port is self.port:
+                timed = self._native
+            else:
+                timed = self._native_send()
+            if timed is not None:  # the common case, in C: seq, publish, first burst, Reply
+                seq = self.seq % 0xFFFFFFFF + 1
+                self.seq = seq
+                r = timed(Reply, cmd, gpa, seq, self.burst)
+                if r.__class__ is Reply:
+                    return r  # type: ignore[return-value]
+                return self._finish_wait(seq, r)  # type: ignore[arg-type]
         now = self.clock.now
         if start is None:
             start = now()
@@ -151,14 +183,18 @@ class Host:
             ret = self.port.call(cmd, gpa, go, self.burst)  # publish; first burst; rmb and ret if done
             if ret is not None:
                 return _reply(Reply, ("ok", ret, seq, now() - start))
-            status = self._wait(start, go, polled=True)
-            if status == "ok":
-                self.port.barrier("rmb")
-                return Reply("ok", self.port.read("ret"), seq, now() - start)
-            self.pending = seq
-            return Reply(status, None, seq, now() - start)
+            return self._finish_wait(seq, start)
         failed = self._begin(cmd, gpa, start)
         return failed if failed is not None else self._end(start)
+
+    def _finish_wait(self, seq: int, start: float) -> Reply:
+        """Hardened: command ``seq`` is published and its first burst has been polled."""
+        status = self._wait(start, _i32(seq), polled=True)
+        if status == "ok":
+            self.port.barrier("rmb")
+            return Reply("ok", self.port.read("ret"), seq, self.clock.now() - start)
+        self.pending = seq
+        return Reply(status, None, seq, self.clock.now() - start)
 
     def _begin(self, cmd: int, gpa: int, start: float) -> Reply | None:
         """Publish (hardened: after the pending command is seen done); a Reply only on failure."""

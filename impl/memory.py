@@ -212,6 +212,10 @@ class DirectPort:
     call: Callable[[int, int, int, int], "int | None"] = attrs.field(init=False, repr=False)
     await_command: Callable[[int, int], "tuple[int, int, int] | None"] = attrs.field(init=False, repr=False)
     finish: Callable[[int, int], None] = attrs.field(init=False, repr=False)
+    #: Native only (else None): ``timed_call(reply_type, cmd, gpa, seq, n)``, the host's
+    #: whole common-case command (``call`` with go = seq, timed on ``time.monotonic``'s
+    #: clock, the reply built in C); the reply, or the start time if done != go after n reads.
+    timed_call: "Callable[[type, int, int, int, int], object] | None" = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if len(self.buf) < SHARED_SIZE:
@@ -222,8 +226,10 @@ class DirectPort:
             self.call = functools.partial(_spin.call, self.buf)
             self.await_command = functools.partial(_spin.await_command, self.buf)
             self.finish = functools.partial(_spin.complete, self.buf)
+            self.timed_call = functools.partial(_spin.timed_call, self.buf)
         else:
             self.call, self.await_command, self.finish = self._call, self._await_command, self._finish
+            self.timed_call = None
 
     # single accesses
     def read(self, name: str) -> int:

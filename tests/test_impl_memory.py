@@ -177,3 +177,72 @@ def test_native_flag_without_the_module_is_a_clear_error(monkeypatch) -> None:
     monkeypatch.setattr(memory_mod, "_spin", None)
     with pytest.raises(ValueError, match="native=False"):
         DirectPort(memoryview(bytearray(SHARED_SIZE)), native=True)
+
+
+# --- the host's native common case (DirectPort.timed_call) ---
+
+import struct  # noqa: E402
+import time  # noqa: E402
+
+from mhmailbox.impl.host import Host, Reply  # noqa: E402
+from mhmailbox.model.layout import OFF_DONE, OFF_RET  # noqa: E402
+
+_native_only = pytest.mark.skipif(memory_mod._spin is None, reason="the native fast path was not built")
+
+
+@_native_only
+@given(_u64, _u64, st.integers(1, 2**32 - 1), _i32, st.booleans())
+def test_timed_call_does_what_call_does(cmd, gpa, seq, ret, answered) -> None:
+    """Same bytes as ``call`` with go = seq as i32; a Reply when done == go, else the start time."""
+    go = seq - 2**32 if seq >= 2**31 else seq
+    bufs = []
+    for timed in (False, True):
+        buf = bytearray(SHARED_SIZE)
+        port = DirectPort(memoryview(buf), "host", native=True)
+        if answered:  # a helper that had already answered: done == go, and its ret
+            struct.pack_into("<ii", buf, OFF_RET, 0, 0)
+            struct.pack_into("<i", buf, OFF_DONE, go)
+        if timed:
+            before = time.monotonic()
+            r = port.timed_call(Reply, cmd, gpa, seq, 3)
+            after = time.monotonic()
+            if answered:
+                assert type(r) is Reply and r[:3] == ("ok", -1, seq) and 0 <= r.elapsed <= after - before
+            else:
+                assert type(r) is float and before <= r <= after  # time.monotonic's clock
+        else:
+            port.call(cmd, gpa, go, 3)
+        bufs.append(bytes(buf))
+    assert bufs[0] == bufs[1]
+
+
+@_native_only
+def test_timed_call_refuses_a_reply_type_that_is_not_a_tuple() -> None:
+    port = DirectPort(memoryview(bytearray(SHARED_SIZE)), "host", native=True)
+    with pytest.raises(TypeError, match="tuple subtype"):
+        port.timed_call(dict, 1, 0, 1, 1)
+
+
+@_native_only
+def test_host_uses_the_native_path_only_with_the_real_clock() -> None:
+    """The C path reads CLOCK_MONOTONIC: a virtual clock must keep seeing every read."""
+    m = MappedFile.create(SHARED_SIZE)
+    try:
+        host = Host(DirectPort(m.buf, "host", native=True), "hardened", timeout=0.02)
+        t0 = time.monotonic()
+        r = host.send(1)  # nobody answers: the C first burst, then the Python wait
+        assert r.status == "timed_out" and host.pending == r.seq == 1
+        assert 0.02 <= r.elapsed <= time.monotonic() - t0
+        struct.pack_into("<i", m.buf, OFF_DONE, 1)  # the late completion ...
+        struct.pack_into("<i", m.buf, OFF_RET, 0)
+        r = host.send(1)  # ... is consumed by the next send (Python path: pending), which then times out
+        assert r.status == "timed_out" and r.seq == 2
+        assert host._native_send() is not None
+        host.clock = VirtualClock()
+        assert host._native_send() is None  # decided again for the new clock
+        r = host.send(1, 0)
+        assert r.status == "timed_out" and r.elapsed == pytest.approx(0.02, abs=2 * host.quantum)
+        rfc = Host(DirectPort(m.buf, "host", native=True), "rfc")
+        assert rfc._native_send() is None
+    finally:
+        m.close()
