@@ -113,7 +113,7 @@ class MemoryModel:
         parts = [V(self._n(t)).eq(0) for t in threads]
         if self.kind == "relaxed":
             for t in threads:
-                for f in t.reads:
+                for f in sorted(t.reads):
                     parts.append(V(self._view(t, f)).eq(V(mem(f))))
                     parts.append(V(self._view_ghost(t, f)).eq(V(mem_ghost(f))))
         return And(*parts)
@@ -214,7 +214,7 @@ class MemoryModel:
             yield empty, {}, "fence", ""
             return
         sync_all = {}
-        for f in t.reads:
+        for f in sorted(t.reads):
             sync_all[self._view(t, f)] = V(mem(f))
             sync_all[self._view_ghost(t, f)] = V(mem_ghost(f))
         if op.kind == "wmb":

@@ -433,6 +433,21 @@ def with_lemmas(model, cands: list[Invariant]) -> list[Invariant]:
     return [c for c in cands if not c.name.startswith("lemma: ")] + lemmas(model)
 
 
+def stored_candidates(model, entries: list | None) -> list[Invariant]:
+    """A cell's stored set as a candidate list: stored order, lemmas in their current form.
+
+    A lemma that Houdini dropped when the set was stored stays out (it is not inductive
+    there, so re-adding it would only make every run re-prove the set). With no stored
+    set, the candidates are the lemmas alone."""
+    from .lemmas import lemmas
+
+    current = {lem.name: lem for lem in lemmas(model)}
+    if entries is None:
+        return list(current.values())
+    return [current[n] if n.startswith("lemma: ") else Invariant(n, from_json(e))
+            for n, e in entries if not n.startswith("lemma: ") or n in current]
+
+
 def proved(sym, model, deadline: float) -> Proved:
     """The stored invariants of this cell that are inductive for this model.
 
@@ -441,7 +456,7 @@ def proved(sym, model, deadline: float) -> Proved:
     otherwise Houdini re-proves it now, within ``deadline`` (none kept if it cannot finish).
     """
     data = _load()
-    cands = with_lemmas(model, [Invariant(n, from_json(e)) for n, e in data.get(cell_key(model), [])])
+    cands = stored_candidates(model, data.get(cell_key(model)))
     if not cands:
         return Proved([], [], sym)
     fp = fingerprint(sym, cands)
@@ -456,9 +471,10 @@ def proved(sym, model, deadline: float) -> Proved:
     return Proved([i.name for i in invs], [i.expr for i in invs], sym, dropped=len(cands) - len(invs))
 
 
-def refingerprint(log=print, only: Any = None) -> None:
+def refingerprint(log=print, only: Any = None, cells: Sequence[tuple] = ()) -> None:
     """Re-prove every stored set (``only(key)`` selects some) with Houdini and record the
-    fingerprint of the model it holds for."""
+    fingerprint of the model it holds for. The sets get every current lemma back (a lemma
+    changed since may hold now); ``cells`` with no stored set get one from the lemmas alone."""
     from mhmailbox.model.properties import CATALOG
 
     from .engines import general_model
@@ -466,6 +482,10 @@ def refingerprint(log=print, only: Any = None) -> None:
 
     data = _load()
     fps = data.setdefault("_fingerprints", {})
+    for cell in cells:
+        model, _, _ = general_model(cell, list(CATALOG), None)
+        if model.properties:
+            data.setdefault(cell_key(model), [])
     for key in [k for k in data if not k.startswith("_") and (only is None or only(k))]:
         variant, memory, guest, host, _sb = key.split("/")
         model, system, _ = general_model((variant, memory, guest, host), list(CATALOG), None)
@@ -543,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ((not a.variant or variant in a.variant) and (not a.memory or memory in a.memory)
                     and (not a.guest or guest in a.guest))
 
-        refingerprint(log=lambda m: print(m, file=sys.stderr, flush=True), only=only)
+        refingerprint(log=lambda m: print(m, file=sys.stderr, flush=True), only=only, cells=todo)
         return 0
     new = generate(todo, a.time_limit, log=lambda m: print(m, file=sys.stderr, flush=True), joint=not a.no_joint)
     if a.out:
