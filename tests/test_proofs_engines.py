@@ -134,3 +134,25 @@ def test_recovery_needs_a_quantum_shorter_than_the_deadline() -> None:
     ok = check_cell("hardened", "sc", "slow", "faithful", [prop], Bounds(scripts=("any",), deadline=2, quantum=1),
                     max_states=300_000)
     assert ok[0].verdict == "holds-to-depth"
+
+
+def test_stored_proofs_are_recognised_whatever_the_hash_seed() -> None:
+    """The fingerprint that lets a run reuse a stored Houdini proof must not depend on
+    PYTHONHASHSEED (set iteration order once made every relaxed run re-prove its set)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from mhmailbox.proofs import invariants as I\n"
+            "from mhmailbox.proofs.engines import general_model\n"
+            "from mhmailbox.proofs.symbolic import UNBOUNDED, Symbolic\n"
+            "from mhmailbox.model.properties import CATALOG\n"
+            "m, s, _ = general_model(('hardened', 'relaxed', 'silent', 'faithful'), list(CATALOG), None)\n"
+            "sym = Symbolic(s, UNBOUNDED, sort='int')\n"
+            "key = I.cell_key(m)\n"
+            "d = I._load()\n"
+            "print(I.fingerprint(sym, I.stored_candidates(m, d[key])) == d['_fingerprints'][key])\n")
+    for seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "PYTHONHASHSEED": seed})
+        assert out.stdout.strip() == "True", out.stderr
