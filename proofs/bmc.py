@@ -379,6 +379,67 @@ class _Group:
         return self.un.path(model, length, compiled_for)
 
 
+class Search:
+    """A resumable bmc: ``run(depth, time_limit)`` checks further lengths, keeping its solvers.
+
+    k-induction's base case asks for "no violation within k - 1 steps" for k = 1, 2, ...;
+    one Search answers each k by extending the same unrolling one step.
+    """
+
+    def __init__(self, sym: Symbolic, compiled_for: Callable[[dict], Any], monitors: Sequence[int] | None = None,
+                 options: Options = DEFAULT) -> None:
+        self.compiled_for = compiled_for
+        wanted = list(range(len(sym.system.monitors))) if monitors is None else list(monitors)
+        self.groups: list[_Group] = []
+        if options.split and len(wanted) > 0:
+            # monitors with the same cone of influence share a solver
+            by_cone: dict[frozenset, list[int]] = {}
+            for m in wanted:
+                by_cone.setdefault(frozenset(restrict(sym.system, [m]).variables), []).append(m)
+            for ms in by_cone.values():
+                sub = restrict(sym.system, ms)
+                gsym = Symbolic(sub, sym.gen, sort=sym.sort, width=sym.width)
+                self.groups.append(_Group(gsym, sym, {m: i for i, m in enumerate(ms)}, options))
+        elif wanted:
+            self.groups.append(_Group(sym, sym, {m: m for m in wanted}, options))
+        self.found: dict[int, Cex] = {}
+
+    def drop(self, m: int) -> None:
+        """Stop looking for violations of monitor ``m`` (e.g. it was proved)."""
+        for g in self.groups:
+            g.pending.discard(m)
+
+    def run(self, depth: int, time_limit: float) -> BmcRun:
+        t0 = time.perf_counter()
+        groups, found = self.groups, self.found
+        stopped = "depth"
+        while True:
+            active = [g for g in groups if g.pending and not g.dead and g.checked < depth]
+            if not active:
+                break
+            if time.perf_counter() - t0 >= time_limit:
+                stopped = "time"
+                break
+            g = min(active, key=lambda g: (g.spent, g.checked))
+            g.advance(t0, time_limit, self.compiled_for, found)
+        pending = [g for g in groups if g.pending]
+        if not pending:
+            stopped = "all-found"
+            checked = max([g.checked for g in groups], default=0)
+        else:
+            checked = min(g.checked for g in pending)
+            dead = [g.dead for g in pending if g.dead and g.checked == checked]
+            if dead:
+                stopped = "unknown" if "unknown" in dead and "time" not in dead else "time"
+            elif checked < depth:
+                stopped = "time"
+        checks = sum(g.checks for g in groups)
+        stats = [{"monitors": sorted(g.monitors), "variables": len(g.sym.names), "checked": g.checked,
+                  "seconds": round(g.spent, 3), "checks": g.checks, "stopped": g.dead or "-"} for g in groups]
+        return BmcRun(found=dict(found), depth=checked, stopped=stopped, seconds=time.perf_counter() - t0,
+                      checks=checks, groups=stats)
+
+
 def bmc(
     sym: Symbolic,
     compiled_for: Callable[[dict], Any],
@@ -398,47 +459,7 @@ def bmc(
     violates, and the rest are asked again. ``depth`` in the
     result is the longest length checked for every monitor not found.
     """
-    t0 = time.perf_counter()
-    wanted = list(range(len(sym.system.monitors))) if monitors is None else list(monitors)
-    groups: list[_Group] = []
-    if options.split and len(wanted) > 0:
-        # monitors with the same cone of influence share a solver
-        by_cone: dict[frozenset, list[int]] = {}
-        for m in wanted:
-            by_cone.setdefault(frozenset(restrict(sym.system, [m]).variables), []).append(m)
-        for ms in by_cone.values():
-            sub = restrict(sym.system, ms)
-            gsym = Symbolic(sub, sym.gen, sort=sym.sort, width=sym.width)
-            groups.append(_Group(gsym, sym, {m: i for i, m in enumerate(ms)}, options))
-    elif wanted:
-        groups.append(_Group(sym, sym, {m: m for m in wanted}, options))
-    found: dict[int, Cex] = {}
-    stopped = "depth"
-    while True:
-        active = [g for g in groups if g.pending and not g.dead and g.checked < depth]
-        if not active:
-            break
-        if time.perf_counter() - t0 >= time_limit:
-            stopped = "time"
-            break
-        g = min(active, key=lambda g: (g.spent, g.checked))
-        g.advance(t0, time_limit, compiled_for, found)
-    pending = [g for g in groups if g.pending]
-    if not pending:
-        stopped = "all-found"
-        checked = max([g.checked for g in groups], default=0)
-    else:
-        checked = min(g.checked for g in pending)
-        dead = [g.dead for g in pending if g.dead and g.checked == checked]
-        if dead:
-            stopped = "unknown" if "unknown" in dead and "time" not in dead else "time"
-        elif checked < depth:
-            stopped = "time"
-    checks = sum(g.checks for g in groups)
-    stats = [{"monitors": sorted(g.monitors), "variables": len(g.sym.names), "checked": g.checked,
-              "seconds": round(g.spent, 3), "checks": g.checks, "stopped": g.dead or "-"} for g in groups]
-    return BmcRun(found=found, depth=checked, stopped=stopped, seconds=time.perf_counter() - t0, checks=checks,
-                  groups=stats)
+    return Search(sym, compiled_for, monitors, options).run(depth, time_limit)
 
 
 def compiled_factory(system) -> Callable[[dict], Any]:

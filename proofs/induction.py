@@ -23,7 +23,7 @@ import time
 import z3
 
 from . import bmc as bmc_mod
-from .pdr import Verdict, _cex_search
+from .pdr import Verdict, cex_searcher
 from .symbolic import Symbolic
 
 MAX_K = 6
@@ -45,6 +45,7 @@ def prove(sym: Symbolic, model, time_limit: float) -> dict[int, Verdict]:
     base_ok = -1  # base case checked up to this length
     k = 0
     pending = set(mons)
+    base = cex_searcher(sym, mons)  # one unrolling, extended as k grows
     while pending and k < MAX_K:
         k += 1
         # base case up to k - 1
@@ -52,8 +53,10 @@ def prove(sym: Symbolic, model, time_limit: float) -> dict[int, Verdict]:
         if left <= 0:
             break
         if base_ok < k - 1:
-            run = _cex_search(sym, model, left, sorted(pending), depth=k - 1)
+            run = base.run(k - 1, left)
             for m, c in run.found.items():
+                if m not in pending:
+                    continue
                 out[m] = Verdict("violated", depth=c.length, cex=c,
                                  note="k-induction base case: shortest trace in the generalized model")
                 pending.discard(m)
@@ -81,6 +84,8 @@ def prove(sym: Symbolic, model, time_limit: float) -> dict[int, Verdict]:
                                  note=f"{k}-inductive" + (f" relative to {len(inv.names)} proved invariants"
                                                           if inv.names else ""))
         pending -= {m for m in out}
+        for m in out:
+            base.drop(m)
     for m in mons:
         if m not in out:
             out[m] = Verdict("unknown", depth=max(base_ok, 0),

@@ -146,6 +146,10 @@ def prove(sym: Symbolic, model, time_limit: float) -> dict[int, Verdict]:
 
 def _cex_search(sym: Symbolic, model, time_limit: float, monitors, depth: int = 200):
     """Shortest counterexamples in the generalized model (bit-vector BMC, re-executed exactly)."""
+    return cex_searcher(sym, monitors).run(depth, time_limit)
+
+
+def cex_searcher(sym: Symbolic, monitors) -> bmc_mod.Search:
+    """A resumable search for shortest counterexamples in the generalized model (bit-vector BMC)."""
     bv = Symbolic(sym.system, sym.gen, sort="bv")
-    factory = bmc_mod.compiled_factory(sym.system)
-    return bmc_mod.bmc(bv, factory, depth, time_limit, monitors)
+    return bmc_mod.Search(bv, bmc_mod.compiled_factory(sym.system), monitors)
