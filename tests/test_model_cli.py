@@ -91,3 +91,16 @@ def test_engine_all_judges_a_counterexample_against_the_propertys_assumption() -
     per_engine = {"explicit": [r("explicit", "violated")], "kind": [r("kind", "proved")]}
     assert _disagreements(("hardened",), per_engine, deadline=1, quantum=1) == []
     assert _disagreements(("hardened",), per_engine, deadline=2, quantum=1) != []
+
+
+def test_jobs_run_cells_side_by_side_with_the_same_verdicts(capsys):
+    """--jobs N forks workers; the verdicts, their order and the traces do not depend on it."""
+    argv = ["verify", "--variant", "rfc", "--variant", "hardened", "--memory", "sc", "--memory", "tso",
+            "--guest", "slow", "--guest", "silent", "--json"]
+    docs = []
+    for jobs in ("1", "2"):
+        assert main(argv + ["--jobs", jobs]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        docs.append([{k: v for k, v in r.items() if k != "seconds"} for r in doc["results"]])
+    assert len(docs[0]) > 20 and any(r["verdict"] == "violated" for r in docs[0])
+    assert docs[0] == docs[1]
