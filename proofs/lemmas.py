@@ -244,6 +244,20 @@ def handshake(model) -> list[Invariant]:
             ("waiting out a pending command: it is the last one published",
              _implies(prevwait, And(pending.eq(S), S.ge(1)))),
         ]
+        out.append(("a command seen done (and a save copying its output) leaves nothing pending",
+                    _implies(Or(seen, H("save.len1", "save.page")), pending.eq(0))))
+        out.append(("saving: an ENCRYPT that succeeded, after nothing failed",
+                    _implies(H("save.len1", "save.page"), And(V("x.failed").eq(0), V("host.cmd").eq(1)))))
+        if "host.view.done" in model.system.variables:  # relaxed: time passes only with views synced
+            # (with Q < D, recovery's assumption: a completion by the end of the first burst is before the deadline)
+            out.append(("once prompt, a finished command's completion is seen before time leaves the first burst",
+                        _implies(And(after_prompt, waiting, complete, V("k.Q").lt(V("k.D"))),
+                                 Or(V("x.seen").eq(1), V("host.t").le(V("k.Q"))))))
+            out.append(("a completion seen in memory before the deadline stays in the host's view",
+                        _implies(And(V("x.seen").eq(1), H("send.poll", "send.poll.last")),
+                                 And(V("host.view.done").eq(S), V("m.done").eq(S)))))
+            out.append(("once prompt, a wait for the pending command that has spent time sees its done",
+                        _implies(And(after_prompt, prevwait, V("host.t").gt(0)), V("host.view.done").eq(pending))))
     return [Invariant(f"lemma: {name}", e) for name, e in out]
 
 
@@ -312,11 +326,16 @@ def _buffers(model, H, G, M, MG, S, P, inflight, not_taken, taking, finished, se
     if not fifo:
         from itertools import combinations
 
-        def host_shapes(written: tuple[str, ...]) -> Expr:
+        def host_shapes(written: tuple[str, ...], ghost: Expr | None = None) -> Expr:
             """The host's buffer holds a subsequence of ``written`` (program order; at most ``cap``);
-            go, written after the wmb, never leaves before an older store, and is marked so."""
+            go, written after the wmb, never leaves before an older store, and is marked so.
+            ``ghost``: the command's ghost when it is not the host's current one (a pending
+            command); then only ret's and go's values are known."""
+            g = I + I if ghost is None else ghost
             val_of = {"cmd": V("host.cmd"), "gpa": V("host.cgpa"), "ret": lift(-1), "go": S,
                       "hdr_len": lift(val.HLEN_OK), "io": None}
+            if ghost is not None:
+                val_of.update(cmd=None, gpa=None, hdr_len=None)
             cases = []
             for k in range(0, cap + 1):
                 for sub in combinations(range(len(written)), k):
@@ -325,7 +344,7 @@ def _buffers(model, H, G, M, MG, S, P, inflight, not_taken, taking, finished, se
                         continue  # go gone means everything older is gone
                     parts = [n("host").eq(k)]
                     for i, f in enumerate(fields):
-                        parts += [V(f"host.sb{i}.f").eq(mm.fid(f)), V(f"host.sb{i}.g").eq(I + I)]
+                        parts += [V(f"host.sb{i}.f").eq(mm.fid(f)), V(f"host.sb{i}.g").eq(g)]
                         if val_of[f] is not None:
                             parts.append(V(f"host.sb{i}.v").eq(val_of[f]))
                         if f == "go" and i > 0:
@@ -347,6 +366,9 @@ def _buffers(model, H, G, M, MG, S, P, inflight, not_taken, taking, finished, se
              _implies(H("send.wmb", "send.go"), host_shapes(lreq + ("cmd", "gpa", "ret")))),
             ("relaxed: published, go last", _implies(Or(H("send.poll", "send.poll.last"), seen),
                                                      host_shapes(lreq + ("cmd", "gpa", "ret", "go")))),
+            ("relaxed: after a timeout the host's buffer holds at most the pending command's stores",
+             _implies(And(pending.ne(0), Or(between, H("send.prev", "send.prev.last", "load.prev", "load.prev.last"))),
+                      host_shapes(lreq + ("cmd", "gpa", "ret", "go"), ghost=P))),
         ]
         x3 = ("io", "hdr_len", "ret")
         out += [
@@ -429,17 +451,45 @@ def _buffers(model, H, G, M, MG, S, P, inflight, not_taken, taking, finished, se
             ("the helper's done leaves after its wmb", _implies(And(G("wait"), n("guest").eq(2)), V("guest.sb1.o").eq(1))),
             ("the helper's view of go: at least the last go it served, at most memory's", And(
                 V("guest.view.go").le(V("m.go")), V("guest.view.go").ge(V("guest.last")))),
+            ("done == seq seen and the read barrier passed: the host sees the helper's ret",
+             _implies(H("send.got"), And(V("host.view.ret").eq(V("m.ret")), V("host.viewg.ret").eq(V("mg.ret"))))),
+            ("saving: since its read barrier the host sees the helper's header and page", And(
+                _implies(H("save.len1", "save.page"), And(V("host.view.hdr_len").eq(V("m.hdr_len")),
+                                                          V("host.viewg.hdr_len").eq(V("mg.hdr_len")),
+                                                          V("host.view.io").eq(V("m.io")),
+                                                          V("host.viewg.io").eq(V("mg.io")))))),
+            # done only grows (the helper writes the go it served), and a view is an older version
+            ("the host's view of done is at most memory's", V("host.view.done").le(V("m.done"))),
+            # (only where one thread writes: a late store of the other may put an older one back)
+            ("a view of a field one thread writes is never newer than memory", And(*[
+                V(v).le(V("mg." + v.split(".")[-1])) for v in sorted(model.system.variables)
+                if ".viewg." in v and v.split(".")[-1] in ("cmd", "gpa", "go", "done")])),
+            ("go and done only grow, one write per value: a view has memory's value iff its version", And(*[
+                And(_implies(V(f"{t}.view.{f}").eq(V(f"m.{f}")), V(f"{t}.viewg.{f}").eq(V(f"mg.{f}"))),
+                    _implies(V(f"{t}.viewg.{f}").eq(V(f"mg.{f}")), V(f"{t}.view.{f}").eq(V(f"m.{f}"))))
+                for t, f in (("guest", "go"), ("host", "done")) if f"{t}.viewg.{f}" in model.system.variables])),
+            ("go and done: the initial zero has the initial version, and only it", And(*[
+                And(_implies(V(v).eq(0), V(gv).eq(0)), _implies(V(gv).eq(0), V(v).eq(0)))
+                for v, gv in ((v, v.replace("view.", "viewg.") if "view." in v else "mg." + v[2:]) for v in ("m.go", "m.done", "guest.view.go", "host.view.done")) if v in model.system.variables])),
+            ("the host's stores carry its current ghost at most", And(
+                *[V(f"mg.{f}").le(I + I) for f in ("cmd", "gpa", "go")],
+                *[_implies(n("host").gt(i), V(f"host.sb{i}.g").le(I + I)) for i in range(cap)])),
+            # (go and done are written once per command, so a buffered one is a newer write)
+            ("a buffered store to a field one thread writes is not older than memory's (go, done: newer)", And(*[
+                _implies(And(n(t).gt(i), V(f"{t}.sb{i}.f").eq(mm.fid(f))),
+                         V(f"{t}.sb{i}.g").gt(V(f"mg.{f}")) if f in ("go", "done") else V(f"{t}.sb{i}.g").ge(V(f"mg.{f}")))
+                for t, fs in (("host", ("cmd", "gpa", "go")), ("guest", ("done",))) for f in fs
+                for i in range(cap)])),
+            # a new go is written only once the last one was seen done, so out of memory
+            ("a buffered go is the host's last seq, and there is at most one",
+             And(*[_implies(And(n("host").gt(i), V(f"host.sb{i}.f").eq(mm.fid("go"))), V(f"host.sb{i}.v").eq(S))
+                   for i in range(cap)],
+                 Not(And(n("host").eq(2), V("host.sb0.f").eq(mm.fid("go")), V("host.sb1.f").eq(mm.fid("go")))))),
         ]
         if model.guest == "honest":  # ids and seqs advance together only without timeouts
             out += [
                 ("time passes only once the host's view shows the command done",
                  _implies(And(H("send.poll", "send.poll.last"), V("host.t").gt(0)), V("host.view.done").eq(S))),
-                ("done == seq seen and the read barrier passed: the host sees the helper's ret",
-                 _implies(H("send.got"), And(V("host.view.ret").eq(V("m.ret")), V("host.viewg.ret").eq(V("mg.ret"))))),
-                ("saving: since its read barrier the host sees the helper's header and page", And(
-                    _implies(H("save.len1", "save.page"), And(V("host.view.hdr_len").eq(V("m.hdr_len")),
-                                                              V("host.view.io").eq(V("m.io")),
-                                                              V("host.viewg.io").eq(V("mg.io")))))),
                 ("the host's view of done: at most memory's; at least the done it last accepted", And(
                     V("host.view.done").le(V("m.done")),
                     _implies(H("send.poll", "send.poll.last", "send.cmd", "begin", "idle", "save.len1", "save.page",

@@ -111,7 +111,7 @@ def test_hardened_invariants_do_not_prove_a_broken_variant(monkeypatch, mutant, 
 
 
 @pytest.mark.parametrize("memory,guest", [("sc", "honest"), ("tso", "honest"), ("relaxed", "honest"),
-                                          ("sc", "slow"), ("tso", "slow")])
+                                          ("sc", "slow"), ("tso", "slow"), ("relaxed", "slow")])
 def test_cooperating_helper_fully_proved(memory, guest) -> None:
     """order.*, liveness.* and the rest, unbounded, with symbolic deadline and quantum (recovery: Q < D)."""
     rs = run_unbounded("kind", ("hardened", memory, guest, "faithful"), [], None, time_limit=120)
