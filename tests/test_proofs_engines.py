@@ -156,3 +156,28 @@ def test_stored_proofs_are_recognised_whatever_the_hash_seed() -> None:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                              env={**os.environ, "PYTHONHASHSEED": seed})
         assert out.stdout.strip() == "True", out.stderr
+
+
+def test_an_inductive_core_proves_what_the_whole_set_proves() -> None:
+    """--core shrinks a stored set: the core must be inductive on its own and still make
+    every monitor 1-inductive; asking it for a monitor it cannot prove is an error."""
+    import time
+
+    from mhmailbox.model.properties import CATALOG
+    from mhmailbox.proofs import invariants as inv
+    from mhmailbox.proofs.engines import general_model
+    from mhmailbox.proofs.pdr import _relative_inductive
+    from mhmailbox.proofs.symbolic import UNBOUNDED, Symbolic
+
+    model, system, _ = general_model(("hardened", "sc", "silent", "faithful"), list(CATALOG), None)
+    sym = Symbolic(system, UNBOUNDED)
+    cands = inv.stored_candidates(model, inv._load()[inv.cell_key(model)])
+    core = inv.inductive_core(sym, cands, time.perf_counter() + 120)
+    assert core is not None and set(core) <= set(cands)
+    kept, finished = inv.houdini(sym, core, time.perf_counter() + 120)
+    assert finished and len(kept) == len(core)
+    proved = inv.Proved([i.name for i in core], [i.expr for i in core], sym)
+    mons = list(range(len(system.monitors)))
+    assert _relative_inductive(sym, proved, mons, time.perf_counter() + 120) == set(mons)
+    with pytest.raises(AssertionError, match="does not prove"):
+        inv.inductive_core(sym, core[: len(core) // 4], time.perf_counter() + 120)
