@@ -157,6 +157,17 @@ def _run_one(task: tuple, props: list, args: argparse.Namespace) -> list[Result]
     return ENGINES[eng](cell, props, args)
 
 
+def _worker_init() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
+
+
+def _run_task(item: tuple) -> tuple[tuple, list[Result]]:
+    task, props, args = item
+    return task, _run_one(task, props, args)
+
+
 def run_tasks(tasks: list[tuple], props: list, args: argparse.Namespace, jobs: int = 1,
               per_engine_args: dict[str, argparse.Namespace] | None = None) -> dict[tuple, list[Result]]:
     """Run (cell, engine) tasks, ``jobs`` at a time in forked worker processes; results by task.
@@ -180,18 +191,23 @@ def run_tasks(tasks: list[tuple], props: list, args: argparse.Namespace, jobs: i
             show(n, f"{task[1]} {' '.join(task[0])} ...")
             out[task] = _run_one(task, props, args_for.get(task[1], args))
     else:
-        import concurrent.futures as cf
         import multiprocessing as mp
 
         # explicit first: its cells' costs vary most (a few take most of its time); the
         # many time-limited Z3 tasks then fill in around them
         order = sorted(tasks, key=lambda t: t[1] != "explicit")
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
-            futures = {pool.submit(_run_one, t, props, args_for.get(t[1], args)): t for t in order}
-            for n, fut in enumerate(cf.as_completed(futures), 1):
-                task = futures[fut]
-                out[task] = fut.result()
+        work = [(t, props, args_for.get(t[1], args)) for t in order]
+        pool = mp.get_context("fork").Pool(jobs, initializer=_worker_init)
+        try:
+            for n, (task, rs) in enumerate(pool.imap_unordered(_run_task, work), 1):
+                out[task] = rs
                 show(n, f"done: {task[1]} {' '.join(task[0])}")
+        except BaseException:  # Ctrl-C or a failed task: stop the workers now, not after their Z3 calls
+            pool.terminate()
+            raise
+        finally:
+            pool.close()
+            pool.join()
     if tty:
         print("\r".ljust(80) + "\r", end="", file=sys.stderr)
     return out

@@ -104,3 +104,19 @@ def test_jobs_run_cells_side_by_side_with_the_same_verdicts(capsys):
         docs.append([{k: v for k, v in r.items() if k != "seconds"} for r in doc["results"]])
     assert len(docs[0]) > 20 and any(r["verdict"] == "violated" for r in docs[0])
     assert docs[0] == docs[1]
+
+
+def test_ctrl_c_stops_a_parallel_run_at_once_with_no_partial_output():
+    import os
+    import signal
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "mhmailbox", "verify", "--engine", "all", "--variant", "rfc",
+                          "--jobs", "2", "--no-trace"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    time.sleep(4)  # the workers are busy in Z3 calls of up to 3 s
+    t0 = time.monotonic()
+    os.killpg(p.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole foreground group
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and time.monotonic() - t0 < 2
+    assert out == b"" and err.decode().strip() == "interrupted"
