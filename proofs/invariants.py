@@ -557,6 +557,47 @@ def refingerprint(log=print, only: Any = None, cells: Sequence[tuple] = ()) -> N
     _save(data)
 
 
+def roots(sym, model, cands: list[Invariant], deadline: float, log=print) -> list[str]:
+    """The lemmas of ``cands`` that are not inductive relative to *all* the candidates: where a
+    failing proof starts (Houdini then drops the rest in cascade). The counterexample to
+    induction of the first is logged: the pre- and post-state's positions and every
+    nonzero variable, which usually shows the fact that is missing."""
+    s, t = sym.state("r0"), sym.state("r1")
+    solver = z3.SolverFor("QF_LIA")
+    memo_s: dict = {}
+    memo_t: dict = {}
+    for c in cands:
+        solver.add(sym.to_z3(c.expr, s, None, memo_s))
+    solver.add(*sym.trans(s, t, sym.selectors("r"), sym.params("r")))
+    out: list[str] = []
+    for c in cands:
+        if not c.name.startswith("lemma: "):
+            continue
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            log("(out of time)")
+            break
+        solver.push()
+        solver.add(z3.Not(sym.to_z3(c.expr, t, None, memo_t)))
+        solver.set("timeout", max(1, int(left * 1000)))
+        r = solver.check()
+        if r == z3.sat:
+            out.append(c.name)
+            log(f"ROOT {c.name}")
+            if len(out) == 1:
+                m = solver.model()
+                pre, post = _values(sym, m, s), _values(sym, m, t)
+                for th in ("host", "guest"):
+                    if f"{th}.pc" in pre:
+                        log(f"  {th}: {model.label(th, pre[f'{th}.pc'])} -> {model.label(th, post[f'{th}.pc'])}")
+                log("  " + ", ".join(f"{n}: {pre[n]}" + (f" -> {post[n]}" if post[n] != pre[n] else "")
+                                     for n in sym.names if pre[n] or post[n]))
+        elif r != z3.unsat:
+            log(f"?    {c.name} (no answer)")
+        solver.pop()
+    return out
+
+
 def shrink(log=print, only: Any = None, time_limit: float = 600.0) -> None:
     """Replace each stored set (``only(key)`` selects) by its inductive core (see
     :func:`inductive_core`); a set whose core cannot be computed in time stays as it is."""
@@ -625,6 +666,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="leave out candidates guarded by both threads' positions (smaller, for big cells)")
     ap.add_argument("--refingerprint", action="store_true",
                     help="re-prove every stored set and record the fingerprint of the model it holds for")
+    ap.add_argument("--roots", action="store_true",
+                    help="list the lemmas not inductive relative to the whole stored set, with the first one's "
+                         "counterexample to induction (where a failing proof starts)")
     ap.add_argument("--core", action="store_true",
                     help="shrink every selected stored set to an inductive core that proves the same monitors")
     ap.add_argument("--out", metavar="FILE", help="write the new sets to FILE instead of the store "
@@ -641,6 +685,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         _save(data)
         return 0
     todo = cells(a.variant or ["hardened"], a.memory or list(MODELS), a.guest, list(CATALOG))
+    if a.roots:
+        from .engines import general_model
+        from .symbolic import UNBOUNDED, Symbolic
+
+        data = _load()
+        for cell in todo:
+            model, system, _ = general_model(cell, list(CATALOG), None)
+            if not model.properties:
+                continue
+            sym = Symbolic(system, UNBOUNDED)
+            print(f"{cell_key(model)}:")
+            found = roots(sym, model, with_lemmas(model, [Invariant(n, from_json(e))
+                                                         for n, e in data.get(cell_key(model), [])]),
+                          time.perf_counter() + a.time_limit * 5)
+            print(f"  {len(found)} root lemma(s)")
+        return 0
     if a.refingerprint or a.core:
         def only(key: str) -> bool:
             variant, memory, guest, _host, _sb = key.split("/")

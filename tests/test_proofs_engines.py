@@ -181,3 +181,24 @@ def test_an_inductive_core_proves_what_the_whole_set_proves() -> None:
     assert _relative_inductive(sym, proved, mons, time.perf_counter() + 120) == set(mons)
     with pytest.raises(AssertionError, match="does not prove"):
         inv.inductive_core(sym, core[: len(core) // 4], time.perf_counter() + 120)
+
+
+def test_roots_point_at_the_lemmas_that_need_more_support() -> None:
+    """--roots: with the stored set, every lemma of relaxed slow is inductive relative to the rest;
+    with the lemmas alone, some are not, and the first one's counterexample is shown."""
+    import time
+
+    from mhmailbox.model.properties import CATALOG
+    from mhmailbox.proofs import invariants as inv
+    from mhmailbox.proofs.engines import general_model
+    from mhmailbox.proofs.lemmas import lemmas
+    from mhmailbox.proofs.symbolic import UNBOUNDED, Symbolic
+
+    model, system, _ = general_model(("hardened", "relaxed", "slow", "faithful"), list(CATALOG), None)
+    sym = Symbolic(system, UNBOUNDED)
+    stored = inv.stored_candidates(model, inv._load()[inv.cell_key(model)])
+    assert inv.roots(sym, model, stored, time.perf_counter() + 120, log=lambda m: None) == []
+    log: list[str] = []
+    found = inv.roots(sym, model, lemmas(model), time.perf_counter() + 120, log=log.append)
+    assert found and all(n.startswith("lemma: ") for n in found)
+    assert log[0] == f"ROOT {found[0]}" and log[1].startswith("  host: ")
