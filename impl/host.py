@@ -142,16 +142,16 @@ class Host:
             raise ValueError(f"mode must be one of {MODES}")
 
     def _native_send(self) -> Callable[..., object] | None:
-        """The C path for ``send``, if this host can use it (decided once per port and clock).
+        """Decide (again) the C path for ``send`` for the current port and clock, and remember it.
 
         Only with the real clock (the C code reads CLOCK_MONOTONIC, which is
         ``time.monotonic``'s clock): a virtual or test clock must see every read.
+        ``send`` calls this only when the port or the clock is not the one decided for.
         """
-        if self._native_port is not self.port or self._native_clock is not self.clock:
-            timed = getattr(self.port, "timed_call", None)
-            usable = self.mode == "hardened" and type(self.clock) is MonotonicClock
-            self._native = timed if usable else None
-            self._native_port, self._native_clock = self.port, self.clock
+        timed = getattr(self.port, "timed_call", None)
+        usable = self.mode == "hardened" and type(self.clock) is MonotonicClock
+        self._native = timed if usable else None
+        self._native_port, self._native_clock = self.port, self.clock
         return self._native
 
     # --- one command -----------------------------------------------------------
@@ -187,9 +187,10 @@ class Host:
         failed = self._begin(cmd, gpa, start)
         return failed if failed is not None else self._end(start)
 
-    def _finish_wait(self, seq: int, start: float) -> Reply:
-        """Hardened: command ``seq`` is published and its first burst has been polled."""
-        status = self._wait(start, _i32(seq), polled=True)
+    def _finish_wait(self, seq: int, start: float, polled: bool = True) -> Reply:
+        """Hardened: wait for published command ``seq`` (``polled``: its first burst is done),
+        then rmb and ret; on timeout it stays pending."""
+        status = self._wait(start, _i32(seq), polled=polled)
         if status == "ok":
             self.port.barrier("rmb")
             return Reply("ok", self.port.read("ret"), seq, self.clock.now() - start)
@@ -217,12 +218,7 @@ class Host:
             # published: ret is read with no read barrier
             ret = self.port.read("ret") if status == "ok" else None
             return Reply(status, ret, 1, self.clock.now() - start)
-        status = self._wait(start, _i32(self.seq))
-        if status != "ok":
-            self.pending = self.seq
-            return Reply(status, None, self.seq, self.clock.now() - start)
-        self.port.barrier("rmb")
-        return Reply("ok", self.port.read("ret"), self.seq, self.clock.now() - start)
+        return self._finish_wait(self.seq, start, polled=False)
 
     def _wait(self, start: float, want: int | None, polled: bool = False) -> Status:
         """Poll ``done`` in bursts until it is ``want`` (rfc: nonzero) or the deadline passes.
