@@ -219,8 +219,6 @@ def _disagreements(cell: tuple, per_engine: dict[str, list[Result]], deadline: i
     A property's assumption on D and Q (the catalog's ``assumes``) is part of what the
     unbounded engines prove; when this run's bounds fall outside it, a counterexample
     of the bounded engines is a fact about the model, not a refutation of the proof."""
-    from .properties import BY_ID
-
     by_prop: dict[str, dict[str, Result]] = {}
     for eng, rs in per_engine.items():
         for r in rs:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import attrs
 
-from .expr import Expr, V, lift
+from .expr import Expr, V, evaluate, lift
 
 GUESTS = ("honest", "slow", "silent", "adversarial")
 HOSTS = ("faithful", "adversarial")
@@ -40,8 +40,6 @@ class Property:
     def holds_for(self, deadline: int, quantum: int) -> bool:
         """Whether concrete bounds satisfy the assumption."""
         e = self.assumption(lift(deadline), lift(quantum))
-        from .expr import evaluate
-
         return True if e is None else bool(evaluate(e, {}))
 
     def applies(self, guest: str, host: str) -> bool:
