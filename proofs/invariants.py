@@ -401,6 +401,7 @@ def inductive_core(sym, invs: list[Invariant], deadline: float, log=None) -> lis
 
     need: set[int] = set()
     todo: list[int] = []
+    logged = 0
     for m in range(len(sym.system.monitors)):
         c = core(z3.Not(sym.bad(m, s)), sym.bad(m, t))
         if c is None:
@@ -414,7 +415,8 @@ def inductive_core(sym, invs: list[Invariant], deadline: float, log=None) -> lis
             return None
         todo += sorted(c - need)
         need |= c
-        if log is not None and len(need) % 100 == 0:
+        if log is not None and len(need) // 100 > logged:  # once per hundred kept
+            logged = len(need) // 100
             log(f"  core: {len(need)} invariants, {len(todo)} to close")
     return [invs[i] for i in sorted(need)]
 
@@ -457,8 +459,22 @@ def _load() -> dict:
         return {}
 
 
-def stored(model) -> list[Invariant]:
-    return [Invariant(n, from_json(e)) for n, e in _load().get(cell_key(model), [])]
+def stored(model, data: dict | None = None) -> list[Invariant]:
+    """The cell's stored set as written (``data``: the store, already loaded)."""
+    return [Invariant(n, from_json(e)) for n, e in (_load() if data is None else data).get(cell_key(model), [])]
+
+
+def _stored_cells(data: dict, only: Any = None):
+    """(key, generalized model, symbolic model) of every stored cell ``only(key)`` selects."""
+    from mhmailbox.model.properties import CATALOG
+
+    from .engines import general_model
+    from .symbolic import UNBOUNDED, Symbolic
+
+    for key in [k for k in data if not k.startswith("_") and (only is None or only(k))]:
+        variant, memory, guest, host, _sb = key.split("/")
+        model, system, _ = general_model((variant, memory, guest, host), list(CATALOG), None)
+        yield key, model, Symbolic(system, UNBOUNDED)
 
 
 def fingerprint(sym, invs: Sequence[Invariant]) -> str:
@@ -532,7 +548,6 @@ def refingerprint(log=print, only: Any = None, cells: Sequence[tuple] = ()) -> N
     from mhmailbox.model.properties import CATALOG
 
     from .engines import general_model
-    from .symbolic import UNBOUNDED, Symbolic
 
     data = _load()
     fps = data.setdefault("_fingerprints", {})
@@ -540,11 +555,8 @@ def refingerprint(log=print, only: Any = None, cells: Sequence[tuple] = ()) -> N
         model, _, _ = general_model(cell, list(CATALOG), None)
         if model.properties:
             data.setdefault(cell_key(model), [])
-    for key in [k for k in data if not k.startswith("_") and (only is None or only(k))]:
-        variant, memory, guest, host, _sb = key.split("/")
-        model, system, _ = general_model((variant, memory, guest, host), list(CATALOG), None)
-        sym = Symbolic(system, UNBOUNDED)
-        cands = with_lemmas(model, [Invariant(n, from_json(e)) for n, e in data[key]])
+    for key, model, sym in _stored_cells(data, only):
+        cands = with_lemmas(model, stored(model, data))
         t0 = time.perf_counter()
         invs, ok = houdini(sym, cands, time.perf_counter() + 600)
         if ok:
@@ -601,16 +613,8 @@ def roots(sym, model, cands: list[Invariant], deadline: float, log=print) -> lis
 def shrink(log=print, only: Any = None, time_limit: float = 600.0) -> None:
     """Replace each stored set (``only(key)`` selects) by its inductive core (see
     :func:`inductive_core`); a set whose core cannot be computed in time stays as it is."""
-    from mhmailbox.model.properties import CATALOG
-
-    from .engines import general_model
-    from .symbolic import UNBOUNDED, Symbolic
-
     data = _load()
-    for key in [k for k in data if not k.startswith("_") and (only is None or only(k))]:
-        variant, memory, guest, host, _sb = key.split("/")
-        model, system, _ = general_model((variant, memory, guest, host), list(CATALOG), None)
-        sym = Symbolic(system, UNBOUNDED)
+    for key, model, sym in _stored_cells(data, only):
         cands = stored_candidates(model, data[key])
         t0 = time.perf_counter()
         try:
@@ -696,9 +700,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             sym = Symbolic(system, UNBOUNDED)
             print(f"{cell_key(model)}:")
-            found = roots(sym, model, with_lemmas(model, [Invariant(n, from_json(e))
-                                                         for n, e in data.get(cell_key(model), [])]),
-                          time.perf_counter() + a.time_limit * 5)
+            found = roots(sym, model, with_lemmas(model, stored(model, data)), time.perf_counter() + a.time_limit * 5)
             print(f"  {len(found)} root lemma(s)")
         return 0
     if a.refingerprint or a.core:
