@@ -211,22 +211,22 @@ def independent_after(sym: Symbolic) -> dict[int, list[int]]:
     return out
 
 
-def pc_milestones(sym: Symbolic) -> dict[tuple[str, int], tuple[str, int]]:
-    """``X.pc == c`` for every program counter value a transition's guard tests."""
-    found: dict[tuple[str, int], tuple[str, int]] = {}
+def pc_milestones(sym: Symbolic) -> list[tuple[str, int]]:
+    """``X.pc == c`` for every program counter value a transition's guard tests, as (X.pc, c)."""
+    found: set[tuple[str, int]] = set()
 
     def walk(e) -> None:
         if e.op == "eq" and e.args[0].op == "var" and e.args[1].op == "const":
             name = e.args[0].args[0]
             if name.endswith(".pc") and name in sym.names:
-                found[(name, e.args[1].args[0])] = (name, e.args[1].args[0])
+                found.add((name, e.args[1].args[0]))
         if e.op in ("and", "or", "not"):
             for x in e.args:
                 walk(x)
 
     for tr in sym.transitions:
         walk(tr.cond)
-    return dict(sorted(found.items()))
+    return sorted(found)
 
 
 def restrict(system, monitors: Sequence[int]):
@@ -254,7 +254,7 @@ class _Group:
         self.spent = 0.0
         self.dead = ""  # "time" | "unknown" once this group can go no further
         self.after = independent_after(sym) if opts.por else {}
-        self.miles = {k: v for k, v in pc_milestones(sym).items()} if opts.milestones else {}
+        self.miles = pc_milestones(sym) if opts.milestones else []
         self.reached: set = set()
         self.checks = 0
         self._fresh = 0
@@ -278,7 +278,8 @@ class _Group:
         un = self.un
         st = un.states[k]
         lits = {}
-        for key, (name, c) in self.miles.items():
+        for key in self.miles:
+            name, c = key
             if key not in self.reached:
                 b = z3.Bool(f"mile.{name}={c}@{k}")
                 un.solver.add(b == (st[name] == c))
@@ -361,7 +362,9 @@ class _Group:
                     return
                 model = un.solver.model()
                 hit = [m for m, b in bads.items() if z3.is_true(model.eval(b, model_completion=True))]
-                path, values, compiled = self.decode(model, k, compiled_for)
+                # re-executed on the explicit model of the *whole* system (variables outside
+                # this group's cone are checked to follow, but not compared)
+                path, values, compiled = self.un.path(model, k, compiled_for)
                 for m in hit:
                     if not compiled.bad[m](path[-1][1]):
                         raise AssertionError(f"monitor {self.full.system.monitors[m].id}: the symbolic "
@@ -372,11 +375,6 @@ class _Group:
             self.checked = k
         finally:
             self.spent += time.perf_counter() - tstart
-
-    def decode(self, model: z3.ModelRef, length: int, compiled_for):
-        """The path in ``model``, re-executed on the explicit model of the *whole* system
-        (variables outside this group's cone are checked to follow, but not compared)."""
-        return self.un.path(model, length, compiled_for)
 
 
 class Search:
