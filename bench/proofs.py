@@ -18,7 +18,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 
-from mhmailbox.model.cli import ALL_TIME_LIMIT, ENGINES, _load_engines, available_cpus, run_tasks
+from mhmailbox.model.cli import ALL_TIME_LIMIT, ENGINES, _load_engines, available_cpus, run_tasks, z3_time_limit
 from mhmailbox.model.memory import MODELS
 from mhmailbox.model.properties import CATALOG
 from mhmailbox.model.protocol import cells
@@ -37,14 +37,13 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="FILE")
     a = ap.parse_args(argv)
     engines = a.engine or sorted(ENGINES)
-    base = dict(depth=a.depth, max_states=1_000_000, deadline=2, quantum=1, buffer=2, script=None)
-    explicit_args = argparse.Namespace(**base, time_limit=None)
-    z3_args = argparse.Namespace(**base, time_limit=a.time_limit)
+    explicit_args = argparse.Namespace(depth=a.depth, max_states=1_000_000, deadline=2, quantum=1, buffer=2,
+                                       script=None, time_limit=None)
     todo = cells(a.variant or ["rfc", "hardened"], a.memory or list(MODELS), a.guest, list(CATALOG))
     tasks = [(cell, eng) for cell in todo for eng in engines]
     t0 = time.perf_counter()
-    done = run_tasks(tasks, list(CATALOG), z3_args, jobs=a.jobs,
-                     per_engine_args={e: explicit_args if e == "explicit" else z3_args for e in engines})
+    done = run_tasks(tasks, list(CATALOG), explicit_args, jobs=a.jobs,
+                     per_engine_args=z3_time_limit(explicit_args, engines, a.time_limit))
     wall = time.perf_counter() - t0
     per_engine: dict[str, float] = defaultdict(float)
     verdicts: dict[str, Counter] = defaultdict(Counter)

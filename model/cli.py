@@ -114,10 +114,8 @@ def run_verify(args: argparse.Namespace) -> int:
     tasks = [(cell, eng) for cell in todo for eng in engines]
     per_engine_args = None
     if args.engine == "all" and args.time_limit is None:
-        z3_args = argparse.Namespace(**{**vars(args), "time_limit": ALL_TIME_LIMIT})
-        per_engine_args = {eng: args if eng == "explicit" else z3_args for eng in engines}
-    done = run_tasks(tasks, props, args, jobs=getattr(args, "jobs", None) or available_cpus(),
-                     per_engine_args=per_engine_args)
+        per_engine_args = z3_time_limit(args, engines, ALL_TIME_LIMIT)
+    done = run_tasks(tasks, props, args, jobs=args.jobs or available_cpus(), per_engine_args=per_engine_args)
     results: list[Result] = []
     disagreements: list[str] = []
     for cell in todo:
@@ -143,6 +141,13 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"error: engines disagree on {len(disagreements)} cell(s)", file=sys.stderr)
         return 1
     return 0
+
+
+def z3_time_limit(args: argparse.Namespace, engines: list[str], seconds: float) -> dict[str, argparse.Namespace]:
+    """Per-engine options: the Z3 engines get ``seconds`` per cell; the explicit engine keeps
+    ``args`` (its state budget, and its own time limit if any)."""
+    z3_args = argparse.Namespace(**{**vars(args), "time_limit": seconds})
+    return {eng: args if eng == "explicit" else z3_args for eng in engines}
 
 
 def available_cpus() -> int:
