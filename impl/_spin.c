@@ -123,6 +123,26 @@ static PyObject *poll_ne_i32(PyObject *self, PyObject *const *args, Py_ssize_t n
     Py_RETURN_NONE;
 }
 
+/* cmd_type, gpa, prefetch=0, ret=-1, wmb, go; then up to n reads of done. If done == go:
+ * rmb, *ret = ret, and 1; else 0. (call and timed_call) */
+static int publish_poll(void *m, uint64_t cmd, uint64_t gpa, int32_t go, long n, int32_t *ret) {
+    U64(m, OFF_CMD_TYPE) = cmd;
+    U64(m, OFF_GPA) = gpa;
+    I32(m, OFF_PREFETCH) = 0;
+    I32(m, OFF_RET) = -1;
+    WMB();
+    I32(m, OFF_GO) = go;
+    for (long i = 0; i < n; i++) {
+        if (I32(m, OFF_DONE) == go) {
+            RMB();
+            *ret = I32(m, OFF_RET);
+            return 1;
+        }
+        CPU_RELAX();
+    }
+    return 0;
+}
+
 /* call(buf, cmd, gpa, go, n) -> ret | None: publish, then poll done == go */
 static PyObject *call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_buffer v;
@@ -134,23 +154,11 @@ static PyObject *call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long n = PyLong_AsLong(args[4]);
     if (PyErr_Occurred() || get_mailbox(args[0], &v) < 0)
         return NULL;
-    void *m = v.buf;
-    U64(m, OFF_CMD_TYPE) = (uint64_t)cmd;
-    U64(m, OFF_GPA) = (uint64_t)gpa;
-    I32(m, OFF_PREFETCH) = 0;
-    I32(m, OFF_RET) = -1;
-    WMB();
-    I32(m, OFF_GO) = (int32_t)go;
-    for (long i = 0; i < n; i++) {
-        if (I32(m, OFF_DONE) == (int32_t)go) {
-            RMB();
-            int32_t ret = I32(m, OFF_RET);
-            PyBuffer_Release(&v);
-            return PyLong_FromLong(ret);
-        }
-        CPU_RELAX();
-    }
+    int32_t ret;
+    int seen = publish_poll(v.buf, (uint64_t)cmd, (uint64_t)gpa, (int32_t)go, n, &ret);
     PyBuffer_Release(&v);
+    if (seen)
+        return PyLong_FromLong(ret);
     Py_RETURN_NONE;
 }
 
@@ -184,43 +192,30 @@ static PyObject *timed_call(PyObject *self, PyObject *const *args, Py_ssize_t na
     long n = PyLong_AsLong(args[5]);
     if (PyErr_Occurred() || get_mailbox(args[0], &v) < 0)
         return NULL;
-    int32_t go = (int32_t)(uint32_t)seq;
-    void *m = v.buf;
+    int32_t ret;
     double start = monotonic();
-    U64(m, OFF_CMD_TYPE) = (uint64_t)cmd;
-    U64(m, OFF_GPA) = (uint64_t)gpa;
-    I32(m, OFF_PREFETCH) = 0;
-    I32(m, OFF_RET) = -1;
-    WMB();
-    I32(m, OFF_GO) = go;
-    for (long i = 0; i < n; i++) {
-        if (I32(m, OFF_DONE) == go) {
-            RMB();
-            int32_t ret = I32(m, OFF_RET);
-            double elapsed = monotonic() - start;
-            PyBuffer_Release(&v);
-            PyObject *r = rt->tp_alloc(rt, 4);
-            if (r == NULL)
-                return NULL;
-            PyObject *a = PyLong_FromLong(ret), *b = args[4], *c = PyFloat_FromDouble(elapsed);
-            if (a == NULL || c == NULL) {
-                Py_XDECREF(a);
-                Py_XDECREF(c);
-                Py_DECREF(r);
-                return NULL;
-            }
-            Py_INCREF(ok_str);
-            Py_INCREF(b);
-            PyTuple_SET_ITEM(r, 0, ok_str);
-            PyTuple_SET_ITEM(r, 1, a);
-            PyTuple_SET_ITEM(r, 2, b);
-            PyTuple_SET_ITEM(r, 3, c);
-            return r;
-        }
-        CPU_RELAX();
-    }
+    int seen = publish_poll(v.buf, (uint64_t)cmd, (uint64_t)gpa, (int32_t)(uint32_t)seq, n, &ret);
+    double elapsed = seen ? monotonic() - start : 0.0;
     PyBuffer_Release(&v);
-    return PyFloat_FromDouble(start);
+    if (!seen)
+        return PyFloat_FromDouble(start);
+    PyObject *r = rt->tp_alloc(rt, 4);
+    if (r == NULL)
+        return NULL;
+    PyObject *a = PyLong_FromLong(ret), *b = args[4], *c = PyFloat_FromDouble(elapsed);
+    if (a == NULL || c == NULL) {
+        Py_XDECREF(a);
+        Py_XDECREF(c);
+        Py_DECREF(r);
+        return NULL;
+    }
+    Py_INCREF(ok_str);
+    Py_INCREF(b);
+    PyTuple_SET_ITEM(r, 0, ok_str);
+    PyTuple_SET_ITEM(r, 1, a);
+    PyTuple_SET_ITEM(r, 2, b);
+    PyTuple_SET_ITEM(r, 3, c);
+    return r;
 }
 
 /* await_command(buf, last, n) -> (go, cmd, gpa) | None */
