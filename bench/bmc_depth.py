@@ -1,6 +1,6 @@
 """Does bmc reach the explicit engine's counterexamples? Per property: explicit depth, bmc depth, seconds.
 
-    python bench/bmc_depth.py [--time-limit 120] [--jobs 2] [--memory tso --guest honest ...] [--plain] [--json out.json]
+    python bench/bmc_depth.py [--time-limit 120] [--jobs 2] [--memory tso --guest honest --host faithful ...] [--plain] [--json out.json]
 
 For each rfc cell (default: every one, both hosts: the 53 explicit violations of
 the acceptance item "bmc finds every rfc violation at the explicit length") the
@@ -63,6 +63,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--memory", action="append", choices=["sc", "tso", "relaxed"])
     ap.add_argument("--guest", action="append")
+    ap.add_argument("--host", action="append", choices=["faithful", "adversarial"])
     ap.add_argument("--time-limit", type=float, default=120.0, help="seconds of bmc per cell")
     ap.add_argument("--depth", type=int, default=60)
     ap.add_argument("--plain", action="store_true", help="bmc without the search options (before/after)")
@@ -72,9 +73,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="FILE", help="write the rows as JSON ('-' for stdout)")
     a = ap.parse_args(argv)
     options = bmc_mod.PLAIN if a.plain else attrs.evolve(bmc_mod.DEFAULT, split=a.split, milestones=a.milestones)
-    todo = cells(["rfc"], a.memory or ["sc", "tso", "relaxed"], a.guest)
+    todo = [c for c in cells(["rfc"], a.memory or ["sc", "tso", "relaxed"], a.guest) if not a.host or c[3] in a.host]
     if not todo:
-        ap.error("no rfc cell matches --memory/--guest")
+        ap.error("no rfc cell matches --memory/--guest/--host")
     tasks = [(cell, a.time_limit, a.depth, options) for cell in todo]
     rows: list[dict] = []
     pool = mp.get_context("fork").Pool(a.jobs) if a.jobs > 1 else None
