@@ -111,9 +111,11 @@ def test_ctrl_c_stops_a_parallel_run_at_once_with_no_partial_output():
     import signal
     import time
 
+    # a terminal's shell starts a command with Ctrl-C at its default action; a job started in
+    # the background of a script (as CI may be) inherits SIGINT ignored, which Python keeps
     p = subprocess.Popen([sys.executable, "-m", "mhmailbox", "verify", "--engine", "all", "--variant", "rfc",
                           "--jobs", "2", "--no-trace"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(4)  # the workers are busy in Z3 calls of up to 3 s
     t0 = time.monotonic()
     os.killpg(p.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole foreground group
