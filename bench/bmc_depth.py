@@ -21,11 +21,10 @@ import json
 import sys
 import time
 
-import multiprocessing as mp
-
 import attrs
 
 from mhmailbox.model.check import check_cell
+from mhmailbox.model.cli import forked_map
 from mhmailbox.model.protocol import Bounds, build, cells
 from mhmailbox.proofs import bmc as bmc_mod
 from mhmailbox.proofs.symbolic import EXACT, Symbolic
@@ -78,8 +77,7 @@ def main(argv=None) -> int:
         ap.error("no rfc cell matches --memory/--guest/--host")
     tasks = [(cell, a.time_limit, a.depth, options) for cell in todo]
     rows: list[dict] = []
-    pool = mp.get_context("fork").Pool(a.jobs) if a.jobs > 1 else None
-    results = pool.imap(_run, tasks) if pool else map(_run, tasks)
+    results = forked_map(_run, tasks, a.jobs, ordered=True) if a.jobs > 1 else map(_run, tasks)
     for (_, memory, guest, host), got in zip(todo, results):
         rows += got
         if a.json != "-":
@@ -93,8 +91,6 @@ def main(argv=None) -> int:
             if held:
                 print(f"{memory:8} {guest:11} {host:11} ({len(held)} properties hold: bmc holds-to-depth {held[0]['bmc_depth']}"
                       f", stopped: {held[0]['bmc_stopped']})", flush=True)
-    if pool:
-        pool.close()
     want = [r for r in rows if r["explicit"] == "violated"]
     hit = [r for r in want if r["bmc"] == "violated"]
     bad = [r for r in rows if r.get("mismatch")]

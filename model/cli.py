@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from mhmailbox.cli import UsageError, positive_int
 
@@ -173,6 +174,25 @@ def _run_task(item: tuple) -> tuple[tuple, list[Result]]:
     return task, _run_one(task, props, args)
 
 
+def forked_map(fn: Callable[[Any], Any], items: list, jobs: int, ordered: bool = False) -> Iterator[Any]:
+    """``fn(item)`` for every item, ``jobs`` forked worker processes at a time: as they finish,
+    or in the items' order with ``ordered``. ``fn`` must be a module-level function.
+
+    Workers ignore SIGINT: Ctrl-C (or a failed item) in the parent terminates them at
+    once, not after their running Z3 calls."""
+    import multiprocessing as mp
+
+    pool = mp.get_context("fork").Pool(jobs, initializer=_worker_init)
+    try:
+        yield from (pool.imap if ordered else pool.imap_unordered)(fn, items)
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.close()
+        pool.join()
+
+
 def run_tasks(tasks: list[tuple], props: list, args: argparse.Namespace, jobs: int = 1,
               per_engine_args: dict[str, argparse.Namespace] | None = None) -> dict[tuple, list[Result]]:
     """Run (cell, engine) tasks, ``jobs`` at a time in forked worker processes; results by task.
@@ -196,23 +216,14 @@ def run_tasks(tasks: list[tuple], props: list, args: argparse.Namespace, jobs: i
             show(n, f"{task[1]} {' '.join(task[0])} ...")
             out[task] = _run_one(task, props, args_for.get(task[1], args))
     else:
-        import multiprocessing as mp
-
         # explicit first: its cells' costs vary most (a few take most of its time); the
         # many time-limited Z3 tasks then fill in around them
         order = sorted(tasks, key=lambda t: t[1] != "explicit")
         work = [(t, props, args_for.get(t[1], args)) for t in order]
-        pool = mp.get_context("fork").Pool(jobs, initializer=_worker_init)
-        try:
-            for n, (task, rs) in enumerate(pool.imap_unordered(_run_task, work), 1):
+        with contextlib.closing(forked_map(_run_task, work, jobs)) as done:  # (closed on any exception)
+            for n, (task, rs) in enumerate(done, 1):
                 out[task] = rs
                 show(n, f"done: {task[1]} {' '.join(task[0])}")
-        except BaseException:  # Ctrl-C or a failed task: stop the workers now, not after their Z3 calls
-            pool.terminate()
-            raise
-        finally:
-            pool.close()
-            pool.join()
     if tty:
         print("\r".ljust(80) + "\r", end="", file=sys.stderr)
     return out
