@@ -1,0 +1,437 @@
+/*
+ * mhkit_runtime.c: the conformance kit's runtime for C code under test.
+ *
+ * The user's file is compiled with -fsanitize=thread, which puts a call before every load
+ * and store (packed and volatile ones included), and linked against this file instead of
+ * the sanitizer's library. Accesses that fall in the shared area (and up to 1 MiB past it,
+ * so an overrun is reported with its true offset) become scheduling points: the access is
+ * sent to the suite as an event and the process blocks until the suite answers; every
+ * other access returns at once. The suite keeps the mailbox bytes in the shared mapping in
+ * step with its own before each answer.
+ *
+ * Polls: a read of the same shared location (offset and length) as the event just before
+ * it, with no other event in between, is not sent again: nothing can change the shared
+ * bytes while the process runs between two answers, so it would read the same value.
+ * A run of polls (e.g. a 10^8-iteration busy loop) is one access for the suite.
+ *
+ * Also here: the QEMU stand-ins' functions (qemu_map_ram_ptr, qemu_clock_get_ns, the
+ * record's qemu_put_* / qemu_get_*, error_report), memcpy/memmove/memset/memcmp that
+ * report the ranges they touch in the shared area (the user's file is built with
+ * -fno-builtin so that its copies call them), and main(): a loop that serves the suite's
+ * requests (init, save, load, cleanup) by calling the file's entry points.
+ *
+ * Built without -fsanitize, with -fno-builtin -fno-tree-loop-distribute-patterns, so that
+ * the copies below are not turned back into calls to themselves.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ wire with the suite */
+enum {
+    EV_READ = 1, EV_WRITE = 2, EV_BARRIER = 3, EV_CLOCK = 4, EV_PUT = 5, EV_PUT_SHARED = 6,
+    EV_GET = 7, EV_ERROR = 8, EV_RESULT = 9, EV_POLLS = 10,
+};
+enum { REQ_INIT = 1, REQ_SAVE = 2, REQ_LOAD = 3, REQ_CLEANUP = 4 };
+enum { PUT_BUFFER = 0, PUT_BE32 = 1, PUT_BE64 = 2, PUT_BYTE = 3 };
+
+struct event { uint32_t type, aux; uint64_t off, len, val; };
+struct request { uint32_t op, pad; uint64_t gpa, size, pad2; };
+
+#define SHARED_GPA 0x820000ULL
+#define SHARED_SIZE 0x2000ULL
+#define GUARD_SIZE (1ULL << 20)            /* reported with its true offset, never mapped */
+#define RAM_SIZE (SHARED_GPA + SHARED_SIZE) /* guest RAM as the host maps it */
+#define HOST_MEMORY_PATTERN "HOSTMEM!"
+
+static int ev_fd = -1, ans_fd = -1;
+static uint8_t *ram;             /* gpa 0 .. RAM_SIZE; the shared area is a shared mapping */
+static uintptr_t mb_lo;          /* the shared area's first byte */
+static uint32_t last_type;       /* the last event sent, for collapsing polls */
+static uint64_t last_off, last_len;
+static uint64_t repeats;         /* reads not sent again since the last event sent */
+
+static void die_quietly(void) { _exit(0); }  /* the suite has gone: nothing to report to */
+
+static void xwrite(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t k = write(ev_fd, b, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            die_quietly();
+        b += k;
+        n -= (size_t)k;
+    }
+}
+
+static void xread(void *p, size_t n)
+{
+    uint8_t *b = p;
+    while (n) {
+        ssize_t k = read(ans_fd, b, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            die_quietly();
+        b += k;
+        n -= (size_t)k;
+    }
+}
+
+static void send_event(uint32_t type, uint32_t aux, uint64_t off, uint64_t len, uint64_t val,
+                       const void *payload, size_t plen)
+{
+    if (repeats) {  /* say how many polls were folded into the last read (for the report) */
+        struct event r = { EV_POLLS, 0, last_off, last_len, repeats };
+        repeats = 0;
+        xwrite(&r, sizeof r);
+    }
+    struct event e = { type, aux, off, len, val };
+    xwrite(&e, sizeof e);
+    if (plen)
+        xwrite(payload, plen);
+    last_type = type;
+    last_off = off;
+    last_len = len;
+}
+
+static uint64_t answer(void)
+{
+    uint64_t v;
+    xread(&v, sizeof v);
+    return v;
+}
+
+/* Offset of p in the shared area (up to GUARD_SIZE past its end), or -1 for private memory. */
+static inline int64_t shared_off(const void *p)
+{
+    uint64_t d = (uintptr_t)p - mb_lo;
+    return d < SHARED_SIZE + GUARD_SIZE ? (int64_t)d : -1;
+}
+
+static inline void access_at(uint32_t type, const void *p, uint64_t n)
+{
+    int64_t off = shared_off(p);
+    if (off < 0)
+        return;
+    if (type == EV_READ && last_type == EV_READ && last_off == (uint64_t)off && last_len == n) {
+        repeats++;
+        return;
+    }
+    send_event(type, 0, (uint64_t)off, n, 0, NULL, 0);
+    answer();
+}
+
+/* ------------------------------------------------------------------ -fsanitize=thread entry points */
+void __tsan_init(void) {}
+void __tsan_func_entry(void *pc) { (void)pc; }
+void __tsan_func_exit(void) {}
+void __tsan_vptr_update(void **p, void *v) { (void)p; (void)v; }
+void __tsan_vptr_read(void **p) { (void)p; }
+void __tsan_read_range(void *p, unsigned long n) { access_at(EV_READ, p, n); }
+void __tsan_write_range(void *p, unsigned long n) { access_at(EV_WRITE, p, n); }
+
+#define SIZED(N)                                                                              \
+    void __tsan_read##N(void *p) { access_at(EV_READ, p, N); }                              \
+    void __tsan_write##N(void *p) { access_at(EV_WRITE, p, N); }                            \
+    void __tsan_unaligned_read##N(void *p) { access_at(EV_READ, p, N); }                    \
+    void __tsan_unaligned_write##N(void *p) { access_at(EV_WRITE, p, N); }                  \
+    void __tsan_volatile_read##N(void *p) { access_at(EV_READ, p, N); }                     \
+    void __tsan_volatile_write##N(void *p) { access_at(EV_WRITE, p, N); }                   \
+    void __tsan_unaligned_volatile_read##N(void *p) { access_at(EV_READ, p, N); }           \
+    void __tsan_unaligned_volatile_write##N(void *p) { access_at(EV_WRITE, p, N); }         \
+    void __tsan_read##N##_pc(void *p, void *pc) { (void)pc; access_at(EV_READ, p, N); }     \
+    void __tsan_write##N##_pc(void *p, void *pc) { (void)pc; access_at(EV_WRITE, p, N); }
+SIZED(1)
+SIZED(2)
+SIZED(4)
+SIZED(8)
+SIZED(16)
+
+static int fence_kind(int mo)
+{
+    /* memory orders: 0 relaxed, 1 consume, 2 acquire, 3 release, 4 acq_rel, 5 seq_cst */
+    return mo == 3 ? 1 : (mo == 1 || mo == 2) ? 2 : 3;
+}
+
+void mhkit_barrier(int kind)
+{
+    send_event(EV_BARRIER, (uint32_t)kind, 0, 0, 0, NULL, 0);
+    answer();
+}
+
+void __tsan_atomic_thread_fence(int mo)
+{
+    if (mo != 0)
+        mhkit_barrier(fence_kind(mo));
+}
+void __tsan_atomic_signal_fence(int mo) { (void)mo; }
+
+/* Atomics: a load is a read, a store a write, a read-modify-write a read then a write. */
+#define ATOMICS(N, T)                                                                              \
+    T __tsan_atomic##N##_load(const volatile T *a, int mo)                                         \
+    { (void)mo; access_at(EV_READ, (const void *)a, N / 8); return __atomic_load_n(a, __ATOMIC_SEQ_CST); } \
+    void __tsan_atomic##N##_store(volatile T *a, T v, int mo)                                      \
+    { (void)mo; access_at(EV_WRITE, (void *)a, N / 8); __atomic_store_n(a, v, __ATOMIC_SEQ_CST); } \
+    static inline void rmw##N(volatile T *a)                                                       \
+    { access_at(EV_READ, (void *)a, N / 8); access_at(EV_WRITE, (void *)a, N / 8); }                \
+    T __tsan_atomic##N##_exchange(volatile T *a, T v, int mo)                                      \
+    { (void)mo; rmw##N(a); return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST); }                   \
+    T __tsan_atomic##N##_fetch_add(volatile T *a, T v, int mo)                                     \
+    { (void)mo; rmw##N(a); return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST); }                    \
+    T __tsan_atomic##N##_fetch_sub(volatile T *a, T v, int mo)                                     \
+    { (void)mo; rmw##N(a); return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST); }                    \
+    T __tsan_atomic##N##_fetch_and(volatile T *a, T v, int mo)                                     \
+    { (void)mo; rmw##N(a); return __atomic_fetch_and(a, v, __ATOMIC_SEQ_CST); }                    \
+    T __tsan_atomic##N##_fetch_or(volatile T *a, T v, int mo)                                      \
+    { (void)mo; rmw##N(a); return __atomic_fetch_or(a, v, __ATOMIC_SEQ_CST); }                     \
+    T __tsan_atomic##N##_fetch_xor(volatile T *a, T v, int mo)                                     \
+    { (void)mo; rmw##N(a); return __atomic_fetch_xor(a, v, __ATOMIC_SEQ_CST); }                    \
+    T __tsan_atomic##N##_fetch_nand(volatile T *a, T v, int mo)                                    \
+    { (void)mo; rmw##N(a); return __atomic_fetch_nand(a, v, __ATOMIC_SEQ_CST); }                   \
+    int __tsan_atomic##N##_compare_exchange_strong(volatile T *a, T *c, T v, int mo, int fmo)      \
+    { (void)mo; (void)fmo; rmw##N(a);                                                               \
+      return __atomic_compare_exchange_n(a, c, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); }        \
+    int __tsan_atomic##N##_compare_exchange_weak(volatile T *a, T *c, T v, int mo, int fmo)        \
+    { (void)mo; (void)fmo; rmw##N(a);                                                               \
+      return __atomic_compare_exchange_n(a, c, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); }        \
+    T __tsan_atomic##N##_compare_exchange_val(volatile T *a, T c, T v, int mo, int fmo)            \
+    { (void)mo; (void)fmo; rmw##N(a);                                                               \
+      __atomic_compare_exchange_n(a, &c, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); return c; }
+ATOMICS(8, uint8_t)
+ATOMICS(16, uint16_t)
+ATOMICS(32, uint32_t)
+ATOMICS(64, uint64_t)
+
+/* ------------------------------------------------------------------ copies that report shared ranges */
+static void copy_bytes(uint8_t *d, const uint8_t *s, size_t n)
+{
+    if (d <= s || d >= s + n) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    } else {
+        for (size_t i = n; i-- > 0;)
+            d[i] = s[i];
+    }
+}
+
+/* Read n shared bytes at off into d: what lies past the shared area reads as the pattern
+ * that stands for host memory (as in the suite's Python port); the suite was told first. */
+static void shared_read_into(uint8_t *d, uint64_t off, size_t n)
+{
+    size_t inside = off < SHARED_SIZE ? (size_t)(SHARED_SIZE - off) : 0;
+    if (inside > n)
+        inside = n;
+    copy_bytes(d, (const uint8_t *)(mb_lo + off), inside);
+    for (size_t i = inside; i < n; i++)
+        d[i] = (uint8_t)HOST_MEMORY_PATTERN[(off + i - SHARED_SIZE) % 8];
+}
+
+void *memmove(void *dst, const void *src, size_t n)
+{
+    int64_t so = shared_off(src), dof = shared_off(dst);
+    if (so >= 0)
+        access_at(EV_READ, src, n);
+    if (dof >= 0)
+        access_at(EV_WRITE, dst, n);
+    if (so >= 0 && (uint64_t)so + n > SHARED_SIZE && dof < 0)
+        shared_read_into(dst, (uint64_t)so, n);
+    else
+        copy_bytes(dst, src, n);
+    return dst;
+}
+
+void *memcpy(void *dst, const void *src, size_t n) { return memmove(dst, src, n); }
+
+void *memset(void *dst, int c, size_t n)
+{
+    access_at(EV_WRITE, dst, n);
+    uint8_t *d = dst;
+    for (size_t i = 0; i < n; i++)
+        d[i] = (uint8_t)c;
+    return dst;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+    access_at(EV_READ, a, n);
+    access_at(EV_READ, b, n);
+    const uint8_t *x = a, *y = b;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+int bcmp(const void *a, const void *b, size_t n) { return memcmp(a, b, n); }
+
+/* ------------------------------------------------------------------ QEMU stand-ins */
+typedef struct QEMUFile QEMUFile;
+typedef struct RAMBlock RAMBlock;
+
+void *mhkit_map_gpa(uint64_t gpa) { return gpa < RAM_SIZE ? ram + gpa : NULL; }
+void *qemu_map_ram_ptr(RAMBlock *block, uint64_t addr) { (void)block; return mhkit_map_gpa(addr); }
+
+int64_t mhkit_clock_ns(void)
+{
+    send_event(EV_CLOCK, 0, 0, 0, 0, NULL, 0);
+    return (int64_t)answer();
+}
+int64_t qemu_clock_get_ns(int type) { (void)type; return mhkit_clock_ns(); }
+
+static void report(const char *fmt, va_list ap)
+{
+    char msg[512];
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof msg)
+        n = sizeof msg - 1;
+    send_event(EV_ERROR, 0, 0, (uint64_t)n, 0, msg, (size_t)n);
+}
+void error_report(const char *fmt, ...) { va_list ap; va_start(ap, fmt); report(fmt, ap); va_end(ap); }
+void warn_report(const char *fmt, ...) { (void)fmt; }
+void info_report(const char *fmt, ...) { (void)fmt; }
+
+static void put_private(uint32_t kind, const void *p, size_t n)
+{
+    send_event(EV_PUT, kind, 0, n, 0, p, n);
+}
+
+void qemu_put_be32(QEMUFile *f, unsigned int v)
+{
+    (void)f;
+    uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+    put_private(PUT_BE32, b, 4);
+}
+
+void qemu_put_be64(QEMUFile *f, uint64_t v)
+{
+    (void)f;
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (56 - 8 * i));
+    put_private(PUT_BE64, b, 8);
+}
+
+void qemu_put_byte(QEMUFile *f, int v)
+{
+    (void)f;
+    uint8_t b = (uint8_t)v;
+    put_private(PUT_BYTE, &b, 1);
+}
+
+void qemu_put_buffer(QEMUFile *f, const uint8_t *buf, size_t size)
+{
+    (void)f;
+    int64_t off = shared_off(buf);
+    if (off < 0) {
+        put_private(PUT_BUFFER, buf, size);
+        return;
+    }
+    /* a read of the shared area: the suite reads the bytes itself (its own bounds rules) */
+    send_event(EV_PUT_SHARED, 0, (uint64_t)off, size, 0, NULL, 0);
+    answer();
+}
+
+/* The suite answers with the number of bytes it has, then the bytes (read whole, before a
+ * shared destination's write is reported, so answers and data never interleave). */
+static size_t get_from_stream(uint8_t *dst, size_t size)
+{
+    send_event(EV_GET, 0, 0, size, 0, NULL, 0);
+    uint64_t n = answer();
+    if (n > size)
+        n = size;
+    uint8_t small[8], *tmp = n <= sizeof small ? small : malloc(n);
+    if (!tmp)
+        abort();
+    xread(tmp, n);
+    access_at(EV_WRITE, dst, n);
+    copy_bytes(dst, tmp, n);
+    if (tmp != small)
+        free(tmp);
+    return (size_t)n;
+}
+
+size_t qemu_get_buffer(QEMUFile *f, uint8_t *buf, size_t size) { (void)f; return get_from_stream(buf, size); }
+
+unsigned int qemu_get_be32(QEMUFile *f)
+{
+    (void)f;
+    uint8_t b[4] = { 0, 0, 0, 0 };
+    get_from_stream(b, 4);
+    return (unsigned int)b[0] << 24 | (unsigned int)b[1] << 16 | (unsigned int)b[2] << 8 | b[3];
+}
+
+uint64_t qemu_get_be64(QEMUFile *f)
+{
+    uint64_t hi = qemu_get_be32(f);
+    return hi << 32 | qemu_get_be32(f);
+}
+
+int qemu_get_byte(QEMUFile *f)
+{
+    (void)f;
+    uint8_t b = 0;
+    get_from_stream(&b, 1);
+    return b;
+}
+
+int qemu_file_get_error(QEMUFile *f) { (void)f; return 0; }
+
+/* ------------------------------------------------------------------ the request loop */
+void cgs_mh_init(void) __attribute__((weak));
+void cgs_mh_cleanup(void) __attribute__((weak));
+int cgs_mh_save_encrypted_page(QEMUFile *f, uint64_t gpa, uint32_t size, uint64_t *bytes_sent) __attribute__((weak));
+int cgs_mh_load_encrypted_page(QEMUFile *f, uint64_t gpa) __attribute__((weak));
+
+static QEMUFile *const the_stream = (QEMUFile *)&ram;  /* any non-NULL handle */
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && argv[1][0] == '-' && argv[1][1] == '-' && argv[1][2] == 'e') {  /* --entries: what the file defines */
+        printf("%s%s%s%s\n", cgs_mh_init ? "init " : "", cgs_mh_save_encrypted_page ? "save " : "",
+               cgs_mh_load_encrypted_page ? "load " : "", cgs_mh_cleanup ? "cleanup" : "");
+        return 0;
+    }
+    const char *fds = getenv("MHKIT_FDS");
+    int mfd;
+    if (!fds || sscanf(fds, "%d,%d,%d", &ev_fd, &ans_fd, &mfd) != 3) {
+        fprintf(stderr, "mhkit: run by the conformance suite only (MHKIT_FDS unset)\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_DFL);
+    /* guest RAM, the shared area at its gpa, then an unmapped guard */
+    size_t span = RAM_SIZE + GUARD_SIZE;
+    ram = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (ram == MAP_FAILED)
+        return 3;
+    if (mmap(ram + SHARED_GPA, SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, mfd, 0) == MAP_FAILED)
+        return 3;
+    mprotect(ram + RAM_SIZE, GUARD_SIZE, PROT_NONE);
+    mb_lo = (uintptr_t)(ram + SHARED_GPA);
+    for (;;) {
+        struct request r;
+        xread(&r, sizeof r);
+        int64_t ret = 0;
+        uint64_t sent = 0;
+        if (r.op == REQ_INIT && cgs_mh_init)
+            cgs_mh_init();
+        else if (r.op == REQ_SAVE && cgs_mh_save_encrypted_page)
+            ret = cgs_mh_save_encrypted_page(the_stream, r.gpa, (uint32_t)r.size, &sent);
+        else if (r.op == REQ_LOAD && cgs_mh_load_encrypted_page)
+            ret = cgs_mh_load_encrypted_page(the_stream, r.gpa);
+        else if (r.op == REQ_CLEANUP && cgs_mh_cleanup)
+            cgs_mh_cleanup();
+        send_event(EV_RESULT, 0, 0, sent, (uint64_t)ret, NULL, 0);
+    }
+}
