@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --mutants: skip the second search that judges by properties alone")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    from .ckit.cli import add_options
+
+    add_options(p)
     p.set_defaults(func=main)
 
 
@@ -56,6 +59,10 @@ def main(args: argparse.Namespace) -> int:
     cases = _cases(args)
     if not cases:
         raise UsageError("no case matches --side/--case")
+    if args.c_host:
+        from .ckit.cli import main as c_main
+
+        return c_main(args, cases, _print_result)
     results = []
     for c in cases:
         r = run_case(c, args.impl, examples=args.examples, derandomize=not args.random)
@@ -154,6 +161,8 @@ def _junit(path: str, impl: str, results: Sequence[Any]) -> None:
             lines.append(f'    <failure message={quoteattr(f"{r.prop}: {r.message}")}>{escape(body)}</failure>')
         elif r.verdict == "unknown":
             lines.append(f'    <error message={quoteattr(r.message or "unknown")}/>')
+        elif r.verdict == "skipped":
+            lines.append(f'    <skipped message={quoteattr(getattr(r, "reason", None) or "skipped")}/>')
         lines.append("  </testcase>")
     lines.append("</testsuite>")
     with open(path, "w") as fh:
