@@ -1,4 +1,4 @@
-"""The memory models reproduce the litmus table of shared/reference/anchors.md."""
+"""The memory models reproduce the classic litmus table (docs/model.md, *Memory models*)."""
 import pytest
 
 from mhmailbox.model.litmus import allowed, build_mp, run, table
