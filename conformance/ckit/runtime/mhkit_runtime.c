@@ -118,15 +118,15 @@ static inline int64_t shared_off(const void *p)
     return d < SHARED_SIZE + GUARD_SIZE ? (int64_t)d : -1;
 }
 
-static inline void access_at(uint32_t type, const void *p, uint64_t n)
+static inline __attribute__((always_inline)) void access_at(uint32_t type, const void *p, uint64_t n)
 {
+    if (type == EV_READ && (uintptr_t)p == mb_lo + last_off && n == last_len && last_type == EV_READ) {
+        repeats++;  /* a poll: the same read again, nothing in between */
+        return;
+    }
     int64_t off = shared_off(p);
     if (off < 0)
         return;
-    if (type == EV_READ && last_type == EV_READ && last_off == (uint64_t)off && last_len == n) {
-        repeats++;
-        return;
-    }
     send_event(type, 0, (uint64_t)off, n, 0, NULL, 0);
     answer();
 }
