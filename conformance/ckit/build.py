@@ -12,6 +12,7 @@ headers are read from where they are.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import re
 import shutil
@@ -107,6 +108,17 @@ def _run(cmd: list[str], what: str) -> None:
         raise UsageError(f"{what} failed: {_first_error(p.stderr)}")
 
 
+@functools.lru_cache(maxsize=None)
+def _runtime_object(cc: str) -> str:
+    """The kit's runtime, compiled once per compiler and process (no sanitizer, no builtins)."""
+    work = tempfile.mkdtemp(prefix="mhkit-rt-")
+    atexit.register(shutil.rmtree, work, True)
+    rt = os.path.join(work, "mhkit_runtime.o")
+    _run([cc, "-c", "-O2", "-fno-builtin", "-fno-tree-loop-distribute-patterns", "-w",
+          _kit_file("runtime", "mhkit_runtime.c"), "-o", rt], "compiling the kit's runtime")
+    return rt
+
+
 def build(sources: Sequence[str], *, defines: Sequence[str] = (), cflags: Sequence[str] = (),
           compiler: str | None = None) -> Build:
     """Copy, override, compile and link ``sources``; UsageError (one line) on any problem."""
@@ -149,9 +161,7 @@ def build(sources: Sequence[str], *, defines: Sequence[str] = (), cflags: Sequen
         _run([cc, "-c", "-fsanitize=thread", "-O1", "-g", "-fno-builtin", "-w", "-I", gen, "-I", _kit_file("include"),
               "-iquote", os.path.dirname(os.path.abspath(src)), *cflags, copy, "-o", obj], f"compiling {src}")
         objs.append(obj)
-    rt = os.path.join(work, "mhkit_runtime.o")
-    _run([cc, "-c", "-O2", "-fno-builtin", "-fno-tree-loop-distribute-patterns", "-w",
-          _kit_file("runtime", "mhkit_runtime.c"), "-o", rt], "compiling the kit's runtime")
+    rt = _runtime_object(cc)
     binary = os.path.join(work, "host-under-test")
     _run([cc, *objs, rt, "-o", binary], f"linking {', '.join(sources)} with the kit's stand-ins")
     p = subprocess.run([binary, "--entries"], capture_output=True, text=True, timeout=30)

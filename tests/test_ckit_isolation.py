@@ -1,0 +1,59 @@
+"""A C host that crashes, aborts or never stops waiting is a failed case, and the run goes on.
+
+The C code runs in its own process; the suite reports the fault as a failure of the
+case (property ``robust``, with the access it came after and a reproducer), and the
+next case of the same run still gets its verdict.
+"""
+from __future__ import annotations
+
+import pytest
+
+from ckit_support import needs_cc, write_tiny_host
+
+pytestmark = needs_cc
+
+FAULTS = {
+    "1": ("robust", "killed by SIGSEGV after access #"),
+    "2": ("robust", "killed by SIGABRT after access #"),
+    "3": ("robust", "sent nothing for 0.5 s of real time after access #"),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_fault_is_a_failed_case_and_the_run_goes_on(tmp_path, fault):
+    from mhmailbox.conformance.ckit import c_host, run_c_case
+    from mhmailbox.conformance.cases import replay
+
+    impl = c_host(write_tiny_host(tmp_path), "rfc", defines=(f"FAULT={fault}",), answer_timeout=0.5)
+    prop, text = FAULTS[fault]
+    r = run_c_case("host/hostile-peer", impl, examples=5, shrink_seconds=0.5)
+    assert r.verdict == "fail" and r.prop == prop, (r.verdict, r.prop, r.message)
+    assert text in r.message
+    assert "c_host(" in r.reproducer and f"FAULT={fault}" in r.reproducer
+    # the reproducer's steps replay the same failure
+    assert replay("host/hostile-peer", impl, r.steps).prop == prop
+    impl.stop()
+    # the same run goes on to the next case, which gets a verdict of its own
+    nxt = run_c_case("host/barriers", impl, examples=3, shrink_seconds=0.5)
+    assert nxt.verdict in ("pass", "fail") and nxt.examples >= 1
+
+
+def test_a_wait_that_reads_the_clock_and_never_ends_is_stopped_by_virtual_time(tmp_path):
+    """A loop that reads the clock but ignores the deadline is stopped after VIRTUAL_LIMIT deadlines
+    of virtual time (not by the real-time limit, set high here), and fails the case."""
+    from mhmailbox.conformance.ckit import c_host, run_c_case
+    from mhmailbox.conformance.ckit.host import VIRTUAL_LIMIT
+
+    impl = c_host(write_tiny_host(tmp_path), "rfc", defines=("FAULT=4",), answer_timeout=60)
+    r = run_c_case("host/hostile-peer", impl, examples=5, shrink_seconds=0.5)
+    assert r.verdict == "fail" and r.prop == "robust", (r.verdict, r.prop, r.message)
+    assert f"still waiting after {VIRTUAL_LIMIT} deadlines of virtual time" in r.message
+
+
+def test_the_unfaulted_tiny_host_runs_clean(tmp_path):
+    """The faults above are the faults: without one, no crash and no hang in the same case."""
+    from mhmailbox.conformance.ckit import c_host, run_c_case
+
+    impl = c_host(write_tiny_host(tmp_path), "rfc")
+    r = run_c_case("host/hostile-peer", impl, examples=10, shrink_seconds=0.5)
+    assert r.prop != "robust", r.message
