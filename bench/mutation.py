@@ -1,0 +1,287 @@
+"""Mutation score of the modules whose faults a user cannot see, with mutmut.
+
+Usage::
+
+    python bench/mutation.py                       # every module, in a work dir under /tmp
+    python bench/mutation.py --module impl/host.py --module impl/stream.py
+    python bench/mutation.py --report              # the last run's figures again, no mutants run
+    python bench/mutation.py --survivors impl/host.py   # each surviving mutant as a diff line
+
+mutmut rewrites a source file in place for every mutant, so it never runs in the
+working tree: this script clones the repository's committed HEAD into ``--workdir``
+(``/tmp/mhmailbox-mutation`` by default), builds a virtual environment there without
+the system site packages (the project installed editable, plus mutmut 2.5.1), and runs
+``mutmut run`` per module with only that module's tests (``HYPOTHESIS_PROFILE=ci``,
+``pytest -x``), under ``nice``.
+
+Each mutant's test run goes through a fork server: one process that has imported
+pytest, Hypothesis, Z3 and cryptography (never ``mhmailbox``, which would pin the
+unmutated code) forks a child per run, so a mutant costs its tests, not a new
+interpreter. A run that mutmut abandons (its timeout) kills the child.
+
+The figures: per module, mutants killed (tests failed; mutmut's "suspicious", killed
+but slow, counts as killed), timed out (the tests hung: counted as killed, shown
+apart), survived, and equivalent: survivors listed in ``bench/mutation_equivalent.txt``
+with the reason no test can tell them from the original. The score is killed /
+(all - equivalent). ``proofs/invariants.py`` is scored on the code a verdict depends
+on (loading, fingerprints, reuse, Houdini, the inductive core); its offline mining
+and maintenance commands are left out (see ``SCOPE``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EQUIVALENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mutation_equivalent.txt")
+MUTMUT = "mutmut==2.5.1"
+
+#: module -> the tests that exercise it, the fastest killers first (pytest -x stops at the first failure)
+TESTS: dict[str, list[str]] = {
+    "impl/host.py": ["tests/test_impl_host_paths.py", "tests/test_impl_host_errors.py", "tests/test_impl_protocol.py",
+                     "tests/test_impl_memory.py"],
+    "impl/memory.py": ["tests/test_impl_host_paths.py", "tests/test_impl_memory.py", "tests/test_impl_memory_ports.py",
+                       "tests/test_impl_protocol.py"],
+    "impl/stream.py": ["tests/test_impl_stream.py"],
+    "impl/crypto.py": ["tests/test_impl_crypto.py", "tests/test_impl_protocol.py"],
+    "proofs/invariants.py": ["tests/test_proofs_invariant_store.py",
+                             "tests/test_proofs_engines.py::test_an_inductive_core_proves_what_the_whole_set_proves",
+                             "tests/test_proofs_engines.py::test_hardened_invariants_do_not_prove_a_broken_variant",
+                             "tests/test_proofs_engines.py::test_stored_proofs_are_recognised_whatever_the_hash_seed"],
+    "model/observe.py": ["tests/test_conformance_observer.py", "tests/test_conformance_oracle_faults.py"],
+    "conformance/rig.py": ["tests/test_conformance_oracle_faults.py", "tests/test_conformance_observer.py"],
+}
+#: module -> the top-level functions mutated (all of the module when absent)
+SCOPE: dict[str, list[str]] = {
+    "proofs/invariants.py": ["to_json", "from_json", "cell_key", "_evaluators", "_values", "houdini", "inductive_core",
+                             "_explore_drops", "_load", "stored", "fingerprint", "with_lemmas", "stored_candidates",
+                             "proved"],
+}
+#: imported once by the fork server (third-party only: never the code under test)
+PRELOAD = ["pytest", "hypothesis", "attrs", "z3", "cryptography.hazmat.primitives.ciphers.aead",
+           "cryptography.hazmat.primitives.kdf.hkdf", "_pytest.python", "_pytest.assertion.rewrite"]
+KILLED = ("ok_killed", "ok_suspicious")
+
+
+# ---------------------------------------------------------------- fork server (runs in the work venv)
+def serve(sock_path: str, cwd: str) -> None:
+    """Answer each connection (a JSON list of pytest arguments) with pytest's exit status."""
+    import importlib
+    import select
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    assert not any(m.startswith("mhmailbox") for m in sys.modules), "the server must not import the code under test"
+    pytest = sys.modules["pytest"]
+    os.chdir(cwd)
+    if os.path.exists(sock_path):
+        os.unlink(sock_path)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(4)
+    while True:
+        conn, _ = srv.accept()
+        with conn:
+            args = json.loads(conn.makefile().readline())
+            if args == "stop":
+                return
+            pid = os.fork()
+            if pid == 0:  # the child: a fresh pytest run on the current (mutated) sources
+                srv.close()
+                conn.close()
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, 1)
+                os.dup2(null, 2)
+                os._exit(int(pytest.main(args)))
+            status = None
+            while status is None:
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = os.waitstatus_to_exitcode(st)
+                    break
+                readable, _, _ = select.select([conn], [], [], 0.05)
+                if readable and not conn.recv(1):  # the client is gone (mutmut's timeout): stop the run
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+                    status = -9
+            try:
+                conn.sendall(f"{status}\n".encode())
+            except OSError:
+                pass
+
+
+def client(sock_path: str, args: list[str]) -> int:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock_path)
+    s.sendall((json.dumps(args) + "\n").encode())
+    reply = s.makefile().readline().strip()
+    return int(reply) if reply.lstrip("-").isdigit() else 3
+
+
+# ---------------------------------------------------------------- the work tree
+def sh(cmd: list[str], **kw) -> None:
+    subprocess.run(cmd, check=True, **kw)
+
+
+def build(work: str) -> tuple[str, str]:
+    """Clone (or update) the committed HEAD into ``work/clone``; venv ``work/venv``; returns (clone, python)."""
+    clone, venv = os.path.join(work, "clone"), os.path.join(work, "venv")
+    os.makedirs(work, exist_ok=True)
+    if not os.path.isdir(os.path.join(clone, ".git")):
+        sh(["git", "clone", "-q", ROOT, clone])
+    sh(["git", "-C", clone, "fetch", "-q", ROOT, "HEAD"])
+    sh(["git", "-C", clone, "reset", "-q", "--hard", "FETCH_HEAD"])
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(py):
+        sh([sys.executable, "-m", "venv", venv])  # no system site packages
+    sh([py, "-m", "pip", "install", "-q", "-e", f"{clone}[test]", MUTMUT, "whatthepatch"],
+       stdout=subprocess.DEVNULL)
+    return clone, py
+
+
+def scope_patch(clone: str, module: str, names: list[str]) -> str:
+    """A patch that 'adds' exactly the lines of the named top-level functions (mutmut --use-patch-file)."""
+    import ast
+    import difflib
+
+    src = open(os.path.join(clone, module), encoding="utf-8").read().splitlines(keepends=True)
+    keep = set()
+    for node in ast.parse("".join(src)).body:
+        if isinstance(node, ast.FunctionDef) and node.name in names:
+            keep.update(range(node.lineno - 1, node.end_lineno))
+    missing = set(names) - {n.name for n in ast.parse("".join(src)).body if isinstance(n, ast.FunctionDef)}
+    if missing:
+        raise SystemExit(f"{module}: no function {sorted(missing)} (update SCOPE)")
+    without = [line for i, line in enumerate(src) if i not in keep]
+    path = os.path.join(clone, ".mutation-scope.patch")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.writelines(difflib.unified_diff(without, src, f"a/{module}", f"b/{module}", n=0))
+    return path
+
+
+def run_module(clone: str, py: str, module: str, sock: str) -> None:
+    tests = [t for t in TESTS[module] if os.path.exists(os.path.join(clone, t.split("::")[0]))]
+    runner = shlex.join([py, "-S", os.path.join(clone, "bench", "mutation.py"), "--client", sock, "--",
+                         "-x", "-q", "-p", "no:cacheprovider", *tests])
+    cmd = [os.path.join(os.path.dirname(py), "mutmut"), "run", "--paths-to-mutate", module, "--tests-dir", "tests",
+           "--runner", runner, "--no-progress"]
+    if module in SCOPE:
+        cmd += ["--use-patch-file", scope_patch(clone, module, SCOPE[module])]
+    t0 = time.time()
+    subprocess.run(["nice", "-n", "10", *cmd], cwd=clone, stdout=subprocess.DEVNULL,
+                   env={**os.environ, "HYPOTHESIS_PROFILE": "ci"})
+    print(f"# {module}: mutmut ran in {time.time() - t0:.0f} s", flush=True)
+
+
+# ---------------------------------------------------------------- figures
+def load_equivalent(path: str = EQUIVALENT) -> dict[tuple[str, str, str], str]:
+    """(module, original line, mutated line) -> why: blank-line separated records of
+    ``file:``, ``line:``, ``mutant:``, ``why:`` (lines compared without surrounding blanks)."""
+    out: dict[tuple[str, str, str], str] = {}
+    rec: dict[str, str] = {}
+    lines = open(path, encoding="utf-8").read().splitlines() if os.path.exists(path) else []
+    for raw in lines + [""]:
+        if raw.startswith("#"):
+            continue
+        if not raw.strip():
+            if rec:
+                if set(rec) != {"file", "line", "mutant", "why"}:
+                    raise SystemExit(f"{path}: incomplete record {rec}")
+                out[(rec["file"], rec["line"], rec["mutant"])] = rec["why"]
+            rec = {}
+            continue
+        key, _, val = raw.partition(":")
+        rec[key.strip()] = val.strip()
+    return out
+
+
+def mutants(clone: str, py: str, module: str) -> list[dict]:
+    """Every mutant of ``module`` in the clone's mutmut cache: status, line number, original and mutated line."""
+    code = r"""
+import json, sqlite3, sys
+from mutmut import Context, MutationID, mutate
+module = sys.argv[1]
+src = open(module, encoding="utf-8").read()
+db = sqlite3.connect(".mutmut-cache")
+rows = db.execute('select l.line, l.line_number, m."index", m.status from Mutant m join Line l on m.line = l.id '
+                  'join SourceFile f on l.sourcefile = f.id where f.filename = ? order by l.line_number, m."index"',
+                  (module,)).fetchall()
+out = []
+for line, number, index, status in rows:
+    ctx = Context(source=src, filename=module, mutation_id=MutationID(line, index, number))
+    new, _ = mutate(ctx)
+    new_line = new.split("\n")[number] if new != src else line
+    out.append({"status": status, "number": number + 1, "line": line.strip(), "mutant": new_line.strip()})
+print(json.dumps(out))
+"""
+    res = subprocess.run([py, "-c", code, module], cwd=clone, capture_output=True, text=True, check=True)
+    return json.loads(res.stdout)
+
+
+def score(module: str, ms: list[dict], equivalent: dict) -> dict:
+    eq = [m for m in ms if m["status"] == "bad_survived" and (module, m["line"], m["mutant"]) in equivalent]
+    survived = [m for m in ms if m["status"] == "bad_survived" and m not in eq]
+    killed = sum(m["status"] in KILLED for m in ms)
+    timeout = sum(m["status"] == "bad_timeout" for m in ms)
+    untested = sum(m["status"] in ("untested", "skipped") for m in ms)
+    counted = len(ms) - len(eq) - untested
+    pct = 100.0 * (killed + timeout) / counted if counted else 0.0
+    return {"module": module, "mutants": len(ms), "killed": killed, "timeout": timeout, "survived": len(survived),
+            "equivalent": len(eq), "untested": untested, "score": pct, "survivors": survived}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--client"]:
+        return client(argv[1], argv[3:] if argv[2:3] == ["--"] else argv[2:])
+    if argv[:1] == ["--serve"]:
+        serve(argv[1], argv[2])
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workdir", default="/tmp/mhmailbox-mutation")
+    ap.add_argument("--module", action="append", choices=list(TESTS), help="(repeatable) default: all")
+    ap.add_argument("--report", action="store_true", help="print the figures of the last run; run nothing")
+    ap.add_argument("--survivors", metavar="MODULE", help="list MODULE's surviving mutants (after --report's run)")
+    ap.add_argument("--fresh", action="store_true", help="forget earlier results (mutmut's cache) first")
+    a = ap.parse_args(argv)
+    modules = a.module or list(TESTS)
+    clone, py = os.path.join(a.workdir, "clone"), os.path.join(a.workdir, "venv", "bin", "python")
+    if not (a.report or a.survivors):
+        clone, py = build(a.workdir)
+        if a.fresh and os.path.exists(os.path.join(clone, ".mutmut-cache")):
+            os.unlink(os.path.join(clone, ".mutmut-cache"))
+        sock = os.path.join(a.workdir, "pytest.sock")
+        server = subprocess.Popen(["nice", "-n", "10", py, os.path.join(clone, "bench", "mutation.py"), "--serve",
+                                   sock, clone], env={**os.environ, "HYPOTHESIS_PROFILE": "ci"})
+        try:
+            while not os.path.exists(sock):
+                if server.poll() is not None:
+                    raise SystemExit("the fork server did not start")
+                time.sleep(0.1)
+            for module in modules:
+                run_module(clone, py, module, sock)
+        finally:
+            server.terminate()
+            server.wait()
+    equivalent = load_equivalent()
+    if a.survivors:
+        for m in score(a.survivors, mutants(clone, py, a.survivors), equivalent)["survivors"]:
+            print(f"{a.survivors}:{m['number']}: {m['line']}  =>  {m['mutant']}")
+        return 0
+    print(f"{'module':24} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'equiv':>5} {'score':>6}")
+    for module in modules:
+        s = score(module, mutants(clone, py, module), equivalent)
+        note = f"  ({s['untested']} not run)" if s["untested"] else ""
+        print(f"{module:24} {s['mutants']:7} {s['killed']:6} {s['timeout']:7} {s['survived']:8} {s['equivalent']:5} "
+              f"{s['score']:5.1f}%{note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
