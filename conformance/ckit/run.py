@@ -9,7 +9,6 @@ found without loads is a failure.
 from __future__ import annotations
 
 import contextlib
-import pprint
 from typing import Any, Iterator, Sequence
 
 import attrs
@@ -35,16 +34,11 @@ class CResult(runner.Result):
 
     @property
     def reproducer(self) -> str | None:
-        if self.verdict != "fail":
+        text = runner.Result.reproducer.fget(self)  # type: ignore[attr-defined]
+        if text is None:
             return None
-        body = pprint.pformat(self.steps, width=100, compact=True)
-        return (
-            "from mhmailbox.conformance.cases import replay\n"
-            "from mhmailbox.conformance.ckit import c_host\n"
-            f"impl = {self.rebuild}\n"
-            f"failure = replay({self.case.id!r}, impl, {body})\n"
-            "print(failure)  # None once fixed\n"
-        )
+        return (f"from mhmailbox.conformance.ckit import c_host\nimpl = {self.rebuild}\n"
+                + text.replace(f"replay({self.case.id!r}, {self.impl!r}, ", f"replay({self.case.id!r}, impl, ", 1))
 
     def as_json(self) -> dict[str, Any]:
         out = super().as_json()

@@ -59,25 +59,12 @@ static uint64_t repeats;         /* reads not sent again since the last event se
 
 static void die_quietly(void) { _exit(0); }  /* the suite has gone: nothing to report to */
 
-static void xwrite(const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n) {
-        ssize_t k = write(ev_fd, b, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            die_quietly();
-        b += k;
-        n -= (size_t)k;
-    }
-}
-
-static void xread(void *p, size_t n)
+/* All of n bytes to the suite (out) or from it; the suite gone: exit quietly. */
+static void xfer(int out, void *p, size_t n)
 {
     uint8_t *b = p;
     while (n) {
-        ssize_t k = read(ans_fd, b, n);
+        ssize_t k = out ? write(ev_fd, b, n) : read(ans_fd, b, n);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
@@ -86,6 +73,8 @@ static void xread(void *p, size_t n)
         n -= (size_t)k;
     }
 }
+#define xwrite(p, n) xfer(1, (void *)(p), (n))
+#define xread(p, n) xfer(0, (p), (n))
 
 static void send_event(uint32_t type, uint32_t aux, uint64_t off, uint64_t len, uint64_t val,
                        const void *payload, size_t plen)
