@@ -232,3 +232,11 @@ def test_a_pending_command_makes_load_wait_then_fail_without_writing() -> None:
     with pytest.raises(GuestFailed):
         p.host.load_page(Record(PAGE_SIZE, bytes(68), bytes(PAGE_SIZE)))
     assert p.host.pending is None
+
+
+def test_the_defaults_are_the_published_host_and_the_hardened_mode() -> None:
+    """What ``mhmailbox migrate`` and a bare ``Host(port)`` get: hardened, QEMU's 100 ms
+    timeout, bursts of 256 reads of done, yield the CPU after 100 us of waiting."""
+    h = Host(None)  # type: ignore[arg-type]
+    assert (h.mode, h.timeout, h.burst, h.quantum, h.relax_after) == ("hardened", 0.1, 256, 1e-4, 1e-4)
+    assert (h.initialized, h.seq, h.pending, h.peer_alive) == (False, 0, None, None)

@@ -176,3 +176,14 @@ def test_a_running_helper_serves_each_go_once(path: str) -> None:
     assert guest.served == 1 and guest.last_seq == 1
     assert struct.unpack_from("<i", buf, OFF_DONE)[0] == 1 and struct.unpack_from("<i", buf, OFF_RET)[0] == 0
     assert calls == [0, 1, 1]
+
+
+def test_a_pending_seq_at_the_sign_boundary_is_awaited_as_its_i32() -> None:
+    """seq 0x80000000 times out; the next send waits for done == -0x80000000 (its i32), not 2**31."""
+    p = Lockstep.build("hardened")
+    p.host.seq = 0x7FFFFFFF
+    p.guest_enabled = False
+    assert p.host.send(Cmd.INIT).status == "timed_out" and p.host.pending == 0x80000000
+    p.guest_enabled = True
+    r = p.host.send(Cmd.RESET)
+    assert r.ok and r.seq == 0x80000001 and p.host.pending is None
