@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ wire with the suite */
@@ -399,6 +400,7 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_DFL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  /* a wait that never ends must not outlive the suite */
     /* guest RAM, the shared area at its gpa, then an unmapped guard */
     size_t span = RAM_SIZE + GUARD_SIZE;
     ram = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
