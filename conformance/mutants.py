@@ -141,7 +141,7 @@ class _Serve(GuestHelper):
             port.barrier("rmb")
         cmd, gpa = port.read_params()
         if cmd == int(Cmd.INIT):
-            self.initialized = True
+            self._init()
             ret = _OK
         elif cmd == int(Cmd.RESET):
             self.initialized = self.initialized and not self.reset_clears

@@ -521,16 +521,22 @@ class GuestRig(RigBase):
     guest: Any = None
     observer: Observer = attrs.field(default=None)
     original: bytes = b""
+    #: the provisioning the helper's sessions are opened on, and the one given for the next
     provision: Provision | None = None
+    pending: Provision | None = None
+    #: the session the helper must be in (docs/hardened.md, "Sessions and replays"): the
+    #: model's epoch says when one opened; the rig follows with the key it must use
     cipher: SessionCipher | None = None
+    session_epoch: int = 0
     schedule: list = attrs.field(factory=list)
     op_access: int = 0
     seq: int = 0
     ncmd: int = 0
     last_hdr: bytes = b""
     last_hdr_read: bytes = b""
-    registry: dict = attrs.field(factory=dict)  # (header, page) -> (g, epoch, session, seq)
-    accepted: dict = attrs.field(factory=dict)  # (session, gpa) -> seq accepted
+    registry: dict = attrs.field(factory=dict)  # (header, page) -> (g, epoch, seq)
+    accepted: dict = attrs.field(factory=dict)  # (epoch, gpa) -> newest seq the model accepted
+    io_read: tuple | None = None  # (g, epoch, seq) of the page the helper last read, if sealed
     records: list = attrs.field(factory=list)  # (header, page, gpa) produced by ENCRYPT
     snap: bytes = b""
     snap_prov: dict = attrs.field(factory=dict)
@@ -542,7 +548,6 @@ class GuestRig(RigBase):
         self.original = bytes(self.ram)
         if impl.protocol == "hardened":
             self.provision = Provision.generate()
-            self.cipher = SessionCipher(self.provision)
         port = InstrumentedPort(memoryview(self.mailbox), "guest", self._hook, _Log(self._access))  # type: ignore[arg-type]
         self.guest = impl.make_guest(port, memoryview(self.ram), self.provision)
         self.observer = Observer(self.variant, "guest", peek=self._peek)
@@ -551,8 +556,19 @@ class GuestRig(RigBase):
         return self
 
     # --- abstraction --------------------------------------------------------------------
-    def _session(self) -> bytes:
-        return self.provision.session_id if self.provision else b""
+    def _follow_sessions(self) -> None:
+        """Open, on the rig's side, every session the model's helper opened since last asked:
+        the first on the provisioning given last (migration 1), later ones on the same
+        provisioning with the next migration number."""
+        epoch = self.observer.env["guest.epoch"]
+        while self.session_epoch < epoch:
+            self.session_epoch += 1
+            if self.pending is not None or self.cipher is None:
+                self.provision, self.pending = self.pending or self.provision, None
+                assert self.provision is not None
+                self.cipher = SessionCipher(self.provision, 1)
+            else:
+                self.cipher = SessionCipher(self.provision, self.cipher.migration + 1)
 
     def _page_tag(self, header: bytes, page: bytes, *, produced: bool) -> int:
         hint = self.observer.env["guest.gpa"]
@@ -561,31 +577,46 @@ class GuestRig(RigBase):
         pt = self.plain_tag(page, self.ram, hint, only_hint=produced)
         if pt is not None:
             return pt
-        if produced:  # the helper just sealed it: which page, bound to which epoch
+        if produced:  # the helper just sealed it: which page, bound to which session
+            self._follow_sessions()
+            if self.cipher is None:
+                return val.FORGED
             try:
                 h = PageHeader.parse(header)
-                assert self.cipher is not None
                 _, plain = self.cipher.open(h.gpa, header, page)
             except (AuthError, ValueError):
                 return val.FORGED
             g = gpa_class(h.gpa)
             if g not in (val.G0, val.G1) or plain != self.ram[h.gpa:h.gpa + PAGE_SIZE]:
                 return val.FORGED
-            epoch = self.observer.env["guest.epoch"]
-            self.registry[(header, page)] = (g, epoch, h.session_id, h.seq)
-            return 4 + 2 * epoch + g
+            self.registry[(header, page)] = (g, self.session_epoch, h.seq)
+            return 4 + 2 * self.session_epoch + g
         hit = self.registry.get((header, page))
         if hit is None:
             return val.FORGED
-        g, epoch, sid, seq = hit
-        if seq <= self.accepted.get((sid, GPA[g]), 0):  # an older copy: not the page any more
+        g, epoch, seq = hit
+        # a replay: a copy no newer than the newest the helper accepted for that gpa in that
+        # session (the target cannot know what the source sealed since; docs/hardened.md)
+        if seq <= self.accepted.get((epoch, g), 0):
             return val.FORGED
         return 4 + 2 * epoch + g
 
     def _io_tag(self, a: Access) -> int:
         if a.kind == "write":
             return self._page_tag(self.last_hdr, bytes(a.value), produced=True)  # type: ignore[arg-type]
+        self.io_read = self.registry.get((self.last_hdr_read, bytes(a.value)))  # type: ignore[arg-type]
         return self._page_tag(self.last_hdr_read, bytes(a.value), produced=False)  # type: ignore[arg-type]
+
+    def _note_acceptance(self) -> None:
+        """Just before the helper writes ret: if the *model* carried out a DECRYPT (authentic
+        page, RAM written), that copy is now the newest accepted for its gpa. Taken from the
+        model, not from ret or the command the suite sent (a hostile host may have turned the
+        DECRYPT into something else after go)."""
+        env = self.observer.env
+        if self.io_read is not None and env["guest.cmd"] == val.DECRYPT and env["guest.did"] == 1:
+            g, epoch, seq = self.io_read
+            self.accepted[(epoch, g)] = max(self.accepted.get((epoch, g), 0), seq)
+        self.io_read = None
 
     def _peek(self, f: str) -> tuple[int, int]:
         if f == "io":
@@ -611,6 +642,8 @@ class GuestRig(RigBase):
             self.last_hdr = bytes(a.value)  # type: ignore[arg-type]
         if a.kind == "read" and a.where == OFF_HDR_DATA:
             self.last_hdr_read = bytes(a.value)  # type: ignore[arg-type]
+        if a.kind == "write" and a.where == "ret" and self.divergence is None and self.impl.protocol == "hardened":
+            self._note_acceptance()
         if a.kind == "write" and a.where == OFF_IO_PAGE and isinstance(a.value, bytes):
             if self.plain_tag(a.value, self.original) is not None or any(
                     a.value == self.original[p * PAGE_SIZE:(p + 1) * PAGE_SIZE] for p in range(RAM_PAGES)):
@@ -706,6 +739,8 @@ class GuestRig(RigBase):
                     self.divergence = d
             if self.complete():
                 break
+        if self.impl.protocol == "hardened":
+            self._follow_sessions()  # before anyone gives the helper another provisioning
         for fl in self.observer.flags():
             self.violate(fl, self.flag_message(fl))
         if self.ram != self.original:
@@ -750,18 +785,14 @@ class GuestRig(RigBase):
 
     def decrypt(self, hdr: bytes, page: bytes, g: int, schedule: Sequence = ()) -> int | None:
         self.last_hdr_read = b""
-        ret = self.command(int(Cmd.DECRYPT), g, schedule, put=(hdr, page))
-        if ret == Ret.OK and self.impl.protocol == "hardened":
-            hit = self.registry.get((hdr, page))
-            if hit is not None:  # accepted: at the page's own gpa (whatever gpa was requested, or rewritten)
-                key = (hit[2], GPA[hit[0]])
-                self.accepted[key] = max(self.accepted.get(key, 0), hit[3])
-        return ret
+        return self.command(int(Cmd.DECRYPT), g, schedule, put=(hdr, page))
 
     def new_migration(self) -> int | None:
-        """A new provisioned session (hardened), then INIT."""
+        """A new migration as an honest host starts one: RESET if a session may be open,
+        provisioning for the next session (hardened), then INIT."""
+        if self.ncmd and self.command(int(Cmd.RESET), 0) != Ret.OK:
+            return None
         if self.impl.protocol == "hardened":
-            self.provision = Provision.generate()
-            self.cipher = SessionCipher(self.provision)
-            self.guest.new_migration(self.provision)
+            self.pending = Provision.generate()
+            self.guest.new_migration(self.pending)
         return self.command(int(Cmd.INIT), 0)

@@ -6,8 +6,11 @@ and a 16-byte *session id* (one per migration), provisioned to the helpers only 
 the simulation: by the launcher, standing for the helpers' attested key exchange;
 no ``Host`` object ever holds them).
 
-* session key = HKDF-SHA256(transfer key, salt=session id, info=``INFO``): a page of
-  one migration does not decrypt under another's key (replay across migrations);
+* session key = HKDF-SHA256(transfer key, salt=session id, info=``INFO`` || be32
+  migration number): a page of one migration does not decrypt under another's key (replay
+  across migrations). The migration number counts the sessions opened on one provisioning
+  (an INIT that finds the helper uninitialized opens the next; a repeated INIT does not), so
+  the source and target helpers agree on it without trusting the host;
 * nonce = 4 random bytes per helper instance || 64-bit counter: unique per page;
 * associated data = the whole response header before the nonce: magic, version, cmd,
   source seq, flags, gpa, session id. A page moved to another gpa, or re-labelled,
@@ -101,6 +104,9 @@ class SessionCipher:
     """
 
     provision: Provision
+    #: which migration of this provisioning (1 for the first): an INIT that finds the helper
+    #: uninitialized opens the next one (docs/hardened.md, "Sessions and replays")
+    migration: int = 1
     _aead: AESGCM = attrs.field(init=False, repr=False)
     _prefix: bytes = attrs.field(init=False, repr=False)
     _counter: int = attrs.field(init=False, default=0, repr=False)
@@ -108,9 +114,10 @@ class SessionCipher:
     _hdr_view: memoryview = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=self.provision.session_id, info=INFO).derive(
-            self.provision.transfer_key
-        )
+        if not 1 <= self.migration <= 0xFFFFFFFF:
+            raise ValueError("migration numbers start at 1 (32 bits)")
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=self.provision.session_id,
+                   info=INFO + struct.pack(">I", self.migration)).derive(self.provision.transfer_key)
         self._aead = AESGCM(key)
         self._prefix = os.urandom(4)
         self._hdr = bytearray(HDR_STRUCT.pack(MAGIC, VERSION, 1, 0, 0, 0, self.provision.session_id,

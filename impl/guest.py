@@ -58,10 +58,13 @@ class GuestHelper:
     last_seq: int = 0
     #: hardened: a successful INIT since the last RESET
     initialized: bool = False
+    #: hardened: sessions opened on the current provisioning (0: none yet)
+    migration: int = 0
     #: commands completed (for tests and statistics)
     served: int = 0
     _cipher: SessionCipher | None = attrs.field(default=None, init=False, repr=False)
     _accepted: dict[int, int] = attrs.field(factory=dict, init=False, repr=False)
+    _next: Provision | None = attrs.field(default=None, init=False, repr=False)
     _ct: bytearray = attrs.field(factory=lambda: bytearray(PAGE_SIZE + 16), init=False, repr=False)
     _pt: bytearray = attrs.field(factory=lambda: bytearray(PAGE_SIZE), init=False, repr=False)
     _ct_page: memoryview = attrs.field(init=False, repr=False)
@@ -74,16 +77,27 @@ class GuestHelper:
         if self.mode == "hardened":
             if self.provision is None:
                 raise ValueError("a hardened helper needs a Provision (transfer key, session id)")
-            self._cipher = self.cipher_class(self.provision)
         self._ct_page = memoryview(self._ct)[:PAGE_SIZE]
 
     def new_session(self, provision: Provision) -> None:
-        """Hardened: the next migration's provisioned session (new key, empty replay window).
+        """Hardened: provisioning for the next migration; it takes effect at the next INIT
+        that opens a session (a session already open runs on until RESET)."""
+        self._next = provision
 
-        Added for the conformance suite, which runs several migrations on one helper."""
-        self.provision = provision
-        self._cipher = self.cipher_class(provision)
-        self._accepted = {}
+    def _init(self) -> None:
+        """INIT: open the next session unless one is open (a retried INIT changes nothing).
+
+        A session is (provisioning, migration number): its own key, an empty replay window.
+        The number is counted here, not sent by the host, so both helpers of a migration
+        agree on it; a host that makes them disagree only loses the migration."""
+        if not self.initialized:
+            if self._next is not None:
+                self.provision, self._next, self.migration = self._next, None, 0
+            assert self.provision is not None
+            self.migration += 1
+            self._cipher = self.cipher_class(self.provision, self.migration)
+            self._accepted = {}
+        self.initialized = True
 
     # --- stepping ---------------------------------------------------------------
     def start(self) -> None:
@@ -186,7 +200,7 @@ class GuestHelper:
         """Hardened: carry out the command read (after go and a read barrier), then ret, wmb, done=g."""
         port = self.port
         if cmd == _INIT:
-            self.initialized = True
+            self._init()
             ret = _OK
         elif cmd == _RESET:
             self.initialized = False

@@ -513,15 +513,18 @@ class Hardened(Rfc):
     def guest_dispatch(self, G: Thread) -> None:
         cmd, gpa = g("cmd"), g("gpa")
         usable = And(g("init").eq(1), self.in_ram(gpa))
+        opens = And(cmd.eq(INIT), g("init").eq(0))
         G.step("dispatch", "check: known command; ENCRYPT/DECRYPT need INIT and a gpa in RAM outside the mailbox",
                set={"ret": Ite(Or(cmd.eq(INIT), cmd.eq(RESET)), val.OK, val.INVALID),
                     "did": B(Or(cmd.eq(INIT), cmd.eq(RESET))),
                     "init": Ite(cmd.eq(INIT), 1, Ite(cmd.eq(RESET), 0, g("init"))),
-                    "epoch": Ite(cmd.eq(INIT), g("epoch") + 1, g("epoch"))},
-               # INIT opens a new migration session with the peer helper; the
-               # ghost x.epoch is the session both helpers agreed on, which is
-               # what an honest stream's pages are bound to
-               ghost={"x.epoch": Ite(cmd.eq(INIT), g("epoch") + 1, V("x.epoch"))},
+                    "epoch": Ite(opens, g("epoch") + 1, g("epoch"))},
+               # an INIT that finds the helper uninitialized (at boot, after RESET)
+               # opens the next migration session with the peer helper; a repeated
+               # INIT (a host retrying after a timeout) keeps it. The ghost x.epoch
+               # is the session both helpers agreed on, which is what an honest
+               # stream's pages are bound to (docs/hardened.md, "Sessions and replays")
+               ghost={"x.epoch": Ite(opens, g("epoch") + 1, V("x.epoch"))},
                next=[(And(cmd.eq(ENCRYPT), usable), "save"), (And(cmd.eq(DECRYPT), usable), "restore"),
                      (None, "ret")])
         sealed = self.sealed(gpa)

@@ -67,6 +67,7 @@ def test_a_loads_wait_for_a_pending_command_opens_its_deadline() -> None:
     is timed from the start of that wait (the model's load.quiesce), and a DECRYPT after the
     wait shares that deadline, as the implementation's does."""
     steps = [("save", {"g": 0, "sched": []}), ("cleanup", {"sched": []}), ("cleanup", {"sched": []}),
+             ("save", {"g": 0, "sched": []}),  # the record to load, saved in this migration
              ("save", {"g": 0, "sched": [(0, ("wake",))]}),
              ("save", {"g": 0, "sched": [(0, ("silent",)), (0, ("serve",))]}), ("load", {"g": 0, "sched": []})]
     assert replay("host/bounded-wait", "hardened", steps) is None
