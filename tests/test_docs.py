@@ -158,6 +158,20 @@ def test_property_catalog_is_the_generated_one(capsys) -> None:
     assert text("docs/properties.md").strip() == run(["properties", "--markdown"], capsys).strip()
 
 
+def test_model_page_names_the_rfc_steps_that_exist() -> None:
+    """docs/model.md, *Step by step (rfc)*: every step label it names is one of Rfc's, and it names
+    every step of the helper's loop."""
+    from mhmailbox.model.variants import Rfc
+
+    section = text("docs/model.md").split("## Step by step (rfc)")[1].split("\n## ")[0]
+    host = {st.label for st in Rfc().host([]).steps}
+    guest = [st.label for st in Rfc().guest().steps]
+    named = set(re.findall(r"`([a-z][a-z0-9]*(?:[.?][a-z0-9?]*)+)`", section))
+    assert named and named <= host | set(guest), named - host - set(guest)
+    helper = section.split("Helper loop")[1]
+    assert all(f"`{label}`" in helper for label in guest), [g for g in guest if f"`{g}`" not in helper]
+
+
 # ------------------------------------------------------------------ bounds and defaults
 def test_verdicts_page_states_the_default_bounds() -> None:
     doc = text("docs/verdicts.md")
