@@ -9,6 +9,7 @@ from typing import Any, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 from mhmailbox.cli import UsageError, positive_int
+from mhmailbox.outfiles import check_output, write_atomically
 
 from .adapter import IMPLEMENTATIONS
 
@@ -33,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--oracle-only", action="store_true",
                    help="with --mutants: skip the second search that judges by properties alone")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report (checked before the run)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --junit file")
     from .ckit.cli import add_options
 
     add_options(p)
@@ -50,6 +52,10 @@ def _cases(args: argparse.Namespace) -> list:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.junit is not None:
+        if args.list or args.mutants or args.mutant:
+            raise UsageError("conform: --junit reports a run of the cases, not --list or --mutants")
+        check_output(args.junit, force=args.force, what="conform: --junit")
     if args.list:
         return _list(args)
     if args.mutants or args.mutant:
@@ -78,8 +84,13 @@ def main(args: argparse.Namespace) -> int:
         print(f"\n{args.impl}: {summ['pass']} pass, {summ['fail']} fail, {summ['unknown']} unknown; "
               f"{summ['examples']} examples in {summ['seconds']} s ({summ['examples_per_second']} examples/s, "
               f"{summ['model_steps_per_second']} model steps/s)")
-    if args.junit:
-        _junit(args.junit, args.impl, results)
+    if args.junit is not None:
+        try:
+            write_atomically(args.junit, _junit(args.impl, results))
+        except OSError as exc:  # checked before the run; the disk filled or the directory went away
+            print(f"error: conform: cannot write {args.junit}: {exc.strerror or exc} (the results are above)",
+                  file=sys.stderr)
+            return 1
     return 0
 
 
@@ -147,7 +158,8 @@ def _mutants(args: argparse.Namespace) -> int:
     return 0
 
 
-def _junit(path: str, impl: str, results: Sequence[Any]) -> None:
+def _junit(impl: str, results: Sequence[Any]) -> str:
+    """The JUnit XML report of a run."""
     fails = sum(r.verdict == "fail" for r in results)
     unknown = sum(r.verdict == "unknown" for r in results)
     lines = [f'<?xml version="1.0" encoding="utf-8"?>',
@@ -165,5 +177,4 @@ def _junit(path: str, impl: str, results: Sequence[Any]) -> None:
             lines.append(f'    <skipped message={quoteattr(getattr(r, "reason", None) or "skipped")}/>')
         lines.append("  </testcase>")
     lines.append("</testsuite>")
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"

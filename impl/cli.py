@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from typing import Any
@@ -34,6 +33,8 @@ def parse_size(text: str) -> int:
 
 
 def register(subparsers: Any) -> None:
+    from mhmailbox.cli import finite_positive
+
     p = subparsers.add_parser(
         "migrate",
         help="migrate a guest's RAM through real helper processes and verify it",
@@ -42,8 +43,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--ram", default="64MiB", help="guest RAM size (default 64MiB)")
     p.add_argument("--mode", choices=("hardened", "rfc"), default="hardened", help="protocol variant (default hardened)")
-    p.add_argument("--stream", metavar="FILE", help="keep the migration stream in FILE (default: a temp file)")
-    p.add_argument("--timeout-ms", type=float, default=100.0, help="host command timeout (default 100)")
+    p.add_argument("--stream", metavar="FILE", help="keep the migration stream in FILE (default: a temp file; "
+                   "check it with `mhmailbox check-stream FILE`)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --stream file")
+    p.add_argument("--timeout-ms", type=finite_positive, default=100.0, help="host command timeout (default 100)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run)
 
@@ -66,15 +69,11 @@ def _progress_bar() -> Any:
 def run(args: argparse.Namespace) -> int:
     from .migrate import MigrationFailed, run_migration
 
+    from mhmailbox.outfiles import check_output
+
     ram = parse_size(args.ram)
-    if not args.timeout_ms > 0:
-        raise _usage("migrate: --timeout-ms must be positive")
     if args.stream is not None:
-        d = os.path.dirname(os.path.abspath(args.stream))
-        if not os.path.isdir(d) or not os.access(d, os.W_OK):
-            raise _usage(f"migrate: --stream: directory {d} is not writable")
-        if os.path.isdir(args.stream):
-            raise _usage(f"migrate: --stream: {args.stream} is a directory")
+        check_output(args.stream, force=args.force, what="migrate: --stream")
     try:
         report = run_migration(ram, args.mode, stream_path=args.stream, timeout=args.timeout_ms / 1e3,
                                progress=_progress_bar())

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any, Callable, Iterator
 
-from mhmailbox.cli import UsageError, positive_int
+from mhmailbox.cli import UsageError, int_up_to, positive_int, finite_positive
 
 from .check import Result, check_cell
 from .litmus import TESTS, table
@@ -44,6 +44,12 @@ def bounds_from(args: argparse.Namespace) -> Bounds:
 
 _positive = positive_int
 
+#: Upper limits of the model's bounds: past them the model cannot be built (deeper store
+#: buffers nest expressions past Python's parser limit) or the Z3 engines' 36-bit
+#: bit-vectors would wrap (deadline and quantum, as the symbolic search bounds them).
+MAX_BUFFER = 32
+MAX_TICKS = 1 << 16
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     _load_engines()
@@ -59,13 +65,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--property", action="append", metavar="ID", help="property id (repeatable); see docs/properties.md")
     p.add_argument("--depth", type=_positive, help="explore at most K steps (default: until exhausted or a budget)")
     p.add_argument("--max-states", type=_positive, default=1_000_000, help="state budget per cell (default 1000000)")
-    p.add_argument("--time-limit", type=float, default=None, help="seconds per cell and engine (default: none for "
+    p.add_argument("--time-limit", type=finite_positive, default=None, help="seconds per cell and engine (default: none for "
                    f"explicit, 20 for a Z3 engine alone, {ALL_TIME_LIMIT:g} for each Z3 engine under --engine all)")
     p.add_argument("--jobs", "-j", type=_positive, default=None,
                    help="cells checked at once, each in its own process (default: the CPUs this process may use)")
-    p.add_argument("--deadline", type=_positive, default=2, help="host deadline in model ticks (default 2)")
-    p.add_argument("--quantum", type=_positive, default=1, help="polling burst in model ticks (default 1)")
-    p.add_argument("--buffer", type=_positive, default=2, help="store-buffer entries per thread (default 2)")
+    p.add_argument("--deadline", type=int_up_to(MAX_TICKS), default=2,
+                   help=f"host deadline in model ticks (default 2, at most {MAX_TICKS})")
+    p.add_argument("--quantum", type=int_up_to(MAX_TICKS), default=1,
+                   help=f"polling burst in model ticks (default 1, at most {MAX_TICKS})")
+    p.add_argument("--buffer", type=int_up_to(MAX_BUFFER), default=2,
+                   help=f"store-buffer entries per thread (default 2, at most {MAX_BUFFER})")
     p.add_argument("--script", action="append", choices=sorted(SCRIPTS), help="host migration script (repeatable)")
     p.add_argument("--trace-format", choices=["table", "json", "mermaid"], default="table")
     p.add_argument("--no-trace", action="store_true", help="verdicts only")
@@ -204,6 +213,7 @@ def run_tasks(tasks: list[tuple], props: list, args: argparse.Namespace, jobs: i
     may come out ``unknown``, never wrongly. A progress line goes to a terminal.
     """
     tty = sys.stderr.isatty()
+    jobs = min(jobs, len(tasks))  # never more worker processes than tasks (--jobs 100000)
     out: dict[tuple, list[Result]] = {}
     args_for = per_engine_args or {}
 

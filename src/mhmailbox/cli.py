@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 #: Subcommand modules, each exposing ``register(subparsers)``; a module that
 #: is not there yet (an issue still open) is skipped.
@@ -36,6 +37,31 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if v <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def int_up_to(limit: int) -> Callable[[str], int]:
+    """argparse type: a positive integer no larger than ``limit`` (a bound past which the
+    model cannot be built or encoded, rather than a mere budget)."""
+
+    def parse(text: str) -> int:
+        v = positive_int(text)
+        if v > limit:
+            raise argparse.ArgumentTypeError(f"expected a positive integer up to {limit}, got {text!r}")
+        return v
+
+    parse.__name__ = f"int_up_to_{limit}"  # argparse names the type in its messages
+    return parse
+
+
+def finite_positive(text: str) -> float:
+    """argparse type for durations and rates: finite and positive (``inf``, ``nan``, 0 and negatives refused)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}")
     return v
 
 
