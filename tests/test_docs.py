@@ -158,6 +158,28 @@ def test_property_catalog_is_the_generated_one(capsys) -> None:
     assert text("docs/properties.md").strip() == run(["properties", "--markdown"], capsys).strip()
 
 
+def test_protocol_page_layout_is_model_layout() -> None:
+    """docs/protocol.md's shared-area table and codes are the numbers of model/layout.py."""
+    from mhmailbox.model import layout
+
+    types = {"u64": "<Q", "i32": "<i", "u32": "<I"}
+    rows = {f: (int(off, 16), ty) for off, f, ty in
+            re.findall(r"^\| `(0x[0-9a-f]+)` \| `?([\w. ]+?)`? \| ([^|]+?) \|", text("docs/protocol.md"), re.M)}
+    assert {f: (off, types[ty]) for f, (off, ty) in rows.items() if ty in types} == \
+        {f.replace("hdr_len", "hdr.len"): v for f, v in layout.FIELDS.items()}
+    assert rows["hdr.data"] == (layout.OFF_HDR_DATA, "u8[`hdr.len`]")
+    assert rows["io page"] == (layout.OFF_IO_PAGE, f"u8[{layout.PAGE_SIZE}]")
+    m = one(r"Two 4 KiB pages at guest physical address `(0x[0-9a-f]+)`", "docs/protocol.md")
+    assert int(m[1], 16) == layout.SHARED_GPA and layout.SHARED_SIZE == 2 * 4096 == 2 * layout.PAGE_SIZE
+    codes = one(r"the command: INIT = (\d), ENCRYPT = (\d) \(OVMF: SAVE_PAGE\), DECRYPT = (\d) \(OVMF: RESTORE_PAGE\), "
+                r"RESET = (\d)", "docs/protocol.md")
+    assert [int(c) for c in codes.groups()] == [layout.Cmd[n] for n in ("INIT", "ENCRYPT", "DECRYPT", "RESET")]
+    rets = one(r"the helper's result: (-?\d) success, (-?\d) invalid function; (-?\d) \"authentication error\"",
+               "docs/protocol.md")
+    assert [int(c) for c in rets.groups()] == [layout.Ret.OK, layout.Ret.INVALID, layout.Ret.AUTH]
+    assert int(one(r"the host accepts at most (\d+) bytes", "docs/protocol.md")[1]) == layout.HDR_MAX
+
+
 def test_model_page_names_the_rfc_steps_that_exist() -> None:
     """docs/model.md, *Step by step (rfc)*: every step label it names is one of Rfc's, and it names
     every step of the helper's loop."""
