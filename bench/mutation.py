@@ -121,7 +121,9 @@ def client(sock_path: str, args: list[str]) -> int:
     s.connect(sock_path)
     s.sendall((json.dumps(args) + "\n").encode())
     reply = s.makefile().readline().strip()
-    return int(reply) if reply.lstrip("-").isdigit() else 3
+    # mutmut 2 counts only exit status 1 as "tests failed"; a mutant that breaks the import
+    # (pytest's 2, collection error) or leaves no test to run (5) is killed as well
+    return 0 if reply == "0" else 1
 
 
 # ---------------------------------------------------------------- the work tree
@@ -204,17 +206,17 @@ def load_equivalent(path: str = EQUIVALENT) -> dict[tuple[str, str, str], str]:
 def mutants(clone: str, py: str, module: str) -> list[dict]:
     """Every mutant of ``module`` in the clone's mutmut cache: status, line number, original and mutated line."""
     code = r"""
-import json, sqlite3, sys
-from mutmut import Context, MutationID, mutate
+import json, sqlite3, subprocess, sys
+from mutmut import Context, RelativeMutationID, mutate
 module = sys.argv[1]
-src = open(module, encoding="utf-8").read()
+src = subprocess.check_output(["git", "show", f"HEAD:{module}"], text=True)  # the file may hold a mutant now
 db = sqlite3.connect(".mutmut-cache")
 rows = db.execute('select l.line, l.line_number, m."index", m.status from Mutant m join Line l on m.line = l.id '
                   'join SourceFile f on l.sourcefile = f.id where f.filename = ? order by l.line_number, m."index"',
                   (module,)).fetchall()
 out = []
 for line, number, index, status in rows:
-    ctx = Context(source=src, filename=module, mutation_id=MutationID(line, index, number))
+    ctx = Context(source=src, filename=module, mutation_id=RelativeMutationID(line, index, number, module))
     new, _ = mutate(ctx)
     new_line = new.split("\n")[number] if new != src else line
     out.append({"status": status, "number": number + 1, "line": line.strip(), "mutant": new_line.strip()})
