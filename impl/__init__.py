@@ -15,7 +15,6 @@ from .guest import GuestHelper
 from .harness import Lockstep
 from .host import BadResponse, GuestFailed, HelperDied, Host, HostError, Reply, TimedOut
 from .memory import Access, DirectPort, InstrumentedPort, MappedFile, MemoryFault
-from .procs import HelperProcess
 from .stream import Record, StreamError, StreamReader, StreamWriter
 
 __all__ = [
@@ -24,3 +23,13 @@ __all__ = [
     "MonotonicClock", "Provision", "Record", "Reply", "StreamError", "StreamReader", "StreamWriter",
     "TimedOut", "VirtualClock",
 ]
+
+
+def __getattr__(name: str):
+    """``HelperProcess`` on first use: ``python -m mhmailbox.impl.procs`` (the foreground
+    helper) would otherwise find procs already imported by this package and warn."""
+    if name == "HelperProcess":
+        from .procs import HelperProcess
+
+        return HelperProcess
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

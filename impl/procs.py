@@ -12,8 +12,9 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import sys
 from multiprocessing.process import BaseProcess
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import attrs
 
@@ -141,24 +142,30 @@ def main(argv: list[str] | None = None) -> int:
     ``python -m mhmailbox.impl.procs --mailbox PATH --ram PATH [--mode hardened --secret-file F]``;
     the secret file holds the 32-byte transfer key then the 16-byte session id.
     """
-    import argparse
+    from mhmailbox.cli import UsageError, _Parser
+    from mhmailbox.model.layout import PAGE_SIZE, SHARED_SIZE
 
-    ap = argparse.ArgumentParser(prog="python -m mhmailbox.impl.procs", description=main.__doc__.splitlines()[0])
+    ap = _Parser(prog="python -m mhmailbox.impl.procs", description=main.__doc__.splitlines()[0])
     ap.add_argument("--mailbox", required=True, help="file holding the 8 KiB shared area")
     ap.add_argument("--ram", required=True, help="file holding guest RAM (gpa 0 at offset 0)")
     ap.add_argument("--mode", choices=("rfc", "hardened"), default="hardened")
     ap.add_argument("--secret-file", help="48 bytes: transfer key, session id (hardened)")
-    a = ap.parse_args(argv)
-    prov = None
-    if a.mode == "hardened":
-        if not a.secret_file:
-            ap.error("--secret-file is required in hardened mode")
-        with open(a.secret_file, "rb") as f:
-            raw = f.read()
-        if len(raw) != 48:
-            ap.error("the secret file must hold exactly 48 bytes")
-        prov = Provision(raw[:32], raw[32:])
-    mailbox, ram = MappedFile.attach(a.mailbox), MappedFile.attach(a.ram)
+    try:
+        a = ap.parse_args(argv)
+        prov = None
+        if a.mode == "hardened":
+            if not a.secret_file:
+                raise UsageError("--secret-file is required in hardened mode")
+            raw = _read_file(a.secret_file, "--secret-file")
+            if len(raw) != 48:
+                raise UsageError(f"--secret-file: {a.secret_file} holds {len(raw)} bytes, not 48 "
+                                 "(32-byte transfer key, 16-byte session id)")
+            prov = Provision(raw[:32], raw[32:])
+        mailbox = _attach(a.mailbox, "--mailbox", lambda n: n >= SHARED_SIZE, f"at least {SHARED_SIZE} bytes")
+        ram = _attach(a.ram, "--ram", lambda n: n > 0 and n % PAGE_SIZE == 0, f"a positive multiple of {PAGE_SIZE} bytes")
+    except UsageError as exc:
+        print(f"error: python -m mhmailbox.impl.procs: {exc}", file=sys.stderr)
+        return 2
     helper = GuestHelper(DirectPort(mailbox.buf, "guest"), ram.buf, a.mode, prov)
     helper.start()
     try:
@@ -167,6 +174,30 @@ def main(argv: list[str] | None = None) -> int:
         pass
     return 0
 
+
+def _read_file(path: str, what: str) -> bytes:
+    from mhmailbox.cli import UsageError
+
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise UsageError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _attach(path: str, what: str, size_ok: Callable[[int], bool], wanted: str) -> MappedFile:
+    """Map an existing file for the foreground helper; UsageError (one line) if it cannot be."""
+    from mhmailbox.cli import UsageError
+
+    try:
+        size = os.stat(path).st_size
+        if not os.path.isfile(path):
+            raise UsageError(f"{what}: {path} is not a regular file")
+        if not size_ok(size):
+            raise UsageError(f"{what}: {path} holds {size} bytes; expected {wanted}")
+        return MappedFile.attach(path)
+    except OSError as exc:
+        raise UsageError(f"{what}: cannot map {path}: {exc.strerror or exc}") from None
 
 if __name__ == "__main__":
     raise SystemExit(main())
