@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         mailbox = _attach(a.mailbox, "--mailbox", lambda n: n >= SHARED_SIZE, f"at least {SHARED_SIZE} bytes")
         ram = _attach(a.ram, "--ram", lambda n: n > 0 and n % PAGE_SIZE == 0, f"a positive multiple of {PAGE_SIZE} bytes")
     except UsageError as exc:
-        print(f"error: python -m mhmailbox.impl.procs: {exc}", file=sys.stderr)
+        message = str(exc) if str(exc).startswith(ap.prog) else f"{ap.prog}: {exc}"  # argparse's has it
+        print(f"error: {message}", file=sys.stderr)
         return 2
     helper = GuestHelper(DirectPort(mailbox.buf, "guest"), ram.buf, a.mode, prov)
     helper.start()
