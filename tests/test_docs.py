@@ -227,6 +227,17 @@ def verdict_count(variants: tuple[str, ...]) -> int:
     return sum(1 for c in cells(list(variants), list(MODELS)) for p in CATALOG if p.applies(c[2], c[3]))
 
 
+def test_readme_says_what_ci_runs() -> None:
+    """README: `.ci/run` runs exactly the README's test command, under the ci profile, in a fresh venv."""
+    ci = text(".ci/run").splitlines()
+    command = ci[ci.index("# --- the README's test command ---") + 1]
+    readme = text("README.md")
+    assert f"```sh\n{command}\n```" in readme
+    assert "export HYPOTHESIS_PROFILE=ci" in ci and "`HYPOTHESIS_PROFILE=ci`" in readme
+    assert "python3 -m venv .venv-ci" in ci and "(`.venv-ci`)" in readme
+    assert "```sh\npip install . && mhmailbox verify\n```" in readme
+
+
 def test_hypothesis_profiles_in_readme() -> None:
     from hypothesis import settings
 
