@@ -48,7 +48,7 @@ TESTS: dict[str, list[str]] = {
                      "tests/test_impl_memory.py"],
     "impl/memory.py": ["tests/test_impl_host_paths.py", "tests/test_impl_memory.py", "tests/test_impl_memory_ports.py",
                        "tests/test_impl_protocol.py"],
-    "impl/stream.py": ["tests/test_impl_stream.py"],
+    "impl/stream.py": ["tests/test_impl_stream_format.py", "tests/test_impl_stream.py"],
     "impl/crypto.py": ["tests/test_impl_crypto.py", "tests/test_impl_protocol.py"],
     "proofs/invariants.py": ["tests/test_proofs_invariant_store.py",
                              "tests/test_proofs_engines.py::test_an_inductive_core_proves_what_the_whole_set_proves",
