@@ -217,3 +217,55 @@ def decode(data: bytes, *, expect_mode: str | None = None, ram_size: int | None 
     """Decode a whole stream (StreamError on any malformation)."""
     r = StreamReader(io.BytesIO(data), expect_mode=expect_mode, ram_size=ram_size)
     return r.header, list(r)
+
+
+@attrs.frozen
+class StreamCheck:
+    """What ``mhmailbox check-stream`` found: the header, the records read, the first problem.
+
+    ``record`` is the 1-based number of the record where the problem lies (None: in the
+    file header, or trailing bytes after the last record); ``offset`` the byte where
+    the reader found it. The format is checked, not the pages' authenticity: that
+    needs the transfer key, and is the target helper's job.
+    """
+
+    size: int
+    header: StreamHeader | None
+    records: int
+    offset: int | None = None
+    record: int | None = None
+    problem: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.problem is None
+
+    def as_json(self) -> dict[str, object]:
+        return {"valid": self.valid, "bytes": self.size,
+                "mode": self.header.mode if self.header else None,
+                "announced": self.header.page_count if self.header else None,
+                "records": self.records,
+                "error": None if self.valid else {"offset": self.offset, "record": self.record,
+                                                   "problem": self.problem}}
+
+
+def check_stream(f: BinaryIO, size: int) -> StreamCheck:
+    """Read a whole stream file with :class:`StreamReader`; the first problem, if any, located."""
+    try:
+        reader = StreamReader(f)
+    except StreamError as exc:
+        return StreamCheck(size, None, 0, exc.offset, None, exc.reason)
+    n = 0
+    try:
+        for _ in reader:
+            n += 1
+    except StreamError as exc:
+        announced = reader.header.page_count
+        if n == announced:
+            return StreamCheck(size, reader.header, n, exc.offset, None,
+                               f"{size - exc.offset} trailing bytes after the {announced} records the header announces")
+        if exc.offset == reader.offset == size:  # the file ends cleanly between two records
+            return StreamCheck(size, reader.header, n, exc.offset, n + 1,
+                               f"the file ends after {n} records; the header announces {announced}")
+        return StreamCheck(size, reader.header, n, exc.offset, n + 1, exc.reason)
+    return StreamCheck(size, reader.header, n)

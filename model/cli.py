@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TextIO
 
 from mhmailbox.cli import UsageError, int_up_to, positive_int, finite_positive
 
@@ -141,12 +141,14 @@ def run_verify(args: argparse.Namespace) -> int:
             out["disagreements"] = disagreements
         print(json.dumps(out, indent=1))
     else:
-        _print_table(results, args)
+        # with mermaid, stdout is only the diagrams (to paste into a ```mermaid block)
+        table_out = sys.stderr if args.trace_format == "mermaid" else sys.stdout
+        _print_table(results, args, table_out)
         s = _summary(results, total)
         print(f"\n{s['cells']} cells, {s['results']} verdicts: " + ", ".join(f"{v} {k}" for k, v in s["verdicts"].items())
-              + f"; {s['states']} states in {s['seconds']:.1f} s")
+              + f"; {s['states']} states in {s['seconds']:.1f} s", file=table_out)
         for d in disagreements:
-            print(f"DISAGREEMENT: {d}")
+            print(f"DISAGREEMENT: {d}", file=table_out)
     if disagreements:
         print(f"error: engines disagree on {len(disagreements)} cell(s)", file=sys.stderr)
         return 1
@@ -285,7 +287,9 @@ def _summary(results: list[Result], seconds: float) -> dict[str, Any]:
             "seconds": round(seconds, 2)}
 
 
-def _print_table(results: list[Result], args: argparse.Namespace) -> None:
+def _print_table(results: list[Result], args: argparse.Namespace, out: TextIO = sys.stdout) -> None:
+    """The verdict table on ``out``, then each counterexample: a heading and its trace on
+    ``out``; a Mermaid diagram alone on stdout, one per counterexample, blank-line separated."""
     head = ("property", "variant", "memory", "guest", "host", "engine", "verdict", "bound", "states", "seconds")
     rows = [head]
     for r in results:
@@ -294,24 +298,24 @@ def _print_table(results: list[Result], args: argparse.Namespace) -> None:
                      f"{r.seconds:.2f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     for i, row in enumerate(rows):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
         if i == 0:
-            print("  ".join("-" * w for w in widths))
+            print("  ".join("-" * w for w in widths), file=out)
     if args.no_trace:
         return
     for r in results:
         if r.verdict != "violated" or not r.trace:
             continue
-        print(f"\n== {r.property} violated: {r.variant} / {r.memory} / guest {r.guest} / host {r.host}"
-              f" ({r.engine}, {len(r.trace) - 1} steps; bounds {r.bound})")
-        if args.trace_format == "json":
-            print(json.dumps(r.trace, indent=1))
-        elif args.trace_format == "mermaid":
+        heading = (f"== {r.property} violated: {r.variant} / {r.memory} / guest {r.guest} / host {r.host}"
+                   f" ({r.engine}, {len(r.trace) - 1} steps; bounds {r.bound})")
+        if args.trace_format == "mermaid":
             from .mermaid import render_mermaid
 
+            print(f"\n{heading}", file=out)  # the diagram itself names the cell and the property
             print(render_mermaid(r))
-        else:
-            print(render_table(r.trace))
+            continue
+        print(f"\n{heading}", file=out)
+        print(json.dumps(r.trace, indent=1) if args.trace_format == "json" else render_table(r.trace), file=out)
 
 
 def run_litmus(args: argparse.Namespace) -> int:
