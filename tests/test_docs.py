@@ -141,7 +141,8 @@ def test_excerpt_matching_rules() -> None:
     assert matches(["a 0.2 s", "...", "c short ..."], out) is not None
 
 
-@pytest.mark.parametrize("doc,command,expected", console_blocks(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("doc,command,expected",
+                         [pytest.param(*block, id=f"{block[0]}: {block[1]}") for block in console_blocks()])
 def test_console_block_shows_what_the_command_prints(doc, command, expected, capsys) -> None:
     out = run(shlex.split(command)[1:], capsys)
     why = matches(expected, out.rstrip("\n").split("\n"))
