@@ -259,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.fresh and os.path.exists(os.path.join(clone, ".mutmut-cache")):
             os.unlink(os.path.join(clone, ".mutmut-cache"))
         sock = os.path.join(a.workdir, "pytest.sock")
+        if os.path.exists(sock):  # left by an interrupted run: wait for the new server's own
+            os.unlink(sock)
         server = subprocess.Popen(["nice", "-n", "10", py, os.path.join(clone, "bench", "mutation.py"), "--serve",
                                    sock, clone], env={**os.environ, "HYPOTHESIS_PROFILE": "ci"})
         try:
