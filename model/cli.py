@@ -274,6 +274,13 @@ def _json(r: Result, args: argparse.Namespace) -> dict[str, Any]:
     d = r.to_json()
     if args.no_trace:
         d["trace"] = None
+    elif d.get("trace") and "bounds" not in d["trace"][0]:
+        # the explicit engine's traces carry their bounds as the Z3 engines' do, so that
+        # `replay` can check the `bound` text against them (a store-buffer size, say,
+        # appears nowhere else in an sc trace)
+        from mhmailbox.proofs.replay import EXACT, bounds_record
+
+        d["trace"][0]["bounds"] = bounds_record(bounds_from(args), EXACT)
     return d
 
 

@@ -16,12 +16,17 @@ from typing import Any
 import attrs
 
 from mhmailbox.model.properties import BY_ID
-from mhmailbox.model.protocol import Bounds, build
-from mhmailbox.model.trace import state_view
+from mhmailbox.model.protocol import Bounds, Model, build
+from mhmailbox.model.trace import decode
 
 from .symbolic import EXACT, Generalize, step_state
 
-COMPARED = ("memory", "written_by", "buffers", "stale_views", "clock")
+#: Fields of a result that describe the search that found the trace, not the trace: a
+#: replay neither needs nor checks them, and says so (``mhmailbox replay`` lists them).
+IGNORED = ("engine", "states", "seconds", "exhaustive", "note")
+#: Fields a replay checks: the cell and property it rebuilds, the verdict, the trace's
+#: length, its bounds (the ``bound`` text and the ``bounds`` record agree), every step.
+CHECKED = ("property", "variant", "memory", "guest", "host", "verdict", "depth", "bound", "trace")
 
 
 class Malformed(ValueError):
@@ -50,26 +55,50 @@ def results_in(doc: Any) -> list[dict]:
     raise Malformed("expected a JSON object (one result, or {\"results\": [...]})")
 
 
+def bounds_record(bounds: Bounds, gen: Generalize) -> dict[str, Any]:
+    """The ``bounds`` object a trace's first step carries (the Z3 engines' format)."""
+    rec: dict[str, Any] = {"scripts": list(bounds.scripts), "deadline": bounds.deadline, "quantum": bounds.quantum,
+                           "capacity": bounds.capacity, "symbolic_time": bounds.symbolic_time,
+                           "unbounded_adversary": gen.unbounded_adversary, "free_values": gen.free_values}
+    if bounds.helper_first:
+        rec["helper_first"] = True
+    return rec
+
+
+def describe_bounds(bounds: Bounds, host: str) -> str:
+    """The ``bound`` text a result carries for these bounds."""
+    if bounds.symbolic_time or bounds.scripts == ("any",):
+        from .engines import describe_general
+
+        return describe_general(bounds, host)
+    return bounds.describe(host)
+
+
 def bounds_of(result: dict) -> tuple[Bounds, Generalize]:
-    """The bounds the trace was found under, and how a Z3 engine's model widened them."""
+    """The bounds the trace was found under, and how a Z3 engine's model widened them:
+    from the first step's ``bounds`` record, else from the result's ``bound`` text."""
     trace = result.get("trace") or []
     rec = trace[0].get("bounds") if trace and isinstance(trace[0], dict) else None
-    fields = {f.name for f in attrs.fields(Bounds)}
-    if isinstance(rec, dict):
-        kw = {k: v for k, v in rec.items() if k in fields}
+    if rec is not None:
+        if not isinstance(rec, dict):
+            raise Malformed("step 0: 'bounds' is not an object")
+        fields = {f.name for f in attrs.fields(Bounds)}
+        kw = {k: v for k, v in rec.items() if k in fields}  # other keys: refuted by the step-0 comparison
         if "scripts" in kw:
+            if not isinstance(kw["scripts"], list):
+                raise Malformed("step 0: bounds 'scripts' is not a list")
             kw["scripts"] = tuple(kw["scripts"])
         gen = Generalize(free_time=bool(rec.get("symbolic_time")),
                          unbounded_adversary=bool(rec.get("unbounded_adversary")),
                          free_values=bool(rec.get("free_values")))
         return Bounds(**kw), gen
     text = str(result.get("bound", ""))
-    kw: dict[str, Any] = {}
+    kw: dict[str, Any] = {"helper_first": text.endswith(", helper first")}
     for key, pat, conv in (("scripts", r"scripts=([\w+]+)", lambda s: tuple(s.split("+"))),
                            ("deadline", r"\bD=(\d+)", int), ("quantum", r"\bQ=(\d+)", int),
                            ("capacity", r"\bsb=(\d+)", int)):
         m = re.search(pat, text)
-        if m and key in fields:
+        if m:
             kw[key] = conv(m.group(1))
     return Bounds(**kw), EXACT
 
@@ -88,21 +117,36 @@ def _check_shape(result: dict) -> None:
         raise Malformed(f"unknown property {result['property']!r}")
 
 
-def _diff(recorded: dict, actual: dict) -> str | None:
-    for key in COMPARED + tuple(k for k in recorded if k.endswith("_at")):
-        if key not in recorded:
-            continue
-        a, b = recorded[key], actual.get(key)
-        if key == "clock" and isinstance(a, dict) and isinstance(b, dict):
-            if a.get("t") != b.get("t"):
-                return f"clock t recorded {a.get('t')}, model {b.get('t')}"
-            continue
-        if _norm(a) != _norm(b):
-            if isinstance(a, dict) and isinstance(b, dict):
-                for k in sorted(set(a) | set(b)):
-                    if _norm(a.get(k)) != _norm(b.get(k)):
-                        return f"{key}.{k} recorded {a.get(k)!r}, model {b.get(k)!r}"
-            return f"{key} recorded {a!r}, model {b!r}"
+def _result_difference(result: dict, bounds: Bounds) -> str | None:
+    """A field of the result that does not match its trace, or one replay does not know."""
+    unknown = sorted(set(result) - set(CHECKED) - set(IGNORED))
+    if unknown:
+        return f"unknown field(s) {', '.join(map(repr, unknown))} (not written by verify --json)"
+    steps = len(result["trace"]) - 1
+    if "depth" in result and result["depth"] != steps:
+        return f"depth recorded {result['depth']!r}, the trace has {steps} steps"
+    if "bound" in result:
+        want = describe_bounds(bounds, result["host"])
+        if result["bound"] != want:
+            return f"bound recorded {result['bound']!r}, the trace's bounds are {want!r}"
+    return None
+
+
+def _difference(recorded: Any, expected: Any, where: str) -> str | None:
+    """The first place where a recorded value differs from the model's (every key compared)."""
+    if isinstance(recorded, dict) and isinstance(expected, dict):
+        for k in list(expected) + [k for k in recorded if k not in expected]:
+            at = f"{where}.{k}" if where else k
+            if k not in recorded:
+                return f"{at} missing (the model has {expected[k]!r})"
+            if k not in expected:
+                return f"{at} is not a field of a trace step"
+            d = _difference(recorded[k], expected[k], at)
+            if d:
+                return d
+        return None
+    if _norm(recorded) != _norm(expected) or type(recorded) is bool and type(expected) is not bool:
+        return f"{where} recorded {recorded!r}, model {expected!r}"
     return None
 
 
@@ -115,10 +159,20 @@ def _norm(x: Any) -> Any:
 
 
 def replay(result: dict) -> Outcome:
+    """Re-run one result's trace on the model rebuilt from its cell and bounds.
+
+    Confirmed only when every field the result records matches (``IGNORED`` aside):
+    the bounds text and record agree, each step is enabled with its parameters, and
+    each step object equals, key by key, the one the model produces for it (actor,
+    text, local steps that follow, memory, provenance, buffers, clock with its
+    deadline and quantum, thread positions); the last state violates the property.
+    """
     _check_shape(result)
     prop = BY_ID[result["property"]]
     cell = (result["variant"], result["memory"], result["guest"], result["host"])
     label = " / ".join(cell)
+    trace = result["trace"]
+    steps = len(trace) - 1
     try:
         bounds, gen = bounds_of(result)
         model = build(*cell, bounds)
@@ -131,20 +185,21 @@ def replay(result: dict) -> Outcome:
         raise Malformed(f"cannot rebuild the model for {label}: {exc}") from None
     if prop not in model.properties:
         raise Malformed(f"{prop.id} does not apply to {label}")
+    d = _result_difference(result, bounds)
+    if d:
+        return Outcome(False, prop.id, label, steps, None, d)
     compiled = model.system.compile()  # the full system: traces show every variable
     mi = model.properties.index(prop)
     actions = compiled.system.actions
     by_name: dict[str, int] = {a.name: i for i, a in enumerate(actions)}
-    trace = result["trace"]
-    steps = len(trace) - 1
     state = compiled.initial()
-    d = _diff(trace[0], state_view(model, state))
-    if d:
-        return Outcome(False, prop.id, label, steps, 0, f"initial state differs: {d}")
+    path: list = [(None, state)]
+    stuck: Outcome | None = None
     for i, st in enumerate(trace[1:], 1):
         name = st["action"]
         if name not in by_name:
-            return Outcome(False, prop.id, label, steps, i, f"step {i}: no action named {name!r} in this model")
+            stuck = Outcome(False, prop.id, label, steps, i, f"step {i}: no action named {name!r} in this model")
+            break
         act = actions[by_name[name]]
         try:
             params = tuple(int(st["params"][p]) for p, _ in act.params)
@@ -156,13 +211,35 @@ def replay(result: dict) -> Outcome:
             nxt = step_state(compiled, state, by_name[name], params, gen)
             matches = [nxt] if nxt is not None else []
         if not matches:
-            return Outcome(False, prop.id, label, steps, i,
-                           f"step {i}: {name} {dict(st['params'])} is not enabled here")
-        nxt = matches[0]
-        d = _diff(st, state_view(model, nxt))
-        if d:
-            return Outcome(False, prop.id, label, steps, i, f"step {i} ({name}): state differs: {d}")
-        state = nxt
+            stuck = Outcome(False, prop.id, label, steps, i, f"step {i}: {name} {dict(st['params'])} is not enabled here")
+            break
+        state = matches[0]
+        path.append(((by_name[name], params), state))
+    d = _steps_difference(model, trace, path, gen, bounds)
+    if d:
+        return Outcome(False, prop.id, label, steps, d[0], d[1])
+    if stuck:
+        return stuck
     if not compiled.bad[mi](state):
         return Outcome(False, prop.id, label, steps, steps, f"the trace ends without violating {prop.id}")
     return Outcome(True, prop.id, label, steps, None, f"confirmed: {prop.id} violated after {steps} steps")
+
+
+def _steps_difference(model: Model, trace: list[dict], path: list, gen: Generalize,
+                      bounds: Bounds) -> tuple[int, str] | None:
+    """The first recorded step (of those the walk reached) that differs from the model's own."""
+    try:
+        expected = decode(model, path)
+    except ValueError as exc:  # a generalized step the model's own guards refuse
+        return len(path) - 1, str(exc)
+    kinds = {a.name: a.kind for a in model.system.actions}
+    for i, (rec, exp) in enumerate(zip(trace, expected)):
+        if i == 0 and "bounds" in rec:  # the Z3 engines', and verify --json's, record of the bounds
+            exp["bounds"] = bounds_record(bounds, gen)
+        if i > 0 and "kind" in rec:  # the Z3 engines' hint for drawing the step
+            exp["kind"] = kinds.get(exp["action"], "step")
+        d = _difference(rec, exp, "")
+        if d:
+            what = "initial state" if i == 0 else f"step {i} ({exp['action']})"
+            return i, f"{what} differs: {d}"
+    return None

@@ -63,6 +63,7 @@ def test_tampered_state_refuted(tmp_path, explicit_results, capsys) -> None:
 def test_truncated_trace_refuted(tmp_path, explicit_results, capsys) -> None:
     r = copy.deepcopy(explicit_results[0])
     r["trace"] = r["trace"][:2]
+    r["depth"] = 1  # (a depth left at the full length is refuted on its own: test_cli_errors)
     assert main(["replay", _write(tmp_path, r)]) == 1
     assert "without violating" in capsys.readouterr().out
 
