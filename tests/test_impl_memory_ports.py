@@ -232,3 +232,49 @@ def test_the_instrumented_response_accesses_in_order() -> None:
         ("write", "hdr_len", 4), ("write", OFF_IO_PAGE, PAGE_SIZE),  # no header bytes when there are none
         ("write", "hdr_len", 4), ("write", OFF_HDR_DATA, 2), ("write", OFF_IO_PAGE, PAGE_SIZE),
         ("read", "hdr_len", 4)]  # over the limit: nothing more is read
+
+
+# --- MHMAILBOX_NATIVE and a missing C module (decided at import: checked in a fresh interpreter) ---
+_PROBE = (
+    "import sys\n"
+    "if sys.argv[1] == 'hide':\n"
+    "    class Hide:\n"
+    "        def find_spec(self, name, path=None, target=None):\n"
+    "            if name == 'mhmailbox.impl._spin':\n"
+    "                raise ImportError('no C module')\n"
+    "    sys.meta_path.insert(0, Hide())\n"
+    "from mhmailbox.impl import memory as m\n"
+    "p = m.DirectPort(memoryview(bytearray(m.SHARED_SIZE)))\n"
+    "p.publish(1, 2, 3, False)\n"
+    "print(m._spin is None, m.NATIVE_AVAILABLE, p.native, p.timed_call is None, p.await_command(0, 1))\n"
+)
+
+
+def _probe(env_value: str | None, hide: bool = False) -> str:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "MHMAILBOX_NATIVE"}
+    if env_value is not None:
+        env["MHMAILBOX_NATIVE"] = env_value
+    out = subprocess.run([sys.executable, "-c", _PROBE, "hide" if hide else "show"], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.mark.skipif(memory_mod._spin is None, reason="the native fast path was not built")
+@pytest.mark.parametrize("value,native", [(None, True), ("1", True), ("0", False), ("no", True)])
+def test_mhmailbox_native_selects_the_default_path(value: str | None, native: bool) -> None:
+    assert _probe(value) == f"False {native} {native} {not native} (3, 1, 2)"
+
+
+def test_without_the_c_module_the_python_path_is_the_default() -> None:
+    assert _probe(None, hide=True) == "True False False True (3, 1, 2)"
+
+
+def test_a_read_more_than_a_mebibyte_past_the_mailbox_faults() -> None:
+    p = DirectPort(memoryview(bytearray(SHARED_SIZE)), native=False)
+    assert len(p.read_bytes(SHARED_SIZE - 8, 8 + (1 << 20))) == 8 + (1 << 20)
+    with pytest.raises(MemoryFault):
+        p.read_bytes(SHARED_SIZE - 8, 8 + (1 << 20) + 1)
