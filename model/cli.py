@@ -76,22 +76,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--buffer", type=int_up_to(MAX_BUFFER), default=2,
                    help=f"store-buffer entries per thread (default 2, at most {MAX_BUFFER})")
     p.add_argument("--script", action="append", choices=sorted(SCRIPTS), help="host migration script (repeatable)")
-    p.add_argument("--trace-format", choices=["table", "json", "mermaid"], default="table")
+    shape = p.add_mutually_exclusive_group()  # --json already holds every trace as JSON
+    shape.add_argument("--trace-format", choices=["table", "json", "mermaid"], default="table",
+                       help="how counterexamples print: a step table, JSON, or only Mermaid diagrams on stdout "
+                            "(the verdict table then goes to stderr)")
     p.add_argument("--no-trace", action="store_true", help="verdicts only")
-    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    shape.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=run_verify)
 
     r = sub.add_parser("review", help="the design review of the published protocol: each finding, traced and fixed",
                        description="Check every finding of the design review on rfc (violated, with a shortest "
                                    "trace) and on hardened (holds), in the cell that isolates it.")
-    r.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    r.add_argument("--markdown", action="store_true", help="the report as Markdown (docs/review-rfc.md)")
+    r_out = r.add_mutually_exclusive_group()
+    r_out.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    r_out.add_argument("--markdown", action="store_true", help="the report as Markdown (docs/review-rfc.md)")
     r.add_argument("--finding", action="append", metavar="ID", help="only these findings (F1, F2, ...)")
     r.set_defaults(func=run_review)
 
     pp = sub.add_parser("properties", help="list the property catalog (ids, sides, where each is checked)")
-    pp.add_argument("--json", action="store_true")
-    pp.add_argument("--markdown", action="store_true", help="docs/properties.md")
+    pp_out = pp.add_mutually_exclusive_group()
+    pp_out.add_argument("--json", action="store_true")
+    pp_out.add_argument("--markdown", action="store_true", help="docs/properties.md")
     pp.set_defaults(func=run_properties)
 
     q = sub.add_parser("litmus", help="the litmus table of the memory models")
