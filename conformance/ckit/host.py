@@ -10,13 +10,12 @@ scheduling point), its log and its oracle see it exactly as for a Python host:
 * a read: ``port.read(field)`` or ``port.read_bytes(off, n)`` (the hook runs, the value
   is taken from the rig's mailbox and logged); the rig's mailbox is copied into the
   shared mapping; the child is told to go on, and reads the same bytes;
-* a write: the child is told to go on at once (the rig's mailbox is copied in first);
-  the value is known once the write is done, so at the child's next event the driver
-  takes it from the shared mapping and replays it as ``port.write``/``port.write_bytes``
-  (hook, then the write, then the log). Nothing can tell the two orders apart: the
-  child does nothing the suite sees in between. A write outside the shared area faults
-  (MemoryFault) before the child does it;
-* a barrier (``smp_wmb``/``smp_rmb``/``smp_mb``, or a fence): ``port.barrier``;
+* a write: the child does not wait; the value is known once the write is done, so it
+  comes with the child's next event, and the driver replays the write then as
+  ``port.write``/``port.write_bytes`` (hook, then the write, then the log). Nothing can
+  tell the two orders apart: the child's next read waits until every event before it
+  has run, in order. A write outside the shared area faults (MemoryFault);
+* a barrier (``smp_wmb``/``smp_rmb``/``smp_mb``, or a fence): ``port.barrier`` (no wait);
 * a clock read: the suite's virtual clock, scaled so that the file's own deadline
   (``deadline_ns``, 100 ms as published) is the suite's deadline of 4 quanta. A clock read
   costs one quantum when the host has only read (polled) since its previous clock read of
@@ -54,7 +53,8 @@ from .build import Build
 EV = struct.Struct("<IIQQQ")
 REQ = struct.Struct("<IIQQQ")
 U64 = struct.Struct("<Q")
-(EV_READ, EV_WRITE, EV_BARRIER, EV_CLOCK, EV_PUT, EV_PUT_SHARED, EV_GET, EV_ERROR, EV_RESULT, EV_POLLS) = range(1, 11)
+(EV_READ, EV_WRITE, EV_BARRIER, EV_CLOCK, EV_PUT, EV_PUT_SHARED, EV_GET, EV_ERROR, EV_RESULT, EV_POLLS,
+ EV_WROTE) = range(1, 12)
 REQ_INIT, REQ_SAVE, REQ_LOAD, REQ_CLEANUP = 1, 2, 3, 4
 PUT_BE32 = 1
 BARRIER = {1: "wmb", 2: "rmb", 3: "mb"}
@@ -181,13 +181,12 @@ class CHost:
             f"{kind} {name[0] if name else f'{n} bytes at {off:#x}'}"
 
     # --- replaying the child's accesses on the rig's port ---------------------------------
-    def _flush_write(self) -> None:
-        if self.pending_write is None:
-            return
-        off, n = self.pending_write
+    def _wrote(self, off: int, data: bytes) -> None:
+        """The pending write is done and left ``data``: replay it on the port (hook, write, log)."""
+        if self.pending_write != (off, len(data)):
+            raise self._fail(CHostCrashed("the C host's runtime reported a value for a write it did not announce"))
         self.pending_write = None
-        data = bytes(self.shm[off:off + n])
-        field = FIELD_AT.get((off, n))
+        field = FIELD_AT.get((off, len(data)))
         if field is not None:
             self.port.write(field[0], int.from_bytes(data, "little", signed=field[1]))
         else:
@@ -230,23 +229,22 @@ class CHost:
             if kind == EV_POLLS:
                 self.polls_folded += val
                 continue
-            self._flush_write()
-            if kind == EV_READ:
+            if kind == EV_WROTE:
+                self._wrote(off, self._recv(n))
+            elif kind == EV_READ:
                 self._note("read", off, n)
                 self.reads_since_clock += 1
                 self._read(off, n)
                 self._answer()
-            elif kind == EV_WRITE:
+            elif kind == EV_WRITE:  # the child does not wait: its value comes with the next event
                 self._note("write", off, n)
                 self.writes_since_clock += 1
                 if off + n > SHARED_SIZE:
                     self.port.write_bytes(off, bytes(min(n, 1 << 20)))  # the hook, then the fault
                 self.pending_write = (off, n)
-                self._answer()
-            elif kind == EV_BARRIER:
+            elif kind == EV_BARRIER:  # nor for a barrier
                 self._note(BARRIER.get(aux, "mb"))
                 self.port.barrier(BARRIER.get(aux, "mb"))
-                self._answer()
             elif kind == EV_CLOCK:
                 self._answer(self._clock())
             elif kind == EV_PUT:

@@ -5,9 +5,12 @@
  * and store (packed and volatile ones included), and linked against this file instead of
  * the sanitizer's library. Accesses that fall in the shared area (and up to 1 MiB past it,
  * so an overrun is reported with its true offset) become scheduling points: the access is
- * sent to the suite as an event and the process blocks until the suite answers; every
- * other access returns at once. The suite keeps the mailbox bytes in the shared mapping in
- * step with its own before each answer.
+ * sent to the suite as an event; every other access returns at once. A read (and a clock
+ * read, a record read from the stream) blocks until the suite answers, and the suite puts
+ * its mailbox bytes into the shared mapping before it answers. A write or a barrier does
+ * not wait: nothing the process can see changes before its next read, which waits for the
+ * suite to have run every event before it in order; a write's value (known once it is
+ * done) goes with the next event.
  *
  * Polls: a read of the same shared location (offset and length) as the event just before
  * it, with no other event in between, is not sent again: nothing can change the shared
@@ -37,7 +40,7 @@
 /* ------------------------------------------------------------------ wire with the suite */
 enum {
     EV_READ = 1, EV_WRITE = 2, EV_BARRIER = 3, EV_CLOCK = 4, EV_PUT = 5, EV_PUT_SHARED = 6,
-    EV_GET = 7, EV_ERROR = 8, EV_RESULT = 9, EV_POLLS = 10,
+    EV_GET = 7, EV_ERROR = 8, EV_RESULT = 9, EV_POLLS = 10, EV_WROTE = 11,
 };
 enum { REQ_INIT = 1, REQ_SAVE = 2, REQ_LOAD = 3, REQ_CLEANUP = 4 };
 enum { PUT_BUFFER = 0, PUT_BE32 = 1, PUT_BE64 = 2, PUT_BYTE = 3 };
@@ -57,6 +60,8 @@ static uintptr_t mb_lo;          /* the shared area's first byte */
 static uint32_t last_type;       /* the last event sent, for collapsing polls */
 static uint64_t last_off, last_len;
 static uint64_t repeats;         /* reads not sent again since the last event sent */
+static int wrote;                /* the last event was a write: its bytes go with the next event */
+static uint64_t wrote_off, wrote_len;
 
 static void die_quietly(void) { _exit(0); }  /* the suite has gone: nothing to report to */
 
@@ -84,6 +89,12 @@ static void send_event(uint32_t type, uint32_t aux, uint64_t off, uint64_t len, 
         struct event r = { EV_POLLS, 0, last_off, last_len, repeats };
         repeats = 0;
         xwrite(&r, sizeof r);
+    }
+    if (wrote) {  /* the value the last write left: known only now that it is done */
+        struct event w = { EV_WROTE, 0, wrote_off, wrote_len, 0 };
+        wrote = 0;
+        xwrite(&w, sizeof w);
+        xwrite((const void *)(mb_lo + wrote_off), wrote_len);
     }
     struct event e = { type, aux, off, len, val };
     xwrite(&e, sizeof e);
@@ -118,6 +129,12 @@ static inline __attribute__((always_inline)) void access_at(uint32_t type, const
     if (off < 0)
         return;
     send_event(type, 0, (uint64_t)off, n, 0, NULL, 0);
+    if (type == EV_WRITE) {  /* no wait: nothing the process reads can change before its next read */
+        wrote = 1;
+        wrote_off = (uint64_t)off;
+        wrote_len = n;
+        return;
+    }
     answer();
 }
 
@@ -155,8 +172,7 @@ static int fence_kind(int mo)
 
 void mhkit_barrier(int kind)
 {
-    send_event(EV_BARRIER, (uint32_t)kind, 0, 0, 0, NULL, 0);
-    answer();
+    send_event(EV_BARRIER, (uint32_t)kind, 0, 0, 0, NULL, 0);  /* no wait, as for a write */
 }
 
 void __tsan_atomic_thread_fence(int mo)

@@ -1,0 +1,62 @@
+"""C kit throughput on a C host file: examples/s per host case, and one timed-out command's wall time.
+
+    python bench/ckit_host.py FILE.c [FILE.c ...] [--protocol rfc] [--define NAME=VALUE] [--examples N]
+                              [--shrink-seconds S] [--case ID]
+
+Per case: the verdict (and property), the examples Hypothesis ran (shrinking included, as the
+suite counts them), the seconds and examples/s. Then the wall time of one command that times
+out (a cleanup's RESET to a silent helper: every burst of the file's busy loop runs in full)
+and how many accesses and folded polls it took.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from mhmailbox.conformance.ckit import c_host, run_c_case
+from mhmailbox.conformance.ckit.run import describe
+from mhmailbox.conformance.rig import QUANTUM, HostRig
+from mhmailbox.conformance.runner import select
+
+
+def cases(impl, examples: int, shrink: float, ids: list[str]) -> None:
+    ex = secs = 0.0
+    for c in select("host", ids):
+        r = run_c_case(c, impl, examples=examples, shrink_seconds=shrink)
+        ex, secs = ex + r.examples, secs + r.seconds
+        what = r.verdict + (f" {r.prop}" if r.prop else "")
+        print(f"{c.id:28} {what:36} {r.examples:5} examples {r.seconds:7.1f} s {r.examples / r.seconds:7.1f} examples/s",
+              flush=True)
+    print(f"{'all':28} {'':36} {ex:5.0f} examples {secs:7.1f} s {ex / secs:7.1f} examples/s")
+
+
+def timed_out_command(impl, repeats: int = 3) -> None:
+    for _ in range(repeats):
+        rig = HostRig.build(impl)
+        t0 = time.perf_counter()
+        ok = rig.cleanup([(0, ("silent",))])
+        dt = time.perf_counter() - t0
+        assert not ok
+        h = rig.host
+        print(f"one timed-out command: {dt:.3f} s wall, {rig.clock.now() / QUANTUM:.0f} quanta virtual, "
+              f"{h.accesses} accesses, {h.polls_folded} polls folded", flush=True)
+    impl.stop()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("files", nargs="+")
+    p.add_argument("--protocol", default="rfc")
+    p.add_argument("--define", action="append", default=[])
+    p.add_argument("--examples", type=int, default=60)
+    p.add_argument("--shrink-seconds", type=float, default=8.0)
+    p.add_argument("--case", action="append", default=[])
+    a = p.parse_args()
+    impl = c_host(a.files, a.protocol, defines=tuple(a.define))
+    print(describe(impl), flush=True)
+    timed_out_command(impl)
+    cases(impl, a.examples, a.shrink_seconds, a.case)
+
+
+if __name__ == "__main__":
+    main()
