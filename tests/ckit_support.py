@@ -20,7 +20,7 @@ needs_published = pytest.mark.skipif(
 #: A small QEMU-style host of the published protocol (written for these tests), with one fault
 #: chosen by ``#define FAULT``: 0 none, 1 a wild store (SIGSEGV), 2 abort(), 3 a wait for a done
 #: value the helper never writes (no clock read: never ends), 4 a wait that reads the clock and
-#: ignores it. The fault strikes in a save, after INIT.
+#: ignores it, 5 a loop that touches nothing shared. The fault strikes in a save, after INIT.
 TINY_HOST = r"""
 #include "qemu/osdep.h"
 #include "exec/cpu-common.h"
@@ -78,6 +78,9 @@ int cgs_mh_save_encrypted_page(QEMUFile *f, ram_addr_t gpa, uint32_t size, uint6
         }
     if (FAULT == 4)
         while (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) > 0 && p->done != 2) {
+        }
+    if (FAULT == 5)
+        for (volatile int i = 0;; i++) {
         }
     if (send(1, gpa))
         return -1;

@@ -24,11 +24,12 @@ scheduling point), its log and its oracle see it exactly as for a Python host:
   being a read (its true offset and length; past the area the rig's port supplies what a
   real host would leak, or faults); parsed as be32 length, header, be32 size, page.
 
-A crash (a signal, an exit), or a child that sends nothing for ``answer_timeout`` seconds
-of real time (a wait that never ends and reads no clock), or an operation still running
-after ``VIRTUAL_LIMIT`` deadlines of virtual time, kills the child and is reported as an
-exception the rig counts as a crash (``robust``; the latter also fails the time bound),
-with the number of the access it came after.
+A crash (a signal, an exit), a run of ``POLL_LIMIT`` polls of one location (a wait nothing
+can end), an operation still running after ``VIRTUAL_LIMIT`` deadlines of virtual time
+(a wait that reads the clock and ignores it), or a child that sends nothing for
+``answer_timeout`` seconds of real time (a loop touching nothing shared) kills the child
+and is reported as an exception the rig counts as a crash (``robust``), with the number
+of the access it came after.
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ EV = struct.Struct("<IIQQQ")
 REQ = struct.Struct("<IIQQQ")
 U64 = struct.Struct("<Q")
 (EV_READ, EV_WRITE, EV_BARRIER, EV_CLOCK, EV_PUT, EV_PUT_SHARED, EV_GET, EV_ERROR, EV_RESULT, EV_POLLS,
- EV_WROTE) = range(1, 12)
+ EV_WROTE, EV_SPIN) = range(1, 13)
 REQ_INIT, REQ_SAVE, REQ_LOAD, REQ_CLEANUP = 1, 2, 3, 4
 PUT_BE32 = 1
 BARRIER = {1: "wmb", 2: "rmb", 3: "mb"}
@@ -66,6 +67,12 @@ PUBLISHED_DEADLINE_NS = 100_000_000
 CLOCK_ORIGIN_NS = 1_000_000_000
 #: An operation still running after this many deadlines of virtual time is stopped.
 VIRTUAL_LIMIT = 64
+#: A run of this many reads of one location with nothing in between is a wait that never ends
+#: (10 runs of the published busy loop; nothing can change the value while the child runs).
+POLL_LIMIT = 10**9
+#: Seconds of real time with no event from the child before it is taken as hung (a loop that
+#: touches nothing shared); generous, so that a loaded machine is never mistaken for a hang.
+ANSWER_TIMEOUT = 60.0
 
 
 class CHostCrashed(Exception):
@@ -94,7 +101,8 @@ class CHost:
     timeout: float
     quantum: float
     deadline_ns: int = PUBLISHED_DEADLINE_NS
-    answer_timeout: float = 5.0
+    answer_timeout: float = ANSWER_TIMEOUT
+    poll_limit: int = POLL_LIMIT
     proc: subprocess.Popen | None = None
     shm: mmap.mmap | None = None
     ev_fd: int = -1
@@ -120,7 +128,7 @@ class CHost:
         self.shm = mmap.mmap(mfd, SHARED_SIZE)
         ev_r, ev_w = os.pipe()
         ans_r, ans_w = os.pipe()
-        env = dict(os.environ, MHKIT_FDS=f"{ev_w},{ans_r},{mfd}")
+        env = dict(os.environ, MHKIT_FDS=f"{ev_w},{ans_r},{mfd}", MHKIT_POLL_LIMIT=str(self.poll_limit))
         self.proc = subprocess.Popen([self.build.binary], pass_fds=(ev_w, ans_r, mfd), env=env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for fd in (ev_w, ans_r, mfd):
@@ -229,6 +237,11 @@ class CHost:
             if kind == EV_POLLS:
                 self.polls_folded += val
                 continue
+            if kind == EV_SPIN:
+                field = FIELD_AT.get((off, n))
+                raise self._fail(CHostHung(
+                    f"the C host read {field[0] if field else f'{n} bytes at {off:#x}'} {val} times in a row with "
+                    f"nothing else in between, after access #{self.accesses}: a wait that never ends"))
             if kind == EV_WROTE:
                 self._wrote(off, self._recv(n))
             elif kind == EV_READ:
@@ -325,7 +338,8 @@ class CHostImplementation(Implementation):
 
     build: Build = attrs.field(default=None, kw_only=True)
     deadline_ns: int = attrs.field(default=PUBLISHED_DEADLINE_NS, kw_only=True)
-    answer_timeout: float = attrs.field(default=5.0, kw_only=True)
+    answer_timeout: float = attrs.field(default=ANSWER_TIMEOUT, kw_only=True)
+    poll_limit: int = attrs.field(default=POLL_LIMIT, kw_only=True)
     live: list = attrs.field(factory=list, kw_only=True, eq=False, repr=False)
 
     @property
@@ -334,7 +348,7 @@ class CHostImplementation(Implementation):
 
     def make_host(self, port: InstrumentedPort, clock: VirtualClock, *, timeout: float, quantum: float) -> CHost:
         self.stop()
-        host = CHost(self.build, port, clock, timeout, quantum, self.deadline_ns, self.answer_timeout)
+        host = CHost(self.build, port, clock, timeout, quantum, self.deadline_ns, self.answer_timeout, self.poll_limit)
         self.live.append(host)
         return host
 
@@ -349,7 +363,7 @@ class CHostImplementation(Implementation):
 
 def c_host(sources: list[str] | str, protocol: str = "rfc", *, defines: tuple[str, ...] = (),
            cflags: tuple[str, ...] = (), deadline_ns: int = PUBLISHED_DEADLINE_NS,
-           answer_timeout: float = 5.0) -> CHostImplementation:
+           answer_timeout: float = ANSWER_TIMEOUT, poll_limit: int = POLL_LIMIT) -> CHostImplementation:
     """Build C host file(s) and describe them as an Implementation (the reproducers call this)."""
     from .build import build
 
@@ -357,7 +371,7 @@ def c_host(sources: list[str] | str, protocol: str = "rfc", *, defines: tuple[st
     b = build(srcs, defines=defines, cflags=cflags)
     name = "c:" + ",".join(os.path.basename(s) for s in srcs)
     return CHostImplementation(name, protocol, 0 if protocol == "rfc" else _hardened_hdr_len(), build=b,
-                               deadline_ns=deadline_ns, answer_timeout=answer_timeout)
+                               deadline_ns=deadline_ns, answer_timeout=answer_timeout, poll_limit=poll_limit)
 
 
 def _hardened_hdr_len() -> int:

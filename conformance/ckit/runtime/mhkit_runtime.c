@@ -15,7 +15,9 @@
  * Polls: a read of the same shared location (offset and length) as the event just before
  * it, with no other event in between, is not sent again: nothing can change the shared
  * bytes while the process runs between two answers, so it would read the same value.
- * A run of polls (e.g. a 10^8-iteration busy loop) is one access for the suite.
+ * A run of polls (e.g. a 10^8-iteration busy loop) is one access for the suite. A run of
+ * MHKIT_POLL_LIMIT (10^9) polls is a wait that never ends (nothing can end it): the process
+ * says so and the suite stops it.
  *
  * Also here: the QEMU stand-ins' functions (qemu_map_ram_ptr, qemu_clock_get_ns, the
  * record's qemu_put_* / qemu_get_*, error_report), memcpy/memmove/memset/memcmp that
@@ -40,7 +42,7 @@
 /* ------------------------------------------------------------------ wire with the suite */
 enum {
     EV_READ = 1, EV_WRITE = 2, EV_BARRIER = 3, EV_CLOCK = 4, EV_PUT = 5, EV_PUT_SHARED = 6,
-    EV_GET = 7, EV_ERROR = 8, EV_RESULT = 9, EV_POLLS = 10, EV_WROTE = 11,
+    EV_GET = 7, EV_ERROR = 8, EV_RESULT = 9, EV_POLLS = 10, EV_WROTE = 11, EV_SPIN = 12,
 };
 enum { REQ_INIT = 1, REQ_SAVE = 2, REQ_LOAD = 3, REQ_CLEANUP = 4 };
 enum { PUT_BUFFER = 0, PUT_BE32 = 1, PUT_BE64 = 2, PUT_BYTE = 3 };
@@ -60,6 +62,7 @@ static uintptr_t mb_lo;          /* the shared area's first byte */
 static uint32_t last_type;       /* the last event sent, for collapsing polls */
 static uint64_t last_off, last_len;
 static uint64_t repeats;         /* reads not sent again since the last event sent */
+static uint64_t poll_limit = 1000000000ULL;  /* MHKIT_POLL_LIMIT: a longer run never ends */
 static int wrote;                /* the last event was a write: its bytes go with the next event */
 static uint64_t wrote_off, wrote_len;
 
@@ -122,8 +125,11 @@ static inline int64_t shared_off(const void *p)
 static inline __attribute__((always_inline)) void access_at(uint32_t type, const void *p, uint64_t n)
 {
     if (type == EV_READ && (uintptr_t)p == mb_lo + last_off && n == last_len && last_type == EV_READ) {
-        repeats++;  /* a poll: the same read again, nothing in between */
-        return;
+        if (++repeats >= poll_limit) {  /* nothing can change it: this wait never ends */
+            send_event(EV_SPIN, 0, last_off, last_len, repeats, NULL, 0);
+            answer();  /* the suite stops the process */
+        }
+        return;  /* a poll: the same read again, nothing in between */
     }
     int64_t off = shared_off(p);
     if (off < 0)
@@ -415,6 +421,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "mhkit: run by the conformance suite only (MHKIT_FDS unset)\n");
         return 2;
     }
+    const char *limit = getenv("MHKIT_POLL_LIMIT");
+    if (limit)
+        poll_limit = strtoull(limit, NULL, 10);
     signal(SIGPIPE, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);  /* a wait that never ends must not outlive the suite */
     /* guest RAM, the shared area at its gpa, then an unmapped guard */
