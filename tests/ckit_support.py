@@ -21,6 +21,7 @@ needs_published = pytest.mark.skipif(
 #: chosen by ``#define FAULT``: 0 none, 1 a wild store (SIGSEGV), 2 abort(), 3 a wait for a done
 #: value the helper never writes (no clock read: never ends), 4 a wait that reads the clock and
 #: ignores it, 5 a loop that touches nothing shared. The fault strikes in a save, after INIT.
+#: ``COPY_WITH_MEMCPY 1`` copies the io page with memcpy before emitting it.
 TINY_HOST = r"""
 #include "qemu/osdep.h"
 #include "exec/cpu-common.h"
@@ -29,6 +30,7 @@ TINY_HOST = r"""
 #include "qemu-file.h"
 
 #define FAULT 0
+#define COPY_WITH_MEMCPY 0
 
 struct QEMU_PACKED params { uint64_t cmd_type, gpa; int32_t prefetch, ret, go, done; };
 struct QEMU_PACKED header { uint32_t len; uint8_t data[]; };
@@ -90,7 +92,13 @@ int cgs_mh_save_encrypted_page(QEMUFile *f, ram_addr_t gpa, uint32_t size, uint6
     qemu_put_be32(f, n);
     qemu_put_buffer(f, hdr->data, n);
     qemu_put_be32(f, size);
-    qemu_put_buffer(f, io, size);
+    if (COPY_WITH_MEMCPY) {
+        static uint8_t page[4096];
+        memcpy(page, io, size);
+        qemu_put_buffer(f, page, size);
+    } else {
+        qemu_put_buffer(f, io, size);
+    }
     *sent = 8 + n + size;
     return 0;
 }

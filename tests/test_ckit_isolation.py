@@ -58,3 +58,18 @@ def test_the_unfaulted_tiny_host_runs_clean(tmp_path):
     impl = c_host(write_tiny_host(tmp_path), "rfc")
     r = run_c_case("host/hostile-peer", impl, examples=10, shrink_seconds=0.5)
     assert r.prop != "robust", r.message
+
+
+def test_a_memcpy_out_of_the_shared_area_is_one_read_of_its_range(tmp_path):
+    """-fno-builtin keeps memcpy a call (gcc 12 inlines it uninstrumented otherwise); the runtime's
+    memcpy reports the shared range it reads, and copies the bytes the suite's mailbox holds."""
+    from mhmailbox.conformance.ckit import c_host
+    from mhmailbox.conformance.rig import GPA, HostRig
+    from mhmailbox.model import values as val
+
+    impl = c_host(write_tiny_host(tmp_path), "rfc", defines=("COPY_WITH_MEMCPY=1",))
+    rig = HostRig.build(impl)
+    rec = rig.save(val.G1)
+    impl.stop()
+    assert rig.trace[-1] == "host read 4096 = <4096 bytes>"
+    assert rec.page == bytes(rig.ram[GPA[val.G1]:GPA[val.G1] + 4096])
