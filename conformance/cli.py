@@ -85,12 +85,17 @@ def main(args: argparse.Namespace) -> int:
               f"{summ['examples']} examples in {summ['seconds']} s ({summ['examples_per_second']} examples/s, "
               f"{summ['model_steps_per_second']} model steps/s)")
     if args.junit is not None:
-        try:
-            write_atomically(args.junit, _junit(args.impl, results))
-        except OSError as exc:  # checked before the run; the disk filled or the directory went away
-            print(f"error: conform: cannot write {args.junit}: {exc.strerror or exc} (the results are above)",
-                  file=sys.stderr)
-            return 1
+        return write_junit(args.junit, args.impl, results)
+    return 0
+
+
+def write_junit(path: str, impl: str, results: Sequence[Any]) -> int:
+    """Write the JUnit report (its path was checked before the run); the exit status."""
+    try:
+        write_atomically(path, _junit(impl, results))
+    except OSError as exc:  # the disk filled or the directory went away during the run
+        print(f"error: conform: cannot write {path}: {exc.strerror or exc} (the results are above)", file=sys.stderr)
+        return 1
     return 0
 
 

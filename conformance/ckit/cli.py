@@ -56,7 +56,7 @@ def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], No
               f"{summ['unknown']} unknown; {summ['examples']} examples in {summ['seconds']} s "
               f"({summ['examples_per_second']} examples/s)")
     if args.junit:
-        from ..cli import _junit
+        from ..cli import write_junit
 
-        _junit(args.junit, impl.name, results)
+        return write_junit(args.junit, impl.name, results)
     return 0
