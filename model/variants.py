@@ -1,7 +1,7 @@
 """The protocol variants: ``rfc`` as published, ``hardened`` our fix.
 
 Each variant is a class whose methods write one procedure of the protocol as
-steps, line by line in the order of ../shared/reference/protocol.md. The
+steps, line by line in the order of docs/protocol.md. The
 ``Hardened`` class overrides only what it changes, so reading it is reading
 the fix (docs/hardened.md says why for each change).
 
