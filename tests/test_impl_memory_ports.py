@@ -60,14 +60,19 @@ def test_close_can_keep_or_unlink_whatever_the_owner(tmp_path) -> None:
     m.close()  # twice, and the file already gone: no error
 
 
-def test_a_temp_mapping_lives_in_dev_shm_when_there_is_one() -> None:
+def test_a_temp_mapping_lives_in_dev_shm_when_there_is_one(monkeypatch) -> None:
     m = MappedFile.create(SHARED_SIZE)
     try:
         assert os.path.basename(m.path).startswith("mhmailbox-")
-        if memory_mod._shm_dir() is not None:
-            assert m.path.startswith("/dev/shm/")
+        if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+            assert m.path.startswith("/dev/shm/") and memory_mod._shm_dir() == "/dev/shm"
     finally:
         m.close()
+    monkeypatch.setattr(memory_mod.os, "access", lambda p, mode: p != "/dev/shm")
+    assert memory_mod._shm_dir() is None  # there but not writable: the system's temp dir
+    monkeypatch.undo()
+    monkeypatch.setattr(memory_mod.os.path, "isdir", lambda p: p != "/dev/shm")
+    assert memory_mod._shm_dir() is None
 
 
 # --- out-of-bounds ----------------------------------------------------------------------
