@@ -99,6 +99,13 @@ def write_junit(path: str, impl: str, results: Sequence[Any]) -> int:
     return 0
 
 
+def divergence_line(d: dict) -> str:
+    """A divergence (``Divergence.as_dict()``) in one line: where, what the implementation did,
+    what its model expected there."""
+    return (f"first divergence at access #{d['access']}: implementation did `{d['observed']}`; "
+            f"model at {d['model_at']} expects: {'; '.join(d['model_expects'])}")
+
+
 def _print_result(r: Any) -> None:
     mark = {"pass": "ok", "fail": "FAIL", "unknown": "??"}[r.verdict]
     extra = ""
@@ -109,9 +116,7 @@ def _print_result(r: Any) -> None:
     print(f"{mark:4} {r.case.level:6} {r.case.id:28} {r.examples:5} examples {r.seconds:6.1f} s{extra}", flush=True)
     if r.verdict == "fail":
         if r.divergence:
-            d = r.divergence
-            print(f"     first divergence at access #{d['access']}: implementation did `{d['observed']}`; "
-                  f"model at {d['model_at']} expects: {'; '.join(d['model_expects'])}")
+            print(f"     {divergence_line(r.divergence)}")
         print("     reproducer:")
         for line in (r.reproducer or "").splitlines():
             print(f"       {line}")

@@ -123,3 +123,17 @@ def test_replay_is_judged_against_the_newest_accepted_copy() -> None:
     assert _offer(dst, dmb, new, PAGE_SIZE) == Ret.OK
     assert _offer(dst, dmb, old, PAGE_SIZE) == Ret.AUTH
     assert _offer(dst, dmb, new, PAGE_SIZE) == Ret.AUTH
+
+
+def test_docs_quote_a_real_divergence() -> None:
+    """docs/conformance.md's divergence example is what the suite prints for that mutant's run."""
+    from pathlib import Path
+
+    from mhmailbox.conformance.cli import divergence_line
+    from mhmailbox.conformance.mutants import MUTANTS
+
+    mutant = {m.id: m for m in MUTANTS}["guest-plaintext-page"]
+    failure = replay("guest/honest", mutant.impl, [("init", {}), ("encrypt", {"g": 0, "sched": []})])
+    assert failure is not None and failure.prop == "divergence"
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "conformance.md").read_text()
+    assert "\n" + divergence_line(failure.divergence) + "\n" in doc
