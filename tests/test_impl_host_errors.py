@@ -37,7 +37,7 @@ def test_reply_ok_needs_both_status_and_ret() -> None:
 
 
 def test_a_bad_mode_is_refused() -> None:
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(ValueError, match=r"^mode must be one of \('rfc', 'hardened'\)$"):
         Host(None, "strict")  # type: ignore[arg-type]
 
 
@@ -240,3 +240,4 @@ def test_the_defaults_are_the_published_host_and_the_hardened_mode() -> None:
     h = Host(None)  # type: ignore[arg-type]
     assert (h.mode, h.timeout, h.burst, h.quantum, h.relax_after) == ("hardened", 0.1, 256, 1e-4, 1e-4)
     assert (h.initialized, h.seq, h.pending, h.peer_alive) == (False, 0, None, None)
+    assert "native" not in repr(h), "the decided C path is internal state, not part of a host's description"
