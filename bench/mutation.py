@@ -17,11 +17,12 @@ the system site packages (the project installed editable, plus mutmut 2.5.1), an
 Each mutant's test run goes through a fork server: one process that has imported
 pytest, Hypothesis, Z3 and cryptography (never ``mhmailbox``, which would pin the
 unmutated code) forks a child per run, so a mutant costs its tests, not a new
-interpreter. A run that mutmut abandons (its timeout) kills the child.
+interpreter. A run is judged hung by its CPU time (ten times the baseline's), not its
+wall time, so a busy machine does not turn slow runs into false timeouts.
 
 The figures: per module, mutants killed (tests failed; mutmut's "suspicious", killed
 but slow, counts as killed), timed out (the tests hung: counted as killed, shown
-apart), survived, and equivalent: survivors listed in ``bench/mutation_equivalent.txt``
+apart; the server's CPU-time stops are listed in ``timeouts.log`` in the work dir), survived, and equivalent: survivors listed in ``bench/mutation_equivalent.txt``
 with the reason no test can tell them from the original. The score is killed /
 (all - equivalent). ``proofs/invariants.py`` is scored on the code a verdict depends
 on (loading, fingerprints, reuse, Houdini; see ``SCOPE``); left out are its offline
@@ -68,8 +69,27 @@ KILLED = ("ok_killed", "ok_suspicious")
 
 
 # ---------------------------------------------------------------- fork server (runs in the work venv)
+#: the baseline run's reply is held back this long, so that mutmut's own timeout (ten times the
+#: baseline's wall time) only fires for a run that the server's CPU-time limit failed to stop
+BASELINE_PAD = 60.0
+#: a mutant's run is stopped once its CPU time exceeds this many times the baseline's (the
+#: machine may be shared: wall time says little, CPU time says whether the tests hang)
+CPU_LIMIT = 10.0
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid``."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def serve(sock_path: str, cwd: str) -> None:
-    """Answer each connection (a JSON list of pytest arguments) with pytest's exit status."""
+    """Answer each connection (a JSON list of pytest arguments) with pytest's exit status.
+
+    The first run is the baseline; a later run whose CPU time passes ``CPU_LIMIT`` times the
+    baseline's is stopped, answered as failed (mutmut: killed) and its mutant (the clone's
+    diff) appended to ``timeouts.log`` beside the socket."""
     import importlib
     import select
 
@@ -83,12 +103,11 @@ def serve(sock_path: str, cwd: str) -> None:
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(sock_path)
     srv.listen(4)
+    baseline: float | None = None
     while True:
         conn, _ = srv.accept()
         with conn:
             args = json.loads(conn.makefile().readline())
-            if args == "stop":
-                return
             pid = os.fork()
             if pid == 0:  # the child: a fresh pytest run on the current (mutated) sources
                 srv.close()
@@ -97,17 +116,26 @@ def serve(sock_path: str, cwd: str) -> None:
                 os.dup2(null, 1)
                 os.dup2(null, 2)
                 os._exit(int(pytest.main(args)))
-            status = None
+            status, used = None, 0.0
             while status is None:
                 done, st = os.waitpid(pid, os.WNOHANG)
                 if done:
                     status = os.waitstatus_to_exitcode(st)
                     break
+                used = _cpu(pid)
                 readable, _, _ = select.select([conn], [], [], 0.05)
-                if readable and not conn.recv(1):  # the client is gone (mutmut's timeout): stop the run
+                over = baseline is not None and used > CPU_LIMIT * max(baseline, 0.5)
+                if over or (readable and not conn.recv(1)):  # hung, or the client is gone
                     os.kill(pid, 9)
                     os.waitpid(pid, 0)
                     status = -9
+                    if over:
+                        diff = subprocess.run(["git", "diff", "-U0"], capture_output=True, text=True).stdout
+                        with open(os.path.join(os.path.dirname(sock_path), "timeouts.log"), "a") as fh:
+                            fh.write(diff + "\n")
+            if baseline is None:
+                baseline = max(used, 0.1)
+                time.sleep(float(os.environ.get("MUTATION_BASELINE_PAD", BASELINE_PAD)))
             try:
                 conn.sendall(f"{status}\n".encode())
             except OSError:
@@ -224,11 +252,18 @@ print(json.dumps(out))
     return json.loads(res.stdout)
 
 
-def score(module: str, ms: list[dict], equivalent: dict) -> dict:
+def server_stops(work: str, module: str) -> int:
+    """How many of ``module``'s mutants the fork server stopped for their CPU time (mutmut: killed)."""
+    path = os.path.join(work, "timeouts.log")
+    text = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    return text.count(f"+++ b/{module}\n")
+
+
+def score(module: str, ms: list[dict], equivalent: dict, stops: int = 0) -> dict:
     eq = [m for m in ms if m["status"] == "bad_survived" and (module, m["line"], m["mutant"]) in equivalent]
     survived = [m for m in ms if m["status"] == "bad_survived" and m not in eq]
-    killed = sum(m["status"] in KILLED for m in ms)
-    timeout = sum(m["status"] == "bad_timeout" for m in ms)
+    killed = sum(m["status"] in KILLED for m in ms) - stops
+    timeout = sum(m["status"] == "bad_timeout" for m in ms) + stops
     untested = sum(m["status"] in ("untested", "skipped") for m in ms)
     counted = len(ms) - len(eq) - untested
     pct = 100.0 * (killed + timeout) / counted if counted else 0.0
@@ -254,8 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     clone, py = os.path.join(a.workdir, "clone"), os.path.join(a.workdir, "venv", "bin", "python")
     if not (a.report or a.survivors):
         clone, py = build(a.workdir)
-        if a.fresh and os.path.exists(os.path.join(clone, ".mutmut-cache")):
-            os.unlink(os.path.join(clone, ".mutmut-cache"))
+        if a.fresh:
+            for old in (os.path.join(clone, ".mutmut-cache"), os.path.join(a.workdir, "timeouts.log")):
+                if os.path.exists(old):
+                    os.unlink(old)
         sock = os.path.join(a.workdir, "pytest.sock")
         if os.path.exists(sock):  # left by an interrupted run: wait for the new server's own
             os.unlink(sock)
@@ -278,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{'module':24} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'equiv':>5} {'score':>6}")
     for module in modules:
-        s = score(module, mutants(clone, py, module), equivalent)
+        s = score(module, mutants(clone, py, module), equivalent, server_stops(a.workdir, module))
         note = f"  ({s['untested']} not run)" if s["untested"] else ""
         print(f"{module:24} {s['mutants']:7} {s['killed']:6} {s['timeout']:7} {s['survived']:8} {s['equivalent']:5} "
               f"{s['score']:5.1f}%{note}")
