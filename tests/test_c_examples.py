@@ -1,0 +1,186 @@
+"""Our own C hosts (examples/c/) through the C kit: models for implementers, and tests of the kit.
+
+* examples/c/hardened-host/: the hardened host in C passes every host case;
+* examples/c/hardened-host-alt/: a second hardened host in another style (its own order of
+  parameter writes, one wait loop reading the clock every N polls, fences, the header copied in
+  pieces) passes the MUST host cases, or fails them only for the one style difference the oracle
+  does not yet accept (KNOWN_DEVIATION, an xfail that turns into a failure once it is taught);
+* examples/c/mutants/host.json: one-fault mutants of the hardened C host, each killed by its case
+  with its property.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from ckit_support import REPO, needs_cc
+
+pytestmark = needs_cc
+
+HOST = os.path.join(REPO, "examples", "c", "hardened-host", "confidential-ram.c")
+ALT_HOST = os.path.join(REPO, "examples", "c", "hardened-host-alt", "confidential-ram.c")
+MUTANTS = os.path.join(REPO, "examples", "c", "mutants", "host.json")
+EDK2_STUBS = os.path.join(REPO, "examples", "c", "edk2-stubs")
+#: Enough to draw every peer behaviour of a case; the full 200-example run is a figure in the
+#: report (docs/ckit.md), not a test: it takes minutes.
+EXAMPLES = 30
+SHRINK = 1.0
+
+
+def _host_cases(level: str | None = None) -> list[str]:
+    from mhmailbox.conformance.runner import select
+
+    return [c.id for c in select("host") if level is None or c.level == level]
+
+
+@pytest.fixture(scope="module")
+def hardened_host():
+    from mhmailbox.conformance.ckit import c_host
+
+    impl = c_host(HOST, "hardened")
+    yield impl
+    impl.stop()
+
+
+@pytest.mark.parametrize("case", _host_cases())
+def test_hardened_c_host_passes_every_host_case(hardened_host, case):
+    from mhmailbox.conformance.ckit import run_c_case
+
+    r = run_c_case(case, hardened_host, examples=EXAMPLES, shrink_seconds=SHRINK)
+    assert r.verdict == "pass", f"{r.prop}: {r.message}\n{r.reproducer}"
+    assert r.examples >= EXAMPLES
+
+
+def test_hardened_c_host_through_the_cli(capsys):
+    """The command an implementer runs: the file has a load, so no case is skipped."""
+    from mhmailbox.cli import main
+
+    code = main(["conform", "--c-host", HOST, "--protocol", "hardened", "--case", "host/init-after-reset",
+                 "--case", "host/header-toctou", "--examples", "5", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert [(c["id"], c["verdict"]) for c in doc["cases"]] == [("host/init-after-reset", "pass"),
+                                                                   ("host/header-toctou", "pass")]
+    assert doc["build"]["entries"] == ["cleanup", "init", "load", "save"] and doc["summary"]["skipped"] == 0
+
+
+# ---------------------------------------------------------------- the second, independent host
+class KnownDeviation(Exception):
+    """The alternative host failed only for the style difference the oracle does not accept yet."""
+
+
+#: What the oracle refuses in the alternative host, and nothing else: it writes the parameters
+#: gpa, ret, cmd_type (then the fence and go), and the model's step order is cmd_type, gpa, ret.
+#: No helper reads a parameter before go, so no peer can tell the two orders apart. The oracle
+#: refuses the order twice: the model's step check (a divergence at the write of ret) and the
+#: rig's provenance of each parameter, which takes the command a write belongs to from the model's
+#: host, which moves on to the next command only at its write of cmd_type (so a gpa written before
+#: it counts as the previous command's, and order.publish fails). The oracle must learn this
+#: equivalence (issue 11, "judge the protocol, not our procedure's incidental order"); until then
+#: the tests below xfail with it.
+KNOWN_DIVERGENCE = "the implementation's write of ret matches no step of the model"
+KNOWN_PROVENANCE = "the helper read gpa written for another command than the go it serves (provenance"
+
+
+@pytest.fixture(scope="module")
+def alt_host():
+    from mhmailbox.conformance.ckit import c_host
+
+    impl = c_host(ALT_HOST, "hardened")
+    yield impl
+    impl.stop()
+
+
+@pytest.mark.xfail(strict=True, raises=KnownDeviation,
+                   reason="oracle equivalence missing: parameter writes in another order before the barrier and go")
+@pytest.mark.parametrize("case", _host_cases("MUST"))
+def test_alternative_c_host_passes_the_must_host_cases(alt_host, case):
+    from mhmailbox.conformance.ckit import run_c_case
+
+    r = run_c_case(case, alt_host, examples=EXAMPLES, shrink_seconds=SHRINK)
+    if r.verdict == "fail" and r.prop == "divergence" and r.message == KNOWN_DIVERGENCE:
+        d = r.divergence or {}
+        if d.get("observed") == "write ret=-1" and d.get("model_at") == "send.cmd":
+            raise KnownDeviation(f"{case}: access #{d.get('access')}: {d.get('observed')}, model at {d.get('model_at')}")
+    if r.verdict == "fail" and r.prop == "order.publish" and r.message.startswith(KNOWN_PROVENANCE):
+        raise KnownDeviation(f"{case}: {r.message}")
+    assert r.verdict == "pass", f"{r.prop}: {r.message}\n{r.reproducer}"
+
+
+def test_the_alternative_host_differs_from_the_reference_only_in_its_parameter_order(tmp_path):
+    """With its three parameter writes put in the reference order (and nothing else changed) the
+    alternative host passes the MUST cases: its other style choices (prefetch never written, the
+    clock read every 4096 polls inside one loop, fences instead of smp_*, the header copied in
+    32-byte pieces, a load writing the io page before the header and its length, no check of the
+    header's echo) are accepted by the oracle as they are."""
+    from mhmailbox.conformance.ckit import c_host, run_c_case
+
+    old = "    mbox->gpa = gpa;\n    mbox->ret = -1;\n    mbox->cmd_type = cmd;\n"
+    new = "    mbox->cmd_type = cmd;\n    mbox->gpa = gpa;\n    mbox->ret = -1;\n"
+    impl = c_host(_patched(tmp_path, ALT_HOST, old, new), "hardened")
+    try:
+        for case in _host_cases("MUST"):
+            r = run_c_case(case, impl, examples=10, shrink_seconds=SHRINK)
+            assert r.verdict == "pass", f"{case}: {r.prop}: {r.message}"
+    finally:
+        impl.stop()
+
+
+# ---------------------------------------------------------------- mutants
+def _mutants() -> list[dict]:
+    with open(MUTANTS, encoding="utf-8") as fh:
+        return json.load(fh)["mutants"]
+
+
+def _patched(tmp_path, src: str, old: str, new: str) -> str:
+    """A copy of src's directory (its header comes along) with ``old`` replaced once by ``new``."""
+    work = tmp_path / "src"
+    shutil.copytree(os.path.dirname(src), work)
+    path = work / os.path.basename(src)
+    text = path.read_text()
+    assert text.count(old) == 1, f"the mutant's text is not found exactly once in {src}: {old!r}"
+    path.write_text(text.replace(old, new))
+    return str(path)
+
+
+def test_mutant_descriptions_are_one_fault_each():
+    """At least 5 mutants the kit kills, distinct ids, each an actual change of one place of a file we have."""
+    ms = _mutants()
+    assert len([m for m in ms if "kit_gap" not in m]) >= 5 and len({m["id"] for m in ms}) == len(ms)
+    for m in ms:
+        with open(os.path.join(REPO, m["file"]), encoding="utf-8") as fh:
+            assert fh.read().count(m["old"]) == 1, m["id"]
+        assert m["old"] != m["new"]
+
+
+def _mutant_params() -> list:
+    """Each mutant; one the kit cannot see yet (``kit_gap`` says why) is a strict xfail."""
+    return [pytest.param(m, id=m["id"], marks=[pytest.mark.xfail(strict=True, reason=m["kit_gap"])] if "kit_gap" in m else [])
+            for m in _mutants()]
+
+
+@pytest.mark.parametrize("mutant", _mutant_params())
+def test_c_host_mutant_is_killed_by_its_case(tmp_path, mutant):
+    """Killed by its case, with the oracle on (``property``; ``divergence``: the oracle refused an
+    access) and, where one does, by the case's property alone with the oracle off (``property_alone``)."""
+    from mhmailbox.conformance.cases import ORACLE
+    from mhmailbox.conformance.ckit import c_host, run_c_case
+
+    impl = c_host(_patched(tmp_path, os.path.join(REPO, mutant["file"]), mutant["old"], mutant["new"]), "hardened")
+    try:
+        r = run_c_case(mutant["case"], impl, examples=EXAMPLES, shrink_seconds=SHRINK)
+        assert r.verdict == "fail", f"{mutant['id']} survived {mutant['case']} ({r.examples} examples)"
+        assert r.prop == mutant["property"], (r.prop, r.message)
+        if mutant["property_alone"] is not None:
+            ORACLE["on"] = False
+            try:
+                r = run_c_case(mutant["case"], impl, examples=EXAMPLES, shrink_seconds=SHRINK)
+            finally:
+                ORACLE["on"] = True
+            assert (r.verdict, r.prop) == ("fail", mutant["property_alone"]), r.message
+    finally:
+        impl.stop()
