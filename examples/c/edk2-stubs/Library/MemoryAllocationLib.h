@@ -1,0 +1,8 @@
+/* Minimal EDK2 stand-in (mhmailbox examples): pool allocation. */
+#ifndef MH_EDK2_STUB_MEMORY_ALLOCATION_LIB_H
+#define MH_EDK2_STUB_MEMORY_ALLOCATION_LIB_H
+#include <Uefi.h>
+
+VOID *EFIAPI AllocateZeroPool(IN UINTN AllocationSize);
+VOID EFIAPI FreePool(IN VOID *Buffer);
+#endif

@@ -1,0 +1,5 @@
+/* Minimal EDK2 stand-in (mhmailbox examples): nothing a helper needs beyond Uefi.h. */
+#ifndef MH_EDK2_STUB_UEFI_LIB_H
+#define MH_EDK2_STUB_UEFI_LIB_H
+#include <Uefi.h>
+#endif
