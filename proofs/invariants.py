@@ -657,7 +657,9 @@ def generate(cells, time_limit: float = 120.0, log=print, joint: bool = True) ->
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
+    from mhmailbox.cli import finite_positive
     from mhmailbox.model.memory import MODELS
+    from mhmailbox.outfiles import check_output, write_atomically
     from mhmailbox.model.properties import CATALOG
     from mhmailbox.model.protocol import cells
 
@@ -665,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--variant", action="append")
     ap.add_argument("--memory", action="append")
     ap.add_argument("--guest", action="append")
-    ap.add_argument("--time-limit", type=float, default=120.0)
+    ap.add_argument("--time-limit", type=finite_positive, default=120.0)
     ap.add_argument("--no-joint", action="store_true",
                     help="leave out candidates guarded by both threads' positions (smaller, for big cells)")
     ap.add_argument("--refingerprint", action="store_true",
@@ -678,7 +680,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", metavar="FILE", help="write the new sets to FILE instead of the store "
                     "(so several mining runs can go in parallel); merge them with --merge")
     ap.add_argument("--merge", metavar="FILE", nargs="+", help="merge sets written with --out into the store")
+    ap.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     a = ap.parse_args(argv)
+    if a.out:
+        check_output(a.out, force=a.force, what="--out")  # before the mining, not after it
     if a.merge:
         data = _load()
         for path in a.merge:
@@ -716,8 +721,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     new = generate(todo, a.time_limit, log=lambda m: print(m, file=sys.stderr, flush=True), joint=not a.no_joint)
     if a.out:
-        with open(a.out, "w", encoding="utf-8") as fh:
-            json.dump(new, fh)
+        write_atomically(a.out, json.dumps(new))
         return 0
     data = _load()
     fps = {**data.get("_fingerprints", {}), **new.pop("_fingerprints")}
@@ -734,4 +738,10 @@ def _save(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from mhmailbox.errors import UsageError
+
+    try:
+        sys.exit(main())
+    except UsageError as exc:
+        print(f"error: python -m mhmailbox.proofs.invariants: {exc}", file=sys.stderr)
+        sys.exit(2)
