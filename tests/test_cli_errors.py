@@ -362,3 +362,12 @@ def test_mermaid_stdout_is_only_sequence_diagrams(capsys) -> None:
         assert not bad, bad
         assert re.fullmatch(r"    Note over Host,Guest: VIOLATED order\.(response|publish) after \d+ steps", lines[-1])
     assert "property" in err and "verdict" in err and "order.response" in err  # the table went to stderr
+
+
+def test_invariant_miner_out_is_not_overwritten_without_force(tmp_path) -> None:
+    out = tmp_path / "sets.json"
+    out.write_text("earlier sets")
+    p = subprocess.run([sys.executable, "-m", "mhmailbox.proofs.invariants", "--out", str(out)], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "exists (use --force" in p.stderr, p.stderr
+    assert out.read_text() == "earlier sets"
