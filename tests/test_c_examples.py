@@ -217,3 +217,79 @@ def test_edk2_style_helper_compiles_against_the_stand_ins(tmp_path, helper):
     assert HELPERS[helper] <= undefined, HELPERS[helper] - undefined
     if "rfc" in helper:
         assert "MemoryFence" not in undefined  # as published: no fences
+
+
+# ---------------------------------------------------------------- the C helper's page protection
+HARNESS = os.path.join(REPO, "tests", "c", "hardened_helper_harness.c")
+RAM_GPA = 0x10000000  # where the harness maps guest RAM (at its own gpas, as firmware sees it)
+
+
+@pytest.fixture(scope="module")
+def c_helper(tmp_path_factory):
+    """The hardened C helper's command code in a harness whose BaseCryptLib is OpenSSL's libcrypto."""
+    from mhmailbox.conformance.ckit.build import find_compiler
+
+    exe = str(tmp_path_factory.mktemp("harness") / "harness")
+    p = subprocess.run([find_compiler(), "-std=gnu11", "-O1", "-Wall", "-Werror", "-Wno-unused-parameter",
+                        "-Wno-unused-function", "-Wno-deprecated-declarations", "-I", EDK2_STUBS,
+                        "-I", os.path.join(REPO, "examples", "c", "hardened-helper"), HARNESS, "-lcrypto", "-o", exe],
+                       capture_output=True, text=True)
+    if p.returncode != 0 and ("openssl/" in p.stderr or "-lcrypto" in p.stderr):
+        pytest.skip(f"no OpenSSL development files to build the helper's harness: {p.stderr.strip().splitlines()[0]}")
+    assert p.returncode == 0, p.stderr
+    return exe
+
+
+def _talk(exe: str, provision, lines: list[str]) -> list[tuple]:
+    p = subprocess.run([exe, provision.transfer_key.hex(), provision.session_id.hex()], input="".join(
+        line + "\n" for line in lines), capture_output=True, text=True, timeout=30, check=True)
+    return [_parse(line) for line in p.stdout.splitlines()]
+
+
+def _parse(line: str) -> tuple:
+    """"RET HEADER PAGE" for a command; "ok" for fill; "ram PAGE" for ram (hex)."""
+    parts = line.split(" ")
+    if parts[0] == "ok":
+        return ("ok", b"", b"")
+    if parts[0] == "ram":
+        return ("ram", bytes.fromhex(parts[1]), b"")
+    return (int(parts[0]), bytes.fromhex(parts[1]), bytes.fromhex(parts[2]))
+
+
+def test_a_page_sealed_by_the_c_helper_opens_in_python(c_helper):
+    """Same key schedule, header layout, nonce and associated data as impl/crypto.py: the Python
+    cipher of the same session opens the C helper's page, bound to its gpa and seq."""
+    from mhmailbox.impl.crypto import AuthError, Provision, SessionCipher
+
+    prov = Provision.generate()
+    _, (ret_init, _, _), (ret, hdr, page) = _talk(c_helper, prov, ["fill 7", "init 1", f"encrypt 9 {RAM_GPA:x}"])
+    assert (ret_init, ret) == (0, 0) and len(hdr) == 68
+    seq, plain = SessionCipher(prov, 1).open(RAM_GPA, hdr, page)
+    assert (seq, plain) == (9, bytes([7]) * 4096)
+    assert page != plain
+    with pytest.raises(AuthError):
+        SessionCipher(prov, 2).open(RAM_GPA, hdr, page)  # another session's key
+    with pytest.raises(AuthError):
+        SessionCipher(prov, 1).open(RAM_GPA + 0x1000, hdr, page)  # another gpa
+
+
+def test_the_c_helper_opens_a_python_page_once_and_refuses_what_it_must(c_helper):
+    from mhmailbox.impl.crypto import Provision, SessionCipher
+
+    prov = Provision.generate()
+    cipher = SessionCipher(prov, 1)
+    h1, p1 = cipher.seal(RAM_GPA, 1, bytes(range(256)) * 16)
+    h2, p2 = cipher.seal(RAM_GPA, 2, bytes([5]) * 4096)
+    tampered = p2[:100] + bytes([p2[100] ^ 1]) + p2[101:]
+    mailbox = RAM_GPA + 0x10000
+    script = ["fill 0", f"decrypt 1 {RAM_GPA:x} {h1.hex()} {p1.hex()}",  # before INIT: refused
+              "init 2", f"decrypt 3 {RAM_GPA + 0x1000:x} {h1.hex()} {p1.hex()}",  # moved
+              f"decrypt 4 {RAM_GPA:x} {h2.hex()} {tampered.hex()}",  # tampered
+              f"decrypt 5 {RAM_GPA:x} {h1.hex()} {p1.hex()}", "ram",  # authentic: reaches RAM
+              f"decrypt 6 {RAM_GPA:x} {h1.hex()} {p1.hex()}",  # the same copy again: a replay
+              f"decrypt 7 {mailbox:x} {h1.hex()} {p1.hex()}",  # into the mailbox
+              f"decrypt 8 {RAM_GPA:x} {h2.hex()} {p2.hex()}", "ram"]  # a newer copy
+    got = _talk(c_helper, prov, script)
+    rets = [r[0] for r in got]
+    assert rets == ["ok", -1, 0, -2, -2, 0, "ram", -2, -1, 0, "ram"], rets
+    assert got[6][1] == bytes(range(256)) * 16 and got[10][1] == bytes([5]) * 4096

@@ -1,0 +1,167 @@
+/*
+ * Test harness for examples/c/hardened-helper/ConfidentialMigrationHardened.c (tests/test_c_examples.py):
+ * the helper's own command code (its file is included as it is, so its static functions are
+ * reachable) with the EDK2 stand-ins implemented here, BaseCryptLib by OpenSSL's libcrypto.
+ * Guest RAM is mapped at its own gpas, as a firmware helper sees it: one page at RAM_GPA, the
+ * mailbox at MAILBOX_GPA.
+ *
+ *   harness KEYHEX SIDHEX < script
+ * Script lines (stdin), one command each, answered with one line "ret HEX(header) HEX(io page)":
+ *   init | reset | encrypt SEQ GPA | decrypt SEQ GPA HEXHEADER HEXPAGE | fill BYTE | ram
+ * ("fill" sets the RAM page to one byte value; "ram" answers "ram HEX(page)").
+ */
+#define _GNU_SOURCE
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "ConfidentialMigrationHardened.c"
+
+#define RAM_GPA 0x10000000ULL
+#define MAILBOX_GPA 0x10010000ULL
+#define RAM_TOP 0x10020000ULL
+
+UINT32 _gPcd_PcdConfidentialMigrationMailboxBase = (UINT32)MAILBOX_GPA;
+UINT64 _gPcd_PcdConfidentialMigrationGuestRamSize = RAM_TOP;
+static UINT8 gKey[32], gSid[16];
+
+VOID *EFIAPI CopyMem(OUT VOID *D, IN CONST VOID *S, IN UINTN N) { return memmove(D, S, N); }
+VOID *EFIAPI SetMem(OUT VOID *B, IN UINTN N, IN UINT8 V) { return memset(B, V, N); }
+VOID *EFIAPI ZeroMem(OUT VOID *B, IN UINTN N) { return memset(B, 0, N); }
+INTN EFIAPI CompareMem(IN CONST VOID *A, IN CONST VOID *B, IN UINTN N) { return memcmp(A, B, N); }
+VOID EFIAPI CpuPause(VOID) {}
+VOID EFIAPI DisableInterrupts(VOID) {}
+VOID EFIAPI MemoryFence(VOID) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+VOID EFIAPI DebugPrint(IN UINTN L, IN CONST CHAR8 *F, ...) { (void)L; (void)F; }
+VOID EFIAPI DebugAssert(IN CONST CHAR8 *F, IN UINTN L, IN CONST CHAR8 *D) { fprintf(stderr, "%s:%lu %s\n", F, (unsigned long)L, D); abort(); }
+VOID *EFIAPI AllocateZeroPool(IN UINTN N) { return calloc(1, N); }
+VOID EFIAPI FreePool(IN VOID *B) { free(B); }
+BOOLEAN EFIAPI GetRandomNumber32(OUT UINT32 *R) { *R = 0x01020304; return TRUE; }
+EFI_STATUS EFIAPI MigrationProvisionGet(OUT UINT8 *K, OUT UINT8 *S) { memcpy(K, gKey, 32); memcpy(S, gSid, 16); return EFI_SUCCESS; }
+
+BOOLEAN EFIAPI HkdfSha256ExtractAndExpand(IN CONST UINT8 *Key, IN UINTN KeySize, IN CONST UINT8 *Salt, IN UINTN SaltSize,
+                                          IN CONST UINT8 *Info, IN UINTN InfoSize, OUT UINT8 *Out, IN UINTN OutSize)
+{
+    UINT8 prk[32], t[32], msg[256];
+    unsigned int n = 0;
+    if (OutSize > 32 || InfoSize + 1 > sizeof msg)
+        return FALSE;
+    if (!HMAC(EVP_sha256(), Salt, (int)SaltSize, Key, KeySize, prk, &n))
+        return FALSE;
+    memcpy(msg, Info, InfoSize);
+    msg[InfoSize] = 1;
+    if (!HMAC(EVP_sha256(), prk, 32, msg, InfoSize + 1, t, &n))
+        return FALSE;
+    memcpy(Out, t, OutSize);
+    return TRUE;
+}
+
+static BOOLEAN gcm(int enc, CONST UINT8 *Key, CONST UINT8 *Iv, CONST UINT8 *AData, UINTN ADataSize, CONST UINT8 *In,
+                   UINTN InSize, UINT8 *Tag, UINT8 *Out, UINTN *OutSize)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int n = 0, m = 0, ok = c && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) &&
+                        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) &&
+                        EVP_CipherInit_ex(c, NULL, NULL, Key, Iv, enc) &&
+                        EVP_CipherUpdate(c, NULL, &n, AData, (int)ADataSize) &&
+                        EVP_CipherUpdate(c, Out, &n, In, (int)InSize) &&
+                        (enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, Tag)) &&
+                        EVP_CipherFinal_ex(c, Out + n, &m) &&
+                        (!enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, Tag));
+    EVP_CIPHER_CTX_free(c);
+    *OutSize = (UINTN)(n + m);
+    return ok ? TRUE : FALSE;
+}
+
+BOOLEAN EFIAPI AeadAesGcmEncrypt(IN CONST UINT8 *Key, IN UINTN KeySize, IN CONST UINT8 *Iv, IN UINTN IvSize,
+                                 IN CONST UINT8 *AData, IN UINTN ADataSize, IN CONST UINT8 *DataIn, IN UINTN DataInSize,
+                                 OUT UINT8 *TagOut, IN UINTN TagSize, OUT UINT8 *DataOut, OUT UINTN *DataOutSize)
+{
+    if (KeySize != 32 || IvSize != 12 || TagSize != 16)
+        return FALSE;
+    return gcm(1, Key, Iv, AData, ADataSize, DataIn, DataInSize, TagOut, DataOut, DataOutSize);
+}
+
+BOOLEAN EFIAPI AeadAesGcmDecrypt(IN CONST UINT8 *Key, IN UINTN KeySize, IN CONST UINT8 *Iv, IN UINTN IvSize,
+                                 IN CONST UINT8 *AData, IN UINTN ADataSize, IN CONST UINT8 *DataIn, IN UINTN DataInSize,
+                                 IN CONST UINT8 *Tag, IN UINTN TagSize, OUT UINT8 *DataOut, OUT UINTN *DataOutSize)
+{
+    UINT8 tag[16];
+    if (KeySize != 32 || IvSize != 12 || TagSize != 16)
+        return FALSE;
+    memcpy(tag, Tag, 16);
+    return gcm(0, Key, Iv, AData, ADataSize, DataIn, DataInSize, tag, DataOut, DataOutSize);
+}
+
+static void unhex(const char *s, UINT8 *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sscanf(s + 2 * i, "%2hhx", &out[i]);
+}
+
+static void hex(const UINT8 *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        printf("%02x", p[i]);
+}
+
+static void answer(INT32 ret)
+{
+    VOLATILE MH_HEADER *h = (VOLATILE MH_HEADER *)(UINTN)(MAILBOX_GPA + MH_HEADER_OFFSET);
+    UINT32 len = h->Len > 1024 ? 0 : h->Len;
+    printf("%d ", ret);
+    hex((const UINT8 *)h->Data, len);
+    printf(" ");
+    hex((const UINT8 *)(UINTN)(MAILBOX_GPA + MH_IO_OFFSET), MH_PAGE_SIZE);
+    printf("\n");
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    static char line[3 * 8192];
+    if (argc != 3)
+        return 2;
+    unhex(argv[1], gKey, 32);
+    unhex(argv[2], gSid, 16);
+    if (mmap((void *)RAM_GPA, RAM_TOP - RAM_GPA, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+             -1, 0) != (void *)RAM_GPA)
+        return 3;
+    mHelper.MailboxBase = PcdGet32(PcdConfidentialMigrationMailboxBase);
+    mHelper.RamSize = PcdGet64(PcdConfidentialMigrationGuestRamSize);
+    PutLe(mHelper.NoncePrefix, 0x01020304, 4);
+    VOLATILE MH_HEADER *hdr = (VOLATILE MH_HEADER *)(UINTN)(MAILBOX_GPA + MH_HEADER_OFFSET);
+    UINT8 *io = (UINT8 *)(UINTN)(MAILBOX_GPA + MH_IO_OFFSET);
+    while (fgets(line, sizeof line, stdin)) {
+        char cmd[16], h[2 * 1024 + 1], p[2 * MH_PAGE_SIZE + 1];
+        unsigned long long seq = 0, gpa = 0;
+        int k = sscanf(line, "%15s %llu %llx %2048s %8192s", cmd, &seq, &gpa, h, p);
+        if (!strcmp(cmd, "init"))
+            answer(Execute(hdr, io, MH_CMD_INIT, 0, (UINT32)seq));
+        else if (!strcmp(cmd, "reset"))
+            answer(Execute(hdr, io, MH_CMD_RESET, 0, (UINT32)seq));
+        else if (!strcmp(cmd, "encrypt") && k == 3)
+            answer(Execute(hdr, io, MH_CMD_ENCRYPT, gpa, (UINT32)seq));
+        else if (!strcmp(cmd, "decrypt") && k == 5) {
+            hdr->Len = (UINT32)(strlen(h) / 2);
+            unhex(h, (UINT8 *)hdr->Data, strlen(h) / 2);
+            unhex(p, io, MH_PAGE_SIZE);
+            answer(Execute(hdr, io, MH_CMD_DECRYPT, gpa, (UINT32)seq));
+        } else if (!strcmp(cmd, "fill")) {
+            memset((void *)(UINTN)RAM_GPA, (int)seq, MH_PAGE_SIZE);
+            printf("ok\n");
+            fflush(stdout);
+        } else if (!strcmp(cmd, "ram")) {
+            printf("ram ");
+            hex((const UINT8 *)(UINTN)RAM_GPA, MH_PAGE_SIZE);
+            printf("\n");
+            fflush(stdout);
+        } else
+            return 4;
+    }
+    return 0;
+}
