@@ -371,3 +371,27 @@ def test_invariant_miner_out_is_not_overwritten_without_force(tmp_path) -> None:
                        text=True, timeout=120)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "exists (use --force" in p.stderr, p.stderr
     assert out.read_text() == "earlier sets"
+
+
+def test_report_through_a_symlink_or_into_a_pipe(tmp_path) -> None:
+    import threading
+
+    from mhmailbox.outfiles import check_output, write_atomically
+
+    target = tmp_path / "real.xml"
+    target.write_text("old")
+    link = tmp_path / "link.xml"
+    link.symlink_to(target)
+    check_output(str(link), force=True, what="t")
+    write_atomically(str(link), "new")
+    assert link.is_symlink() and target.read_text() == "new"  # the link still points at the report
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    check_output(str(fifo), force=False, what="t")  # a pipe is not a file to overwrite
+    write_atomically(str(fifo), "report")
+    reader.join(10)
+    assert got == [b"report"] and fifo.is_fifo()

@@ -7,6 +7,7 @@ write never leaves a half report and never loses the one already there.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 
 from mhmailbox.errors import UsageError
@@ -19,7 +20,9 @@ def check_output(path: str, *, force: bool, what: str) -> None:
         raise UsageError(f"{what}: an empty file name")
     if os.path.isdir(path):
         raise UsageError(f"{what}: {path} is a directory")
-    parent = os.path.dirname(os.path.abspath(path))
+    if _is_stream(path):
+        return  # a pipe or a device (/dev/stdout): written in place, nothing to overwrite
+    parent = os.path.dirname(os.path.realpath(path))
     if not os.path.isdir(parent):
         raise UsageError(f"{what}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -29,15 +32,25 @@ def check_output(path: str, *, force: bool, what: str) -> None:
 
 
 def write_atomically(path: str, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` in one step: a temporary file beside it, then a rename."""
-    parent = os.path.dirname(os.path.abspath(path))
+    """Write ``data`` to ``path`` in one step: a temporary file beside it, then a rename.
+
+    A symbolic link keeps pointing where it did (its target is replaced); a pipe or a
+    device is written in place (renaming onto /dev/stdout would replace the link, onto
+    a device the node itself)."""
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    if _is_stream(path):
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return
+    path = os.path.realpath(path)
+    parent = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     umask = os.umask(0)
     os.umask(umask)
     try:
         os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would hide a report from its readers
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -47,3 +60,11 @@ def write_atomically(path: str, data: str | bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def _is_stream(path: str) -> bool:
+    """An existing pipe, socket or device (after links): not a file to replace."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
