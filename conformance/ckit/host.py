@@ -128,7 +128,8 @@ class CHost:
         self.shm = mmap.mmap(mfd, SHARED_SIZE)
         ev_r, ev_w = os.pipe()
         ans_r, ans_w = os.pipe()
-        env = dict(os.environ, MHKIT_FDS=f"{ev_w},{ans_r},{mfd}", MHKIT_POLL_LIMIT=str(self.poll_limit))
+        env = dict(os.environ, MHKIT_FDS=f"{ev_w},{ans_r},{mfd}", MHKIT_POLL_LIMIT=str(self.poll_limit),
+                   MHKIT_POLL_OFF=str(FIELDS["done"][0]))
         self.proc = subprocess.Popen([self.build.binary], pass_fds=(ev_w, ans_r, mfd), env=env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for fd in (ev_w, ans_r, mfd):
