@@ -73,8 +73,10 @@ int cgs_mh_save_encrypted_page(QEMUFile *f, ram_addr_t gpa, uint32_t size, uint6
         initialized = true;
     if (FAULT == 1)
         *(volatile int *)16 = 1;
-    if (FAULT == 2)
+    if (FAULT == 2) {
+        fprintf(stderr, "tiny-host: giving up\n");
         abort();
+    }
     if (FAULT == 3)
         while (p->done != 2) {
         }

@@ -39,6 +39,7 @@ import select
 import signal
 import struct
 import subprocess
+import tempfile
 from typing import Any
 
 import attrs
@@ -105,6 +106,7 @@ class CHost:
     poll_limit: int = POLL_LIMIT
     proc: subprocess.Popen | None = None
     shm: mmap.mmap | None = None
+    stderr: Any = None
     ev_fd: int = -1
     ans_fd: int = -1
     inbuf: bytearray = attrs.field(factory=bytearray)
@@ -130,8 +132,9 @@ class CHost:
         ans_r, ans_w = os.pipe()
         env = dict(os.environ, MHKIT_FDS=f"{ev_w},{ans_r},{mfd}", MHKIT_POLL_LIMIT=str(self.poll_limit),
                    MHKIT_POLL_OFF=str(FIELDS["done"][0]))
+        self.stderr = tempfile.TemporaryFile()  # what the C code prints (an assert's message) goes in a crash report
         self.proc = subprocess.Popen([self.build.binary], pass_fds=(ev_w, ans_r, mfd), env=env,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr)
         for fd in (ev_w, ans_r, mfd):
             os.close(fd)
         self.ev_fd, self.ans_fd = ev_r, ans_w
@@ -152,6 +155,17 @@ class CHost:
         if self.shm is not None:
             self.shm.close()
             self.shm = None
+        if self.stderr is not None:
+            self.stderr.close()
+            self.stderr = None
+
+    def _last_words(self) -> str:
+        """The last line the child wrote to stderr, if any (e.g. a failed assert)."""
+        if self.stderr is None:
+            return ""
+        self.stderr.seek(max(0, self.stderr.seek(0, os.SEEK_END) - 300))
+        lines = self.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        return f"; it printed: {lines[-1].strip()}" if lines else ""
 
     def _fail(self, exc: Exception) -> Exception:
         self.dead = str(exc)
@@ -170,7 +184,7 @@ class CHost:
                 code = self.proc.wait() if self.proc is not None else 0
                 how = f"was killed by {_signal_name(code)}" if code < 0 else f"exited with status {code}"
                 raise self._fail(CHostCrashed(
-                    f"the C host {how} after access #{self.accesses} ({self.last_access})"))
+                    f"the C host {how} after access #{self.accesses} ({self.last_access}){self._last_words()}"))
             self.inbuf += chunk
         out = bytes(self.inbuf[:n])
         del self.inbuf[:n]
