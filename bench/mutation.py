@@ -173,34 +173,58 @@ def build(work: str) -> tuple[str, str]:
     return clone, py
 
 
-def scope_patch(clone: str, module: str, names: list[str]) -> str:
-    """A patch that 'adds' exactly the lines of the named top-level functions (mutmut --use-patch-file)."""
+def scope_lines(clone: str, module: str, names: list[str]) -> set[int]:
+    """Line numbers (from 1) of the named top-level functions of ``module``."""
     import ast
+
+    tree = ast.parse(open(os.path.join(clone, module), encoding="utf-8").read())
+    found = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    missing = set(names) - set(found)
+    if missing:
+        raise SystemExit(f"{module}: no function {sorted(missing)} (update SCOPE)")
+    return {i for n in names for i in range(found[n].lineno, found[n].end_lineno + 1)}
+
+
+def sample_lines(clone: str, py: str, module: str, n: int, within: set[int] | None) -> set[int]:
+    """The lines of ``n`` of the module's mutants drawn uniformly (seeded: the same lines every
+    run); every mutant on a drawn line is then run, so slightly more than ``n`` are."""
+    code = ("import json, sys\nfrom mutmut import Context, list_mutations\n"
+            "src = open(sys.argv[1], encoding='utf-8').read()\n"
+            "print(json.dumps([m.line_number + 1 for m in list_mutations(Context(source=src, filename=sys.argv[1]))]))\n")
+    lines = json.loads(subprocess.run([py, "-c", code, module], cwd=clone, capture_output=True, text=True,
+                                      check=True).stdout)
+    lines = [ln for ln in lines if within is None or ln in within]
+    import random
+
+    return set(random.Random(f"{module}:{n}").sample(lines, min(n, len(lines))))
+
+
+def lines_patch(clone: str, module: str, keep: set[int]) -> str:
+    """A patch that 'adds' exactly the lines ``keep`` (from 1) of ``module`` (mutmut --use-patch-file)."""
     import difflib
 
     src = open(os.path.join(clone, module), encoding="utf-8").read().splitlines(keepends=True)
-    keep = set()
-    for node in ast.parse("".join(src)).body:
-        if isinstance(node, ast.FunctionDef) and node.name in names:
-            keep.update(range(node.lineno - 1, node.end_lineno))
-    missing = set(names) - {n.name for n in ast.parse("".join(src)).body if isinstance(n, ast.FunctionDef)}
-    if missing:
-        raise SystemExit(f"{module}: no function {sorted(missing)} (update SCOPE)")
-    without = [line for i, line in enumerate(src) if i not in keep]
+    without = [line for i, line in enumerate(src, 1) if i not in keep]
     path = os.path.join(clone, ".mutation-scope.patch")
     with open(path, "w", encoding="utf-8") as fh:
         fh.writelines(difflib.unified_diff(without, src, f"a/{module}", f"b/{module}", n=0))
     return path
 
 
-def run_module(clone: str, py: str, module: str, sock: str) -> None:
+def selected_lines(clone: str, py: str, module: str, sample: int | None) -> set[int] | None:
+    """The lines whose mutants count for ``module``: its SCOPE, sampled if ``sample``; None: all."""
+    within = scope_lines(clone, module, SCOPE[module]) if module in SCOPE else None
+    return sample_lines(clone, py, module, sample, within) if sample else within
+
+
+def run_module(clone: str, py: str, module: str, sock: str, lines: set[int] | None) -> None:
     tests = [t for t in TESTS[module] if os.path.exists(os.path.join(clone, t.split("::")[0]))]
     runner = shlex.join([py, "-S", os.path.join(clone, "bench", "mutation.py"), "--client", sock, "--",
                          "-x", "-q", "-p", "no:cacheprovider", *tests])
     cmd = [os.path.join(os.path.dirname(py), "mutmut"), "run", "--paths-to-mutate", module, "--tests-dir", "tests",
            "--runner", runner, "--no-progress"]
-    if module in SCOPE:
-        cmd += ["--use-patch-file", scope_patch(clone, module, SCOPE[module])]
+    if lines is not None:
+        cmd += ["--use-patch-file", lines_patch(clone, module, lines)]
     t0 = time.time()
     subprocess.run(["nice", "-n", "10", *cmd], cwd=clone, stdout=subprocess.DEVNULL,
                    env={**os.environ, "HYPOTHESIS_PROFILE": "ci"})
@@ -259,7 +283,8 @@ def server_stops(work: str, module: str) -> int:
     return text.count(f"+++ b/{module}\n")
 
 
-def score(module: str, ms: list[dict], equivalent: dict, stops: int = 0) -> dict:
+def score(module: str, ms: list[dict], equivalent: dict, stops: int = 0, lines: set[int] | None = None) -> dict:
+    ms = [m for m in ms if lines is None or m["number"] in lines]
     eq = [m for m in ms if m["status"] == "bad_survived" and (module, m["line"], m["mutant"]) in equivalent]
     survived = [m for m in ms if m["status"] == "bad_survived" and m not in eq]
     killed = sum(m["status"] in KILLED for m in ms) - stops
@@ -284,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", action="store_true", help="print the figures of the last run; run nothing")
     ap.add_argument("--survivors", metavar="MODULE", help="list MODULE's surviving mutants (after --report's run)")
     ap.add_argument("--fresh", action="store_true", help="forget earlier results (mutmut's cache) first")
+    ap.add_argument("--sample", type=int, metavar="N",
+                    help="run (and score) only the lines of N mutants per module drawn at random (seeded), "
+                         "for an estimate when a full run would take too long")
     a = ap.parse_args(argv)
     modules = a.module or list(TESTS)
     clone, py = os.path.join(a.workdir, "clone"), os.path.join(a.workdir, "venv", "bin", "python")
@@ -304,19 +332,22 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit("the fork server did not start")
                 time.sleep(0.1)
             for module in modules:
-                run_module(clone, py, module, sock)
+                run_module(clone, py, module, sock, selected_lines(clone, py, module, a.sample))
         finally:
             server.terminate()
             server.wait()
     equivalent = load_equivalent()
     if a.survivors:
-        for m in score(a.survivors, mutants(clone, py, a.survivors), equivalent)["survivors"]:
+        lines = selected_lines(clone, py, a.survivors, a.sample)
+        for m in score(a.survivors, mutants(clone, py, a.survivors), equivalent, lines=lines)["survivors"]:
             print(f"{a.survivors}:{m['number']}: {m['line']}  =>  {m['mutant']}")
         return 0
     print(f"{'module':24} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'equiv':>5} {'score':>6}")
     for module in modules:
-        s = score(module, mutants(clone, py, module), equivalent, server_stops(a.workdir, module))
+        lines = selected_lines(clone, py, module, a.sample)
+        s = score(module, mutants(clone, py, module), equivalent, server_stops(a.workdir, module), lines)
         note = f"  ({s['untested']} not run)" if s["untested"] else ""
+        note += f"  (sample of {a.sample})" if a.sample else ""
         print(f"{module:24} {s['mutants']:7} {s['killed']:6} {s['timeout']:7} {s['survived']:8} {s['equivalent']:5} "
               f"{s['score']:5.1f}%{note}")
     return 0
