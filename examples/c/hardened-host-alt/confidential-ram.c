@@ -18,7 +18,6 @@
 #include "qemu/timer.h"
 #include "exec/cpu-common.h"
 #include "qemu-file.h"
-#include "confidential-ram.h"
 
 #define SHARED_AREA_GPA 0x820000
 #define HDR_OFFSET 0x800
