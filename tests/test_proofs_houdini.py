@@ -81,8 +81,11 @@ def test_expressions_round_trip_through_json(cell) -> None:
     model, _, _ = cell
     entries = inv._load()[inv.cell_key(model)]
     assert all(inv.to_json(inv.from_json(e)) == e for _, e in entries)
-    e = inv.from_json(["le", ["param", "k.D"], 3])
-    assert (e.op, e.args[0].op, e.args[0].args, e.args[1].op, e.args[1].args) == ("le", "param", ("k.D",), "const", (3,))
+    x = ["le", ["param", "k.D"], ["add", ["var", "host.seq"], 3]]
+    e = inv.from_json(x)
+    assert (e.op, e.args[0].op, e.args[0].args, e.args[1].args[1].op, e.args[1].args[1].args) == (
+        "le", "param", ("k.D",), "const", (3,))
+    assert inv.to_json(e) == x
 
 
 def test_cell_key_names_the_cell_and_its_buffer_bound(cell) -> None:
