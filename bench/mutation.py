@@ -174,8 +174,17 @@ def build(work: str) -> tuple[str, str]:
     py = os.path.join(venv, "bin", "python")
     if not os.path.exists(py):
         sh([sys.executable, "-m", "venv", venv])  # no system site packages
-    sh([py, "-m", "pip", "install", "-q", "-e", f"{clone}[test]", MUTMUT, "whatthepatch"],
-       stdout=subprocess.DEVNULL)
+    import hashlib
+
+    # (re)install only when what the install builds from changed (it compiles the C module)
+    stamp = hashlib.sha256(b"".join(open(os.path.join(clone, f), "rb").read()
+                                    for f in ("pyproject.toml", "impl/_spin.c"))).hexdigest()
+    stamp_path = os.path.join(venv, "mhmailbox-install.stamp")
+    if not os.path.exists(stamp_path) or open(stamp_path).read() != stamp:
+        sh([py, "-m", "pip", "install", "-q", "-e", f"{clone}[test]", MUTMUT, "whatthepatch"],
+           stdout=subprocess.DEVNULL)
+        with open(stamp_path, "w") as fh:
+            fh.write(stamp)
     return clone, py
 
 
