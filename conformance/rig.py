@@ -185,6 +185,7 @@ class HostRig(RigBase):
     observer: Observer = attrs.field(default=None)
     original: bytes = b""
     booted: bool = True
+    booted_at: float = 0.0  # when the peer booted (virtual time)
     wake: float = 0.0  # the peer serves only from this time on
     schedule: list = attrs.field(factory=list)
     op_access: int = 0
@@ -306,6 +307,7 @@ class HostRig(RigBase):
         elif kind == "boot":
             if not self.booted:
                 self.booted = True
+                self.booted_at = self.clock.now()
                 self.peer.start()
         elif kind == "serve":  # the peer runs now, whatever the host is doing
             if self.booted:
@@ -419,6 +421,7 @@ class HostRig(RigBase):
         self.ops += 1
         acc0 = len(self.trace)
         prompt_at_start = self.clock.now() >= self.wake  # a helper not yet booted may still be "prompt"
+        booted_at_start = self.booted
         self.schedule = [tuple(x) for x in schedule]
         self.op_access = 0
         self.hostile = False
@@ -467,9 +470,13 @@ class HostRig(RigBase):
             self.violate(fl, self.flag_message(fl))
         self.observer.history.clear()
         self._check_barriers(acc0)
-        # liveness.recovery: an operation started while the peer is prompt (awake; booted or
-        # booting within the deadline), with no slow or late action of its own, must succeed
-        calm = prompt_at_start and not any(a[0] in ("sleep", "silent", "serve") for _, a in self.schedule)
+        # liveness.recovery: an operation started while the peer is prompt (awake; booted, or
+        # booting strictly before the first command's deadline, in virtual time: a host that
+        # makes fewer accesses per command is not judged by where the boot falls among them),
+        # with no slow or late action of its own, must succeed
+        booted_in_time = booted_at_start or (self.booted and self.booted_at < start + TIMEOUT - 1e-9)
+        calm = prompt_at_start and booted_in_time and not any(
+            a[0] in ("sleep", "silent", "serve") for _, a in self.schedule)
         if calm and failed:
             self.violate("liveness.recovery", "an operation failed although the helper had been prompt since before it started")
         self.calm_ops = self.calm_ops + 1 if calm else 0

@@ -20,10 +20,15 @@ Documented matching rules (docs/conformance.md, "How the oracle matches"):
   deadline, the helper's io-page read for a RESTORE it skips or refuses early), is
   satisfied from current memory (``peek``) when, and only when, the implementation's
   next access then matches.
-* **Adjacent-write swap**: a write matching the Write step right after the current
-  Write step is held until the current one arrives (the helper's response header
-  length and io page, written in either order before ``ret``; no peer reads either
-  before ``done``).
+* **Write blocks**: the model's Write steps that follow each other with no other
+  access, fence or branch between them form a block, and an implementation may make
+  those writes in any order (the host's parameters before its write barrier; the
+  helper's response header length and io page before ``ret``): no peer reads any of
+  them before the flag that follows the block. A write that matches a later step of
+  the block is held until the model reaches that step, and checked again there.
+* **Optional writes**: a Write step the variant lists in ``OPTIONAL_WRITES`` may be
+  left out (hardened's ``ret = -1`` before go: the helper writes ret before done, and
+  the host reads ret only after done echoes its sequence number).
 * **Wildcard values**: a few writes are matched by field only (:data:`ANY_VALUE`):
   the host's header length and io page on a load are whatever the stream carried.
 * **Choices**: steps with parameters (the host's next operation) are taken with
@@ -121,7 +126,10 @@ class Observer:
         self.env[self.pc_var] = 0
         self.accesses = 0  # observed accesses matched
         self.steps = 0  # model steps taken (including local ones)
-        self.held: tuple | None = None  # a write held by the adjacent-write swap rule
+        #: writes held by the write-block rule, by the label of the step they will take
+        self.held: dict[str, tuple] = {}
+        self.optional = frozenset(label for s, label in variant.OPTIONAL_WRITES if s == side)
+        self.omitted = 0  # optional writes the implementation left out
         self.elided = 0  # reads satisfied from memory (the elision rule)
         #: host: deadline windows opened so far (a command's ``send``, a load's wait for a
         #: pending command, which the load's DECRYPT then shares)
@@ -253,36 +261,64 @@ class Observer:
         field (or a fence kind), ``value`` abstract (reads: what was read; writes: what was
         written), ``ghost`` the read value's provenance. Returns a write's ghost."""
         self.accesses += 1
-        c = self._steps[self.env[self.pc_var]]
-        if self._matches(c, kind, field, value):
-            g = self._do(c, kind, value, ghost)
-            self._settle()
-            if self.held is not None:  # the swapped write now takes its own step
-                hk, hf, hv, _ = self.held
-                self.held = None
-                c2 = self._steps[self.env[self.pc_var]]
-                if not self._matches(c2, hk, hf, hv):
-                    raise self._diverge(f"{hk} {hf}={hv}", "a write held for the adjacent-write swap does not match")
-                self._do(c2, hk, hv, None)
+        for _ in range(len(self._steps)):
+            c = self._steps[self.env[self.pc_var]]
+            if self._matches(c, kind, field, value):
+                g = self._do(c, kind, value, ghost)
                 self._settle()
-            return g
-        # adjacent-write swap: this write matches the Write step right after the current one
-        if kind == "write" and self.held is None and isinstance(c.step.mem, Write) and c.step.next is None:
-            c2 = self._steps[c.step.pc + 1]
-            saved = dict(self.env)
-            # the next step's value may depend on nothing the current write changes (writes
-            # update memory, not locals), so matching it against the current env is exact
-            if self._matches(c2, kind, field, value):
-                self.env = defaultdict(int, saved)
-                self.held = (kind, field, value, ghost)
-                return int(c2.ghost(self.env, {})) if c2.ghost else None  # type: ignore[misc]
+                self._drain()
+                return g
+            if kind == "write":  # a later write of this block, made early: hold it
+                for c2 in self._write_block()[1:]:
+                    if c2.step.label not in self.held and self._matches(c2, kind, field, value):
+                        self.held[c2.step.label] = (kind, field, value, ghost)
+                        return int(c2.ghost(self.env, {})) if c2.ghost else None  # type: ignore[misc]
+            if not self._omit():
+                break
         # elided reads: the model reads here, the implementation skipped it
-        if self._elide_until(lambda c2: self._matches(c2, kind, field, value)):
+        if not self.held and self._elide_until(lambda c2: self._matches(c2, kind, field, value)):
             g2 = self._do(self._steps[self.env[self.pc_var]], kind, value, ghost)
             self._settle()
             return g2
+        pending = f" (writes made early and still waiting for their step: {sorted(self.held)})" if self.held else ""
         raise self._diverge(f"{kind} {field}" + ("" if value is None else f"={value}"),
-                            f"the implementation's {kind} of {field} matches no step of the model")
+                            f"the implementation's {kind} of {field} matches no step of the model{pending}")
+
+    def _write_block(self) -> list[_Compiled]:
+        """The Write steps from the current one on that follow each other with nothing between."""
+        out: list[_Compiled] = []
+        c = self._steps[self.env[self.pc_var]]
+        while isinstance(c.step.mem, Write) and c not in out:
+            out.append(c)
+            if c.step.next is not None or c.step.pc + 1 >= len(self._steps):
+                break
+            c = self._steps[c.step.pc + 1]
+        return out
+
+    def _omit(self) -> bool:
+        """Leave out the current step if it is an optional write nobody made (held writes wait)."""
+        c = self._steps[self.env[self.pc_var]]
+        if c.step.label not in self.optional or c.step.label in self.held or not isinstance(c.step.mem, Write):
+            return False
+        self._take(c)
+        self.omitted += 1
+        self._settle()
+        self._drain()
+        return True
+
+    def _drain(self) -> None:
+        """Give held writes their steps as the model reaches them (optional ones between may be left out)."""
+        while self.held:
+            c = self._steps[self.env[self.pc_var]]
+            if c.step.label in self.held:
+                hk, hf, hv, hg = self.held.pop(c.step.label)
+                if not self._matches(c, hk, hf, hv):
+                    raise self._diverge(f"{hk} {hf}={hv}", f"a write made early does not match {c.step.label} "
+                                        "once the model gets there")
+                self._do(c, hk, hv, hg)
+                self._settle()
+            elif not self._omit():
+                return
 
     def _elide_until(self, ok: Callable[[_Compiled], bool], limit: int = 4) -> bool:
         """Elide up to ``limit`` reads the model may elide until ``ok(current step)``; all or nothing."""
@@ -314,6 +350,8 @@ class Observer:
         """The implementation ended an operation: the model must be able to reach one of ``labels``
         (its idle point) by eliding reads it may elide; otherwise a Divergence."""
         want = set(labels)
+        if self.held:
+            raise self._diverge("end of operation", f"writes made early never reached their steps: {sorted(self.held)}")
         if self.at in want or self._elide_until(lambda c: c.step.label in want, limit=6):
             return
         raise self._diverge("end of operation", f"the implementation finished its operation; the model is at {self.at}")

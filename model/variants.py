@@ -65,6 +65,9 @@ class Rfc:
     name: ClassVar[str] = "rfc"
     #: shared fields the model tracks; prefetch is left out (the guest never reads it)
     FIELDS: ClassVar[tuple[str, ...]] = ("cmd", "gpa", "ret", "go", "done", "hdr_len", "io")
+    #: (side, step) writes an implementation may leave out, for the conformance oracle (none
+    #: as published: the host's ret = -1 and done = 0 are what its wait relies on)
+    OPTIONAL_WRITES: ClassVar[frozenset[tuple[str, str]]] = frozenset()
 
     HOST_LOCALS: ClassVar[dict[str, int]] = {
         "op": 0, "gpa": 0, "cmd": 0, "cgpa": 0, "ret_to": 0, "res": 0,
@@ -419,9 +422,14 @@ class Hardened(Rfc):
     7. The helper refuses ENCRYPT/DECRYPT before INIT, and any gpa outside RAM or
        inside the shared area, with an error code.
     8. Pages cross encrypted with the transfer key, bound to gpa and migration
-       session (a fresh one at every INIT); DECRYPT authenticates and refuses
-       tampered, moved or replayed pages (AUTH).
+       session (opened by an INIT that finds the helper uninitialized);
+       DECRYPT authenticates and refuses tampered, moved or replayed pages (AUTH).
     """
+
+    #: (side, step) writes an implementation may leave out (the conformance oracle's rule;
+    #: docs/hardened.md): the helper writes ret before done = seq and the host reads ret only
+    #: after seeing done = seq, so the host's ret = -1 before go is never read by anyone
+    OPTIONAL_WRITES: ClassVar[frozenset[tuple[str, str]]] = frozenset({("host", "send.ret")})
 
     name: ClassVar[str] = "hardened"
 

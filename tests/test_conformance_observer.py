@@ -76,23 +76,73 @@ def test_timeout_elision_needs_the_deadline_claim_and_memory() -> None:
         obs2.finish(["idle"])
 
 
-def test_adjacent_write_swap_is_limited_to_the_next_write() -> None:
+def _helper_at_encrypt() -> Observer:
     obs = Observer(Hardened(deadline=4, quantum=1), "guest")
-    obs.observe("read", "go", 1, 2)
-    obs.observe("barrier", "rmb")
-    obs.observe("read", "cmd", val.INIT, 2)
-    obs.observe("read", "gpa", val.G0, 2)
-    obs.observe("write", "ret", 0)
-    obs.observe("barrier", "wmb")
-    obs.observe("write", "done", 1)
-    obs.observe("read", "go", 2, 4)
-    obs.observe("barrier", "rmb")
-    obs.observe("read", "cmd", val.ENCRYPT, 4)
-    obs.observe("read", "gpa", val.G0, 4)
+    for a in [("read", "go", 1, 2), ("barrier", "rmb"), ("read", "cmd", val.INIT, 2), ("read", "gpa", val.G0, 2),
+              ("write", "ret", 0), ("barrier", "wmb"), ("write", "done", 1),
+              ("read", "go", 2, 4), ("barrier", "rmb"), ("read", "cmd", val.ENCRYPT, 4), ("read", "gpa", val.G0, 4)]:
+        obs.observe(*a)
+    return obs
+
+
+def test_a_block_of_writes_may_come_in_any_order() -> None:
+    obs = _helper_at_encrypt()
     obs.observe("write", "hdr_len", val.HLEN_OK)  # held: the model writes io first
-    assert obs.held is not None
+    assert list(obs.held) == ["save.hdr"]
     obs.observe("write", "io", 4 + 2 * 1 + val.G0)  # CIPHER(G0, m1)
-    assert obs.held is None and obs.at == "ret"
+    assert obs.held == {} and obs.at == "ret"
+
+
+def test_a_write_from_past_the_block_diverges() -> None:
+    obs = _helper_at_encrypt()
+    with pytest.raises(Divergence):
+        obs.observe("write", "ret", 0)  # ret comes after the response, not within its block
+
+
+def test_a_held_write_is_checked_at_its_step() -> None:
+    obs = _helper_at_encrypt()
+    obs.observe("write", "hdr_len", val.HLEN_OK)
+    with pytest.raises(Divergence):
+        obs.observe("write", "io", 1)  # PLAIN(G0): the step wants the sealed page
+    obs2 = _helper_at_encrypt()
+    obs2.observe("write", "hdr_len", val.HLEN_OK)
+    with pytest.raises(Divergence, match="never reached"):
+        obs2.finish(["wait"])
+
+
+def _host_publishing() -> Observer:
+    obs = Observer(Hardened(deadline=4, quantum=1), "host")
+    obs.choose(role=0)
+    obs.choose(op=1, g=val.G0)  # a save of G0: INIT first
+    return obs
+
+
+def test_host_parameters_in_any_order_and_ret_left_out() -> None:
+    """Hardened: gpa before cmd_type, no ret = -1 (nobody reads it), then the barrier and go."""
+    obs = _host_publishing()
+    obs.observe("write", "gpa", val.G0)
+    obs.observe("write", "cmd", val.INIT)
+    obs.observe("barrier", "wmb")
+    assert obs.omitted == 1 and obs.at == "send.go"
+    obs.observe("write", "go", 1)
+
+
+def test_rfc_host_may_not_leave_out_done() -> None:
+    obs = Observer(Rfc(deadline=4, quantum=1), "host")
+    obs.choose(role=0)
+    obs.choose(op=1, g=val.G0)
+    for a in [("write", "cmd", val.INIT), ("write", "gpa", val.G0), ("write", "ret", -1)]:
+        obs.observe(*a)
+    with pytest.raises(Divergence):
+        obs.observe("barrier", "wmb")  # done = 0 is what the published wait relies on
+
+
+def test_go_before_the_barrier_diverges() -> None:
+    obs = _host_publishing()
+    obs.observe("write", "cmd", val.INIT)
+    obs.observe("write", "gpa", val.G0)
+    with pytest.raises(Divergence):
+        obs.observe("write", "go", 1)
 
 
 def test_wire_log_round_trips() -> None:
