@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from mhmailbox.model.properties import BY_ID
-from mhmailbox.model.protocol import Bounds, Model, build
+from mhmailbox.model.protocol import SCRIPTS, Bounds, Model, build
 from mhmailbox.model.trace import decode
 
 from .symbolic import EXACT, Generalize, step_state
@@ -91,7 +91,7 @@ def bounds_of(result: dict) -> tuple[Bounds, Generalize]:
         gen = Generalize(free_time=bool(rec.get("symbolic_time")),
                          unbounded_adversary=bool(rec.get("unbounded_adversary")),
                          free_values=bool(rec.get("free_values")))
-        return Bounds(**kw), gen
+        return _checked(Bounds(**kw)), gen
     text = str(result.get("bound", ""))
     kw: dict[str, Any] = {"helper_first": text.endswith(", helper first")}
     for key, pat, conv in (("scripts", r"scripts=([\w+]+)", lambda s: tuple(s.split("+"))),
@@ -100,7 +100,20 @@ def bounds_of(result: dict) -> tuple[Bounds, Generalize]:
         m = re.search(pat, text)
         if m:
             kw[key] = conv(m.group(1))
-    return Bounds(**kw), EXACT
+    return _checked(Bounds(**kw)), EXACT
+
+
+def _checked(bounds: Bounds) -> Bounds:
+    """Bounds within what ``verify`` accepts (a huge buffer would take forever to build)."""
+    from mhmailbox.model.cli import MAX_BUFFER, MAX_TICKS
+
+    for name, limit in (("deadline", MAX_TICKS), ("quantum", MAX_TICKS), ("capacity", MAX_BUFFER)):
+        v = getattr(bounds, name)
+        if type(v) is not int or not 1 <= v <= limit:
+            raise Malformed(f"bounds {name} {v!r} is not an integer from 1 to {limit}")
+    if not bounds.scripts or any(s not in SCRIPTS for s in bounds.scripts):
+        raise Malformed(f"bounds scripts {list(bounds.scripts)!r}: known scripts are {', '.join(SCRIPTS)}")
+    return bounds
 
 
 def _check_shape(result: dict) -> None:

@@ -395,3 +395,16 @@ def test_report_through_a_symlink_or_into_a_pipe(tmp_path) -> None:
     write_atomically(str(fifo), "report")
     reader.join(10)
     assert got == [b"report"] and fifo.is_fifo()
+
+
+@pytest.mark.parametrize("field, value, needle", [
+    ("capacity", 10 ** 6, "bounds capacity 1000000 is not an integer from 1 to 32"),  # would take forever to build
+    ("deadline", -1, "bounds deadline -1"), ("quantum", "2", "bounds quantum '2'"),
+    ("scripts", ["nope"], "bounds scripts ['nope']"),
+])
+def test_replay_refuses_bounds_verify_would_refuse(capsys, tmp_path, real_trace, field, value, needle) -> None:
+    r = copy.deepcopy(real_trace)
+    r["trace"][0]["bounds"][field] = value
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(r))
+    assert needle in _one_line_error(capsys, ["replay", str(path)])
