@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
     ram = parse_size(args.ram)
     if args.stream is not None:
-        check_output(args.stream, force=args.force, what="migrate: --stream")
+        check_output(args.stream, force=args.force, what="migrate: --stream", pipe_ok=False)  # it is read back
     try:
         report = run_migration(ram, args.mode, stream_path=args.stream, timeout=args.timeout_ms / 1e3,
                                progress=_progress_bar())

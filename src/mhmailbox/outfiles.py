@@ -13,14 +13,17 @@ import tempfile
 from mhmailbox.errors import UsageError
 
 
-def check_output(path: str, *, force: bool, what: str) -> None:
+def check_output(path: str, *, force: bool, what: str, pipe_ok: bool = True) -> None:
     """UsageError unless ``path`` can be written: its directory exists and is writable,
-    it is not a directory, and (without ``force``) it does not exist yet."""
+    it is not a directory, and (without ``force``) it does not exist yet. A pipe or a
+    device is accepted when ``pipe_ok`` (a report), refused otherwise (a file read back)."""
     if not path:
         raise UsageError(f"{what}: an empty file name")
     if os.path.isdir(path):
         raise UsageError(f"{what}: {path} is a directory")
     if _is_stream(path):
+        if not pipe_ok:
+            raise UsageError(f"{what}: {path} is not a regular file")
         return  # a pipe or a device (/dev/stdout): written in place, nothing to overwrite
     parent = os.path.dirname(os.path.realpath(path))
     if not os.path.isdir(parent):
