@@ -460,10 +460,15 @@ class HostRig(RigBase):
         if self.op_failed and not failed and op in (1, 2):
             self.violate("adversary.error-no-data", "a command of this operation failed or timed out, and the "
                          "operation still reported success" + (" and emitted a record" if op == 1 else ""))
-        # per operation too (the model counts its commands; unknown once the model has stopped)
-        ncmd = max(1, self.observer.env["host.id"] - ids0)
+        # per operation too: the model counts its commands; once it has stopped at a divergence,
+        # the gos published on the wire do (at least the two of an INIT and its command), so a
+        # host that never gives up fails this by virtual time whatever else it does
+        if self.divergence is None:
+            ncmd = max(1, self.observer.env["host.id"] - ids0)
+        else:
+            ncmd = max(2, self.wire_go_in_op)
         elapsed = self.clock.now() - start
-        if self.divergence is None and elapsed > ncmd * (TIMEOUT + QUANTUM) + 1e-9:
+        if elapsed > ncmd * (TIMEOUT + QUANTUM) + 1e-9:
             self.violate("timeout.bounded-wait", f"an operation of {ncmd} command(s) took {elapsed / QUANTUM:.0f} quanta "
                          f"(bound {ncmd} x (deadline {D_TICKS} + 1 quantum))")
         for fl in self.observer.flags() - SYSTEM_FLAGS:

@@ -73,3 +73,12 @@ def test_a_memcpy_out_of_the_shared_area_is_one_read_of_its_range(tmp_path):
     impl.stop()
     assert rig.trace[-1] == "host read 4096 = <4096 bytes>"
     assert rec.page == bytes(rig.ram[GPA[val.G1]:GPA[val.G1] + 4096])
+
+
+def test_a_host_that_never_gives_up_fails_bounded_wait_by_virtual_time(tmp_path):
+    """Judged by the virtual clock even though the model stopped following the host."""
+    from mhmailbox.conformance.ckit import c_host, run_c_case
+
+    impl = c_host(write_tiny_host(tmp_path), "rfc", defines=("FAULT=4",), answer_timeout=60)
+    r = run_c_case("host/bounded-wait", impl, examples=5, shrink_seconds=0.5)
+    assert r.verdict == "fail" and r.prop == "timeout.bounded-wait", (r.verdict, r.prop, r.message)
