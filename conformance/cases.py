@@ -292,9 +292,6 @@ class HostMachine(RuleBasedStateMachine):
 
     def do_cleanup(self, sched: list) -> None:
         self._record("cleanup", sched=sched)
-        # the migration ends: its records no longer load (the next INIT opens a new session,
-        # and a page of an earlier one is a replay: docs/hardened.md, "Sessions and replays")
-        self.latest.clear()
         ok = self.rig.cleanup(sched)
         if self._honest():
             self.rig.progress_check(ok, "cleanup")

@@ -513,7 +513,13 @@ class HostRig(RigBase):
         return self._op(2, gpa_class(rec.gpa), schedule, lambda: self.host.load_page(rec)) is not None
 
     def cleanup(self, schedule: Sequence = ()) -> bool:
-        return self._op(3, 0, schedule, self.host.cleanup) is not None
+        ok = self._op(3, 0, schedule, self.host.cleanup) is not None
+        if self.provision is not None:
+            # the migration ended; what follows is its target side, whose helper is provisioned
+            # for the same migration (the reference peer plays the source's and the target's
+            # helper): its next session is that migration's first, where the records load
+            self.peer.new_session(self.provision)
+        return ok
 
     def progress_check(self, ok: bool, what: str) -> None:
         """With an honest, prompt peer an operation must succeed (liveness.honest-progress)."""
