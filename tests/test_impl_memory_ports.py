@@ -50,6 +50,14 @@ def test_create_at_a_path_truncates_and_attach_sees_its_size(tmp_path) -> None:
     assert not os.path.exists(path), "the creator unlinks by default"
 
 
+def test_a_mapping_describes_itself_by_path_size_and_owner(tmp_path) -> None:
+    m = MappedFile.create(16, str(tmp_path / "r"))
+    try:
+        assert repr(m) == f"MappedFile(path={m.path!r}, size=16, owner=True)"  # not the fd, map or buffer
+    finally:
+        m.close()
+
+
 def test_close_can_keep_or_unlink_whatever_the_owner(tmp_path) -> None:
     m = MappedFile.create(16, str(tmp_path / "a"))
     m.close(unlink=False)
