@@ -83,7 +83,7 @@ def test_reader_counts_offsets_as_it_goes() -> None:
 def test_the_page_count_may_fill_the_target_exactly() -> None:
     data = encode("rfc", [Record(0, b"", PAGE), Record(PAGE_SIZE, b"", PAGE)])
     assert len(decode(data, ram_size=2 * PAGE_SIZE)[1]) == 2  # both the count and the last gpa at the limit
-    with pytest.raises(StreamError, match="exceeds the target's 1 pages"):
+    with pytest.raises(StreamError, match="^stream offset 16: page count 2 exceeds the target's 1 pages$"):
         decode(data, ram_size=2 * PAGE_SIZE - 1)
     far = encode("rfc", [Record(2 * PAGE_SIZE, b"", PAGE)])
     with pytest.raises(StreamError, match="beyond the target's RAM"):
@@ -94,6 +94,42 @@ def test_the_page_count_may_fill_the_target_exactly() -> None:
 def test_a_header_of_exactly_the_limit_is_read() -> None:
     data = encode("hardened", [Record(0, bytes(HDR_MAX), PAGE)])
     assert len(decode(data)[1][0].header) == HDR_MAX
+    over = encode("hardened", [Record(0, bytes(HDR_MAX + 1), PAGE)])
+    with pytest.raises(StreamError, match=f"^stream offset 44: header length {HDR_MAX + 1} > {HDR_MAX}$"):
+        decode(over)
+
+
+# --- check_stream: the whole file, the first problem located ----------------------------------
+def _check(data: bytes):
+    from mhmailbox.impl.stream import check_stream
+
+    return check_stream(io.BytesIO(data), len(data))
+
+
+def test_check_stream_of_a_good_file() -> None:
+    data = encode("hardened", [Record(0, b"h", PAGE), Record(PAGE_SIZE, b"", PAGE)])
+    c = _check(data)
+    assert c.valid and c.as_json() == {"valid": True, "bytes": len(data), "mode": "hardened", "announced": 2,
+                                       "records": 2, "error": None}
+
+
+def test_check_stream_locates_the_first_problem() -> None:
+    good = encode("rfc", [Record(0, b"h", PAGE), Record(PAGE_SIZE, b"", PAGE), Record(2 * PAGE_SIZE, b"", PAGE)])
+    rec = 16 + 1 + 4 + PAGE_SIZE
+    bad = bytearray(good)
+    struct.pack_into(">I", bad, 32 + rec + 8, 5)  # the second record's subtype
+    c = _check(bytes(bad))
+    assert (c.valid, c.records, c.record, c.offset) == (False, 1, 2, 32 + rec + 8)
+    assert c.as_json()["error"] == {"offset": 32 + rec + 8, "record": 2, "problem": "record subtype 5, expected 4"}
+    c = _check(good + b"xyz")
+    assert (c.records, c.record, c.offset) == (3, None, len(good))
+    assert c.problem == "3 trailing bytes after the 3 records the header announces"
+    short = good[:32 + rec]  # ends cleanly after the first record
+    c = _check(short)
+    assert (c.records, c.record, c.problem) == (1, 2, "the file ends after 1 records; the header announces 3")
+    c = _check(good[:10])
+    assert (c.header, c.records, c.record, c.offset) == (None, 0, None, 10)
+    assert c.as_json()["mode"] is None and c.as_json()["announced"] is None
 
 
 def test_gpa_zero_is_a_page_and_the_mailbox_is_not() -> None:
@@ -102,10 +138,10 @@ def test_gpa_zero_is_a_page_and_the_mailbox_is_not() -> None:
         decode(encode("rfc", [Record(SHARED_GPA + PAGE_SIZE, b"", PAGE)]))
 
 
-@pytest.mark.parametrize("cut,what", [(16 + 1, "response header"), (16 + 3 + 2, "page length")])
+@pytest.mark.parametrize("cut,what", [(16 + 1, "response header"), (16 + 3, "page length"), (16 + 3 + 2, "page length")])
 def test_truncation_names_the_part(cut: int, what: str) -> None:
     data = encode("rfc", [Record(0, b"hdr", PAGE)])[:32 + cut]
-    with pytest.raises(StreamError, match=f"offset {32 + cut}: truncated in {what}"):
+    with pytest.raises(StreamError, match=rf"^stream offset {32 + cut}: truncated in {what} \({cut - 16} of 7 bytes\)$"):
         decode(data)
 
 
@@ -122,11 +158,11 @@ def test_page_flags_and_subtype_are_named() -> None:
 
 def test_file_header_fields_are_named() -> None:
     good = file_header(1, 0)
-    for off, val, msg in ((10, 7, "unknown mode code 7"), (11, 1, "unknown flags 0x1"),
-                          (14, 0x20, "page size 8192 != 4096"), (31, 1, "reserved field is not zero")):
+    for off, val, msg in ((10, 7, "10: unknown mode code 7"), (11, 1, "11: unknown flags 0x1"),
+                          (14, 0x20, "12: page size 8192 != 4096"), (31, 1, "24: reserved field is not zero")):
         bad = bytearray(good)
         bad[off] = val
-        with pytest.raises(StreamError, match=msg):
+        with pytest.raises(StreamError, match=f"^stream offset {msg}$"):
             decode(bytes(bad))
     with pytest.raises(StreamError, match="stream mode hardened, expected rfc"):
         decode(good, expect_mode="rfc")
