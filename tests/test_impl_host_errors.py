@@ -137,6 +137,7 @@ def test_the_host_yields_the_cpu_only_after_relax_after(relax_after: float, expe
     """Bursts end at 0.25, 0.5, 0.75 (then the deadline, 1.0): relax after each one past relax_after."""
     p = Lockstep.build("hardened", timeout=1.0, quantum=0.25)
     clock = CountingClock()
+    clock.advance(1000.0)  # measured from the command's start, not from the clock's zero
     p.host.clock = clock
     p.host.relax_after = relax_after
     p.guest_enabled = False
@@ -241,3 +242,27 @@ def test_the_defaults_are_the_published_host_and_the_hardened_mode() -> None:
     assert (h.mode, h.timeout, h.burst, h.quantum, h.relax_after) == ("hardened", 0.1, 256, 1e-4, 1e-4)
     assert (h.initialized, h.seq, h.pending, h.peer_alive) == (False, 0, None, None)
     assert "native" not in repr(h), "the decided C path is internal state, not part of a host's description"
+
+
+def _done_reads(p: Lockstep) -> int:
+    return sum(1 for a in p.log if a.side == "host" and a.kind == "read" and a.where == "done")
+
+
+@pytest.mark.parametrize("mode", ["rfc", "hardened"])
+def test_past_the_deadline_done_is_read_exactly_once_more(mode: str) -> None:
+    """Bursts of one read end at 0.25, 0.5, 0.75 and 1.0 (the deadline): four reads, then one last."""
+    p = Lockstep.build(mode, timeout=1.0, quantum=0.25)
+    p.guest_enabled = False
+    p.log.clear()
+    assert p.host.send(Cmd.INIT).status == "timed_out"
+    assert _done_reads(p) == 4 + 1
+
+
+@pytest.mark.parametrize("mode", ["rfc", "hardened"])
+def test_a_dead_helper_gets_exactly_one_last_look(mode: str) -> None:
+    p = Lockstep.build(mode, timeout=1.0, quantum=0.25)
+    p.guest_enabled = False
+    p.host.peer_alive = lambda: False
+    p.log.clear()
+    assert p.host.send(Cmd.INIT).status == "helper_dead"
+    assert _done_reads(p) == 1 + 1
