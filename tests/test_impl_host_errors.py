@@ -96,14 +96,15 @@ def test_a_record_that_cannot_fit_the_mailbox_is_refused_before_any_command(mode
     p.host.load_page(Record(PAGE_SIZE, bytes(HDR_MAX), bytes(PAGE_SIZE))) if mode == "rfc" else None
 
 
+def _header_length_over_the_limit(a: Access, ls: Lockstep) -> None:
+    """Inject: the host finds hdr_len = HDR_MAX + 1 whenever it reads it."""
+    if a.side == "host" and a.kind == "read" and a.where == "hdr_len":
+        ls.mailbox[OFF_HDR_LEN:OFF_HDR_LEN + 4] = (HDR_MAX + 1).to_bytes(4, "little")
+
+
 def test_rfc_refuses_a_header_length_over_the_limit_at_its_check() -> None:
     p = Lockstep.build("rfc")
-
-    def big(a: Access, ls: Lockstep) -> None:
-        if a.side == "host" and a.kind == "read" and a.where == "hdr_len":
-            ls.mailbox[OFF_HDR_LEN:OFF_HDR_LEN + 4] = (HDR_MAX + 1).to_bytes(4, "little")
-
-    p.inject = big
+    p.inject = _header_length_over_the_limit
     with pytest.raises(BadResponse, match=f"over {HDR_MAX}"):
         p.host.save_page(PAGE_SIZE)
     p.inject = None
@@ -114,12 +115,7 @@ def test_rfc_refuses_a_header_length_over_the_limit_at_its_check() -> None:
 def test_hardened_refuses_a_header_length_over_the_limit() -> None:
     p = Lockstep.build("hardened")
     p.host.initialize()
-
-    def big(a: Access, ls: Lockstep) -> None:
-        if a.side == "host" and a.kind == "read" and a.where == "hdr_len":
-            ls.mailbox[OFF_HDR_LEN:OFF_HDR_LEN + 4] = (HDR_MAX + 1).to_bytes(4, "little")
-
-    p.inject = big
+    p.inject = _header_length_over_the_limit
     with pytest.raises(BadResponse, match=rf"length {HDR_MAX + 1} > {HDR_MAX}"):
         p.host.save_page(PAGE_SIZE)
 
