@@ -64,6 +64,7 @@ def test_a_refused_encrypt_raises_guest_failed_with_its_ret(pipelined: bool) -> 
     with pytest.raises(GuestFailed, match=r"ENCRYPT 0x2000000000 failed \(ret -1\)") as e:
         list(p.host.save_pages([0x2000000000])) if pipelined else p.host.save_page(0x2000000000)  # outside RAM
     assert e.value.ret == Ret.INVALID
+    assert p.host.pending is None, "a command that completed (with an error) is not pending"
 
 
 def test_rfc_encrypt_outside_ram_succeeds_as_published() -> None:
@@ -90,7 +91,7 @@ def test_a_record_that_cannot_fit_the_mailbox_is_refused_before_any_command(mode
     with pytest.raises(BadResponse, match=rf"load 0x1000: header length {HDR_MAX + 1} > {HDR_MAX}"):
         p.host.load_page(Record(PAGE_SIZE, bytes(HDR_MAX + 1), bytes(PAGE_SIZE)))
     for n in (PAGE_SIZE - 1, PAGE_SIZE + 1):
-        with pytest.raises(BadResponse, match=rf"page length {n} != {PAGE_SIZE}"):
+        with pytest.raises(BadResponse, match=rf"^load 0x1000: page length {n} != {PAGE_SIZE}$"):
             p.host.load_page(Record(PAGE_SIZE, b"", bytes(n)))
     assert p.log == []
     p.host.load_page(Record(PAGE_SIZE, bytes(HDR_MAX), bytes(PAGE_SIZE))) if mode == "rfc" else None
@@ -262,3 +263,26 @@ def test_a_dead_helper_gets_exactly_one_last_look(mode: str) -> None:
     p.log.clear()
     assert p.host.send(Cmd.INIT).status == "helper_dead"
     assert _done_reads(p) == 1 + 1
+
+
+@pytest.mark.parametrize("mode", ["rfc", "hardened"])
+def test_load_pages_fetches_the_next_record_while_hardened_decrypts(mode: str) -> None:
+    """Hardened overlaps fetching record i+1 with the DECRYPT of record i (go published, not yet
+    done); rfc loads one page after the other (the previous command completed first)."""
+    import struct
+
+    from mhmailbox.impl.crypto import Provision
+
+    prov = Provision.generate() if mode == "hardened" else None
+    src, dst = Lockstep.build(mode, provision=prov), Lockstep.build(mode, provision=prov)
+    recs = list(src.host.save_pages([PAGE_SIZE, 2 * PAGE_SIZE]))
+    seen = []
+
+    def records():
+        yield recs[0]
+        go, done = struct.unpack_from("<i", dst.mailbox, 0x18)[0], struct.unpack_from("<i", dst.mailbox, 0x1C)[0]
+        seen.append(done == go if mode == "hardened" else done == 1)
+        yield recs[1]
+
+    assert dst.host.load_pages(records()) == 2
+    assert seen == [mode == "rfc"]

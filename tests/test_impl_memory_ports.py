@@ -127,6 +127,11 @@ def test_read_into_copies_inside_and_pads_outside(path: str) -> None:
     assert dst == bytes([254, 255]) + HOST_MEMORY_PATTERN[:4]
 
 
+def test_a_direct_port_describes_itself_without_its_bound_operations() -> None:
+    p = DirectPort(memoryview(bytearray(SHARED_SIZE)), "guest", native=False)
+    assert repr(p).startswith("DirectPort(buf=<memory at ") and repr(p).endswith(", side='guest', native=False)")
+
+
 def test_a_short_mailbox_is_refused() -> None:
     with pytest.raises(ValueError, match="at least"):
         DirectPort(memoryview(bytearray(SHARED_SIZE - 1)), native=False)
