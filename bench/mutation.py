@@ -4,8 +4,10 @@ Usage::
 
     python bench/mutation.py                       # every module, in a work dir under /tmp
     python bench/mutation.py --module impl/host.py --module impl/stream.py
+    python bench/mutation.py --sample 30           # the lines of 30 random mutants per module (an estimate)
     python bench/mutation.py --report              # the last run's figures again, no mutants run
     python bench/mutation.py --survivors impl/host.py   # each surviving mutant as a diff line
+    (--report and --survivors take the same --workdir and --sample as the run they read)
 
 mutmut rewrites a source file in place for every mutant, so it never runs in the
 working tree: this script clones the repository's committed HEAD into ``--workdir``
