@@ -56,8 +56,10 @@ TESTS: dict[str, list[str]] = {
     "impl/stream.py": ["tests/test_impl_stream_format.py", "tests/test_impl_stream.py"],
     "impl/crypto.py": ["tests/test_impl_crypto.py", "tests/test_impl_protocol.py"],
     "proofs/invariants.py": ["tests/test_proofs_houdini.py", "tests/test_proofs_invariant_store.py"],
-    "model/observe.py": ["tests/test_conformance_observer.py", "tests/test_conformance_oracle_faults.py"],
-    "conformance/rig.py": ["tests/test_conformance_oracle_faults.py", "tests/test_conformance_observer.py"],
+    "model/observe.py": ["tests/test_conformance_observer.py", "tests/test_conformance_oracle_faults.py",
+                         "tests/test_conformance_regressions.py"],
+    "conformance/rig.py": ["tests/test_conformance_oracle_faults.py", "tests/test_conformance_observer.py",
+                           "tests/test_conformance_regressions.py"],
 }
 #: module -> the top-level functions mutated (all of the module when absent)
 SCOPE: dict[str, list[str]] = {
