@@ -407,6 +407,44 @@ class GuestMachine(RuleBasedStateMachine):
         if fresh_at is not None and self.inited and not sched:
             self._must(ret == Ret.OK, f"DECRYPT of a fresh page at {val.GPA_NAMES[g]}")
 
+    # Each step below is one rule's body, with what the rule drew as arguments; ``replay``
+    # calls the same methods with a reproducer's recorded arguments.
+    def do_decrypt_fresh(self, g: int, sched: list) -> None:
+        """An honest load: the latest page of g, at g (the one DECRYPT that must succeed)."""
+        self._record("decrypt_fresh", g=g, sched=sched)
+        h, p = self.fresh.pop(g)
+        self.old.append((h, p, g))
+        self.do_decrypt(h, p, g, sched, fresh_at=g)
+
+    def do_decrypt_at(self, i: int, to: int, sched: list) -> None:
+        """Any page sealed so far (the fresh ones first), at any gpa."""
+        self._record("decrypt_at", i=i, to=to, sched=sched)
+        h, p, _ = ([(h, p, g) for g, (h, p) in sorted(self.fresh.items())] + self.old)[i]
+        self.do_decrypt(h, p, to, sched, None)
+
+    def do_decrypt_tampered(self, g: int, off: int, byte: int) -> None:
+        """The fresh page of g with one byte flipped: of the page (off < 4096) or of its header."""
+        self._record("decrypt_tampered", g=g, off=off, byte=byte)
+        h, p = self.fresh[g]
+        if off < 4096:
+            p = p[:off] + bytes([p[off] ^ byte]) + p[off + 1:]
+        elif h:
+            j = (off - 4096) % len(h)
+            h = h[:j] + bytes([h[j] ^ byte]) + h[j + 1:]
+        else:
+            p = bytes([p[0] ^ byte]) + p[1:]
+        self.do_decrypt(h, p, g, [], None)
+
+    def do_decrypt_moved(self, g: int, to: int) -> None:
+        self._record("decrypt_moved", g=g, to=to)
+        h, p = self.fresh[g]
+        self.do_decrypt(h, p, to, [], None)
+
+    def do_decrypt_replayed(self, i: int, to: int) -> None:
+        self._record("decrypt_replayed", i=i, to=to)
+        h, p, _ = self.old[i]
+        self.do_decrypt(h, p, to, [], None)
+
 
 def _guest_machine(case: Case, impl: Implementation) -> type:
     sched = guest_schedules(case)
@@ -433,22 +471,13 @@ def _guest_machine(case: Case, impl: Implementation) -> type:
         @precondition(lambda self: bool(self.fresh))
         @rule(data=st.data(), sched=sched)
         def decrypt_fresh(self, data: Any, sched: list) -> None:
-            """An honest load: the latest page of g, at g (the one DECRYPT that must succeed)."""
-            g = data.draw(st.sampled_from(sorted(self.fresh)))
-            self._record("decrypt_fresh", g=g, sched=sched)
-            h, p = self.fresh.pop(g)
-            self.old.append((h, p, g))
-            self.do_decrypt(h, p, g, sched, fresh_at=g)
+            self.do_decrypt_fresh(data.draw(st.sampled_from(sorted(self.fresh))), sched)
 
         if "gpa" in b or "hostile-host" in b:
             @precondition(lambda self: bool(self.fresh) or bool(self.old))
             @rule(data=st.data(), to=st.sampled_from(GPAS_ALL), sched=sched)
             def decrypt_at(self, data: Any, to: int, sched: list) -> None:
-                pool = [(h, p, g) for g, (h, p) in sorted(self.fresh.items())] + self.old
-                i = data.draw(st.integers(0, len(pool) - 1))
-                self._record("decrypt_at", i=i, to=to, sched=sched)
-                h, p, _ = pool[i]
-                self.do_decrypt(h, p, to, sched, None)
+                self.do_decrypt_at(data.draw(st.integers(0, len(self.fresh) + len(self.old) - 1)), to, sched)
 
             @rule(cmd=st.sampled_from((4, 5, 99, 0x7FFFFFFF, -1 & 0xFFFFFFFFFFFFFFFF)), g=st.sampled_from(GPAS_ALL))
             def unknown_command(self, cmd: int, g: int) -> None:
@@ -458,36 +487,20 @@ def _guest_machine(case: Case, impl: Implementation) -> type:
             @precondition(lambda self: bool(self.fresh))
             @rule(data=st.data(), off=st.integers(0, 4095 + 68), byte=st.integers(1, 255))
             def decrypt_tampered(self, data: Any, off: int, byte: int) -> None:
-                g = data.draw(st.sampled_from(sorted(self.fresh)))
-                self._record("decrypt_tampered", g=g, off=off, byte=byte)
-                h, p = self.fresh[g]
-                if off < 4096:
-                    p = p[:off] + bytes([p[off] ^ byte]) + p[off + 1:]
-                elif h:
-                    j = (off - 4096) % len(h)
-                    h = h[:j] + bytes([h[j] ^ byte]) + h[j + 1:]
-                else:
-                    p = p[:0] + bytes([p[0] ^ byte]) + p[1:]
-                self.do_decrypt(h, p, g, [], None)
+                self.do_decrypt_tampered(data.draw(st.sampled_from(sorted(self.fresh))), off, byte)
 
         if "moved" in b:
             @precondition(lambda self: bool(self.fresh))
             @rule(data=st.data())
             def decrypt_moved(self, data: Any) -> None:
                 g = data.draw(st.sampled_from(sorted(self.fresh)))
-                to = val.G1 if g == val.G0 else val.G0
-                self._record("decrypt_moved", g=g, to=to)
-                h, p = self.fresh[g]
-                self.do_decrypt(h, p, to, [], None)
+                self.do_decrypt_moved(g, val.G1 if g == val.G0 else val.G0)
 
         if "replay" in b:
             @precondition(lambda self: bool(self.old))
             @rule(data=st.data(), to=st.sampled_from(GPAS_RAM))
             def decrypt_replayed(self, data: Any, to: int) -> None:
-                i = data.draw(st.integers(0, len(self.old) - 1))
-                self._record("decrypt_replayed", i=i, to=to)
-                h, p, _ = self.old[i]
-                self.do_decrypt(h, p, to, [], None)
+                self.do_decrypt_replayed(data.draw(st.integers(0, len(self.old) - 1)), to)
 
     M.case, M.impl = case, impl
     M.__name__ = M.__qualname__ = "Guest_" + case.id.split("/")[1].replace("-", "_")
@@ -510,74 +523,16 @@ def replay(case_id: str, impl: Implementation | str, steps: Sequence[tuple[str, 
     if isinstance(impl, str):
         impl = IMPLEMENTATIONS[impl]
     case = BY_ID[case_id]
-    if case.side == "host":
-        H = _host_machine(case, impl)
-        h = H.__new__(H)
-        HostMachine.__init__(h)
-        for name, a in steps:
-            sched = [tuple(x) for x in a.get("sched", [])]
-            if name == "boot":
-                h.do_boot(a["at"])
-            elif name == "save":
-                h.do_save(a["g"], sched)
-            elif name == "load":
-                h.do_load(a["g"], sched)
-            elif name == "cleanup":
-                h.do_cleanup(sched)
-            else:
-                raise ValueError(f"unknown step {name!r}")
-            try:
-                _check(case, h.rig, list(steps))
-            except ConformanceFailure as f:
-                return f
-        return None
-    M = _guest_machine(case, impl)
+    M = machine(case, impl)
     m = M.__new__(M)
-    GuestMachine.__init__(m)
-    for name, a in steps:
-        if name == "init":
-            m.do_init()
-        elif name == "reset":
-            m.do_reset()
-        elif name == "encrypt":
-            m.do_encrypt(a["g"], [tuple(x) for x in a["sched"]])
-        elif name == "unknown_command":
-            m.do_unknown(a["cmd"], a["g"])
-        else:
-            _replay_guest_step(m, name, a)
+    (HostMachine if case.side == "host" else GuestMachine).__init__(m)
+    for name, a in steps:  # each step is the machine's own method for that rule
+        step = getattr(m, f"do_{'unknown' if name == 'unknown_command' else name}", None)
+        if step is None:
+            raise ValueError(f"unknown step {name!r} for a {case.side} case")
+        step(**{k: [tuple(x) for x in v] if k == "sched" else v for k, v in a.items()})
         try:
             _check(case, m.rig, list(steps))
         except ConformanceFailure as f:
             return f
     return None
-
-
-def _replay_guest_step(m: GuestMachine, name: str, a: dict) -> None:
-    sched = [tuple(x) for x in a.get("sched", [])]
-    if name == "decrypt_fresh":
-        h, p = m.fresh.pop(a["g"])
-        m.old.append((h, p, a["g"]))
-        m.do_decrypt(h, p, a["g"], sched, fresh_at=a["g"])
-    elif name == "decrypt_at":
-        pool = [(h, p, g) for g, (h, p) in sorted(m.fresh.items())] + m.old
-        h, p, _ = pool[a["i"]]
-        m.do_decrypt(h, p, a["to"], sched, None)
-    elif name == "decrypt_tampered":
-        h, p = m.fresh[a["g"]]
-        off, byte = a["off"], a["byte"]
-        if off < 4096:
-            p = p[:off] + bytes([p[off] ^ byte]) + p[off + 1:]
-        elif h:
-            j = (off - 4096) % len(h)
-            h = h[:j] + bytes([h[j] ^ byte]) + h[j + 1:]
-        else:
-            p = bytes([p[0] ^ byte]) + p[1:]
-        m.do_decrypt(h, p, a["g"], [], None)
-    elif name == "decrypt_moved":
-        h, p = m.fresh[a["g"]]
-        m.do_decrypt(h, p, a["to"], [], None)
-    elif name == "decrypt_replayed":
-        h, p, _ = m.old[a["i"]]
-        m.do_decrypt(h, p, a["to"], [], None)
-    else:  # pragma: no cover
-        raise ValueError(f"unknown step {name!r}")
