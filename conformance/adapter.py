@@ -60,6 +60,10 @@ class GuestUnderTest(Protocol):
     def new_migration(self, provision: Provision | None) -> None: ...
 
 
+#: The host operations the cases draw, one state-machine rule each.
+HOST_OPERATIONS = frozenset({"save", "load", "cleanup"})
+
+
 @attrs.frozen
 class Implementation:
     """How to build one implementation's host and helper on the suite's port and clock.
@@ -74,6 +78,16 @@ class Implementation:
     valid_hdr_len: int
     host_cls: type = Host
     guest_cls: type = GuestHelper
+
+    @property
+    def operations(self) -> frozenset[str]:
+        """The host operations it has: the cases draw only these (a host written elsewhere, e.g.
+        the published C file, may have no load), and a check that needs another is not run."""
+        return HOST_OPERATIONS
+
+    def operation_name(self, op: str) -> str:
+        """How a report names operation ``op`` of this implementation."""
+        return f"a {op} operation"
 
     def make_host(self, port: InstrumentedPort, clock: VirtualClock, *, timeout: float, quantum: float) -> "ImplHost":
         return ImplHost(self.host_cls(port, self.protocol, clock, timeout=timeout, burst=1, quantum=quantum))

@@ -2,9 +2,12 @@
 
 A case names the properties it checks (ids of the model's catalog, plus
 ``robust``: no crash, and ``barriers``: the fences the design needs), the
-findings of docs/review-rfc.md it covers, and the peer behaviours it draws
-from. Every case also fails on a *divergence*: an access of the implementation
-its own protocol's model cannot explain.
+findings of docs/review-rfc.md it covers, the peer behaviours it draws from,
+and the host operations a part of its check needs. An access of the
+implementation its own protocol's model cannot explain (a *divergence*) stops
+the model's monitors but not the example: the rigs' direct checks
+(:data:`DIRECT_CHECKS`) go on to its end, so a run whose only finding is a
+divergence gets a verdict of its own, ``deviates`` (conformance/runner.py).
 
 A state machine step is one protocol operation (save, load, cleanup; or, against
 a helper, one command) with its *schedule*: a short list of ``(k, action)``,
@@ -27,7 +30,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from mhmailbox.model import values as val
 from mhmailbox.model.layout import Cmd, Ret
 
-from .adapter import Implementation
+from .adapter import HOST_OPERATIONS, Implementation
 from .rig import D_TICKS, GuestRig, HostRig
 
 
@@ -40,16 +43,20 @@ class Case:
     findings: tuple[str, ...]  # review findings the rfc implementation must fail it with
     behaviours: tuple[str, ...]
     text: str
+    #: host operations a part of the check needs, and what that part is: an implementation
+    #: without the operation runs the case without its rule and cannot get ``pass``
+    needs: tuple[tuple[str, str], ...] = ()
 
 
 CASES: tuple[Case, ...] = (
     # ---------------------------------------------------------------- host side
     Case("host/honest", "host", "MUST", ("liveness.honest-progress", "robust"), (), ("honest",),
          "With an honest, prompt helper every save, load and cleanup succeeds, and every access is one the "
-         "model of the protocol allows."),
+         "model of the protocol allows.", needs=(("load", "every load succeeding with an honest helper"),)),
     Case("host/init-after-reset", "host", "MUST", ("state.init-before-use",), ("F9",), ("honest",),
          "ENCRYPT and DECRYPT are only sent after an INIT that succeeded since the last RESET (a second "
-         "migration after cleanup sends INIT again)."),
+         "migration after cleanup sends INIT again).",
+         needs=(("load", "DECRYPT only after an INIT since the last RESET"),)),
     Case("host/early-command", "host", "SHOULD", ("liveness.honest-progress",), ("F3",), ("boot",),
          "A command published before the helper boots (the helper boots within the deadline) still completes."),
     Case("host/stale-completion", "host", "MUST", ("order.response",), ("F1",), ("slow",),
@@ -102,6 +109,40 @@ CASES: tuple[Case, ...] = (
          "Read barrier after go before the parameters; write barrier before done."),
 )
 BY_ID = {c.id: c for c in CASES}
+
+#: What the rigs judge themselves, on the wire, by the virtual clock or by the suite's own
+#: bookkeeping (conformance/rig.py, the machines below): these checks still run after the model
+#: has stopped at a divergence. Every other property a case names is a model monitor and is
+#: judged only up to the divergence; so are ``timeout.no-false-timeout`` and the per-command
+#: bound of ``timeout.bounded-wait``, which are timed by the model's command windows.
+DIRECT_CHECKS: dict[str, dict[str, str]] = {
+    "host": {
+        "order.publish": "the helper reads the cmd_type and gpa of the go it serves (gos counted on the wire)",
+        "order.response": "done, ret and page taken come from the latest go (on the wire)",
+        "adversary.error-no-data": "a failed or timed-out command leaves its operation failed, with no record",
+        "adversary.header-bound": "the emitted header length is at most 1024 and matches its bytes",
+        "adversary.in-bounds": "no read past the shared area",
+        "timeout.bounded-wait": "every operation ends within its commands' deadlines (per operation)",
+        "liveness.recovery": "an operation started with the helper prompt succeeds",
+        "liveness.honest-progress": "every operation succeeds with an honest helper",
+        "barriers": "wmb before go, rmb between done and ret",
+        "robust": "no crash, no fault",
+    },
+    "guest": {
+        "guest.confidential": "no private page's plaintext in the io page",
+        "guest.integrity": "guest RAM unchanged",
+        "guest.gpa-checked": "a gpa outside RAM, or an ENCRYPT of the mailbox, is not answered success",
+        "guest.refusal-reported": "a DECRYPT into the mailbox or an unknown command is not answered success",
+        "barriers": "rmb after go, wmb before done",
+        "robust": "no crash",
+        "honest": "every command of an honest host succeeds",
+    },
+}
+
+
+def unrun_checks(case: Case, operations: frozenset[str]) -> list[str]:
+    """What of ``case`` an implementation with only these host ``operations`` leaves unrun."""
+    return [what for op, what in case.needs if op not in operations]
 
 
 # ====================================================================== schedules (drawn data)
@@ -191,12 +232,34 @@ def guest_schedules(case: Case) -> st.SearchStrategy:
 
 # ====================================================================== failures
 class ConformanceFailure(AssertionError):
-    """A case's property failed, or the implementation left its model."""
+    """A case's property failed (or, as :class:`Deviation`, the implementation left its model)."""
 
     def __init__(self, case: Case, prop: str, message: str, divergence: dict | None, steps: list, trace: list[str]):
         super().__init__(f"{case.id}: {prop}: {message}")
         self.case, self.prop, self.message = case, prop, message
         self.divergence, self.steps, self.trace = divergence, list(steps), list(trace)
+
+
+class Deviation(ConformanceFailure):
+    """The implementation made an access its model cannot explain, and no property failed
+    (raised only when a run is asked to shrink a deviation: the runner's second pass)."""
+
+
+def deviation_message(case: Case, divergence: dict, examples: int | None = None, diverged: int | None = None) -> str:
+    """Exactly what was and was not checked when the only finding is a divergence."""
+    k = divergence["access"]
+    direct = DIRECT_CHECKS[case.side]
+    to_end = [p for p in case.properties if p in direct]
+    up_to = [p for p in case.properties if p not in direct]
+    where = f" (in {diverged} of {examples} examples)" if examples else ""
+    text = (f"no property failed; deviates from the reference procedure at access #{k}{where}: {divergence['why']}. "
+            f"The model's monitors ran up to access #{k}")
+    if up_to:
+        text += f" (so {', '.join(up_to)} was judged only that far)"
+    text += f"; the suite's direct checks ({', '.join(direct)}) ran to the end of every example"
+    if to_end:
+        text += f", {', '.join(to_end)} among them"
+    return text + "."
 
 
 #: The last failure seen per case (Hypothesis replays the shrunk example last).
@@ -216,21 +279,27 @@ def _event(text: str) -> None:
         pass
 
 
-def _check(case: Case, rig: Any, steps: list) -> None:
+def _check(case: Case, rig: Any, steps: list, *, stop_at_divergence: bool = False) -> None:
+    """Raise on a property violation (with the run's divergence, if any, for the report); on a
+    divergence only when ``stop_at_divergence`` (to shrink a deviation): otherwise the example
+    goes on, judged by the direct checks."""
     diverged = rig.divergence is not None and ORACLE["on"]
-    if (diverged or any(p in rig.violations for p in case.properties)) and case.id not in FIRST:
+    if any(p in rig.violations for p in case.properties) and case.id not in FIRST:
         FIRST[case.id] = time.perf_counter()
     for p in case.properties:
         if p in rig.violations:
-            f = ConformanceFailure(case, p, rig.violations[p], None, steps, rig.trace[-40:])
+            f = ConformanceFailure(case, p, rig.violations[p], rig.divergence.as_dict() if diverged else None,
+                                   steps, rig.trace[-40:])
             LAST[case.id] = f
             _event(f"{case.id}: violated {p}")
             raise f
     if diverged:
-        f = ConformanceFailure(case, "divergence", rig.divergence.why, rig.divergence.as_dict(), steps, rig.trace[-40:])
-        LAST[case.id] = f
         _event(f"{case.id}: divergence")
-        raise f
+        if stop_at_divergence:
+            d = rig.divergence.as_dict()
+            f = Deviation(case, "divergence", deviation_message(case, d), d, steps, rig.trace[-40:])
+            LAST[case.id] = f
+            raise f
 
 
 # ====================================================================== host machine
@@ -239,6 +308,8 @@ class HostMachine(RuleBasedStateMachine):
 
     case: Case
     impl: Implementation
+    #: the runner's second pass sets it, to shrink a deviation
+    stop_at_divergence = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -273,7 +344,7 @@ class HostMachine(RuleBasedStateMachine):
 
     @invariant()
     def conforms(self) -> None:
-        _check(self.case, self.rig, self.steps)
+        _check(self.case, self.rig, self.steps, stop_at_divergence=self.stop_at_divergence)
 
     def do_save(self, g: int, sched: list) -> None:
         self._record("save", g=g, sched=sched)
@@ -300,7 +371,9 @@ class HostMachine(RuleBasedStateMachine):
 
 
 def _host_machine(case: Case, impl: Implementation) -> type:
+    """One rule per host operation the implementation has (``impl.operations``)."""
     sched = host_schedules(case)
+    ops = impl.operations
 
     class M(HostMachine):
         if "boot" in case.behaviours:
@@ -308,18 +381,21 @@ def _host_machine(case: Case, impl: Implementation) -> type:
             def boot(self, at: int) -> None:
                 self.do_boot(at)
 
-        @rule(g=st.sampled_from((val.G0, val.G1)), sched=sched)
-        def save(self, g: int, sched: list) -> None:
-            self.do_save(g, sched)
+        if "save" in ops:
+            @rule(g=st.sampled_from((val.G0, val.G1)), sched=sched)
+            def save(self, g: int, sched: list) -> None:
+                self.do_save(g, sched)
 
-        @precondition(lambda self: bool(self.latest))
-        @rule(data=st.data(), sched=sched)
-        def load(self, data: Any, sched: list) -> None:
-            self.do_load(data.draw(st.sampled_from(sorted(self.latest))), sched)
+        if "load" in ops:
+            @precondition(lambda self: bool(self.latest))
+            @rule(data=st.data(), sched=sched)
+            def load(self, data: Any, sched: list) -> None:
+                self.do_load(data.draw(st.sampled_from(sorted(self.latest))), sched)
 
-        @rule(sched=sched)
-        def cleanup(self, sched: list) -> None:
-            self.do_cleanup(sched)
+        if "cleanup" in ops:
+            @rule(sched=sched)
+            def cleanup(self, sched: list) -> None:
+                self.do_cleanup(sched)
 
     M.case, M.impl = case, impl
     M.__name__ = M.__qualname__ = "Host_" + case.id.split("/")[1].replace("-", "_")
@@ -336,6 +412,7 @@ class GuestMachine(RuleBasedStateMachine):
 
     case: Case
     impl: Implementation
+    stop_at_divergence = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -355,7 +432,7 @@ class GuestMachine(RuleBasedStateMachine):
 
     @invariant()
     def conforms(self) -> None:
-        _check(self.case, self.rig, self.steps)
+        _check(self.case, self.rig, self.steps, stop_at_divergence=self.stop_at_divergence)
 
     @invariant()
     def behaviours(self) -> None:
@@ -516,7 +593,8 @@ def machine(case: Case, impl: Implementation) -> type:
 def replay(case_id: str, impl: Implementation | str, steps: Sequence[tuple[str, dict]]) -> ConformanceFailure | None:
     """Run a reproducer (steps as data, as a failure prints them) without Hypothesis.
 
-    Returns the failure, or None if the steps now pass.
+    Returns the failure (a :class:`Deviation` when the only finding is a divergence: after
+    the last step, as the runner judges it), or None if the steps now pass.
     """
     from .adapter import IMPLEMENTATIONS
 
@@ -530,9 +608,15 @@ def replay(case_id: str, impl: Implementation | str, steps: Sequence[tuple[str, 
         step = getattr(m, f"do_{'unknown' if name == 'unknown_command' else name}", None)
         if step is None:
             raise ValueError(f"unknown step {name!r} for a {case.side} case")
+        if case.side == "host" and name in HOST_OPERATIONS and name not in impl.operations:
+            raise ValueError(f"{impl.name} has no {name} operation")
         step(**{k: [tuple(x) for x in v] if k == "sched" else v for k, v in a.items()})
         try:
             _check(case, m.rig, list(steps))
         except ConformanceFailure as f:
             return f
+    try:
+        _check(case, m.rig, list(steps), stop_at_divergence=True)
+    except ConformanceFailure as f:
+        return f
     return None

@@ -81,12 +81,31 @@ def main(args: argparse.Namespace) -> int:
         json.dump({"cases": [r.as_json() for r in results], "summary": summ}, sys.stdout, indent=2)
         print()
     else:
-        print(f"\n{args.impl}: {summ['pass']} pass, {summ['fail']} fail, {summ['unknown']} unknown; "
-              f"{summ['examples']} examples in {summ['seconds']} s ({summ['examples_per_second']} examples/s, "
-              f"{summ['model_steps_per_second']} model steps/s)")
-    if args.junit is not None:
-        return write_junit(args.junit, args.impl, results)
-    return 0
+        print(f"\n{summary_line(args.impl, summ)}; {summ['examples']} examples in {summ['seconds']} s "
+              f"({summ['examples_per_second']} examples/s, {summ['model_steps_per_second']} model steps/s)")
+    return finish(args.junit, args.impl, results, summ)
+
+
+def summary_line(name: str, summ: dict) -> str:
+    """The verdict counts of a run, naming the cases that deviate or were skipped."""
+    line = (f"{name}: {summ['pass']} pass, {summ['skipped']} skipped, {summ['deviates']} deviates, "
+            f"{summ['fail']} fail, {summ['unknown']} unknown")
+    for key, what in (("deviates_ids", "deviates"), ("skipped_ids", "skipped")):
+        if summ[key]:
+            line += f" ({what}: {', '.join(summ[key])})"
+    return line
+
+
+def exit_status(summ: dict) -> int:
+    """1 if a case failed or could not conclude; 0 otherwise (pass, skipped, deviates)."""
+    return 1 if summ["fail"] or summ["unknown"] else 0
+
+
+def finish(junit: str | None, name: str, results: Sequence[Any], summ: dict) -> int:
+    """Write the JUnit report if asked; the run's exit status."""
+    if junit is not None and write_junit(junit, name, results):
+        return 1
+    return exit_status(summ)
 
 
 def write_junit(path: str, impl: str, results: Sequence[Any]) -> int:
@@ -107,14 +126,18 @@ def divergence_line(d: dict) -> str:
 
 
 def _print_result(r: Any) -> None:
-    mark = {"pass": "ok", "fail": "FAIL", "unknown": "??"}[r.verdict]
+    mark = {"pass": "ok", "skipped": "skip", "deviates": "DEV", "fail": "FAIL", "unknown": "??"}[r.verdict]
     extra = ""
     if r.verdict == "fail":
         extra = f"  {r.prop}: {r.message}  (found after {r.found_after or 0:.1f} s, shrunk to {len(r.steps)} steps)"
-    elif r.verdict == "unknown":
-        extra = f"  {r.message}"
+    elif r.verdict == "deviates":
+        extra = f"  {r.message}  (shrunk to {len(r.steps)} steps)"
+    elif r.verdict in ("unknown", "skipped"):
+        extra = f"  {r.reason if r.verdict == 'skipped' else r.message}"
     print(f"{mark:4} {r.case.level:6} {r.case.id:28} {r.examples:5} examples {r.seconds:6.1f} s{extra}", flush=True)
-    if r.verdict == "fail":
+    if r.reason and r.verdict != "skipped":
+        print(f"     {r.reason}")
+    if r.verdict in ("fail", "deviates"):
         if r.divergence:
             print(f"     {divergence_line(r.divergence)}")
         print("     reproducer:")
@@ -169,22 +192,27 @@ def _mutants(args: argparse.Namespace) -> int:
 
 
 def _junit(impl: str, results: Sequence[Any]) -> str:
-    """The JUnit XML report of a run."""
-    fails = sum(r.verdict == "fail" for r in results)
-    unknown = sum(r.verdict == "unknown" for r in results)
+    """The JUnit XML report of a run: ``fail`` a <failure>, ``unknown`` an <error>, ``skipped`` a
+    <skipped>; ``deviates`` is not a failure (as in the exit status): a passed testcase whose
+    property ``verdict`` is ``deviates``, with the message and reproducer in <system-out>."""
+    count = {v: sum(r.verdict == v for r in results) for v in ("fail", "unknown", "skipped", "deviates")}
     lines = [f'<?xml version="1.0" encoding="utf-8"?>',
-             f'<testsuite name={quoteattr("mhmailbox conform " + impl)} tests="{len(results)}" failures="{fails}" '
-             f'errors="{unknown}" time="{sum(r.seconds for r in results):.3f}">']
+             f'<testsuite name={quoteattr("mhmailbox conform " + impl)} tests="{len(results)}" failures="{count["fail"]}" '
+             f'errors="{count["unknown"]}" skipped="{count["skipped"]}" time="{sum(r.seconds for r in results):.3f}">',
+             f'  <properties><property name="deviates" value="{count["deviates"]}"/></properties>']
     for r in results:
         lines.append(f'  <testcase classname={quoteattr(r.case.side)} name={quoteattr(r.case.id + " [" + r.case.level + "]")} '
                      f'time="{r.seconds:.3f}">')
+        lines.append(f'    <properties><property name="verdict" value="{r.verdict}"/></properties>')
+        body = (r.reproducer or "") + ("\n" + json.dumps(r.divergence, indent=1) if r.divergence else "")
         if r.verdict == "fail":
-            body = (r.reproducer or "") + ("\n" + json.dumps(r.divergence, indent=1) if r.divergence else "")
             lines.append(f'    <failure message={quoteattr(f"{r.prop}: {r.message}")}>{escape(body)}</failure>')
         elif r.verdict == "unknown":
             lines.append(f'    <error message={quoteattr(r.message or "unknown")}/>')
         elif r.verdict == "skipped":
-            lines.append(f'    <skipped message={quoteattr(getattr(r, "reason", None) or "skipped")}/>')
+            lines.append(f'    <skipped message={quoteattr(r.reason or "skipped")}/>')
+        elif r.verdict == "deviates":
+            lines.append(f'    <system-out>{escape((r.message or "") + chr(10) + body)}</system-out>')
         lines.append("  </testcase>")
     lines.append("</testsuite>")
     return "\n".join(lines) + "\n"

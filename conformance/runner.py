@@ -1,9 +1,16 @@
 """Run cases against an implementation: verdicts, examples, shrunk reproducers, timings.
 
-Verdicts follow the Jepsen/Porcupine convention: ``pass`` (no example failed),
-``fail`` (a property failed or the implementation left its model; the shrunk
-example is the reproducer), ``unknown`` (the run itself could not conclude:
-Hypothesis gave up, or the rig raised an internal error).
+Verdicts, graded ``pass < skipped < deviates < unknown < fail`` (:data:`GRADE`):
+
+* ``pass``: no example failed and none left the model;
+* ``skipped``: nothing failed, but a part of the case's check needs a host operation the
+  implementation does not have (``Case.needs``; the rule was left out): never ``pass``;
+* ``deviates``: no property failed in any example, but the implementation made an access its
+  model cannot explain (a divergence). The model's monitors stop there; the rigs' direct
+  checks ran to the end of every example. The divergence is then shrunk in a second pass;
+* ``fail``: a property failed (the shrunk example is the reproducer);
+* ``unknown``: the run itself could not conclude (Hypothesis gave up, or the rig raised an
+  internal error).
 """
 from __future__ import annotations
 
@@ -18,12 +25,15 @@ from hypothesis.internal.conjecture import engine as _engine
 from hypothesis.stateful import run_state_machine_as_test
 
 from .adapter import IMPLEMENTATIONS, Implementation
-from .cases import BY_ID, CASES, FIRST, LAST, Case, ConformanceFailure, machine
+from .cases import (BY_ID, CASES, FIRST, LAST, ORACLE, Case, ConformanceFailure, Deviation, deviation_message, machine,
+                    unrun_checks)
 
 #: Operations per example (Hypothesis shrinks a failure down from here).
 STEPS_PER_EXAMPLE = 10
 #: Seconds spent shrinking one failure at most.
 SHRINK_SECONDS = 8.0
+#: Verdicts from best to worst (a summary's ``verdict`` is the worst of its cases).
+GRADE = ("pass", "skipped", "deviates", "unknown", "fail")
 
 
 @attrs.define
@@ -42,10 +52,12 @@ class Result:
     accesses: int = 0
     found_after: float | None = None  # seconds until the first failing example (before shrinking)
     coverage: dict = attrs.field(factory=dict)  # model steps visited by the run, rule uses
+    diverged: int = 0  # examples in which the implementation left its model
+    reason: str | None = None  # what of the case was not run (an operation the implementation lacks)
 
     @property
     def reproducer(self) -> str | None:
-        if self.verdict != "fail":
+        if self.verdict not in ("fail", "deviates"):
             return None
         body = pprint.pformat(self.steps, width=100, compact=True)
         return (
@@ -61,8 +73,8 @@ class Result:
             "message": self.message, "findings": list(self.case.findings), "steps": len(self.steps),
             "reproducer": self.reproducer, "divergence": self.divergence,
             "found_after_seconds": None if self.found_after is None else round(self.found_after, 3),
-            "trace_tail": self.trace if self.verdict == "fail" else [],
-            "coverage": self.coverage,
+            "trace_tail": self.trace if self.verdict in ("fail", "deviates") else [],
+            "coverage": self.coverage, "diverged_examples": self.diverged, "reason": self.reason,
         }
 
 
@@ -88,7 +100,8 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
     case = BY_ID[case] if isinstance(case, str) else case
     impl = resolve_impl(impl)
     M = machine(case, impl)
-    counters: dict[str, Any] = {"examples": 0, "model_steps": 0, "accesses": 0, "visited": set(), "elided": 0}
+    counters: dict[str, Any] = {"examples": 0, "model_steps": 0, "accesses": 0, "visited": set(), "elided": 0,
+                                "diverged": 0, "deviation": None}
     orig_init = M.__init__
 
     def counted_init(self: Any) -> None:
@@ -104,6 +117,10 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
         counters["accesses"] += rig.accesses
         counters["visited"] |= obs.visited
         counters["elided"] += obs.elided
+        if rig.divergence is not None and ORACLE["on"]:
+            counters["diverged"] += 1
+            if counters["deviation"] is None:
+                counters["deviation"] = (time.perf_counter(), list(self.steps), rig.divergence.as_dict(), rig.trace[-40:])
 
     M.__init__ = counted_init  # type: ignore[method-assign]
     M.teardown = teardown  # type: ignore[method-assign]
@@ -117,12 +134,18 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
     _engine.MAX_SHRINKING_SECONDS = shrink_seconds  # type: ignore[assignment]
     try:
         run_state_machine_as_test(M, settings=s)
+        if counters["deviation"] is not None:
+            _shrink_deviation(case, impl, s)
     except ConformanceFailure as e:
         f = LAST.get(case.id, e)
         found = FIRST.get(case.id)
         result = Result(case, impl.name, "fail", counters["examples"], time.perf_counter() - t0, f.prop, f.message,
                         f.steps, f.divergence, f.trace, counters["model_steps"], counters["accesses"],
                         None if found is None else found - t0)
+        if isinstance(f, Deviation):
+            result.verdict = "deviates"
+            result.message = deviation_message(case, f.divergence or {}, counters["examples"], counters["diverged"])
+            result.found_after = counters["deviation"][0] - t0
     except (Flaky, Exception) as e:  # noqa: BLE001 - the run did not conclude
         result = Result(case, impl.name, "unknown", counters["examples"], time.perf_counter() - t0, None,
                         f"{type(e).__name__}: {e}"[:500], model_steps=counters["model_steps"],
@@ -130,8 +153,16 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
     else:
         result = Result(case, impl.name, "pass", counters["examples"], time.perf_counter() - t0,
                         model_steps=counters["model_steps"], accesses=counters["accesses"])
+        if counters["deviation"] is not None:  # the second pass did not find it again: the first example, unshrunk
+            at, steps_, div, trace = counters["deviation"]
+            result.verdict, result.prop, result.steps, result.divergence, result.trace = (
+                "deviates", "divergence", steps_, div, trace)
+            result.message = deviation_message(case, div, counters["examples"], counters["diverged"])
+            result.found_after = at - t0
     finally:
         _engine.MAX_SHRINKING_SECONDS = saved_budget
+    result.diverged = counters["diverged"]
+    _judge_operations(result, impl)
     labels = machine_labels(case, impl)
     result.coverage = {
         "model_steps_visited": len(counters["visited"] & set(labels)), "model_steps_total": len(labels),
@@ -139,6 +170,31 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
         "elided_reads": counters["elided"],
     }
     return result
+
+
+def _shrink_deviation(case: Case, impl: Implementation, s: settings) -> None:
+    """Second pass, once no property failed: the same search, stopping at the first divergence,
+    so that Hypothesis shrinks it (raises the shrunk :class:`Deviation`, or a property failure
+    met on the way; returns if it does not meet the divergence again)."""
+    M = machine(case, impl)
+    M.stop_at_divergence = True  # type: ignore[attr-defined]
+    LAST.pop(case.id, None)
+    run_state_machine_as_test(M, settings=s)
+
+
+def _judge_operations(result: Result, impl: Implementation) -> None:
+    """A case whose check needs an operation the implementation lacks: never ``pass``."""
+    case = result.case
+    unrun = unrun_checks(case, impl.operations)
+    if not unrun or case.side != "host":
+        return
+    missing = [op for op, _ in case.needs if op not in impl.operations]
+    names = ", ".join(impl.operation_name(op) for op in missing)
+    ran = ", ".join(sorted(impl.operations))
+    result.reason = f"not run: {'; '.join(unrun)} (needs {names}, which {impl.name} does not have)"
+    if result.verdict == "pass":
+        result.verdict = "skipped"
+        result.reason += f"; its {ran} passed {result.examples} examples"
 
 
 def select(side: str | None = None, ids: Sequence[str] = ()) -> list[Case]:
@@ -157,11 +213,16 @@ def run_all(impl: Implementation | str, cases: Iterable[Case], *, examples: int 
 
 
 def summary(results: Sequence[Result]) -> dict[str, Any]:
-    out: dict[str, Any] = {"pass": 0, "fail": 0, "unknown": 0}
+    """Counts per verdict, the ids behind each, the worst verdict, and throughput."""
+    out: dict[str, Any] = {v: 0 for v in GRADE}
     for r in results:
         out[r.verdict] += 1
+    out["verdict"] = max((r.verdict for r in results), key=GRADE.index, default="pass")
     out["must_failed"] = [r.case.id for r in results if r.verdict == "fail" and r.case.level == "MUST"]
     out["should_failed"] = [r.case.id for r in results if r.verdict == "fail" and r.case.level == "SHOULD"]
+    out["deviates_ids"] = [r.case.id for r in results if r.verdict == "deviates"]
+    out["skipped_ids"] = [r.case.id for r in results if r.verdict == "skipped"]
+    out["unknown_ids"] = [r.case.id for r in results if r.verdict == "unknown"]
     out["examples"] = sum(r.examples for r in results)
     secs = sum(r.seconds for r in results)
     out["seconds"] = round(secs, 2)
@@ -182,19 +243,21 @@ class MutantResult:
     #: with the oracle off (properties alone): the first case that fails, and its property
     by_property: str | None = None
     property_only: str | None = None
+    verdict: str | None = None  # of the killing case: fail, or deviates (the oracle alone saw it there)
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "killed": self.killed, "by": self.by, "property": self.property,
+        return {"id": self.id, "killed": self.killed, "by": self.by, "property": self.property, "verdict": self.verdict,
                 "by_property_alone": self.by_property, "property_alone": self.property_only,
                 "side": self.side, "text": self.text, "seconds": round(self.seconds, 3)}
 
 
-def _first_kill(mutant: Any, side: str, examples: int, derandomize: bool) -> tuple[str | None, str | None]:
+def _first_kill(mutant: Any, side: str, examples: int, derandomize: bool) -> tuple[str | None, str | None, str | None]:
+    """The first case that detects the mutant (``fail``, or ``deviates``), its property and verdict."""
     for case in select(side):
         r = run_case(case, mutant.impl, examples=examples, derandomize=derandomize, shrink_seconds=1.0)
-        if r.verdict == "fail":
-            return case.id, r.prop
-    return None, None
+        if r.verdict in ("fail", "deviates"):
+            return case.id, r.prop, r.verdict
+    return None, None, None
 
 
 def run_mutant(mutant: Any, *, examples: int = 60, derandomize: bool = True, properties_too: bool = False) -> MutantResult:
@@ -205,16 +268,14 @@ def run_mutant(mutant: Any, *, examples: int = 60, derandomize: bool = True, pro
     """
     from mhmailbox.impl.host import Host
 
-    from .cases import ORACLE
-
     side = "host" if mutant.impl.host_cls is not Host else "guest"
     t0 = time.perf_counter()
-    by, prop = _first_kill(mutant, side, examples, derandomize)
-    out = MutantResult(mutant.id, mutant.text, side, by is not None, by, prop, 0.0)
+    by, prop, verdict = _first_kill(mutant, side, examples, derandomize)
+    out = MutantResult(mutant.id, mutant.text, side, by is not None, by, prop, 0.0, verdict=verdict)
     if properties_too:
         ORACLE["on"] = False
         try:
-            out.by_property, out.property_only = _first_kill(mutant, side, examples, derandomize)
+            out.by_property, out.property_only, _ = _first_kill(mutant, side, examples, derandomize)
         finally:
             ORACLE["on"] = True
     out.seconds = time.perf_counter() - t0

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from mhmailbox.errors import UsageError
 
+from ..cli import finish, summary_line
 from .host import c_host
 from .run import build_info, describe, run_c_case, summarize
 
@@ -40,11 +41,7 @@ def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], No
     for c in cases:
         r = run_c_case(c, impl, examples=args.examples, derandomize=not args.random)
         results.append(r)
-        if args.json:
-            continue
-        if r.verdict == "skipped":
-            print(f"skip {c.level:6} {c.id:28} {r.examples:5} examples {r.seconds:6.1f} s  {r.reason}", flush=True)
-        else:
+        if not args.json:
             print_result(r)
     summ = summarize(results, impl)
     if args.json:
@@ -52,11 +49,6 @@ def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], No
                   sys.stdout, indent=2)
         print()
     else:
-        print(f"\n{describe(impl)}\n{impl.name}: {summ['pass']} pass, {summ['fail']} fail, {summ['skipped']} skipped, "
-              f"{summ['unknown']} unknown; {summ['examples']} examples in {summ['seconds']} s "
-              f"({summ['examples_per_second']} examples/s)")
-    if args.junit:
-        from ..cli import write_junit
-
-        return write_junit(args.junit, impl.name, results)
-    return 0
+        print(f"\n{describe(impl)}\n{summary_line(impl.name, summ)}; {summ['examples']} examples in "
+              f"{summ['seconds']} s ({summ['examples_per_second']} examples/s)")
+    return finish(args.junit, impl.name, results, summ)

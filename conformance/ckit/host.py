@@ -2,20 +2,9 @@
 
 One child process per host object (so per Hypothesis example: a file's static state,
 such as the published ``cmhs.initialized``, never leaks into the next example). The
-mailbox is a shared memfd the child maps at gpa 0x820000 of its guest RAM. The child
-reports each access to the shared area (kind, offset, length) over a pipe and blocks;
-the driver replays it on the rig's :class:`InstrumentedPort`, so the rig's hook (the
-scheduling point), its log and its oracle see it exactly as for a Python host:
+replay of its mailbox accesses (reads, writes, barriers) is :mod:`.child`'s, shared with
+the C helper; the host adds:
 
-* a read: ``port.read(field)`` or ``port.read_bytes(off, n)`` (the hook runs, the value
-  is taken from the rig's mailbox and logged); the rig's mailbox is copied into the
-  shared mapping; the child is told to go on, and reads the same bytes;
-* a write: the child does not wait; the value is known once the write is done, so it
-  comes with the child's next event, and the driver replays the write then as
-  ``port.write``/``port.write_bytes`` (hook, then the write, then the log). Nothing can
-  tell the two orders apart: the child's next read waits until every event before it
-  has run, in order. A write outside the shared area faults (MemoryFault);
-* a barrier (``smp_wmb``/``smp_rmb``/``smp_mb``, or a fence): ``port.barrier`` (no wait);
 * a clock read: the suite's virtual clock, scaled so that the file's own deadline
   (``deadline_ns``, 100 ms as published) is the suite's deadline of 4 quanta. A clock read
   costs one quantum when the host has only read (polled) since its previous clock read of
@@ -33,88 +22,43 @@ of the access it came after.
 """
 from __future__ import annotations
 
-import mmap
 import os
-import select
-import signal
 import struct
-import subprocess
-import tempfile
 from typing import Any
 
 import attrs
 
 from mhmailbox.impl.clock import VirtualClock
-from mhmailbox.impl.memory import InstrumentedPort, MemoryFault
+from mhmailbox.impl.memory import InstrumentedPort
 from mhmailbox.impl.stream import Record
-from mhmailbox.model.layout import FIELDS, PAGE_SIZE, SHARED_SIZE
+from mhmailbox.model.layout import FIELDS, PAGE_SIZE
 
-from ..adapter import Implementation, OperationFailed
-from .build import Build
+from ..adapter import HOST_OPERATIONS, Implementation, OperationFailed
+from .build import ENTRIES, Build
+from .child import (ANSWER_TIMEOUT, EV_CLOCK, EV_ERROR, EV_GET, EV_PUT, EV_PUT_SHARED, EV_READ, EV_RESULT, GO_ON,
+                    POLL_LIMIT, CChildCrashed, CChildHung, Child)
 
-EV = struct.Struct("<IIQQQ")
 REQ = struct.Struct("<IIQQQ")
-U64 = struct.Struct("<Q")
-(EV_READ, EV_WRITE, EV_BARRIER, EV_CLOCK, EV_PUT, EV_PUT_SHARED, EV_GET, EV_ERROR, EV_RESULT, EV_POLLS,
- EV_WROTE, EV_SPIN) = range(1, 13)
 REQ_INIT, REQ_SAVE, REQ_LOAD, REQ_CLEANUP = 1, 2, 3, 4
 PUT_BE32 = 1
-BARRIER = {1: "wmb", 2: "rmb", 3: "mb"}
-#: (offset, length) of each field of the published layout -> its name and signedness
-FIELD_AT = {(off, struct.calcsize(fmt)): (name, fmt == "<i") for name, (off, fmt) in FIELDS.items()}
 #: The published host's deadline (MH_REQUEST_TIMEOUT_MS 100).
 PUBLISHED_DEADLINE_NS = 100_000_000
 #: Where the child's clock starts (so that 0 is never a special value).
 CLOCK_ORIGIN_NS = 1_000_000_000
 #: An operation still running after this many deadlines of virtual time is stopped.
 VIRTUAL_LIMIT = 64
-#: A run of this many reads of one location with nothing in between is a wait that never ends
-#: (10 runs of the published busy loop; nothing can change the value while the child runs).
-POLL_LIMIT = 10**9
-#: Seconds of real time with no event from the child before it is taken as hung (a loop that
-#: touches nothing shared); generous, so that a loaded machine is never mistaken for a hang.
-ANSWER_TIMEOUT = 60.0
-
-
-class CHostCrashed(Exception):
-    """The C host died (a signal or an exit) during an operation."""
-
-
-class CHostHung(Exception):
-    """The C host stopped answering (no event within the real-time limit), or ran on past the
-    virtual-time limit: a wait that never ends."""
-
-
-def _signal_name(code: int) -> str:
-    try:
-        return signal.Signals(-code).name
-    except ValueError:
-        return f"signal {-code}"
+#: The C host's failures are the child's (the names the host side has always had).
+CHostCrashed, CHostHung = CChildCrashed, CChildHung
 
 
 @attrs.define(eq=False)
-class CHost:
+class CHost(Child):
     """One child process running the built file; the HostUnderTest protocol."""
 
-    build: Build
-    port: InstrumentedPort
-    clock: VirtualClock
-    timeout: float
-    quantum: float
-    deadline_ns: int = PUBLISHED_DEADLINE_NS
-    answer_timeout: float = ANSWER_TIMEOUT
-    poll_limit: int = POLL_LIMIT
-    proc: subprocess.Popen | None = None
-    shm: mmap.mmap | None = None
-    stderr: Any = None
-    ev_fd: int = -1
-    ans_fd: int = -1
-    inbuf: bytearray = attrs.field(factory=bytearray)
-    pending_write: tuple[int, int] | None = None
-    accesses: int = 0  # shared accesses of this child, for crash reports
-    last_access: str = "none yet"
-    polls_folded: int = 0  # reads repeated locally (runs of polls), for figures
-    dead: str | None = None
+    clock: VirtualClock = attrs.field(default=None, kw_only=True)
+    timeout: float = attrs.field(default=0.0, kw_only=True)
+    quantum: float = attrs.field(default=0.0, kw_only=True)
+    deadline_ns: int = attrs.field(default=PUBLISHED_DEADLINE_NS, kw_only=True)
     initialized: bool = False
     # per operation
     items: list = attrs.field(factory=list)
@@ -125,100 +69,10 @@ class CHost:
     writes_since_clock: int = 0
 
     def __attrs_post_init__(self) -> None:
-        mfd = os.memfd_create("mhkit-mailbox")
-        os.ftruncate(mfd, SHARED_SIZE)
-        self.shm = mmap.mmap(mfd, SHARED_SIZE)
-        ev_r, ev_w = os.pipe()
-        ans_r, ans_w = os.pipe()
-        env = dict(os.environ, MHKIT_FDS=f"{ev_w},{ans_r},{mfd}", MHKIT_POLL_LIMIT=str(self.poll_limit),
-                   MHKIT_POLL_OFF=str(FIELDS["done"][0]))
-        self.stderr = tempfile.TemporaryFile()  # what the C code prints (an assert's message) goes in a crash report
-        self.proc = subprocess.Popen([self.build.binary], pass_fds=(ev_w, ans_r, mfd), env=env,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr)
-        for fd in (ev_w, ans_r, mfd):
-            os.close(fd)
-        self.ev_fd, self.ans_fd = ev_r, ans_w
-
-    # --- the child ------------------------------------------------------------------
-    def stop(self) -> None:
-        """Kill the child (if alive) and release the pipes and the mapping."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for fd in (self.ev_fd, self.ans_fd):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self.ev_fd = self.ans_fd = -1
-        if self.shm is not None:
-            self.shm.close()
-            self.shm = None
-        if self.stderr is not None:
-            self.stderr.close()
-            self.stderr = None
-
-    def _last_words(self) -> str:
-        """The last line the child wrote to stderr, if any (e.g. a failed assert)."""
-        if self.stderr is None:
-            return ""
-        self.stderr.seek(max(0, self.stderr.seek(0, os.SEEK_END) - 300))
-        lines = self.stderr.read().decode("utf-8", "replace").strip().splitlines()
-        return f"; it printed: {lines[-1].strip()}" if lines else ""
-
-    def _fail(self, exc: Exception) -> Exception:
-        self.dead = str(exc)
-        self.stop()
-        return exc
-
-    def _recv(self, n: int) -> bytes:
-        while len(self.inbuf) < n:
-            ready, _, _ = select.select([self.ev_fd], [], [], self.answer_timeout)
-            if not ready:
-                raise self._fail(CHostHung(
-                    f"the C host sent nothing for {self.answer_timeout:g} s of real time after access "
-                    f"#{self.accesses} ({self.last_access}): a wait that never ends"))
-            chunk = os.read(self.ev_fd, 65536)
-            if not chunk:
-                code = self.proc.wait() if self.proc is not None else 0
-                how = f"was killed by {_signal_name(code)}" if code < 0 else f"exited with status {code}"
-                raise self._fail(CHostCrashed(
-                    f"the C host {how} after access #{self.accesses} ({self.last_access}){self._last_words()}"))
-            self.inbuf += chunk
-        out = bytes(self.inbuf[:n])
-        del self.inbuf[:n]
-        return out
-
-    def _answer(self, value: int = 0, payload: bytes = b"") -> None:
-        self.shm[:] = self.port.buf  # the rig's mailbox, as the child will see it
-        try:
-            os.write(self.ans_fd, U64.pack(value & (2**64 - 1)) + payload)
-        except BrokenPipeError:
-            pass  # it died: the next read reports how
-
-    def _note(self, kind: str, off: int = 0, n: int = 0) -> None:
-        self.accesses += 1
-        name = FIELD_AT.get((off, n))
-        self.last_access = kind if kind in BARRIER.values() else \
-            f"{kind} {name[0] if name else f'{n} bytes at {off:#x}'}"
+        self.who = "the C host"
+        self._spawn({"MHKIT_POLL_OFF": str(FIELDS["done"][0])})
 
     # --- replaying the child's accesses on the rig's port ---------------------------------
-    def _wrote(self, off: int, data: bytes) -> None:
-        """The pending write is done and left ``data``: replay it on the port (hook, write, log)."""
-        if self.pending_write != (off, len(data)):
-            raise self._fail(CHostCrashed("the C host's runtime reported a value for a write it did not announce"))
-        self.pending_write = None
-        field = FIELD_AT.get((off, len(data)))
-        if field is not None:
-            self.port.write(field[0], int.from_bytes(data, "little", signed=field[1]))
-        else:
-            self.port.write_bytes(off, data)
-
-    def _read(self, off: int, n: int) -> bytes | int:
-        field = FIELD_AT.get((off, n))
-        return self.port.read(field[0]) if field is not None else self.port.read_bytes(off, n)
-
     def _clock(self) -> int:
         if self.reads_since_clock and not self.writes_since_clock:
             self.clock.spent(self.quantum)  # one polling burst
@@ -232,65 +86,40 @@ class CHost:
 
     def _call(self, op: int, gpa: int = 0, size: int = 0) -> int:
         """Run one entry point to its end; its return value (signed)."""
-        if self.dead is not None:
-            raise CHostCrashed(f"the C host is gone ({self.dead})")
+        self._check_alive()
         self.items, self.errors = [], []
         self.op_start = self.clock.now()
         self.reads_since_clock = self.writes_since_clock = 0
-        try:
-            os.write(self.ans_fd, REQ.pack(op, 0, gpa, size, 0))
-        except BrokenPipeError:
-            pass
-        try:
-            return self._serve()
-        except MemoryFault as e:
-            raise self._fail(e)
+        self._send(REQ.pack(op, 0, gpa, size, 0))
+        return self._serve()
 
-    def _serve(self) -> int:
-        while True:
-            kind, aux, off, n, val = EV.unpack(self._recv(EV.size))
-            if kind == EV_POLLS:
-                self.polls_folded += val
-                continue
-            if kind == EV_SPIN:
-                field = FIELD_AT.get((off, n))
-                raise self._fail(CHostHung(
-                    f"the C host read {field[0] if field else f'{n} bytes at {off:#x}'} {val} times in a row with "
-                    f"nothing else in between, after access #{self.accesses}: a wait that never ends"))
-            if kind == EV_WROTE:
-                self._wrote(off, self._recv(n))
-            elif kind == EV_READ:
-                self._note("read", off, n)
-                self.reads_since_clock += 1
-                self._read(off, n)
-                self._answer()
-            elif kind == EV_WRITE:  # the child does not wait: its value comes with the next event
-                self._note("write", off, n)
-                self.writes_since_clock += 1
-                if off + n > SHARED_SIZE:
-                    self.port.write_bytes(off, bytes(min(n, 1 << 20)))  # the hook, then the fault
-                self.pending_write = (off, n)
-            elif kind == EV_BARRIER:  # nor for a barrier
-                self._note(BARRIER.get(aux, "mb"))
-                self.port.barrier(BARRIER.get(aux, "mb"))
-            elif kind == EV_CLOCK:
-                self._answer(self._clock())
-            elif kind == EV_PUT:
-                self.items.append((aux, self._recv(n)))
-            elif kind == EV_PUT_SHARED:
-                self._note("read", off, n)
-                self.reads_since_clock += 1
-                self.items.append((0, bytes(self.port.read_bytes(off, n))))
-                self._answer()
-            elif kind == EV_GET:
-                data, self.stream_in = self.stream_in[:n], self.stream_in[n:]
-                self._answer(len(data), data)
-            elif kind == EV_ERROR:
-                self.errors.append(self._recv(n).decode("utf-8", "replace"))
-            elif kind == EV_RESULT:
-                return val - (1 << 64) if val >= 1 << 63 else val
-            else:
-                raise self._fail(CHostCrashed(f"the C host's runtime sent an unknown event {kind}"))
+    def on_write(self, off: int, n: int) -> None:
+        self.writes_since_clock += 1
+
+    def _event(self, kind: int, aux: int, off: int, n: int, val: int) -> Any:
+        """The host's own events: its reads (counted for the clock), the clock, the record, errors, the result."""
+        if kind == EV_READ:
+            self.reads_since_clock += 1
+            self.read_now(off, n)
+        elif kind == EV_CLOCK:
+            self._answer(self._clock())
+        elif kind == EV_PUT:
+            self.items.append((aux, self._recv(n)))
+        elif kind == EV_PUT_SHARED:
+            self._note("read", off, n)
+            self.reads_since_clock += 1
+            self.items.append((0, bytes(self.port.read_bytes(off, n))))
+            self._answer()
+        elif kind == EV_GET:
+            data, self.stream_in = self.stream_in[:n], self.stream_in[n:]
+            self._answer(len(data), data)
+        elif kind == EV_ERROR:
+            self.errors.append(self._recv(n).decode("utf-8", "replace"))
+        elif kind == EV_RESULT:
+            return val - (1 << 64) if val >= 1 << 63 else val
+        else:
+            return super()._event(kind, aux, off, n, val)
+        return GO_ON
 
     # --- HostUnderTest ------------------------------------------------------------------
     def initialize(self) -> None:
@@ -361,9 +190,18 @@ class CHostImplementation(Implementation):
     def has_load(self) -> bool:
         return "load" in self.build.entries
 
+    @property
+    def operations(self) -> frozenset[str]:
+        """The entry points the file defines (the published one has no load)."""
+        return HOST_OPERATIONS & self.build.entries
+
+    def operation_name(self, op: str) -> str:
+        return ENTRIES[op]
+
     def make_host(self, port: InstrumentedPort, clock: VirtualClock, *, timeout: float, quantum: float) -> CHost:
         self.stop()
-        host = CHost(self.build, port, clock, timeout, quantum, self.deadline_ns, self.answer_timeout, self.poll_limit)
+        host = CHost(self.build, port, self.answer_timeout, self.poll_limit, clock=clock, timeout=timeout,
+                     quantum=quantum, deadline_ns=self.deadline_ns)
         self.live.append(host)
         return host
 
