@@ -46,9 +46,11 @@ from mhmailbox.model.variants import VARIANTS
 
 from .adapter import Implementation, OperationFailed
 
-#: Concrete addresses the rigs use for each abstract gpa class.
-RAM_PAGES = 16
-GPA = {val.G0: 0, val.G1: 5 * PAGE_SIZE, val.MAILBOX: SHARED_GPA, val.OUTSIDE: 64 * PAGE_SIZE}
+#: Concrete addresses the rigs use for each abstract gpa class. No gpa is below 0x10000: a C
+#: helper under test dereferences gpas in its own process, and Linux maps nothing below
+#: vm.mmap_min_addr (65536), so RAM pages 0-15 exist but the rig never names them.
+RAM_PAGES = 32
+GPA = {val.G0: 16 * PAGE_SIZE, val.G1: 21 * PAGE_SIZE, val.MAILBOX: SHARED_GPA, val.OUTSIDE: 64 * PAGE_SIZE}
 #: Virtual time: one polling burst (one read of done) is one quantum; the deadline is D quanta.
 QUANTUM = 1 / 1024
 D_TICKS = 4
@@ -64,6 +66,8 @@ _I32 = {name for name, (_, fmt) in FIELDS.items() if fmt == "<i"}
 
 
 def gpa_class(gpa: int) -> int:
+    if gpa == 0:  # a command with no page (INIT, RESET): hosts write 0, as published; the model's G0
+        return val.G0
     for k, v in GPA.items():
         if gpa == v:
             return k
