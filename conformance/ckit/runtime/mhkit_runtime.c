@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@
 enum {
     EV_READ = 1, EV_WRITE = 2, EV_BARRIER = 3, EV_CLOCK = 4, EV_PUT = 5, EV_PUT_SHARED = 6,
     EV_GET = 7, EV_ERROR = 8, EV_RESULT = 9, EV_POLLS = 10, EV_WROTE = 11, EV_SPIN = 12,
+    EV_RAM = 13, EV_PROVISION = 14,
 };
 enum { REQ_INIT = 1, REQ_SAVE = 2, REQ_LOAD = 3, REQ_CLEANUP = 4 };
 enum { PUT_BUFFER = 0, PUT_BE32 = 1, PUT_BE64 = 2, PUT_BYTE = 3 };
@@ -69,6 +71,10 @@ static uint64_t repeats;         /* reads not sent again since the last event se
 static uint64_t poll_limit = 1000000000ULL;  /* MHKIT_POLL_LIMIT: a longer run never ends */
 static int wrote;                /* the last event was a write: its bytes go with the next event */
 static uint64_t wrote_off, wrote_len;
+static uint64_t nofold_off = ~0ULL;  /* MHKIT_NOFOLD_OFF: never folded (helper: go, where each pass starts) */
+static uintptr_t ram_lo;         /* helper: guest RAM the suite mirrors (0 length for a host) */
+static uint64_t ram_len;
+static int ram_dirty;            /* helper: RAM written since the last event: the suite copies it first */
 
 static void die_quietly(void) { _exit(0); }  /* the suite has gone: nothing to report to */
 
@@ -103,12 +109,19 @@ static void send_event(uint32_t type, uint32_t aux, uint64_t off, uint64_t len, 
         xwrite(&w, sizeof w);
         xwrite((const void *)(mb_lo + wrote_off), wrote_len);
     }
+    if (ram_dirty) {  /* guest RAM was written: the suite copies it, then answers */
+        struct event r = { EV_RAM, 0, 0, 0, 0 };
+        uint64_t ok;
+        ram_dirty = 0;
+        xwrite(&r, sizeof r);
+        xread(&ok, sizeof ok);
+    }
     struct event e = { type, aux, off, len, val };
     xwrite(&e, sizeof e);
     if (plen)
         xwrite(payload, plen);
-    fold = type == EV_READ && ((off == poll_off && len == 4)
-                               || (last_type == EV_READ && last_off == off && last_len == len));
+    fold = type == EV_READ && !(off == nofold_off && len == 4)
+           && ((off == poll_off && len == 4) || (last_type == EV_READ && last_off == off && last_len == len));
     last_type = type;
     last_off = off;
     last_len = len;
@@ -138,8 +151,11 @@ static inline __attribute__((always_inline)) void access_at(uint32_t type, const
         return;  /* a poll: the same read again, nothing in between */
     }
     int64_t off = shared_off(p);
-    if (off < 0)
+    if (off < 0) {
+        if (type == EV_WRITE && (uint64_t)((uintptr_t)p - ram_lo) < ram_len)
+            ram_dirty = 1;  /* private to the helper; the suite's copy of RAM follows at the next event */
         return;
+    }
     send_event(type, 0, (uint64_t)off, n, 0, NULL, 0);
     if (type == EV_WRITE) {  /* no wait: nothing the process reads can change before its next read */
         wrote = 1;
@@ -261,6 +277,8 @@ void *memmove(void *dst, const void *src, size_t n)
         access_at(EV_READ, src, n);
     if (dof >= 0)
         access_at(EV_WRITE, dst, n);
+    else if (n && (uint64_t)((uintptr_t)dst - ram_lo) < ram_len)
+        ram_dirty = 1;
     if (so >= 0 && (uint64_t)so + n > SHARED_SIZE && dof < 0)
         shared_read_into(dst, (uint64_t)so, n);
     else
@@ -406,6 +424,60 @@ int qemu_get_byte(QEMUFile *f)
 
 int qemu_file_get_error(QEMUFile *f) { (void)f; return 0; }
 
+/* ------------------------------------------------------------------ a helper's provisioning */
+/* The suite answers 0 and the 32-byte transfer key and 16-byte session id it gave last, or
+ * nonzero when it gave none. */
+int mhkit_provision(uint8_t *key, uint8_t *sid)
+{
+    send_event(EV_PROVISION, 0, 0, 48, 0, NULL, 0);
+    if (answer() != 0)
+        return -1;
+    uint8_t both[48];
+    xread(both, sizeof both);
+    copy_bytes(key, both, 32);
+    copy_bytes(sid, both + 32, 16);
+    return 0;
+}
+
+/* The helper's guest RAM from MHKIT_RAM_LO (the suite's memfd MHKIT_RAM_FD), the gpas
+ * between its end and the mailbox (unbacked: zeros, writes lost, as the Python helper's
+ * memory), the mailbox at SHARED_GPA; all at their own addresses. Anything else faults. */
+uint64_t _gPcd_PcdConfidentialMigrationGuestRamSize;  /* PcdGet64 of the EDK2 stand-ins */
+int mhkit_guest_entry(void) __attribute__((weak));
+
+static int guest_main(int mfd)
+{
+    const char *lo_s = getenv("MHKIT_RAM_LO"), *top_s = getenv("MHKIT_RAM_TOP"), *fd_s = getenv("MHKIT_RAM_FD");
+    const char *nofold = getenv("MHKIT_NOFOLD_OFF");
+    if (!lo_s || !top_s || !fd_s || !mhkit_guest_entry) {
+        fprintf(stderr, "mhkit: not a helper build, or MHKIT_RAM_* unset\n");
+        return 2;
+    }
+    uint64_t lo = strtoull(lo_s, NULL, 0), top = strtoull(top_s, NULL, 0);
+    if (nofold)
+        nofold_off = strtoull(nofold, NULL, 0);
+    void *want[3] = { (void *)(uintptr_t)lo, (void *)(uintptr_t)top, (void *)(uintptr_t)SHARED_GPA };
+    void *got[3] = {
+        mmap(want[0], top - lo, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, atoi(fd_s), 0),
+        mmap(want[1], SHARED_GPA - top, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0),
+        mmap(want[2], SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, mfd, 0),
+    };
+    for (int i = 0; i < 3; i++)
+        if (got[i] != want[i]) {
+            fprintf(stderr, "mhkit: cannot map guest memory at gpa %p (something else is mapped there)\n", want[i]);
+            return 3;
+        }
+    mb_lo = SHARED_GPA;
+    ram_lo = (uintptr_t)lo;
+    ram_len = top - lo;
+    _gPcd_PcdConfidentialMigrationGuestRamSize = top;
+    int ret = mhkit_guest_entry();  /* a helper's loop never returns */
+    send_event(EV_RESULT, 0, 0, 0, (uint64_t)(int64_t)ret, NULL, 0);
+    answer();
+    return 0;
+}
+
 /* ------------------------------------------------------------------ the request loop */
 void cgs_mh_init(void) __attribute__((weak));
 void cgs_mh_cleanup(void) __attribute__((weak));
@@ -435,6 +507,8 @@ int main(int argc, char **argv)
         poll_limit = strtoull(limit, NULL, 10);
     signal(SIGPIPE, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);  /* a wait that never ends must not outlive the suite */
+    if (getenv("MHKIT_RAM_TOP"))
+        return guest_main(mfd);
     /* guest RAM, the shared area at its gpa, then an unmapped guard */
     size_t span = RAM_SIZE + GUARD_SIZE;
     ram = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
