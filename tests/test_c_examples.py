@@ -7,8 +7,8 @@
 * examples/c/mutants/host.json: one-fault mutants of the hardened C host, each killed by its case
   with its property;
 * examples/c/hardened-helper/, examples/c/rfc-helper/: EDK2-style helpers, compiled against the
-  stand-ins of examples/c/edk2-stubs/ (the kit runs no C helper yet); the hardened one's page
-  protection is checked against impl/crypto.py through a harness.
+  kit's EDK2 stand-ins (conformance/ckit/include/); the hardened one's page protection is checked
+  against impl/crypto.py through a harness (the guest cases on them: tests/test_ckit_guest.py).
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ pytestmark = needs_cc
 HOST = os.path.join(REPO, "examples", "c", "hardened-host", "confidential-ram.c")
 ALT_HOST = os.path.join(REPO, "examples", "c", "hardened-host-alt", "confidential-ram.c")
 MUTANTS = os.path.join(REPO, "examples", "c", "mutants", "host.json")
-EDK2_STUBS = os.path.join(REPO, "examples", "c", "edk2-stubs")
+EDK2_STUBS = os.path.join(REPO, "conformance", "ckit", "include")  # the kit's EDK2 stand-ins
+KIT_CRYPTO = os.path.join(REPO, "conformance", "ckit", "runtime", "mhkit_crypto.c")
 #: Enough to draw every peer behaviour of a case; the full 200-example run is a figure in the
 #: report (docs/ckit.md), not a test: it takes minutes.
 EXAMPLES = 30
@@ -153,9 +154,9 @@ def test_c_host_mutant_is_killed_by_its_case(tmp_path, mutant):
 
 
 # ---------------------------------------------------------------- EDK2-style helpers (compile only)
-#: The helpers and what each must call: the kit does not run C helpers yet, so these are only
-#: compiled (warnings as errors) against the minimal EDK2 stand-ins of examples/c/edk2-stubs/,
-#: and their undefined symbols show the EDK2 API they use; no test claims they conform.
+#: The helpers and what each must call: compiled (warnings as errors) against the kit's EDK2
+#: stand-ins (conformance/ckit/include/), their undefined symbols show the EDK2 API they use
+#: (the guest cases run them: tests/test_ckit_guest.py).
 HELPERS = {
     "hardened-helper/ConfidentialMigrationHardened.c": {
         "AeadAesGcmEncrypt", "AeadAesGcmDecrypt", "HkdfSha256ExtractAndExpand", "MemoryFence", "CopyMem",
@@ -198,7 +199,8 @@ def c_helper(tmp_path_factory):
     exe = str(tmp_path_factory.mktemp("harness") / "harness")
     p = subprocess.run([find_compiler(), "-std=gnu11", "-O1", "-Wall", "-Werror", "-Wno-unused-parameter",
                         "-Wno-unused-function", "-Wno-deprecated-declarations", "-I", EDK2_STUBS,
-                        "-I", os.path.join(REPO, "examples", "c", "hardened-helper"), HARNESS, "-lcrypto", "-o", exe],
+                        "-I", os.path.join(REPO, "examples", "c", "hardened-helper"), HARNESS, KIT_CRYPTO, "-lcrypto",
+                        "-o", exe],
                        capture_output=True, text=True)
     if p.returncode != 0 and ("openssl/" in p.stderr or "-lcrypto" in p.stderr):
         pytest.skip(f"no OpenSSL development files to build the helper's harness: {p.stderr.strip().splitlines()[0]}")

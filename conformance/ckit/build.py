@@ -1,4 +1,4 @@
-"""Build a user's C file, unedited, into a program the suite drives.
+"""Build a user's C file, unedited, into a program the suite drives (a host, or a helper).
 
 The user's files are copied to a temporary directory (``--define NAME=VALUE`` rewrites
 the copy's own ``#define NAME`` line, never the original; every override is reported),
@@ -7,7 +7,9 @@ compiled with ``-fsanitize=thread`` (a call before every load and store) and
 of ``include/``, and linked *without* the sanitizer's library, against the kit's own
 runtime (``runtime/mhkit_runtime.c``), which turns accesses to the shared area into
 scheduling points. The file's own directory stays on the quoted include path, so its
-headers are read from where they are.
+headers are read from where they are. A helper is also linked against the EDK2 stand-ins
+(``runtime/mhkit_edk2.c``), BaseCryptLib with OpenSSL's libcrypto when its development
+files are installed (``runtime/mhkit_crypto.c``), and a two-line shim that calls its entry.
 """
 from __future__ import annotations
 
@@ -30,6 +32,11 @@ _TRACE_CALL = re.compile(r"\b(trace_[A-Za-z0-9_]+)\s*\(")
 #: Entry points the runtime calls, by the names its ``--entries`` prints.
 ENTRIES = {"init": "cgs_mh_init", "save": "cgs_mh_save_encrypted_page", "load": "cgs_mh_load_encrypted_page",
            "cleanup": "cgs_mh_cleanup"}
+#: A helper's entry unless ``--entry`` names another.
+HELPER_ENTRY = "MigrationHandlerMain"
+#: What a helper build lacks when libcrypto's development files are missing.
+CRYPTO_FUNCTIONS = ("AeadAesGcmEncrypt", "AeadAesGcmDecrypt", "HkdfSha256ExtractAndExpand")
+_UNDEFINED = re.compile(r"undefined reference to `([A-Za-z0-9_]+)'")
 
 
 @attrs.frozen
@@ -47,7 +54,7 @@ class Override:
 
 @attrs.frozen
 class Build:
-    """A built C host: the program, what it defines, and how it was built."""
+    """A built C host or helper: the program, what it defines, and how it was built."""
 
     binary: str
     sources: tuple[str, ...]
@@ -55,6 +62,8 @@ class Build:
     overrides: tuple[Override, ...]
     compiler: str
     cflags: tuple[str, ...]
+    side: str = "host"
+    entry: str = ""  # a helper's entry function
 
 
 def parse_define(text: str) -> tuple[str, str]:
@@ -102,10 +111,12 @@ def _first_error(stderr: str) -> str:
     return lines[0] if lines else "no message"
 
 
-def _run(cmd: list[str], what: str) -> None:
+def _run(cmd: list[str], what: str) -> str:
+    """Run a compiler step; UsageError with its first error line; its stderr otherwise."""
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise UsageError(f"{what} failed: {_first_error(p.stderr)}")
+    return p.stderr
 
 
 @functools.lru_cache(maxsize=None)
@@ -119,9 +130,33 @@ def _runtime_object(cc: str) -> str:
     return rt
 
 
+@functools.lru_cache(maxsize=None)
+def _helper_objects(cc: str) -> tuple[tuple[str, ...], str | None]:
+    """The EDK2 stand-ins, and BaseCryptLib if libcrypto's headers are there: (objects, why not crypto)."""
+    work = os.path.dirname(_runtime_object(cc))
+    objs = []
+    for name in ("mhkit_edk2", "mhkit_crypto"):
+        obj = os.path.join(work, name + ".o")
+        p = subprocess.run([cc, "-c", "-O2", "-fno-builtin", "-fno-tree-loop-distribute-patterns", "-w",
+                            "-I", _kit_file("include"), _kit_file("runtime", name + ".c"), "-o", obj],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            if name == "mhkit_crypto":
+                return tuple(objs), _first_error(p.stderr)
+            raise UsageError(f"compiling the kit's EDK2 stand-ins failed: {_first_error(p.stderr)}")
+        objs.append(obj)
+    return tuple(objs), None
+
+
+def crypto_missing(compiler: str | None = None) -> str | None:
+    """Why the kit cannot give helpers BaseCryptLib here (no libcrypto headers), or None."""
+    return _helper_objects(compiler or find_compiler())[1]
+
+
 def build(sources: Sequence[str], *, defines: Sequence[str] = (), cflags: Sequence[str] = (),
-          compiler: str | None = None) -> Build:
-    """Copy, override, compile and link ``sources``; UsageError (one line) on any problem."""
+          compiler: str | None = None, helper_entry: str | None = None) -> Build:
+    """Copy, override, compile and link ``sources`` (a host; a helper with ``helper_entry``);
+    UsageError (one line) on any problem."""
     if not sources:
         raise UsageError("no C file given")
     for s in sources:
@@ -162,6 +197,8 @@ def build(sources: Sequence[str], *, defines: Sequence[str] = (), cflags: Sequen
               "-iquote", os.path.dirname(os.path.abspath(src)), *cflags, copy, "-o", obj], f"compiling {src}")
         objs.append(obj)
     rt = _runtime_object(cc)
+    if helper_entry is not None:
+        return _link_helper(cc, work, list(sources), objs, rt, helper_entry, overrides, cflags)
     binary = os.path.join(work, "host-under-test")
     _run([cc, *objs, rt, "-o", binary], f"linking {', '.join(sources)} with the kit's stand-ins")
     p = subprocess.run([binary, "--entries"], capture_output=True, text=True, timeout=30)
@@ -169,3 +206,30 @@ def build(sources: Sequence[str], *, defines: Sequence[str] = (), cflags: Sequen
     if "save" not in entries:
         raise UsageError(f"{', '.join(sources)}: no {ENTRIES['save']} function to check")
     return Build(binary, tuple(sources), entries, tuple(overrides), cc, tuple(cflags))
+
+
+def _link_helper(cc: str, work: str, sources: list[str], objs: list[str], rt: str, entry: str,
+                 overrides: list[Override], cflags: Sequence[str]) -> Build:
+    """Link a helper: its objects, a shim calling ``entry``, the runtime and the EDK2 stand-ins."""
+    if not _IDENT.match(entry):
+        raise UsageError(f"--entry {entry!r}: expected the name of a C function")
+    shim = os.path.join(work, "mhkit-entry.c")
+    with open(shim, "w") as fh:  # the entry, as EDK2 calls an image's (no handle, no table: the helper needs neither)
+        fh.write(f"void *{entry}(void *ImageHandle, void *SystemTable);\n"
+                 f"int mhkit_guest_entry(void) {{ return (int)(long){entry}((void *)0, (void *)0); }}\n")
+    _run([cc, "-c", "-O1", "-w", shim, "-o", shim + ".o"], "compiling the kit's entry shim")
+    extra, no_crypto = _helper_objects(cc)
+    binary = os.path.join(work, "helper-under-test")
+    what = ", ".join(sources)
+    p = subprocess.run([cc, *objs, shim + ".o", rt, *extra, *([] if no_crypto else ["-lcrypto"]), "-o", binary],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        missing = _UNDEFINED.findall(p.stderr)
+        if entry in missing:
+            raise UsageError(f"{what}: no function {entry} (the helper's entry; name another with --entry)")
+        crypto = [m for m in missing if m in CRYPTO_FUNCTIONS]
+        if crypto and no_crypto:
+            raise UsageError(f"{what} calls {crypto[0]} (BaseCryptLib): the kit implements it with OpenSSL's "
+                             f"libcrypto, whose development files are missing (install libssl-dev): {no_crypto}")
+        raise UsageError(f"linking {what} with the kit's stand-ins failed: {_first_error(p.stderr)}")
+    return Build(binary, tuple(sources), frozenset({entry}), tuple(overrides), cc, tuple(cflags), "helper", entry)

@@ -1,7 +1,8 @@
 /*
  * Test harness for examples/c/hardened-helper/ConfidentialMigrationHardened.c (tests/test_c_examples.py):
  * the helper's own command code (its file is included as it is, so its static functions are
- * reachable) with the EDK2 stand-ins implemented here, BaseCryptLib by OpenSSL's libcrypto.
+ * reachable) with the EDK2 stand-ins implemented here, and BaseCryptLib from the C kit
+ * (conformance/ckit/runtime/mhkit_crypto.c, OpenSSL's libcrypto), compiled in beside it.
  * Guest RAM is mapped at its own gpas, as a firmware helper sees it: one page at RAM_GPA, the
  * mailbox at MAILBOX_GPA.
  *
@@ -11,8 +12,6 @@
  * ("fill" sets the RAM page to one byte value; "ram" answers "ram HEX(page)").
  */
 #define _GNU_SOURCE
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,60 +41,6 @@ VOID *EFIAPI AllocateZeroPool(IN UINTN N) { return calloc(1, N); }
 VOID EFIAPI FreePool(IN VOID *B) { free(B); }
 BOOLEAN EFIAPI GetRandomNumber32(OUT UINT32 *R) { *R = 0x01020304; return TRUE; }
 EFI_STATUS EFIAPI MigrationProvisionGet(OUT UINT8 *K, OUT UINT8 *S) { memcpy(K, gKey, 32); memcpy(S, gSid, 16); return EFI_SUCCESS; }
-
-BOOLEAN EFIAPI HkdfSha256ExtractAndExpand(IN CONST UINT8 *Key, IN UINTN KeySize, IN CONST UINT8 *Salt, IN UINTN SaltSize,
-                                          IN CONST UINT8 *Info, IN UINTN InfoSize, OUT UINT8 *Out, IN UINTN OutSize)
-{
-    UINT8 prk[32], t[32], msg[256];
-    unsigned int n = 0;
-    if (OutSize > 32 || InfoSize + 1 > sizeof msg)
-        return FALSE;
-    if (!HMAC(EVP_sha256(), Salt, (int)SaltSize, Key, KeySize, prk, &n))
-        return FALSE;
-    memcpy(msg, Info, InfoSize);
-    msg[InfoSize] = 1;
-    if (!HMAC(EVP_sha256(), prk, 32, msg, InfoSize + 1, t, &n))
-        return FALSE;
-    memcpy(Out, t, OutSize);
-    return TRUE;
-}
-
-static BOOLEAN gcm(int enc, CONST UINT8 *Key, CONST UINT8 *Iv, CONST UINT8 *AData, UINTN ADataSize, CONST UINT8 *In,
-                   UINTN InSize, UINT8 *Tag, UINT8 *Out, UINTN *OutSize)
-{
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int n = 0, m = 0, ok = c && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) &&
-                        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) &&
-                        EVP_CipherInit_ex(c, NULL, NULL, Key, Iv, enc) &&
-                        EVP_CipherUpdate(c, NULL, &n, AData, (int)ADataSize) &&
-                        EVP_CipherUpdate(c, Out, &n, In, (int)InSize) &&
-                        (enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, Tag)) &&
-                        EVP_CipherFinal_ex(c, Out + n, &m) &&
-                        (!enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, Tag));
-    EVP_CIPHER_CTX_free(c);
-    *OutSize = (UINTN)(n + m);
-    return ok ? TRUE : FALSE;
-}
-
-BOOLEAN EFIAPI AeadAesGcmEncrypt(IN CONST UINT8 *Key, IN UINTN KeySize, IN CONST UINT8 *Iv, IN UINTN IvSize,
-                                 IN CONST UINT8 *AData, IN UINTN ADataSize, IN CONST UINT8 *DataIn, IN UINTN DataInSize,
-                                 OUT UINT8 *TagOut, IN UINTN TagSize, OUT UINT8 *DataOut, OUT UINTN *DataOutSize)
-{
-    if (KeySize != 32 || IvSize != 12 || TagSize != 16)
-        return FALSE;
-    return gcm(1, Key, Iv, AData, ADataSize, DataIn, DataInSize, TagOut, DataOut, DataOutSize);
-}
-
-BOOLEAN EFIAPI AeadAesGcmDecrypt(IN CONST UINT8 *Key, IN UINTN KeySize, IN CONST UINT8 *Iv, IN UINTN IvSize,
-                                 IN CONST UINT8 *AData, IN UINTN ADataSize, IN CONST UINT8 *DataIn, IN UINTN DataInSize,
-                                 IN CONST UINT8 *Tag, IN UINTN TagSize, OUT UINT8 *DataOut, OUT UINTN *DataOutSize)
-{
-    UINT8 tag[16];
-    if (KeySize != 32 || IvSize != 12 || TagSize != 16)
-        return FALSE;
-    memcpy(tag, Tag, 16);
-    return gcm(0, Key, Iv, AData, ADataSize, DataIn, DataInSize, tag, DataOut, DataOutSize);
-}
 
 static void unhex(const char *s, UINT8 *out, size_t n)
 {

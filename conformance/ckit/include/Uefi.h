@@ -1,6 +1,6 @@
 /*
- * Minimal EDK2 stand-in (mhmailbox examples): the UEFI base types and modifiers a helper uses,
- * enough to compile the helpers of examples/c/ outside an EDK2 tree. Not EDK2; same names and meanings.
+ * EDK2 stand-in of the mhmailbox C kit: the UEFI base types and modifiers a helper uses,
+ * enough to build an EDK2-style helper outside an EDK2 tree (code: the kit's runtime). Not EDK2; same names and meanings.
  */
 #ifndef MH_EDK2_STUB_UEFI_H
 #define MH_EDK2_STUB_UEFI_H

@@ -19,7 +19,9 @@
   A session opens at an INIT that finds the helper uninitialized (a repeated INIT keeps it)
   and ends at RESET; its number counts the sessions opened on one provisioning.
 
-  Compiles against examples/c/edk2-stubs/ (the mhmailbox C kit does not run helpers yet).
+  Check it with the mhmailbox C kit, which builds it against its EDK2 stand-ins (BaseCryptLib
+  by OpenSSL's libcrypto) and runs the guest cases on it:
+    mhmailbox conform --c-guest ConfidentialMigrationHardened.c --protocol hardened
 **/
 #include <Uefi.h>
 #include <Library/BaseLib.h>

@@ -1,5 +1,5 @@
 /*
- * Minimal EDK2 stand-in (mhmailbox examples): the three CryptoPkg BaseCryptLib functions a
+ * EDK2 stand-in of the mhmailbox C kit: the three CryptoPkg BaseCryptLib functions a
  * hardened helper uses, with EDK2's signatures. TRUE on success.
  */
 #ifndef MH_EDK2_STUB_BASE_CRYPT_LIB_H

@@ -1,4 +1,4 @@
-/* Minimal EDK2 stand-in (mhmailbox examples): CPU helpers a polling loop uses. */
+/* EDK2 stand-in of the mhmailbox C kit: CPU helpers a polling loop uses. */
 #ifndef MH_EDK2_STUB_BASE_LIB_H
 #define MH_EDK2_STUB_BASE_LIB_H
 #include <Uefi.h>

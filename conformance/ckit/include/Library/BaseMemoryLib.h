@@ -1,4 +1,4 @@
-/* Minimal EDK2 stand-in (mhmailbox examples): the memory copy and compare functions. */
+/* EDK2 stand-in of the mhmailbox C kit: the memory copy and compare functions. */
 #ifndef MH_EDK2_STUB_BASE_MEMORY_LIB_H
 #define MH_EDK2_STUB_BASE_MEMORY_LIB_H
 #include <Uefi.h>

@@ -1,4 +1,4 @@
-/* Minimal EDK2 stand-in (mhmailbox examples): DebugPrint, DEBUG, ASSERT. */
+/* EDK2 stand-in of the mhmailbox C kit: DebugPrint, DEBUG, ASSERT. */
 #ifndef MH_EDK2_STUB_DEBUG_LIB_H
 #define MH_EDK2_STUB_DEBUG_LIB_H
 #include <Uefi.h>

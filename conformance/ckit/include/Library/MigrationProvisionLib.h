@@ -1,5 +1,5 @@
 /*
- * Ours, not EDK2 (mhmailbox examples): how a hardened helper learns what the two helpers of a
+ * Ours, not EDK2 (the mhmailbox C kit): how a hardened helper learns what the two helpers of a
  * migration share and no host knows: the 32-byte transfer key and the 16-byte session id of the
  * current provisioning (in a deployment: from an attested key exchange; in a test: the suite).
  * EFI_NOT_READY when nothing is provisioned.

@@ -1,9 +1,10 @@
 /*
- * Minimal EDK2 stand-in (mhmailbox examples): PcdGet32/PcdGet64/PcdGetBool read a platform
+ * EDK2 stand-in of the mhmailbox C kit: PcdGet32/PcdGet64/PcdGetBool read a platform
  * constant by token name. The helpers use:
  *   PcdConfidentialMigrationMailboxBase  (32 bits) the mailbox's gpa (0x820000 on OVMF)
  *   PcdConfidentialMigrationGuestRamSize (64 bits) bytes of guest RAM from gpa 0 (ours: a
  *                                        hardened helper refuses a gpa past it)
+ * Under the kit both are the suite's: the mailbox at 0x820000, RAM as the rig has it.
  */
 #ifndef MH_EDK2_STUB_PCD_LIB_H
 #define MH_EDK2_STUB_PCD_LIB_H
