@@ -65,7 +65,7 @@ def main(args: argparse.Namespace) -> int:
     cases = _cases(args)
     if not cases:
         raise UsageError("no case matches --side/--case")
-    if args.c_host:
+    if args.c_host or args.c_guest:
         from .ckit.cli import main as c_main
 
         return c_main(args, cases, _print_result)
