@@ -1,4 +1,4 @@
-"""Run the host cases against a built C host: the suite's own runner, and reproducers that rebuild the file.
+"""Run the cases against a built C host or helper: the suite's own runner, and reproducers that rebuild the file.
 
 A file declares the entry points it defines as its operations
 (``CHostImplementation.operations``): one with no load function (the published one has
@@ -14,7 +14,10 @@ import attrs
 from .. import runner
 from ..cases import CASES, Case
 from .build import ENTRIES
+from .guest import CGuestImplementation
 from .host import CHostImplementation
+
+CImplementation = CHostImplementation | CGuestImplementation
 
 #: Host cases whose check needs a load, and what of it a file with no load cannot show (``Case.needs``).
 NEEDS_LOAD = {c.id: what for c in CASES for op, what in c.needs if op == "load"}
@@ -22,7 +25,7 @@ NEEDS_LOAD = {c.id: what for c in CASES for op, what in c.needs if op == "load"}
 
 @attrs.define
 class CResult(runner.Result):
-    """A case's result for a C host: a reproducer that rebuilds the file."""
+    """A case's result for C code: a reproducer that rebuilds the file."""
 
     rebuild: str = ""
 
@@ -31,7 +34,7 @@ class CResult(runner.Result):
         text = runner.Result.reproducer.fget(self)  # type: ignore[attr-defined]
         if text is None:
             return None
-        return (f"from mhmailbox.conformance.ckit import c_host\nimpl = {self.rebuild}\n"
+        return (f"from mhmailbox.conformance.ckit import {self.rebuild.split('(')[0]}\nimpl = {self.rebuild}\n"
                 + text.replace(f"replay({self.case.id!r}, {self.impl!r}, ", f"replay({self.case.id!r}, impl, ", 1))
 
     def as_json(self) -> dict[str, Any]:
@@ -40,21 +43,27 @@ class CResult(runner.Result):
         return out
 
 
-def rebuild_call(impl: CHostImplementation) -> str:
-    """The ``c_host(...)`` call that builds the same implementation again (for reproducers)."""
+def side_of(impl: CImplementation) -> str:
+    """``host`` or ``guest``: the cases a built C file can run."""
+    return "guest" if isinstance(impl, CGuestImplementation) else "host"
+
+
+def rebuild_call(impl: CImplementation) -> str:
+    """The ``c_host(...)``/``c_guest(...)`` call that builds the same implementation again (for reproducers)."""
     import os
 
     b = impl.build
-    return (f"c_host({[os.path.abspath(s) for s in b.sources]!r}, {impl.protocol!r}, "
+    entry = f"entry={b.entry!r}, " if side_of(impl) == "guest" else ""
+    return (f"c_{side_of(impl)}({[os.path.abspath(s) for s in b.sources]!r}, {impl.protocol!r}, {entry}"
             f"defines={tuple(f'{o.name}={o.new}' for o in b.overrides)!r}, cflags={b.cflags!r})")
 
 
-def run_c_case(case: Case | str, impl: CHostImplementation, *, examples: int = 60, derandomize: bool = True,
+def run_c_case(case: Case | str, impl: CImplementation, *, examples: int = 60, derandomize: bool = True,
                shrink_seconds: float = runner.SHRINK_SECONDS) -> CResult:
-    """One host case against the C host (fresh child per example; every child stopped after)."""
+    """One case of the file's side (fresh child per example; every child stopped after)."""
     case = runner.BY_ID[case] if isinstance(case, str) else case
-    if case.side != "host":
-        raise ValueError(f"{case.id} is a helper case; the C kit checks hosts")
+    if case.side != side_of(impl):
+        raise ValueError(f"{case.id} is a {case.side} case; {impl.name} is a C {side_of(impl)}")
     try:
         r = runner.run_case(case, impl, examples=examples, derandomize=derandomize, shrink_seconds=shrink_seconds)
     finally:
@@ -62,7 +71,7 @@ def run_c_case(case: Case | str, impl: CHostImplementation, *, examples: int = 6
     return CResult(**{f.name: getattr(r, f.name) for f in attrs.fields(runner.Result)}, rebuild=rebuild_call(impl))
 
 
-def summarize(results: Sequence[CResult], impl: CHostImplementation) -> dict[str, Any]:
+def summarize(results: Sequence[CResult], impl: CImplementation) -> dict[str, Any]:
     """The runner's summary, plus how the file was built."""
     out = runner.summary(results)
     out["impl"] = impl.name
@@ -70,17 +79,22 @@ def summarize(results: Sequence[CResult], impl: CHostImplementation) -> dict[str
     return out
 
 
-def build_info(impl: CHostImplementation) -> dict[str, Any]:
+def build_info(impl: CImplementation) -> dict[str, Any]:
     b = impl.build
-    return {"sources": list(b.sources), "protocol": impl.protocol, "compiler": b.compiler, "cflags": list(b.cflags),
-            "entries": sorted(b.entries), "deadline_ns": impl.deadline_ns,
-            "overrides": [{"name": o.name, "value": o.new, "was": o.old, "file": o.file} for o in b.overrides]}
+    out = {"side": side_of(impl), "sources": list(b.sources), "protocol": impl.protocol, "compiler": b.compiler,
+           "cflags": list(b.cflags), "entries": sorted(b.entries),
+           "overrides": [{"name": o.name, "value": o.new, "was": o.old, "file": o.file} for o in b.overrides]}
+    if isinstance(impl, CHostImplementation):
+        out["deadline_ns"] = impl.deadline_ns
+    return out
 
 
-def describe(impl: CHostImplementation) -> str:
+def describe(impl: CImplementation) -> str:
     """One line: the file, the build, every override (printed in every report)."""
     b = impl.build
     ov = "; ".join(str(o) for o in b.overrides) or "none (the file as written)"
+    if side_of(impl) == "guest":
+        return f"C helper {', '.join(b.sources)} ({impl.protocol}; {b.compiler}; entry {b.entry}); overrides: {ov}"
     missing = [f for e, f in ENTRIES.items() if e not in b.entries]
     lacks = f"; no {', '.join(missing)}" if missing else ""
     return f"C host {', '.join(b.sources)} ({impl.protocol}; {b.compiler}{lacks}); overrides: {ov}"
