@@ -381,3 +381,78 @@ def test_a_wrong_access_in_the_doc_is_caught() -> None:
     wrong = [attrs.evolve(t, rows=tuple(attrs.evolve(r, access="rmb") if r.labels == ("send.wmb",) else r
                                         for r in t.rows)) for t in tables]
     assert any("`send.wmb` is wmb" in p for p in access_mismatches(wrong, threads(Hardened()), Hardened.FIELDS))
+
+
+# ------------------------------------------------------------------ the other tables of the section
+def test_layout_table_is_the_models_layout() -> None:
+    from mhmailbox.model.layout import FIELDS as LAYOUT
+    from mhmailbox.model.layout import OFF_HDR_DATA, OFF_IO_PAGE, PAGE_SIZE
+
+    body = (ROOT / DOC).read_text().split(SECTION, 1)[1].split("\n### ", 1)[0]
+    rows = {c[1].strip("`"): (int(c[0].strip("`"), 16), c[2]) for line in body.splitlines()
+            if line.startswith("| `0x") for c in [[x.strip() for x in line.strip().strip("|").split("|")]]}
+    width = {"<Q": "u64", "<i": "i32", "<I": "u32"}
+    want = {name.replace("hdr_len", "hdr.len"): (off, width[fmt]) for name, (off, fmt) in LAYOUT.items()}
+    want |= {"hdr.data": (OFF_HDR_DATA, "u8[`hdr.len`]"), "io page": (OFF_IO_PAGE, f"u8[{PAGE_SIZE}]")}
+    assert rows == want
+
+
+# ------------------------------------------------------------------ "the oracle's order"
+def _host_save(o, hdr_first: bool) -> None:  # type: ignore[no-untyped-def]
+    from mhmailbox.model import values as val
+    from mhmailbox.model.variants import OP_SAVE
+
+    o.choose(role=0)
+    o.choose(op=OP_SAVE, g=val.G0)
+    for seq, (cmd, gpa) in enumerate(((0, 0), (1, val.G0)), 1):  # INIT, then ENCRYPT G0
+        for access in (("write", "cmd", cmd), ("write", "gpa", gpa), ("barrier", "wmb"), ("write", "go", seq),
+                       ("read", "done", seq, 0), ("barrier", "rmb"), ("read", "ret", 0, 0)):
+            o.observe(*access)
+    reads = [("read", "hdr_len", val.HLEN_OK, 0), ("read", "io", 6, 0)]  # 6: CIPHER(G0, session 1)
+    for access in reads if hdr_first else reversed(reads):
+        o.observe(*access)
+
+
+def _host_load(o, request_first: bool) -> None:  # type: ignore[no-untyped-def]
+    from mhmailbox.model import values as val
+    from mhmailbox.model.variants import OP_LOAD
+
+    o.choose(role=0)
+    o.choose(op=OP_LOAD, g=val.G0)
+    for access in (("write", "cmd", 0), ("write", "gpa", 0), ("barrier", "wmb"), ("write", "go", 1),
+                   ("read", "done", 1, 0), ("barrier", "rmb"), ("read", "ret", 0, 0)):
+        o.observe(*access)
+    request = [("write", "hdr_len", 0), ("write", "io", 0)]
+    params = [("write", "cmd", 2), ("write", "gpa", val.G0)]
+    for access in (request + params if request_first else params + request):
+        o.observe(*access)
+
+
+def _guest_encrypt(o, params_in_order: bool, response_first: bool) -> None:  # type: ignore[no-untyped-def]
+    from mhmailbox.model import values as val
+
+    for seq, (cmd, gpa) in enumerate(((0, 0), (1, val.G0)), 1):  # INIT, then ENCRYPT G0
+        params = [("read", "cmd", cmd, 0), ("read", "gpa", gpa, 0)]
+        for access in [("read", "go", seq, 0), ("barrier", "rmb")] + (params if params_in_order else params[::-1]):
+            o.observe(*access)
+        response = [("write", "io", 6), ("write", "hdr_len", val.HLEN_OK)] if cmd == 1 else []
+        done = [("write", "ret", 0)]
+        for access in (response + done if response_first else done + response) + [("barrier", "wmb"),
+                                                                                   ("write", "done", seq)]:
+            o.observe(*access)
+
+
+@pytest.mark.parametrize("side, run", [
+    ("host", lambda o, ok: _host_save(o, hdr_first=ok)),  # Host 4 #5, #7
+    ("host", lambda o, ok: _host_load(o, request_first=ok)),  # Host 5 #10
+    ("guest", lambda o, ok: _guest_encrypt(o, params_in_order=ok, response_first=True)),  # Helper 1 #4, #5
+    ("guest", lambda o, ok: _guest_encrypt(o, params_in_order=True, response_first=ok)),  # Helper 3 #5
+], ids=["hdr.len-before-io", "request-before-params", "cmd-before-gpa", "response-before-ret"])
+def test_orders_the_doc_calls_the_oracles_are_enforced(side, run) -> None:  # type: ignore[no-untyped-def]
+    """"Where our implementation and the model part" names four orders no peer can tell apart that
+    the oracle nevertheless asks for: the doc's order passes, the other is a divergence."""
+    from mhmailbox.model.observe import Divergence, Observer
+
+    run(Observer(Hardened(4, 1), side), True)
+    with pytest.raises(Divergence):
+        run(Observer(Hardened(4, 1), side), False)
