@@ -58,8 +58,8 @@ TESTS: dict[str, list[str]] = {
     "proofs/invariants.py": ["tests/test_proofs_houdini.py", "tests/test_proofs_invariant_store.py"],
     "model/observe.py": ["tests/test_conformance_observer.py", "tests/test_conformance_oracle_faults.py",
                          "tests/test_conformance_regressions.py"],
-    "conformance/rig.py": ["tests/test_conformance_oracle_faults.py", "tests/test_conformance_observer.py",
-                           "tests/test_conformance_regressions.py"],
+    "conformance/rig.py": ["tests/test_rig_checks.py", "tests/test_conformance_oracle_faults.py",
+                           "tests/test_conformance_observer.py", "tests/test_conformance_regressions.py"],
 }
 #: module -> the top-level functions mutated (all of the module when absent)
 SCOPE: dict[str, list[str]] = {
