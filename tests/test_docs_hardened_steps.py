@@ -34,6 +34,8 @@ LOOP_HEADS = {"host": {"idle"}, "guest": {"wait"}}
 
 @attrs.frozen
 class Row:
+    """One row of a step table, as the doc states it."""
+
     number: int
     labels: tuple[str, ...]  # model steps (several: the same row in parallel instances)
     access: str
@@ -43,6 +45,8 @@ class Row:
 
 @attrs.frozen
 class Table:
+    """One step table: an operation (host) or a part of the helper's loop."""
+
     side: str  # "host" | "guest"
     title: str
     rows: tuple[Row, ...]
@@ -166,10 +170,13 @@ def access_mismatches(tables: Iterable[Table], th: Mapping[str, Thread], tracked
             if r.access not in ("read", "write", "wmb", "rmb", "—"):
                 out.append(f"{t.title} #{r.number}: unknown access {r.access!r}")
                 continue
+            if r.field is not None and r.field not in FIELD:
+                out.append(f"{t.title} #{r.number}: unknown field {r.field!r}")
+                continue
             field = FIELD.get(r.field) if r.field else None
             if not r.labels:
-                left_out = field is None or field not in tracked or (t.side, r.access, field) == ("guest", "read", "hdr_len")
-                if r.access in ("read", "write") and not left_out:
+                helper_reads_len = (t.side, r.access, field) == ("guest", "read", "hdr_len")
+                if r.access in ("read", "write") and field in tracked and not helper_reads_len:
                     out.append(f"{t.title} #{r.number}: a {r.access} of {r.field} with no model step")
                 continue
             for label in r.labels:
@@ -236,6 +243,9 @@ def freedom_mismatches(tables: Iterable[Table], th: Mapping[str, Thread], varian
                 span = t.rows[int(m.group(1)) - 1:int(m.group(2))]
                 if r not in span:
                     out.append(f"{t.title} #{r.number}: in no block of its own rows ({m.group(0)})")
+                for s in span:
+                    if s.labels and m.group(0) not in s.vary:
+                        out.append(f"{t.title} #{s.number}: inside {m.group(0)} of #{r.number}, without saying so")
                 claimed["blocks"].add((t.side, frozenset(x for s in span for x in s.labels)))
             for word, key in (("optional", "optional"), ("may be skipped", "skipped")):
                 if word in r.vary:
@@ -456,3 +466,28 @@ def test_orders_the_doc_calls_the_oracles_are_enforced(side, run) -> None:  # ty
     run(Observer(Hardened(4, 1), side), True)
     with pytest.raises(Divergence):
         run(Observer(Hardened(4, 1), side), False)
+
+
+def test_a_filtered_row_naming_a_model_field_is_caught() -> None:
+    """A row with no model step may only name an access the model leaves out: a host write of
+    ``go`` with no step would be an access the oracle rejects."""
+    tables = doc_tables()
+    wrong = [attrs.evolve(t, rows=tuple(attrs.evolve(r, field="go") if r.field == "prefetch" else r
+                                        for r in t.rows)) for t in tables]
+    typo = [attrs.evolve(t, rows=tuple(attrs.evolve(r, field="hdr_len") if r.labels == ("load.len",) else r
+                                       for r in t.rows)) for t in tables]
+    th = threads(Hardened())
+    assert any("a write of go with no model step" in p for p in access_mismatches(wrong, th, Hardened.FIELDS))
+    assert any("unknown field 'hdr_len'" in p for p in access_mismatches(typo, th, Hardened.FIELDS))
+
+
+def test_two_fixed_rows_swapped_in_the_doc_are_caught() -> None:
+    tables = doc_tables()
+    swapped_doc = []
+    for t in tables:
+        rows = list(t.rows)
+        if t.title.startswith("Helper 5"):
+            rows[1], rows[2] = attrs.evolve(rows[2], number=2), attrs.evolve(rows[1], number=3)  # done before wmb
+        swapped_doc.append(attrs.evolve(t, rows=tuple(rows)))
+    problems = order_violations(swapped_doc, threads(Hardened()))
+    assert any("`done` does not follow #1 `ret`" in p for p in problems), problems
