@@ -135,19 +135,23 @@ def _conform(capsys, *argv: str) -> tuple[int, str]:
     return rc, capsys.readouterr().out
 
 
-def test_deviations_exit_0_and_are_in_text_json_and_junit(capsys, monkeypatch, tmp_path) -> None:
-    monkeypatch.setitem(IMPLEMENTATIONS, "done-twice", DONE_TWICE)
+def _json_and_junit(capsys, monkeypatch, tmp_path, impl: Implementation, *cases: str) -> tuple[dict, ET.Element]:
+    """`conform --impl NAME --case ... --json --junit FILE` (exit status 0): the JSON and the JUnit root."""
+    monkeypatch.setitem(IMPLEMENTATIONS, impl.name, impl)
     junit = tmp_path / "r.xml"
-    rc, out = _conform(capsys, "--impl", "done-twice", "--case", "guest/honest", "--case", "guest/barriers",
+    rc, out = _conform(capsys, "--impl", impl.name, *(x for c in cases for x in ("--case", c)),
                        "--examples", "3", "--json", "--junit", str(junit))
     assert rc == 0
-    doc = json.loads(out)
+    return json.loads(out), ET.parse(junit).getroot()
+
+
+def test_deviations_exit_0_and_are_in_text_json_and_junit(capsys, monkeypatch, tmp_path) -> None:
+    doc, suite = _json_and_junit(capsys, monkeypatch, tmp_path, DONE_TWICE, "guest/honest", "guest/barriers")
     assert [c["verdict"] for c in doc["cases"]] == ["deviates", "deviates"]
     assert doc["cases"][0]["reproducer"].startswith("from mhmailbox.conformance.cases import replay")
     assert doc["cases"][0]["diverged_examples"] >= 3 and doc["cases"][0]["divergence"]["access"] >= 1
     s = doc["summary"]
     assert (s["deviates"], s["fail"], s["verdict"], s["deviates_ids"]) == (2, 0, "deviates", ["guest/honest", "guest/barriers"])
-    suite = ET.parse(junit).getroot()
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("2", "0", "0", "0")
     assert suite.find("properties/property[@name='deviates']").get("value") == "2"
     for tc in suite.iter("testcase"):
@@ -159,19 +163,14 @@ def test_deviations_exit_0_and_are_in_text_json_and_junit(capsys, monkeypatch, t
 
 
 def test_skips_exit_0_and_are_in_text_json_and_junit(capsys, monkeypatch, tmp_path) -> None:
-    monkeypatch.setitem(IMPLEMENTATIONS, "no-load", HARDENED_NO_LOAD)
-    junit = tmp_path / "r.xml"
-    rc, out = _conform(capsys, "--impl", "no-load", "--case", "host/honest", "--case", "host/barriers",
-                       "--examples", "3", "--json", "--junit", str(junit))
-    assert rc == 0
-    s = json.loads(out)["summary"]
+    doc, suite = _json_and_junit(capsys, monkeypatch, tmp_path, HARDENED_NO_LOAD, "host/honest", "host/barriers")
+    s = doc["summary"]
     assert (s["pass"], s["skipped"], s["skipped_ids"], s["verdict"]) == (1, 1, ["host/honest"], "skipped")
-    suite = ET.parse(junit).getroot()
     assert (suite.get("skipped"), suite.get("failures")) == ("1", "0")
     skipped = [tc for tc in suite.iter("testcase") if tc.find("skipped") is not None]
     assert [tc.get("name") for tc in skipped] == ["host/honest [MUST]"]
     assert "needs a load operation" in skipped[0].find("skipped").get("message")
-    rc, out = _conform(capsys, "--impl", "no-load", "--case", "host/honest", "--examples", "3")
+    rc, out = _conform(capsys, "--impl", "hardened-no-load", "--case", "host/honest", "--examples", "3")
     assert rc == 0 and out.startswith("skip MUST   host/honest") and "(skipped: host/honest)" in out
 
 
