@@ -62,7 +62,6 @@ SYSTEM_FLAGS = frozenset({"timeout.no-false-timeout", "liveness.recovery"})
 FOREVER = 1 << 20
 
 _FIELD_OF = {"cmd_type": "cmd", "gpa": "gpa", "ret": "ret", "go": "go", "done": "done", "hdr_len": "hdr_len"}
-_I32 = {name for name, (_, fmt) in FIELDS.items() if fmt == "<i"}
 
 
 def gpa_class(gpa: int) -> int:
@@ -105,10 +104,8 @@ class _Log:
     """A list-like sink: the port appends each completed access; we react at once."""
 
     sink: Callable[[Access], None]
-    n: int = 0
 
     def append(self, a: Access) -> None:
-        self.n += 1
         self.sink(a)
 
 
@@ -196,10 +193,8 @@ class HostRig(RigBase):
     cmd_start: float = 0.0
     serving_ghost: int = 1
     peer_params: list = attrs.field(factory=list)
-    records: list[Record] = attrs.field(factory=list)
     snap: bytes = b""
     snap_prov: dict = attrs.field(factory=dict)
-    ops: int = 0
     provision: Provision | None = None
     completed: dict = attrs.field(factory=dict)  # host command id -> when the peer completed it
     window_starts: dict = attrs.field(factory=dict)  # model deadline window -> when it opened
@@ -213,8 +208,6 @@ class HostRig(RigBase):
     wire_go_in_op: int = 0
     ret_read: bool = False
     op_failed: bool = False  # a command of this operation failed or timed out (seen on the wire)
-    hostile: bool = False  # a scheduled action forged a response this operation
-    calm_ops: int = 0  # consecutive operations started with the peer prompt and left alone
     dead: bool = False  # the host crashed: later operations are not run
 
     @classmethod
@@ -323,19 +316,16 @@ class HostRig(RigBase):
             _write_field(self.mailbox, name, int(value))
             self.prov[_FIELD_OF.get(name, name)] = 1
             self.wire[_FIELD_OF.get(name, name)] = ("a", 0)
-            self.hostile = True
         elif kind == "hdr_len":
             _write_field(self.mailbox, "hdr_len", int(act[1]))
             self.prov["hdr_len"] = 1
             self.wire["hdr_len"] = ("a", 0)
-            self.hostile = True
         elif kind == "flip":  # a torn or tampered byte in the header or io page
             _, where, off, byte = act
             base = OFF_IO_PAGE if where == "io" else OFF_HDR_DATA
             self.mailbox[base + off % (PAGE_SIZE if where == "io" else HDR_MAX)] ^= byte or 1
             self.prov["io" if where == "io" else "hdr_len"] = 1
             self.wire["io" if where == "io" else "hdr_len"] = ("a", 0)
-            self.hostile = True
         else:  # pragma: no cover
             raise ValueError(f"unknown peer action {act!r}")
 
@@ -422,13 +412,11 @@ class HostRig(RigBase):
 
     # --- operations -------------------------------------------------------------------
     def _op(self, op: int, g: int, schedule: Sequence, call: Callable[[], Any]) -> Any:
-        self.ops += 1
         acc0 = len(self.trace)
         prompt_at_start = self.clock.now() >= self.wake  # a helper not yet booted may still be "prompt"
         booted_at_start = self.booted
         self.schedule = [tuple(x) for x in schedule]
         self.op_access = 0
-        self.hostile = False
         self.wire_go_in_op, self.ret_read, self.op_failed = 0, False, False
         self.cmd_start = self.clock.now()
         start = self.clock.now()
@@ -488,7 +476,6 @@ class HostRig(RigBase):
             a[0] in ("sleep", "silent", "serve") for _, a in self.schedule)
         if calm and failed:
             self.violate("liveness.recovery", "an operation failed although the helper had been prompt since before it started")
-        self.calm_ops = self.calm_ops + 1 if calm else 0
         return None if failed else (out if out is not None else True)
 
     def _check_barriers(self, start: int) -> None:
@@ -508,8 +495,6 @@ class HostRig(RigBase):
                 self.violate("adversary.header-bound", f"emitted header length {n} with {len(rec.header)} header bytes")
             if HOST_MEMORY_PATTERN in rec.header:
                 self.violate("adversary.in-bounds", "the emitted header carries host memory from past the shared area")
-            if not self.hostile and self.booted:
-                self.records.append(rec)
             return rec
         return None
 

@@ -606,7 +606,7 @@ def test_order_publish_by_the_models_provenance() -> None:
     assert rig.serving_ghost == 2 and rig.peer_params == []
     assert rig.violations["order.publish"] == ("the helper read cmd written for another command than the go it serves "
                                                "(provenance 2 vs go 1)")
-    assert rig.wire["go"] == ("a", 0) and rig.serving_wire is None and rig.hostile
+    assert rig.wire["go"] == ("a", 0) and rig.serving_wire is None
 
 
 def test_order_publish_and_response_on_the_wire() -> None:
@@ -767,11 +767,9 @@ def test_adversary_writes() -> None:
     assert R._read_field(rig.mailbox, "cmd_type") == 2
     assert rig.prov["done"] == 1 and rig.prov["cmd"] == 1 and rig.prov["gpa"] == 0
     assert rig.wire["done"] == ("a", 0) and rig.wire["cmd"] == ("a", 0) and rig.wire["gpa"] == ("i", 0)
-    assert rig.hostile
-    rig.hostile = False
     rig._run_action(("hdr_len", 0x80000000))
     assert R._read_field(rig.mailbox, "hdr_len") == 0x80000000
-    assert rig.prov["hdr_len"] == 1 and rig.wire["hdr_len"] == ("a", 0) and rig.hostile
+    assert rig.prov["hdr_len"] == 1 and rig.wire["hdr_len"] == ("a", 0)
 
 
 def test_torn_bytes() -> None:
@@ -779,11 +777,10 @@ def test_torn_bytes() -> None:
     before = bytes(rig.mailbox)
     rig._run_action(("flip", "io", PAGE_SIZE + 3, 0x11))
     assert rig.mailbox[OFF_IO_PAGE + 3] == before[OFF_IO_PAGE + 3] ^ 0x11
-    assert rig.prov["io"] == 1 and rig.wire["io"] == ("a", 0) and rig.prov["hdr_len"] == 0 and rig.hostile
-    rig.hostile = False
+    assert rig.prov["io"] == 1 and rig.wire["io"] == ("a", 0) and rig.prov["hdr_len"] == 0
     rig._run_action(("flip", "hdr", HDR_MAX + 2, 0))
     assert rig.mailbox[OFF_HDR_DATA + 2] == before[OFF_HDR_DATA + 2] ^ 1
-    assert rig.prov["hdr_len"] == 1 and rig.wire["hdr_len"] == ("a", 0) and rig.hostile
+    assert rig.prov["hdr_len"] == 1 and rig.wire["hdr_len"] == ("a", 0)
     changed = [i for i in range(SHARED_SIZE) if rig.mailbox[i] != before[i]]
     assert changed == [OFF_HDR_DATA + 2, OFF_IO_PAGE + 3]
 
