@@ -175,19 +175,24 @@ def _mutants(args: argparse.Namespace) -> int:
         r = run_mutant(m, examples=args.examples, properties_too=not args.oracle_only)
         out.append(r)
         if not args.json:
-            status = f"killed by {r.by} ({r.property})" if r.killed else "SURVIVED"
+            status = (f"killed by {r.by} ({r.property}{': deviates' if r.verdict == 'deviates' else ''})"
+                      if r.killed else "SURVIVED")
             alone = "" if args.oracle_only else (
                 f"  | properties alone: {r.by_property} ({r.property_only})" if r.by_property else "  | properties alone: survives")
             print(f"{m.id:30} {status:52} {r.seconds:5.1f} s{alone}", flush=True)
     killed = sum(r.killed for r in out)
+    #: detected, but no case fails on them: only a deviation from the reference procedure shows them
+    by_deviation = [] if args.oracle_only else [r.id for r in out if r.killed and r.by_property is None]
     if args.json:
         json.dump({"mutants": [r.as_json() for r in out],
                    "summary": {"killed": killed, "survived": len(out) - killed,
                                "killed_by_properties_alone": sum(r.by_property is not None for r in out),
+                               "detected_only_by_deviation": by_deviation,
                                "seconds": round(time.perf_counter() - t0, 2)}}, sys.stdout, indent=2)
         print()
     else:
-        print(f"\n{killed}/{len(out)} mutants killed in {time.perf_counter() - t0:.1f} s")
+        only = f"; detected only by a deviation: {', '.join(by_deviation)}" if by_deviation else ""
+        print(f"\n{killed}/{len(out)} mutants killed in {time.perf_counter() - t0:.1f} s{only}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Every single-fault mutant of the hardened implementation is killed by a named case."""
+"""Every single-fault mutant of the hardened implementation is detected by a named case (``fail``, or
+``deviates``: the oracle alone saw it there)."""
 from __future__ import annotations
 
 import pytest
@@ -18,4 +19,4 @@ def test_mutant_is_killed(mutant) -> None:
     # docs/conformance.md names the case that kills it (the first in catalog order, when measured)
     named = doc_row("docs/conformance.md", mutant.id)[1].split(" ")[0]
     if named != r.by:
-        assert run_case(named, mutant.impl, examples=60).verdict == "fail", f"docs: {named} kills {mutant.id}"
+        assert run_case(named, mutant.impl, examples=60).verdict in ("fail", "deviates"), f"docs: {named} kills {mutant.id}"
