@@ -13,7 +13,7 @@ import pytest
 
 from mhmailbox.cli import main
 from mhmailbox.conformance.adapter import HARDENED, HOST_OPERATIONS, IMPLEMENTATIONS, RFC, Implementation
-from mhmailbox.conformance.cases import BY_ID, DIRECT_CHECKS, ORACLE, Deviation, machine, replay
+from mhmailbox.conformance.cases import BY_ID, CASES, DIRECT_CHECKS, ORACLE, Deviation, machine, replay
 from mhmailbox.conformance.mutants import PlaintextPage
 from mhmailbox.conformance.runner import GRADE, run_case, summary
 from mhmailbox.impl.guest import GuestHelper
@@ -201,3 +201,38 @@ def test_direct_checks_named_in_messages_are_those_the_rigs_make() -> None:
     guest = _violated_literals(rig, "GuestRig") | _violated_literals(rig, "RigBase") | _violated_literals(cases, "GuestMachine")
     assert set(DIRECT_CHECKS["host"]) == host | {"liveness.honest-progress"}  # progress_check, called by the machine
     assert set(DIRECT_CHECKS["guest"]) == guest
+
+
+# ---------------------------------------------------------------- bench/verdict_table.py
+def _verdict_table():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("verdict_table", ROOT / "bench" / "verdict_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_verdict_table_rows_are_the_cases_and_an_absent_file_says_why(monkeypatch, tmp_path) -> None:
+    vt = _verdict_table()
+    monkeypatch.setattr(vt, "PUBLISHED", str(tmp_path / "nowhere.c"))
+    table = vt.run([BY_ID["host/barriers"], BY_ID["guest/barriers"]], examples=2)
+    assert [r["case"] for r in table["rows"]] == ["host/barriers", "guest/barriers"]
+    host, guest = (r["cells"] for r in table["rows"])
+    assert host["C rfc"] == {"verdict": "not run", "reason": "the published host file (reference/qemu-rfc/"
+                             "confidential-ram.c beside the repository) is not there"}
+    assert host["Python rfc"]["verdict"] == "fail" and host["Python rfc"]["property"] == "barriers"
+    assert host["Python hardened"]["verdict"] == "pass"
+    for column in ("C rfc", "C hardened"):  # a column with nothing to run says why; never an empty cell
+        assert guest[column]["verdict"] != "not run" or guest[column]["reason"]
+    lines = vt.markdown(table).splitlines()
+    assert lines[0] == "| case | Python rfc | C rfc | Python hardened | C hardened |"
+    assert lines[2].startswith("| host/barriers | fail: barriers | not run: the published host file")
+
+
+def test_docs_side_by_side_table_has_a_row_per_case() -> None:
+    text = (ROOT / "docs" / "conformance.md").read_text()
+    section = text.split("## Side by side", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| ")]
+    assert rows[0] == "case" and rows[1:] == [c.id for c in CASES]
+    assert "python bench/verdict_table.py" in section
