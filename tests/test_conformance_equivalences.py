@@ -52,6 +52,10 @@ def test_another_parameter_order_passes(case) -> None:
     assert r.verdict == "pass", (r.prop, r.message, r.divergence, r.reproducer)
 
 
-def test_go_before_the_barrier_fails() -> None:
+def test_go_before_the_barrier_deviates_and_fails_barriers() -> None:
+    """Not an order the oracle accepts: with an honest helper nothing breaks, so host/honest
+    deviates; host/barriers fails it (no write barrier between the parameters and go)."""
     r = run_case("host/honest", GO_FIRST, examples=10)
-    assert r.verdict == "fail" and r.divergence is not None
+    assert r.verdict == "deviates" and r.divergence is not None
+    r = run_case("host/barriers", GO_FIRST, examples=10, shrink_seconds=1.0)
+    assert (r.verdict, r.prop) == ("fail", "barriers")
