@@ -190,7 +190,7 @@ def _judge_operations(result: Result, impl: Implementation) -> None:
         return
     missing = [op for op, _ in case.needs if op not in impl.operations]
     names = ", ".join(impl.operation_name(op) for op in missing)
-    ran = ", ".join(sorted(impl.operations))
+    ran = " and ".join(f"{op}s" for op in sorted(impl.operations))
     result.reason = f"not run: {'; '.join(unrun)} (needs {names}, which {impl.name} does not have)"
     if result.verdict == "pass":
         result.verdict = "skipped"

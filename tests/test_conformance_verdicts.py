@@ -103,7 +103,7 @@ def test_a_case_that_needs_a_missing_operation_is_skipped_never_passed() -> None
     r = run_case("host/honest", HARDENED_NO_LOAD, examples=10)
     assert r.verdict == "skipped"
     assert r.reason == ("not run: every load succeeding with an honest helper (needs a load operation, which "
-                        f"hardened-no-load does not have); its cleanup, save passed {r.examples} examples")
+                        f"hardened-no-load does not have); its cleanups and saves passed {r.examples} examples")
     assert "load" in r.coverage["not_visited"]  # no load ran (the model step that starts one)
     # a case that needs nothing it lacks is judged as usual
     assert run_case("host/barriers", HARDENED_NO_LOAD, examples=10).verdict == "pass"

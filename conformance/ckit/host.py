@@ -187,10 +187,6 @@ class CHostImplementation(Implementation):
     live: list = attrs.field(factory=list, kw_only=True, eq=False, repr=False)
 
     @property
-    def has_load(self) -> bool:
-        return "load" in self.build.entries
-
-    @property
     def operations(self) -> frozenset[str]:
         """The entry points the file defines (the published one has no load)."""
         return HOST_OPERATIONS & self.build.entries
