@@ -257,9 +257,7 @@ def deviation_message(case: Case, divergence: dict, examples: int | None = None,
     if up_to:
         text += f" (so {', '.join(up_to)} was judged only that far)"
     text += f"; the suite's direct checks ({', '.join(direct)}) ran to the end of every example"
-    if to_end:
-        text += f", {', '.join(to_end)} among them"
-    return text + "."
+    return text + (f" (this case's {', '.join(to_end)} among them)." if to_end else " (none of this case's properties among them).")
 
 
 #: The last failure seen per case (Hypothesis replays the shrunk example last).

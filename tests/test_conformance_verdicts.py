@@ -13,7 +13,8 @@ import pytest
 
 from mhmailbox.cli import main
 from mhmailbox.conformance.adapter import HARDENED, HOST_OPERATIONS, IMPLEMENTATIONS, RFC, Implementation
-from mhmailbox.conformance.cases import BY_ID, CASES, DIRECT_CHECKS, ORACLE, Deviation, machine, replay
+from mhmailbox.conformance.cases import (BY_ID, CASES, DIRECT_CHECKS, ORACLE, Deviation, deviation_message, machine,
+                                         replay)
 from mhmailbox.conformance.mutants import PlaintextPage
 from mhmailbox.conformance.runner import GRADE, run_case, summary
 from mhmailbox.impl.guest import GuestHelper
@@ -59,10 +60,18 @@ def test_a_divergence_alone_deviates_and_says_what_was_checked() -> None:
     assert r.message.startswith(f"no property failed; deviates from the reference procedure at access #{k} "
                                 f"(in {r.examples} of {r.examples} examples): ")
     assert f"The model's monitors ran up to access #{k}" in r.message
-    assert "guest.confidential, guest.integrity" in r.message and "ran to the end of every example, robust, honest" in r.message
+    assert "guest.confidential, guest.integrity" in r.message and "ran to the end of every example (this case's robust, honest among them)." in r.message
     assert r.steps == [("init", {})]  # shrunk by the second pass: the first INIT already diverges
     again = replay("guest/honest", DONE_TWICE, r.steps)
     assert isinstance(again, Deviation) and again.divergence["access"] == k
+
+
+def test_a_property_only_the_model_judges_is_named_as_judged_up_to_the_divergence() -> None:
+    text = deviation_message(BY_ID["host/init-after-reset"], {"access": 5, "why": "w"}, 60, 2)
+    assert text.startswith("no property failed; deviates from the reference procedure at access #5 (in 2 of 60 examples): w. ")
+    assert "The model's monitors ran up to access #5 (so state.init-before-use was judged only that far); " in text
+    assert text.endswith("ran to the end of every example (none of this case's properties among them).")
+    assert "judged only" not in deviation_message(BY_ID["host/barriers"], {"access": 5, "why": "w"})
 
 
 def test_the_deviating_helper_violates_no_property() -> None:
