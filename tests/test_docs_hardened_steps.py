@@ -54,9 +54,6 @@ class Table:
     def row(self, n: int) -> Row:
         return self.rows[n - 1]
 
-    def fixed(self) -> list[Row]:
-        return [r for r in self.rows if r.labels and r.vary.startswith("fixed")]
-
 
 def parse(text: str) -> list[Table]:
     """The step tables of the section, each with the side its heading names."""
@@ -192,12 +189,36 @@ def access_mismatches(tables: Iterable[Table], th: Mapping[str, Thread], tracked
     return out
 
 
+SPAN = re.compile(r"any order within #(\d+)–#(\d+)")
+BRANCH = re.compile(r"branch from ((?:#\d+(?:, )?)+)")
+
+
+def in_order(t: Table, thread: Thread) -> list[Row]:
+    """The table's rows that state program order: every row with a model step but the branches,
+    with the rows of an any-order span put in the model's order (the oracle's write blocks are
+    consecutive steps, so that order is the block's one path)."""
+    rows = [r for r in t.rows if r.labels and not BRANCH.match(r.vary)]
+    known = {st.label for st in thread.steps}
+
+    def key(r: Row) -> tuple[int, int]:
+        m = SPAN.search(r.vary)
+        where = int(m.group(1)) if m else r.number
+        pc = thread.pc_of(r.labels[0]) if m and r.labels[0] in known else 0
+        return where, pc
+
+    return sorted(rows, key=key)
+
+
 def order_violations(tables: Iterable[Table], th: Mapping[str, Thread]) -> list[str]:
-    """Consecutive *fixed* rows, and each branch and the rows it names, follow program order."""
+    """Consecutive rows follow the model's program order (a row's step comes after the row
+    before it on a path through no other row's step), and so does each branch after each row
+    it names. *fixed* rows and any-order spans alike hold their place; only within a span may
+    the rows be in any order."""
     out = []
     for t in tables:
-        thread, fixed = th[t.side], t.fixed()
-        stops = {label for r in fixed for label in r.labels}
+        thread = th[t.side]
+        rows = in_order(t, thread)
+        stops = {label for r in rows for label in r.labels}
         known = {st.label for st in thread.steps}
 
         def check(r1: Row, r2: Row, how: str) -> None:
@@ -205,10 +226,10 @@ def order_violations(tables: Iterable[Table], th: Mapping[str, Thread]) -> list[
                 if a in known and b in known and not follows(thread, a, b, stops - {b}, LOOP_HEADS[t.side]):
                     out.append(f"{t.title}: #{r2.number} `{b}` does not follow #{r1.number} `{a}` ({how})")
 
-        for r1, r2 in zip(fixed, fixed[1:]):
-            check(r1, r2, "fixed rows")
+        for r1, r2 in zip(rows, rows[1:]):
+            check(r1, r2, "program order")
         for r in t.rows:
-            m = re.match(r"branch from ((?:#\d+(?:, )?)+)", r.vary)
+            m = BRANCH.match(r.vary)
             if m:
                 for k in re.findall(r"#(\d+)", m.group(1)):
                     check(t.row(int(k)), r, "branch")
@@ -238,7 +259,7 @@ def freedom_mismatches(tables: Iterable[Table], th: Mapping[str, Thread], varian
     claimed: dict[str, set] = {"blocks": set(), "optional": set(), "skipped": set()}
     for t in tables:
         for r in t.rows:
-            m = re.search(r"any order within #(\d+)–#(\d+)", r.vary)
+            m = SPAN.search(r.vary)
             if m:
                 span = t.rows[int(m.group(1)) - 1:int(m.group(2))]
                 if r not in span:
@@ -336,7 +357,8 @@ def test_a_step_missing_from_the_doc_is_caught() -> None:
 
 
 @pytest.mark.parametrize("first, second, side", [("send.wmb", "send.go", "host"), ("ret", "wmb", "guest"),
-                                                 ("cmd", "gpa", "guest"), ("accept", "cmd", "guest")])
+                                                 ("cmd", "gpa", "guest"), ("accept", "cmd", "guest"),
+                                                 ("send.ret", "send.wmb", "host"), ("restore", "restore.copy", "guest")])
 def test_two_steps_swapped_in_the_model_are_caught(first: str, second: str, side: str) -> None:
     """Two steps of the model exchanged in program order (the first falls through to the second)."""
     problems = order_violations(doc_tables(), threads(swapped(first, second, side)()))
@@ -350,7 +372,8 @@ def test_steps_swapped_within_a_write_block_are_not_reported() -> None:
 
 
 def swapped(first: str, second: str, side: str) -> type[Hardened]:
-    """``Hardened`` with ``first`` and ``second`` (which falls through to it) exchanged in one side."""
+    """``Hardened`` with ``first`` and ``second`` (which it falls through to) exchanged in one side's
+    program order: what led to ``first`` leads to ``second``, which falls through to ``first``."""
     def swap(thread: Thread) -> Thread:
         i, j = thread.pc_of(first), thread.pc_of(second)
         a, b = thread.steps[i], thread.steps[j]
@@ -358,6 +381,11 @@ def swapped(first: str, second: str, side: str) -> type[Hardened]:
         a, b = attrs.evolve(a, next=b.next), attrs.evolve(b, next=None)  # now b falls through to a
         thread.steps[i], thread.steps[j] = attrs.evolve(b, pc=i), attrs.evolve(a, pc=j)
         thread._labels[first], thread._labels[second] = j, i
+        for st in thread.steps:  # whatever went to the first step now goes to the new first
+            if st.next == first:
+                thread.steps[st.pc] = attrs.evolve(st, next=second)
+            elif isinstance(st.next, list) and first in [label for _, label in st.next]:
+                thread.steps[st.pc] = attrs.evolve(st, next=[(c, second if x == first else x) for c, x in st.next])
         return thread
 
     class Swapped(Hardened):
