@@ -2,9 +2,14 @@
 
 The section's step tables are what an implementer writes a host or a helper from, and the
 conformance oracle cites the same step labels in its messages, so they must not drift from
-``model/variants.py``. Each check is a function returning the problems it finds; the tests
-run them on the doc and the model, and on one-fault copies of either (a renamed step, a step
-missing from the doc, two steps swapped in the model), to show that each fault is caught.
+``model/variants.py`` or from the oracle's rules (``model/observe.py``). Checked: every label
+exists; every step that touches shared memory is cited; each row's access and field are its
+step's; the rows follow program order; the freedoms claimed (write blocks in any order,
+optional writes, reads that may be skipped) are exactly the oracle's; the layout and header
+tables are the code's; the orders the doc calls the oracle's are enforced by it. Each check is
+a function returning the problems it finds, run on the doc and the model and on one-fault
+copies of either (a renamed step, a step missing from the doc, two steps swapped in the model
+or in the doc, a wrong access, a freedom the oracle does not grant), so each fault is shown caught.
 """
 from __future__ import annotations
 
