@@ -24,7 +24,7 @@ from hypothesis.errors import Flaky
 from hypothesis.internal.conjecture import engine as _engine
 from hypothesis.stateful import run_state_machine_as_test
 
-from .adapter import IMPLEMENTATIONS, Implementation
+from .adapter import HOST_OPERATIONS, IMPLEMENTATIONS, Implementation
 from .cases import (BY_ID, CASES, FIRST, LAST, ORACLE, Case, ConformanceFailure, Deviation, deviation_message, machine,
                     unrun_checks)
 
@@ -183,13 +183,18 @@ def _shrink_deviation(case: Case, impl: Implementation, s: settings) -> None:
 
 
 def _judge_operations(result: Result, impl: Implementation) -> None:
-    """A case whose check needs an operation the implementation lacks: never ``pass``."""
+    """Say what an implementation's missing host operations left out of a case; a case whose
+    check needs one is never ``pass``."""
     case = result.case
-    unrun = unrun_checks(case, impl.operations)
-    if not unrun or case.side != "host":
+    lacks = sorted(HOST_OPERATIONS - impl.operations)
+    if not lacks or case.side != "host":
         return
-    missing = [op for op, _ in case.needs if op not in impl.operations]
-    names = ", ".join(impl.operation_name(op) for op in missing)
+    unrun = unrun_checks(case, impl.operations)
+    if not unrun:
+        names = ", ".join(impl.operation_name(op) for op in lacks)
+        result.reason = f"drawn without {names} ({impl.name} does not have it); no check of this case needs it"
+        return
+    names = ", ".join(impl.operation_name(op) for op, _ in case.needs if op in lacks)
     ran = " and ".join(f"{op}s" for op in sorted(impl.operations))
     result.reason = f"not run: {'; '.join(unrun)} (needs {names}, which {impl.name} does not have)"
     if result.verdict == "pass":

@@ -114,8 +114,11 @@ def test_a_case_that_needs_a_missing_operation_is_skipped_never_passed() -> None
     assert r.reason == ("not run: every load succeeding with an honest helper (needs a load operation, which "
                         f"hardened-no-load does not have); its cleanups and saves passed {r.examples} examples")
     assert "load" in r.coverage["not_visited"]  # no load ran (the model step that starts one)
-    # a case that needs nothing it lacks is judged as usual
-    assert run_case("host/barriers", HARDENED_NO_LOAD, examples=10).verdict == "pass"
+    # a case that needs nothing it lacks is judged as usual, and says what it drew without
+    r = run_case("host/barriers", HARDENED_NO_LOAD, examples=10)
+    assert r.verdict == "pass" and r.reason == ("drawn without a load operation (hardened-no-load does not have it); "
+                                                "no check of this case needs it")
+    assert run_case("host/barriers", HARDENED, examples=10).reason is None
 
 
 def test_a_failure_found_without_the_missing_operation_is_a_failure() -> None:
