@@ -116,3 +116,23 @@ def write_tiny_host(tmp_path) -> str:
     path = tmp_path / "tiny-host.c"
     path.write_text(TINY_HOST)
     return str(path)
+
+
+def _crypto_missing() -> str | None:
+    """Why the kit cannot give a helper BaseCryptLib here (no C compiler, or no libcrypto headers)."""
+    from mhmailbox.conformance.ckit.build import crypto_missing
+    from mhmailbox.errors import UsageError
+
+    try:
+        return crypto_missing()
+    except UsageError as e:
+        return str(e)
+
+
+needs_crypto = pytest.mark.skipif(
+    _crypto_missing() is not None,
+    reason=f"the C kit cannot build BaseCryptLib for a helper here (OpenSSL's libcrypto development files, "
+           f"libssl-dev, are missing: {_crypto_missing()})")
+HARDENED_HELPER = os.path.join(REPO, "examples", "c", "hardened-helper", "ConfidentialMigrationHardened.c")
+RFC_HELPER = os.path.join(REPO, "examples", "c", "rfc-helper", "ConfidentialMigrationRfc.c")
+TINY_HELPER = os.path.join(REPO, "tests", "c", "tiny_helper.c")

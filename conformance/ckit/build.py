@@ -194,7 +194,8 @@ def build(sources: Sequence[str], *, defines: Sequence[str] = (), cflags: Sequen
     for src, copy in zip(sources, copies):
         obj = copy + ".o"
         _run([cc, "-c", "-fsanitize=thread", "-O1", "-g", "-fno-builtin", "-w", "-I", gen, "-I", _kit_file("include"),
-              "-iquote", os.path.dirname(os.path.abspath(src)), *cflags, copy, "-o", obj], f"compiling {src}")
+              "-iquote", os.path.dirname(os.path.abspath(src)), f"-fmacro-prefix-map={copy}={os.path.abspath(src)}",
+              *cflags, copy, "-o", obj], f"compiling {src}")  # __FILE__ (an ASSERT's message) names the user's file
         objs.append(obj)
     rt = _runtime_object(cc)
     if helper_entry is not None:
