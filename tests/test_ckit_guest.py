@@ -130,7 +130,7 @@ def test_a_crash_abort_or_endless_loop_is_a_failed_case_with_a_reproducer(fault,
 
     impl = tiny(fault, poll_limit=100_000, answer_timeout=1.0)
     try:
-        r = run_c_case("guest/honest", impl, examples=30)
+        r = run_c_case("guest/honest", impl, examples=20, shrink_seconds=1.0)
         assert (r.verdict, r.prop) == ("fail", "robust")
         for w in words:
             assert w in r.message, r.message
@@ -143,7 +143,7 @@ def test_a_crash_abort_or_endless_loop_is_a_failed_case_with_a_reproducer(fault,
 def test_the_run_goes_on_after_a_crash(capsys, tmp_path):
     from mhmailbox.cli import main
 
-    code = main(["conform", "--c-guest", TINY_HELPER, "--protocol", "rfc", "--define", "FAULT=1", "--examples", "30",
+    code = main(["conform", "--c-guest", TINY_HELPER, "--protocol", "rfc", "--define", "FAULT=1", "--examples", "12",
                  "--case", "guest/honest", "--case", "guest/confidential", "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 1
