@@ -278,9 +278,12 @@ class Rfc:
         H.step(f"{label}.last", "deadline passed: read done once more", Read("done", "d", "dg"),
                next=[(done_ok, ok), (None, timeout)])
 
+    #: what send.got says: the published host reads ret with no read barrier before it
+    got_text = "return ret (read with no read barrier)"
+
     def read_result(self, H: Thread) -> None:
         cur = val.guest_ghost(val.host_ghost(h("id")))
-        H.step("send.got", "return ret (read with no read barrier)", Read("ret", "r", "rg"),
+        H.step("send.got", self.got_text, Read("ret", "r", "rg"),
                set={"res": Ite(V("host.r").eq(val.OK), RES_OK, RES_FAILED)},
                ghost=merge(
                    flag("order.response", Or(h("dg").ne(cur), V("host.rg").ne(cur))),
@@ -432,6 +435,7 @@ class Hardened(Rfc):
     OPTIONAL_WRITES: ClassVar[frozenset[tuple[str, str]]] = frozenset({("host", "send.ret")})
 
     name: ClassVar[str] = "hardened"
+    got_text = "return ret (after send.rmb)"
 
     # ---- host -------------------------------------------------------------------
     INIT_MUST_SUCCEED: ClassVar[bool] = True
