@@ -27,9 +27,10 @@ def cpu() -> float:
     return time.process_time() + c.ru_utime + c.ru_stime
 
 
-def cases(impl, examples: int, shrink: float, ids: list[str]) -> None:
+def cases(impl, examples: int, shrink: float, ids: list[str], side: str = "host") -> None:
+    """Each case of ``side``: verdict, examples, wall and CPU seconds and rates (bench/ckit_guest.py too)."""
     ex = secs = cpus = 0.0
-    for c in select("host", ids):
+    for c in select(side, ids):
         c0 = cpu()
         r = run_c_case(c, impl, examples=examples, shrink_seconds=shrink)
         used = cpu() - c0

@@ -1,0 +1,63 @@
+"""C kit throughput on a C helper: examples/s per guest case, and the cost of one command.
+
+    python bench/ckit_guest.py [FILE.c ...] [--protocol hardened] [--entry NAME] [--examples N]
+                               [--shrink-seconds S] [--case ID]
+
+With no file: our hardened C helper (examples/c/hardened-helper/) at 200 examples per case, the
+acceptance run of docs/ckit.md. Per case: the verdict (and property), the examples Hypothesis ran
+(shrinking included), wall and CPU seconds (this process and the C helpers) and examples/s. Then
+the wall time of honest commands (INIT, ENCRYPT, DECRYPT) through the kit and through the Python
+helper, and the mailbox accesses each takes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from ckit_host import cases  # bench/ is the script's directory
+
+from mhmailbox.conformance.adapter import IMPLEMENTATIONS
+from mhmailbox.conformance.ckit import c_guest
+from mhmailbox.conformance.ckit.run import describe
+from mhmailbox.conformance.rig import GuestRig
+from mhmailbox.model import values as val
+
+HARDENED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "examples", "c", "hardened-helper", "ConfidentialMigrationHardened.c")
+
+
+def honest_commands(impl, n: int = 200) -> None:
+    """Wall time per honest command (one migration: INIT, then ENCRYPT and DECRYPT of G0 n times)."""
+    for im in (impl, IMPLEMENTATIONS[impl.protocol]):
+        rig = GuestRig.build(im)
+        t0 = time.perf_counter()
+        assert rig.new_migration() == 0
+        for _ in range(n):
+            assert rig.encrypt(val.G0) == 0
+            hdr, page, _ = rig.records[-1]
+            assert rig.decrypt(hdr, page, val.G0) == 0
+        dt = time.perf_counter() - t0
+        print(f"{im.name:32} {2 * n + 1} honest commands: {dt / (2 * n + 1) * 1e6:7.0f} us each, "
+              f"{rig.accesses / (2 * n + 1):.1f} mailbox accesses each", flush=True)
+        if im is impl:
+            impl.stop()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("files", nargs="*", default=[HARDENED])
+    p.add_argument("--protocol", default="hardened")
+    p.add_argument("--entry", default="MigrationHandlerMain")
+    p.add_argument("--examples", type=int, default=200)
+    p.add_argument("--shrink-seconds", type=float, default=8.0)
+    p.add_argument("--case", action="append", default=[])
+    a = p.parse_args()
+    impl = c_guest(a.files, a.protocol, entry=a.entry)
+    print(describe(impl), flush=True)
+    honest_commands(impl)
+    cases(impl, a.examples, a.shrink_seconds, a.case, side="guest")
+
+
+if __name__ == "__main__":
+    main()
