@@ -202,7 +202,7 @@ class CHostImplementation(Implementation):
         return host
 
     def make_guest(self, port: Any, ram: Any, provision: Any) -> Any:
-        raise NotImplementedError("the C kit checks hosts only (helpers: a later slice)")
+        raise NotImplementedError("a C host has no helper side: check a C helper with c_guest")
 
     def stop(self) -> None:
         """Stop every child this implementation started."""
