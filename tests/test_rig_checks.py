@@ -166,7 +166,10 @@ def test_the_trace_stops_at_its_cap() -> None:
 # ====================================================================== helper under test
 def _silent_helper(base=HARDENED):
     class Silent(GuestHelper):
+        polls = 0
+
         def poll_once(self) -> bool:
+            self.polls += 1
             return False
 
     return _impl("silent", guest=Silent, base=base)
@@ -191,6 +194,16 @@ def test_honest_helper_session_and_replay_bookkeeping() -> None:
     assert rig.served == [("read", "go"), ("barrier", "rmb"), ("read", "cmd_type"), ("read", "gpa"),
                           ("read", "hdr_len"), ("read", OFF_HDR_DATA), ("read", OFF_IO_PAGE), ("write", "ret"),
                           ("barrier", "wmb"), ("write", "done")]
+
+
+def test_the_request_page_belongs_to_the_command_that_carries_it() -> None:
+    rig = GuestRig.build(HARDENED)
+    assert rig.encrypt(val.G0) == Ret.INVALID and rig.records == []  # before INIT: refused, no record
+    rig.new_migration()
+    rig.encrypt(val.G0)
+    hdr, page, _ = rig.records[-1]
+    rig.decrypt(hdr, page, val.G0)
+    assert rig.prov["io"] == 2 * rig.ncmd and rig.ncmd == 5  # ENCRYPT, RESET, INIT, ENCRYPT, DECRYPT
 
 
 def test_an_older_copy_is_accepted_until_a_newer_one_was() -> None:
@@ -310,7 +323,7 @@ def test_publish_writes_the_protocols_fields() -> None:
 
 def test_a_command_never_answered_returns_none() -> None:
     rig = GuestRig.build(_silent_helper())
-    assert rig.command(INIT, 0) is None
+    assert rig.command(INIT, 0) is None and rig.guest.helper.polls == 3
     assert not rig.complete()
     R._write_field(rig.mailbox, "done", rig.seq)
     assert rig.complete()
@@ -358,9 +371,9 @@ def test_confidentiality_of_the_named_pages() -> None:
 def test_confidentiality_of_every_ram_page() -> None:
     rig = GuestRig.build(mutants.BY_ID["guest-plaintext-page"].impl)
     rig.new_migration()
-    last = (R.RAM_PAGES - 1) * PAGE_SIZE
-    assert last not in GPA.values()
-    rig.command(ENCRYPT, last)
+    middle = 3 * PAGE_SIZE  # neither G0 nor G1, nor the last page (a slice past it would be cut short)
+    assert middle not in GPA.values() and 4 * PAGE_SIZE < len(rig.ram)
+    rig.command(ENCRYPT, middle)
     assert "guest.confidential" in rig.violations
 
 
@@ -438,6 +451,8 @@ _GO, _RMB, _CMD, _RET, _WMB, _DONE = (("read", "go"), ("barrier", "rmb"), ("read
     ([_GO, _RMB, _CMD, _RET, _WMB, _DONE, _RET, _DONE], ["write"]),  # the last ret and done count
     ([_GO, _RMB, _CMD, _RET, _DONE, _RET, _WMB, _DONE], []),
     ([_GO, _RMB, _CMD, _WMB, _DONE], []),  # no ret written: nothing to order
+    ([_GO, _RMB, _CMD, _DONE], []),
+    ([_RET, _GO, _RMB, _CMD, _DONE], ["write"]),
     ([_GO, _CMD, _RET], []),  # no done written: not served
     ([_CMD, _RET, _DONE], []),  # go never read
     ([_GO, _RET, _DONE], []),  # parameters never read
@@ -460,20 +475,21 @@ def test_helper_without_barriers_is_caught() -> None:
 # --- the scripted host's actions
 def test_host_actions_change_the_mailbox() -> None:
     rig = GuestRig.build(_silent_helper())
+    rig.publish(INIT, 0)
     rig.publish(ENCRYPT, GPA[val.G0])
     rig._run_action(("param", "gpa", val.G1))
-    assert R._read_field(rig.mailbox, "gpa") == GPA[val.G1] and rig.prov["gpa"] == 2
+    assert R._read_field(rig.mailbox, "gpa") == GPA[val.G1] and rig.prov["gpa"] == 4
     rig._run_action(("param", "cmd_type", DECRYPT))
-    assert R._read_field(rig.mailbox, "cmd_type") == DECRYPT and rig.prov["cmd"] == 2
+    assert R._read_field(rig.mailbox, "cmd_type") == DECRYPT and rig.prov["cmd"] == 4
     R._write_field(rig.mailbox, "go", 0)
     rig._run_action(("go",))
-    assert R._read_field(rig.mailbox, "go") == rig.seq == 1
+    assert R._read_field(rig.mailbox, "go") == rig.seq == 2
     before = bytes(rig.mailbox)
     rig._run_action(("flip", PAGE_SIZE + 5, 0x30))
     assert rig.mailbox[OFF_IO_PAGE + 5] == before[OFF_IO_PAGE + 5] ^ 0x30
     rig._run_action(("flip", 7, 0))  # a zero byte flips bit 0
     assert rig.mailbox[OFF_IO_PAGE + 7] == before[OFF_IO_PAGE + 7] ^ 1
-    assert rig.prov["io"] == 2
+    assert rig.prov["io"] == 4
     assert rig.events == ["host:param", "host:param", "host:go", "host:flip", "host:flip"]
     rfc = GuestRig.build(_silent_helper(RFC))
     rfc.publish(INIT, 0)
@@ -531,6 +547,9 @@ def test_peek_uses_the_header_in_the_snapshot() -> None:
     rig.snap = bytes(mb)
     assert rig._peek("io")[0] == val.FORGED
     R._write_field(mb, "hdr_len", HDR_SIZE)
+    assert rig.decrypt(hdr, page, val.G0) == Ret.OK
+    rig.snap = bytes(mb)
+    assert rig._peek("io")[0] == val.FORGED  # the copy was accepted: an elided read of it is a replay
     mb[OFF_HDR_DATA] ^= 1
     rig.snap = bytes(mb)
     assert rig._peek("io")[0] == val.FORGED
@@ -667,6 +686,22 @@ def test_a_load_reported_done_after_a_failed_command_is_error_no_data() -> None:
                                                          "operation still reported success")
 
 
+def test_a_load_reported_done_after_a_timeout_is_error_no_data() -> None:
+    class SwallowsLoad(Host):
+        def load_page(self, record) -> None:
+            try:
+                super().load_page(record)
+            except HostError:
+                pass
+
+    rig = HostRig.build(_impl("swallows", host=SwallowsLoad))
+    rec = rig.save(val.G0)
+    assert rig.load(rec, [(0, ("silent",))]) is True
+    assert rig.wire_go_in_op == 1 and not rig.ret_read
+    assert rig.violations["adversary.error-no-data"] == ("a command of this operation failed or timed out, and the "
+                                                         "operation still reported success")
+
+
 def test_a_cleanup_may_report_success_after_a_failed_command() -> None:
     rig = HostRig.build(RFC)  # the published host ignores ret: cleanup is not judged by error-no-data
     rig.cleanup([(7, ("write", "ret", -2))])
@@ -756,6 +791,19 @@ def test_peer_actions() -> None:
     rig._run_action(("boot",))  # already booted: nothing changes
     assert rig.booted_at == 3 * QUANTUM
     assert rig.events == ["peer:sleep", "peer:silent", "peer:wake", "peer:serve", "peer:boot", "peer:boot"]
+
+
+def test_silent_outlasts_any_run() -> None:
+    rig = HostRig.build(HARDENED)
+    R._write_field(rig.mailbox, "cmd_type", INIT)
+    R._write_field(rig.mailbox, "go", 1)
+    rig._run_action(("silent",))
+    rig.clock.spent(10 ** 4 * QUANTUM)  # each operation lasts a few quanta
+    rig._peer_serve()
+    assert rig.peer.served == 0
+    rig._run_action(("wake",))
+    rig._peer_serve()
+    assert rig.peer.served == 1
 
 
 def test_peer_serve_runs_the_helper_now() -> None:
@@ -878,6 +926,7 @@ def test_a_crashing_host_is_dead() -> None:
     rig = HostRig.build(_impl("crashes", host=Crashes))
     assert rig.cleanup() is False
     assert rig.violations["robust"] == "the host crashed: KeyError: 'boom'" and rig.dead
+    assert rig.divergence is None  # the crash is the failure: the model is not asked to finish the operation
     assert "adversary.in-bounds" not in rig.violations
     assert rig.save(val.G0) is None and rig.trace == []
 
