@@ -24,7 +24,9 @@ Documented matching rules (docs/conformance.md, "How the oracle matches"):
   access, fence or branch between them form a block, and an implementation may make
   those writes in any order (the host's parameters before its write barrier; the
   helper's response header length and io page before ``ret``): no peer reads any of
-  them before the flag that follows the block. A write that matches a later step of
+  them before the flag that follows the block. The flag itself (:data:`FLAG`: the
+  helper's done, the host's go) is never in a block: the published helper's ret,
+  go = 0, done = 1 may not become done = 1 first. A write that matches a later step of
   the block is held until the model reaches that step, and checked again there.
 * **Optional writes**: a Write step the variant lists in ``OPTIONAL_WRITES`` may be
   left out (hardened's ``ret = -1`` before go: the helper writes ret before done, and
@@ -56,6 +58,9 @@ ELIDABLE: frozenset[tuple[str, str]] = frozenset({
 CLAIMS: frozenset[str] = frozenset({"send.poll", "send.prev", "load.prev"})
 #: (side, step label) of writes matched by field only.
 ANY_VALUE: frozenset[tuple[str, str]] = frozenset({("host", "load.len"), ("host", "load.page")})
+#: side -> the field its peer polls (the host's go, the helper's done): a write of it publishes
+#: the writes before it, so a write block ends before it (see the module docstring).
+FLAG: Mapping[str, str] = {"host": "go", "guest": "done"}
 
 _CACHE: dict[tuple, tuple[Thread, list]] = {}
 
@@ -110,7 +115,6 @@ class Observer:
     def __init__(self, variant: Rfc, side: str, *, peek: Peek | None = None) -> None:
         if side not in ("host", "guest"):
             raise ValueError("side is 'host' or 'guest'")
-        self.variant = variant
         self.side = side
         key = (type(variant), str(variant.D), str(variant.Q), side)
         if key not in _CACHE:  # compiling a thread costs ~5 ms; a test suite builds thousands
@@ -142,8 +146,7 @@ class Observer:
         self.visited: set[str] = set()  # model steps taken (coverage of the model by the run)
         #: property -> (access #, step label, step text) where its monitor flag was first set
         self.flag_at: dict[str, tuple[int, str, str]] = {}
-        d = variant.D
-        self.deadline = int(d.args[0]) if d.op == "const" else 1 << 30
+        self._deadline = _compile(variant.D)  # for the deadline claim (elided polls)
         self.history: list[str] = []  # labels taken, for reports (bounded)
         self._settle()
 
@@ -243,7 +246,7 @@ class Observer:
             return True
         return normalize(field, int(c.value(self.env, {}))) == normalize(field, int(value))  # type: ignore[misc]
 
-    def _do(self, c: _Compiled, kind: str, value: int | None, ghost: int | None) -> int | None:
+    def _do(self, c: _Compiled, value: int | None, ghost: int | None) -> int | None:
         """Take access step ``c``; returns a write's ghost (provenance) for the harness."""
         op = c.step.mem
         if isinstance(op, Read):
@@ -264,7 +267,7 @@ class Observer:
         for _ in range(len(self._steps)):
             c = self._steps[self.env[self.pc_var]]
             if self._matches(c, kind, field, value):
-                g = self._do(c, kind, value, ghost)
+                g = self._do(c, value, ghost)
                 self._settle()
                 self._drain()
                 return g
@@ -277,7 +280,7 @@ class Observer:
                 break
         # elided reads: the model reads here, the implementation skipped it
         if not self.held and self._elide_until(lambda c2: self._matches(c2, kind, field, value)):
-            g2 = self._do(self._steps[self.env[self.pc_var]], kind, value, ghost)
+            g2 = self._do(self._steps[self.env[self.pc_var]], value, ghost)
             self._settle()
             return g2
         pending = f" (writes made early and still waiting for their step: {sorted(self.held)})" if self.held else ""
@@ -285,12 +288,14 @@ class Observer:
                             f"the implementation's {kind} of {field} matches no step of the model{pending}")
 
     def _write_block(self) -> list[_Compiled]:
-        """The Write steps from the current one on that follow each other with nothing between."""
+        """The Write steps from the current one on that follow each other with nothing between,
+        up to (not including) a write of the flag the peer polls. (A step without ``next`` is
+        never the last: ``Thread.next_pc`` refuses one that falls off the end.)"""
         out: list[_Compiled] = []
         c = self._steps[self.env[self.pc_var]]
-        while isinstance(c.step.mem, Write) and c not in out:
+        while isinstance(c.step.mem, Write) and c.step.mem.field != FLAG[self.side] and c not in out:
             out.append(c)
-            if c.step.next is not None or c.step.pc + 1 >= len(self._steps):
+            if c.step.next is not None:
                 break
             c = self._steps[c.step.pc + 1]
         return out
@@ -315,7 +320,7 @@ class Observer:
                 if not self._matches(c, hk, hf, hv):
                     raise self._diverge(f"{hk} {hf}={hv}", f"a write made early does not match {c.step.label} "
                                         "once the model gets there")
-                self._do(c, hk, hv, hg)
+                self._do(c, hv, hg)
                 self._settle()
             elif not self._omit():
                 return
@@ -331,9 +336,9 @@ class Observer:
             if (self.side, c.step.label) not in ELIDABLE or not isinstance(c.step.mem, Read):
                 break
             if c.step.label in CLAIMS:
-                self.env[f"{self.side}.t"] = max(self.env[f"{self.side}.t"], self.deadline)
+                self.env[f"{self.side}.t"] = max(self.env[f"{self.side}.t"], int(self._deadline(self.env, {})))
             v, g = self.peek(c.step.mem.field)
-            self._do(c, "read", v, g)
+            self._do(c, v, g)
             self.elided += 1
             self._settle()
             if ok(self._steps[self.env[self.pc_var]]):
