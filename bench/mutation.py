@@ -56,8 +56,8 @@ TESTS: dict[str, list[str]] = {
     "impl/stream.py": ["tests/test_impl_stream_format.py", "tests/test_impl_stream.py"],
     "impl/crypto.py": ["tests/test_impl_crypto.py", "tests/test_impl_protocol.py"],
     "proofs/invariants.py": ["tests/test_proofs_houdini.py", "tests/test_proofs_invariant_store.py"],
-    "model/observe.py": ["tests/test_conformance_observer.py", "tests/test_conformance_oracle_faults.py",
-                         "tests/test_conformance_regressions.py"],
+    "model/observe.py": ["tests/test_observe_mutants.py", "tests/test_conformance_observer.py",
+                         "tests/test_conformance_oracle_faults.py", "tests/test_conformance_regressions.py"],
     "conformance/rig.py": ["tests/test_rig_checks.py", "tests/test_conformance_oracle_faults.py",
                            "tests/test_conformance_observer.py", "tests/test_conformance_regressions.py"],
 }
