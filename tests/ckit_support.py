@@ -135,4 +135,3 @@ needs_crypto = pytest.mark.skipif(
            f"libssl-dev, are missing: {_crypto_missing()})")
 HARDENED_HELPER = os.path.join(REPO, "examples", "c", "hardened-helper", "ConfidentialMigrationHardened.c")
 RFC_HELPER = os.path.join(REPO, "examples", "c", "rfc-helper", "ConfidentialMigrationRfc.c")
-TINY_HELPER = os.path.join(REPO, "tests", "c", "tiny_helper.c")

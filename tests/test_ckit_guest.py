@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ckit_support import HARDENED_HELPER, RFC_HELPER, TINY_HELPER, needs_cc, needs_crypto
+from ckit_support import HARDENED_HELPER, RFC_HELPER, needs_cc, needs_crypto
 from mhmailbox.conformance.rig import GPA, GuestRig
 from mhmailbox.model import values as val
 from mhmailbox.model.layout import Cmd
@@ -34,10 +34,27 @@ def hardened_helper():
     impl.stop()
 
 
-def tiny(fault: int, **kw):
-    from mhmailbox.conformance.ckit import c_guest
+#: One fault each, put first in the published helper's RESTORE_PAGE (a one-place change of
+#: examples/c/rfc-helper, as a mutant is): a wild pointer, a failed ASSERT, a wait for a ret value
+#: nobody writes (polls of one mailbox field), a loop touching nothing shared, the entry returning.
+FAULTS = {
+    "wild-pointer": "CopyMem ((VOID *)(UINTN)Gpa, (VOID *)(UINTN)0xdead0000, EFI_PAGE_SIZE);",
+    "assert": "ASSERT (Gpa == 0);",
+    "endless-poll": "while (Params->Ret != 12345) { CpuPause (); }",
+    "endless-loop": "for ( ; ;) { CpuPause (); }",
+    "entry-returns": "return EFI_UNSUPPORTED;",
+}
 
-    return c_guest([TINY_HELPER], "rfc", defines=(f"FAULT={fault}",), **kw)
+
+def faulty(tmp_path, fault: str) -> str:
+    """A copy of the published helper with ``FAULTS[fault]`` at the start of RESTORE_PAGE."""
+    with open(RFC_HELPER, encoding="utf-8") as fh:
+        text = fh.read()
+    anchor = "      case RESTORE_PAGE:\n"
+    assert text.count(anchor) == 1
+    path = tmp_path / f"{fault}.c"
+    path.write_text(text.replace(anchor, f"{anchor}        {FAULTS[fault]}\n"))
+    return str(path)
 
 
 # ---------------------------------------------------------------- stepping, RAM, provisioning
@@ -118,23 +135,23 @@ def test_the_rfc_c_helper_passes_hostile_host_as_the_python_one(rfc_helper):
 
 # ---------------------------------------------------------------- isolation
 @pytest.mark.parametrize("fault, words", [
-    (1, ("killed by SIGSEGV after access #",)),
-    (2, ("killed by SIGABRT", "it printed: ASSERT", "tiny_helper.c(", "Gpa == 0")),
-    (3, ("read ret 100000 times in a row", "a wait that never ends")),
-    (4, ("sent nothing for 1 s of real time", "a wait that never ends")),
-    (5, ("entry returned",)),
+    ("wild-pointer", ("killed by SIGSEGV after access #",)),
+    ("assert", ("killed by SIGABRT", "it printed: ASSERT", "assert.c(", "Gpa == 0")),
+    ("endless-poll", ("read ret 100000 times in a row", "a wait that never ends")),
+    ("endless-loop", ("sent nothing for 1 s of real time", "a wait that never ends")),
+    ("entry-returns", ("entry returned",)),
 ])
-def test_a_crash_abort_or_endless_loop_is_a_failed_case_with_a_reproducer(fault, words):
+def test_a_crash_abort_or_endless_loop_is_a_failed_case_with_a_reproducer(tmp_path, fault, words):
     from mhmailbox.conformance.cases import replay
-    from mhmailbox.conformance.ckit import run_c_case
+    from mhmailbox.conformance.ckit import c_guest, run_c_case
 
-    impl = tiny(fault, poll_limit=100_000, answer_timeout=1.0)
+    impl = c_guest(faulty(tmp_path, fault), "rfc", poll_limit=100_000, answer_timeout=1.0)
     try:
         r = run_c_case("guest/honest", impl, examples=20, shrink_seconds=1.0)
         assert (r.verdict, r.prop) == ("fail", "robust")
         for w in words:
             assert w in r.message, r.message
-        assert "c_guest(" in r.reproducer and "FAULT=" in r.reproducer
+        assert f"c_guest(['{tmp_path}/{fault}.c'], 'rfc'" in r.reproducer
         assert replay("guest/honest", impl, r.steps) is not None  # the reproducer fails again
     finally:
         impl.stop()
@@ -143,14 +160,14 @@ def test_a_crash_abort_or_endless_loop_is_a_failed_case_with_a_reproducer(fault,
 def test_the_run_goes_on_after_a_crash(capsys, tmp_path):
     from mhmailbox.cli import main
 
-    code = main(["conform", "--c-guest", TINY_HELPER, "--protocol", "rfc", "--define", "FAULT=1", "--examples", "12",
+    code = main(["conform", "--c-guest", faulty(tmp_path, "wild-pointer"), "--protocol", "rfc", "--examples", "12",
                  "--case", "guest/honest", "--case", "guest/confidential", "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 1
     got = {c["id"]: (c["verdict"], c["property"]) for c in doc["cases"]}
     assert got == {"guest/honest": ("fail", "robust"), "guest/confidential": ("fail", "guest.confidential")}
     assert doc["build"]["side"] == "guest" and doc["build"]["entries"] == ["MigrationHandlerMain"]
-    assert doc["build"]["overrides"][0]["name"] == "FAULT"
+    assert doc["build"]["overrides"] == []  # the file as written
 
 
 # ---------------------------------------------------------------- usage errors

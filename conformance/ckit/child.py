@@ -36,6 +36,7 @@ import attrs
 from mhmailbox.impl.memory import InstrumentedPort, MemoryFault
 from mhmailbox.model.layout import FIELDS, SHARED_SIZE
 
+from ..adapter import Implementation
 from .build import Build
 
 EV = struct.Struct("<IIQQQ")
@@ -247,3 +248,26 @@ class Child:
 
 #: What :meth:`Child._event` returns to go on serving.
 GO_ON = object()
+
+
+@attrs.frozen
+class ChildImplementation(Implementation):
+    """A built C file as an :class:`Implementation` (``run_case`` and the CLI take it as is): each
+    host or helper it makes is a fresh child, and the previous one is stopped (one example at a time)."""
+
+    build: Build = attrs.field(default=None, kw_only=True)
+    answer_timeout: float = attrs.field(default=ANSWER_TIMEOUT, kw_only=True)
+    poll_limit: int = attrs.field(default=POLL_LIMIT, kw_only=True)
+    live: list = attrs.field(factory=list, kw_only=True, eq=False, repr=False)
+
+    def _fresh(self, start: Any) -> Any:
+        """Stop every child, then start one with ``start()`` and keep it to stop later."""
+        self.stop()
+        child = start()
+        self.live.append(child)
+        return child
+
+    def stop(self) -> None:
+        """Stop every child this implementation started."""
+        while self.live:
+            self.live.pop().stop()

@@ -39,10 +39,9 @@ from mhmailbox.impl.crypto import HDR_SIZE, Provision
 from mhmailbox.impl.memory import InstrumentedPort, MemoryFault
 from mhmailbox.model.layout import FIELDS
 
-from ..adapter import Implementation
-from .build import HELPER_ENTRY, Build
+from .build import HELPER_ENTRY
 from .child import (ANSWER_TIMEOUT, EV_PROVISION, EV_RAM, EV_READ, EV_RESULT, GO_ON, NO_FIELD, POLL_LIMIT,
-                    CChildCrashed, Child)
+                    CChildCrashed, Child, ChildImplementation)
 
 #: The lowest gpa the child maps (Linux's vm.mmap_min_addr); the rig names no gpa below it.
 RAM_LO = 0x10000
@@ -137,30 +136,15 @@ class CGuest(Child):
 
 
 @attrs.frozen
-class CGuestImplementation(Implementation):
-    """A built C helper as an :class:`Implementation` (``run_case`` and the CLI take it as is).
-
-    Each ``make_guest`` starts a fresh child and stops the previous one (one example at a time).
-    """
-
-    build: Build = attrs.field(default=None, kw_only=True)
-    answer_timeout: float = attrs.field(default=ANSWER_TIMEOUT, kw_only=True)
-    poll_limit: int = attrs.field(default=POLL_LIMIT, kw_only=True)
-    live: list = attrs.field(factory=list, kw_only=True, eq=False, repr=False)
+class CGuestImplementation(ChildImplementation):
+    """A built C helper as an :class:`Implementation`; each ``make_guest`` is a fresh child."""
 
     def make_host(self, port: Any, clock: Any, *, timeout: float, quantum: float) -> Any:
         raise NotImplementedError("a C helper has no host side: check a C host with c_host")
 
     def make_guest(self, port: InstrumentedPort, ram: memoryview, provision: Provision | None) -> CGuest:
-        self.stop()
-        guest = CGuest(self.build, port, self.answer_timeout, self.poll_limit, ram=ram, provision=provision)
-        self.live.append(guest)
-        return guest
-
-    def stop(self) -> None:
-        """Stop every child this implementation started."""
-        while self.live:
-            self.live.pop().stop()
+        return self._fresh(lambda: CGuest(self.build, port, self.answer_timeout, self.poll_limit, ram=ram,
+                                          provision=provision))
 
 
 def c_guest(sources: list[str] | str, protocol: str = "hardened", *, entry: str = HELPER_ENTRY,

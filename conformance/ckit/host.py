@@ -33,10 +33,10 @@ from mhmailbox.impl.memory import InstrumentedPort
 from mhmailbox.impl.stream import Record
 from mhmailbox.model.layout import FIELDS, PAGE_SIZE
 
-from ..adapter import HOST_OPERATIONS, Implementation, OperationFailed
-from .build import ENTRIES, Build
+from ..adapter import HOST_OPERATIONS, OperationFailed
+from .build import ENTRIES
 from .child import (ANSWER_TIMEOUT, EV_CLOCK, EV_ERROR, EV_GET, EV_PUT, EV_PUT_SHARED, EV_READ, EV_RESULT, GO_ON,
-                    POLL_LIMIT, CChildCrashed, CChildHung, Child)
+                    POLL_LIMIT, CChildCrashed, CChildHung, Child, ChildImplementation)
 
 REQ = struct.Struct("<IIQQQ")
 REQ_INIT, REQ_SAVE, REQ_LOAD, REQ_CLEANUP = 1, 2, 3, 4
@@ -174,17 +174,14 @@ def parse_record(gpa: int, items: list[tuple[int, bytes]]) -> Record:
 
 
 @attrs.frozen
-class CHostImplementation(Implementation):
-    """A built C host as an :class:`Implementation` (``run_case`` and the CLI take it as is).
+class CHostImplementation(ChildImplementation):
+    """A built C host as an :class:`Implementation`; each ``make_host`` is a fresh child."""
 
-    Each ``make_host`` starts a fresh child and stops the previous one (one example at a time).
-    """
-
-    build: Build = attrs.field(default=None, kw_only=True)
     deadline_ns: int = attrs.field(default=PUBLISHED_DEADLINE_NS, kw_only=True)
-    answer_timeout: float = attrs.field(default=ANSWER_TIMEOUT, kw_only=True)
-    poll_limit: int = attrs.field(default=POLL_LIMIT, kw_only=True)
-    live: list = attrs.field(factory=list, kw_only=True, eq=False, repr=False)
+
+    @property
+    def has_load(self) -> bool:
+        return "load" in self.build.entries
 
     @property
     def operations(self) -> frozenset[str]:
@@ -195,19 +192,11 @@ class CHostImplementation(Implementation):
         return ENTRIES[op]
 
     def make_host(self, port: InstrumentedPort, clock: VirtualClock, *, timeout: float, quantum: float) -> CHost:
-        self.stop()
-        host = CHost(self.build, port, self.answer_timeout, self.poll_limit, clock=clock, timeout=timeout,
-                     quantum=quantum, deadline_ns=self.deadline_ns)
-        self.live.append(host)
-        return host
+        return self._fresh(lambda: CHost(self.build, port, self.answer_timeout, self.poll_limit, clock=clock,
+                                         timeout=timeout, quantum=quantum, deadline_ns=self.deadline_ns))
 
     def make_guest(self, port: Any, ram: Any, provision: Any) -> Any:
         raise NotImplementedError("a C host has no helper side: check a C helper with c_guest")
-
-    def stop(self) -> None:
-        """Stop every child this implementation started."""
-        while self.live:
-            self.live.pop().stop()
 
 
 def c_host(sources: list[str] | str, protocol: str = "rfc", *, defines: tuple[str, ...] = (),
