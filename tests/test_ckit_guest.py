@@ -197,3 +197,17 @@ def test_a_helper_needing_libcrypto_where_it_is_missing(monkeypatch):
     with pytest.raises(UsageError, match=r"calls (AeadAesGcm|Hkdf).* \(BaseCryptLib\).*libssl-dev"):
         kit_build.build([HARDENED_HELPER], helper_entry="MigrationHandlerMain")
     kit_build.build([RFC_HELPER], helper_entry="MigrationHandlerMain")  # no cryptography: builds without it
+
+
+@needs_crypto
+def test_host_and_helper_in_one_run(capsys):
+    from ckit_support import REPO
+    from mhmailbox.cli import main
+
+    host = f"{REPO}/examples/c/hardened-host/confidential-ram.c"
+    code = main(["conform", "--c-host", host, "--c-guest", HARDENED_HELPER, "--protocol", "hardened",
+                 "--examples", "3", "--case", "host/honest", "--case", "guest/honest", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert [(c["id"], c["verdict"]) for c in doc["cases"]] == [("host/honest", "pass"), ("guest/honest", "pass")]
+    assert [b["side"] for b in doc["builds"]] == ["host", "guest"]
