@@ -753,6 +753,12 @@ def test_order_response_checks_ret_as_well_as_done() -> None:
     assert ok.violations == {}
 
 
+def test_ret_read_before_any_done_is_no_order_fault() -> None:
+    rig = HostRig.build(HARDENED)
+    rig._host_wire(Access("host", "read", "ret", 4, 0), "ret")
+    assert rig.ret_read and rig.violations == {} and rig.done_seen == ("i", 0)
+
+
 def test_the_helper_reading_its_own_commands_parameters_is_in_order() -> None:
     rig = HostRig.build(HARDENED)
     rig.wire["go"] = ("h", 2)
