@@ -277,7 +277,7 @@ class Observer:
                         self.held[c2.step.label] = (kind, field, value, ghost)
                         return int(c2.ghost(self.env, {})) if c2.ghost else None  # type: ignore[misc]
             if not self._omit():
-                break
+                break  # nothing left out: the step and the access are as they were
         # elided reads: the model reads here, the implementation skipped it
         if not self.held and self._elide_until(lambda c2: self._matches(c2, kind, field, value)):
             g2 = self._do(self._steps[self.env[self.pc_var]], value, ghost)
@@ -296,7 +296,7 @@ class Observer:
         while isinstance(c.step.mem, Write) and c.step.mem.field != FLAG[self.side] and c not in out:
             out.append(c)
             if c.step.next is not None:
-                break
+                break  # a jump ends the block
             c = self._steps[c.step.pc + 1]
         return out
 
@@ -334,7 +334,7 @@ class Observer:
         for _ in range(limit):
             c = self._steps[self.env[self.pc_var]]
             if (self.side, c.step.label) not in ELIDABLE or not isinstance(c.step.mem, Read):
-                break
+                break  # not a read the model may elide: undo below
             if c.step.label in CLAIMS:
                 self.env[f"{self.side}.t"] = max(self.env[f"{self.side}.t"], int(self._deadline(self.env, {})))
             v, g = self.peek(c.step.mem.field)
