@@ -277,13 +277,19 @@ def test_a_read_the_model_may_not_skip_is_not_elided() -> None:
         obs.observe("read", "io", 6, 5)
 
 
-def _guest_decrypt(mem: dict) -> Observer:
-    """A hardened helper after INIT, at a DECRYPT of G0 whose io page it has not read."""
-    obs = Observer(_hardened(), "guest", peek=lambda f: mem[f])
+def _helper_given(cmd: int, variant=None, mem: dict | None = None) -> Observer:
+    """A hardened helper that served INIT (go 1) and has read the parameters of ``cmd`` of G0 (go 2)."""
+    obs = Observer(variant or _hardened(), "guest", peek=None if mem is None else (lambda f: mem[f]))
     for a in [("read", "go", 1, 2), ("barrier", "rmb"), ("read", "cmd", val.INIT, 2), ("read", "gpa", 0, 2),
               ("write", "ret", val.OK), ("barrier", "wmb"), ("write", "done", 1),
-              ("read", "go", 2, 4), ("barrier", "rmb"), ("read", "cmd", val.DECRYPT, 4), ("read", "gpa", val.G0, 4)]:
+              ("read", "go", 2, 4), ("barrier", "rmb"), ("read", "cmd", cmd, 4), ("read", "gpa", val.G0, 4)]:
         obs.observe(*a)
+    return obs
+
+
+def _guest_decrypt(mem: dict) -> Observer:
+    """At a DECRYPT of G0 whose io page the helper has not read."""
+    obs = _helper_given(val.DECRYPT, mem=mem)
     assert obs.at == "restore"
     return obs
 
@@ -322,12 +328,7 @@ def test_a_failed_elision_leaves_no_trace() -> None:
 
 # ---------------------------------------------------------------- write blocks, optional and wildcard writes
 def _helper_at_encrypt() -> Observer:
-    obs = Observer(_hardened(), "guest")
-    for a in [("read", "go", 1, 2), ("barrier", "rmb"), ("read", "cmd", val.INIT, 2), ("read", "gpa", 0, 2),
-              ("write", "ret", 0), ("barrier", "wmb"), ("write", "done", 1),
-              ("read", "go", 2, 4), ("barrier", "rmb"), ("read", "cmd", val.ENCRYPT, 4), ("read", "gpa", val.G0, 4)]:
-        obs.observe(*a)
-    return obs
+    return _helper_given(val.ENCRYPT)
 
 
 def test_a_divergence_names_the_writes_still_held() -> None:
@@ -367,11 +368,7 @@ def test_a_held_write_is_checked_again_with_the_state_at_its_step() -> None:
             G.patch("save", set={"ret": 5})
             G.patch("save.hdr", mem=Write("hdr_len", V("guest.ret") + 11, lift(0)))
 
-    obs = Observer(LenAfterPage(deadline=4, quantum=1), "guest")
-    for a in [("read", "go", 1, 2), ("barrier", "rmb"), ("read", "cmd", val.INIT, 2), ("read", "gpa", 0, 2),
-              ("write", "ret", 0), ("barrier", "wmb"), ("write", "done", 1),
-              ("read", "go", 2, 4), ("barrier", "rmb"), ("read", "cmd", val.ENCRYPT, 4), ("read", "gpa", val.G0, 4)]:
-        obs.observe(*a)
+    obs = _helper_given(val.ENCRYPT, LenAfterPage(deadline=4, quantum=1))
     obs.observe("write", "hdr_len", val.INVALID + 11)  # what save.hdr would write now: held
     with pytest.raises(Divergence) as e:
         obs.observe("write", "io", 4 + 2 + val.G0)  # save.hdr now wants 5 + 11
@@ -413,21 +410,24 @@ def test_a_read_does_not_match_a_write_step_nor_a_write_a_read_step() -> None:
         guest.observe("write", "go", 1)
 
 
+def _rfc_helper_given(cmd: int, gpa: int) -> Observer:
+    """A published helper that has read the parameters of its first command."""
+    obs = Observer(_rfc(), "guest")
+    for a in [("write", "go", 0), ("read", "go", 1, 2), ("write", "done", 0), ("read", "cmd", cmd, 2),
+              ("read", "gpa", gpa, 2)]:
+        obs.observe(*a)
+    return obs
+
+
 def test_the_helpers_done_is_never_written_early() -> None:
     """rfc helper: ret, go = 0 may come in either order, done = 1 only after both."""
-    def served(obs: Observer) -> Observer:
-        for a in [("write", "go", 0), ("read", "go", 1, 2), ("write", "done", 0), ("read", "cmd", val.INIT, 2),
-                  ("read", "gpa", 0, 2)]:
-            obs.observe(*a)
-        return obs
-
-    obs = served(Observer(_rfc(), "guest"))
+    obs = _rfc_helper_given(val.INIT, 0)
     obs.observe("write", "go", 0)
     obs.observe("write", "ret", val.OK)
     obs.observe("write", "done", 1)
     assert obs.at == "wait"
     with pytest.raises(Divergence):
-        served(Observer(_rfc(), "guest")).observe("write", "done", 1)
+        _rfc_helper_given(val.INIT, 0).observe("write", "done", 1)
 
 
 def test_the_hosts_go_is_never_written_early_even_without_a_barrier() -> None:
@@ -451,10 +451,7 @@ def test_the_io_page_compares_empty_and_forged_as_one() -> None:
     assert [normalize("io", v) for v in (0, 1, 3, 6)] == [3, 1, 3, 6]
     assert normalize("gpa", 0) == 0 and normalize("ret", 0) == 0
     # rfc helper, ENCRYPT of a gpa outside RAM: the model copies FORGED, the helper zeros
-    obs = Observer(_rfc(), "guest")
-    for a in [("write", "go", 0), ("read", "go", 1, 2), ("write", "done", 0), ("read", "cmd", val.ENCRYPT, 2),
-              ("read", "gpa", val.OUTSIDE, 2)]:
-        obs.observe(*a)
+    obs = _rfc_helper_given(val.ENCRYPT, val.OUTSIDE)
     obs.observe("write", "io", val.EMPTY)
     assert obs.at == "ret"
 
