@@ -1,9 +1,11 @@
-"""The oracle (model/observe.py) rule by rule, each test naming the one-line fault it catches.
+"""The oracle (model/observe.py) rule by rule, each rule next to the one-line faults it must catch.
 
 Driven directly with short access sequences (no implementation, no rig): the reports a
 divergence carries, the counters the suite reads (windows, returns, timeouts, elided,
-omitted, steps, flags), each elidable read and deadline claim, held writes, and that a
-failed elision leaves no trace. bench/mutation.py runs these first for model/observe.py.
+omitted, steps, flags), each elidable read and deadline claim (a label left out of
+ELIDABLE or CLAIMS fails one test here), held writes, and that a failed elision leaves no
+trace (one counter not rolled back fails it). bench/mutation.py runs these first for
+model/observe.py; its mutants that no test can tell apart are in bench/mutation_equivalent.txt.
 """
 from __future__ import annotations
 
