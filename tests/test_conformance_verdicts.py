@@ -186,6 +186,18 @@ def test_skips_exit_0_and_are_in_text_json_and_junit(capsys, monkeypatch, tmp_pa
     assert rc == 0 and out.startswith("skip MUST   host/honest") and "(skipped: host/honest)" in out
 
 
+def test_exit_status_by_verdict() -> None:
+    """1 for a failure or a run that could not conclude; 0 for pass, skipped and deviates."""
+    from mhmailbox.conformance.cli import exit_status
+    from mhmailbox.conformance.runner import Result
+
+    def status(*verdicts: str) -> int:
+        return exit_status(summary([Result(BY_ID["host/honest"], "x", v, 1, 0.1) for v in verdicts]))
+
+    assert status("pass", "skipped", "deviates") == 0
+    assert status("pass", "unknown") == 1 and status("deviates", "fail") == 1
+
+
 def test_a_failure_exits_1_even_with_passes(capsys) -> None:
     rc, out = _conform(capsys, "--impl", "rfc", "--case", "host/honest", "--case", "host/barriers", "--examples", "5")
     assert rc == 1 and "rfc: 1 pass, 0 skipped, 0 deviates, 1 fail, 0 unknown" in out
