@@ -8,7 +8,7 @@
  * barrier event. MigrationProvisionGet asks the suite for the provisioning it gave last.
  * ASSERT prints "ASSERT file(line): expression" and aborts, as a debug build of EDK2 stops;
  * CpuDeadLoop aborts too (a helper that gave up). DebugPrint writes to stderr (the last line
- * goes in a crash report); EDK2's %a (an ASCII string) is printed as %s.
+ * goes in a crash report), EDK2's conversions turned into C's.
  * BaseCryptLib (AES-256-GCM, HKDF-SHA256) is in mhkit_crypto.c (OpenSSL's libcrypto).
  */
 #include <stdarg.h>
@@ -49,15 +49,29 @@ VOID EFIAPI CpuDeadLoop(VOID)
     abort();
 }
 
+/* EDK2's conversions in C's: %a (an ASCII string) is %s; %r (an EFI_STATUS) is printed in hex;
+ * %s and %S (UCS-2 strings) and %g (a GUID) are printed as pointers (C's %s would misread them). */
 VOID EFIAPI DebugPrint(IN UINTN ErrorLevel, IN CONST CHAR8 *Format, ...)
 {
     char fmt[512];
     size_t j = 0;
     (void)ErrorLevel;
-    for (size_t i = 0; Format[i] && j + 2 < sizeof fmt; i++) {
+    for (size_t i = 0; Format[i] && j + 4 < sizeof fmt; i++) {
         fmt[j++] = Format[i];
-        if (Format[i] == '%' && Format[i + 1] == 'a') {  /* EDK2's %a: an ASCII string */
+        if (Format[i] != '%')
+            continue;
+        while (Format[i + 1] && strchr("-+ #0123456789.*lLhz", Format[i + 1]) && j + 4 < sizeof fmt)
+            fmt[j++] = Format[++i];
+        char c = Format[i + 1];
+        if (c == 'a') {
             fmt[j++] = 's';
+            i++;
+        } else if (c == 'r') {
+            fmt[j++] = 'l';
+            fmt[j++] = 'x';
+            i++;
+        } else if (c == 's' || c == 'S' || c == 'g') {
+            fmt[j++] = 'p';
             i++;
         }
     }
