@@ -43,6 +43,8 @@ FAULTS = {
     "endless-poll": "while (Params->Ret != 12345) { CpuPause (); }",
     "endless-loop": "for ( ; ;) { CpuPause (); }",
     "entry-returns": "return EFI_UNSUPPORTED;",
+    "debug-then-low-gpa": 'DEBUG ((DEBUG_ERROR, "status %r at %g by %a\\n", (EFI_STATUS)5, NULL, "Restore")); '
+                          "*(VOLATILE INT32 *)(UINTN)0x10 = 0;",
 }
 
 
@@ -140,6 +142,7 @@ def test_the_rfc_c_helper_passes_hostile_host_as_the_python_one(rfc_helper):
     ("endless-poll", ("read ret 100000 times in a row", "a wait that never ends")),
     ("endless-loop", ("sent nothing for 1 s of real time", "a wait that never ends")),
     ("entry-returns", ("entry returned",)),
+    ("debug-then-low-gpa", ("killed by SIGSEGV", "it printed: status 5 at (nil) by Restore")),  # EDK2's %r %g %a
 ])
 def test_a_crash_abort_or_endless_loop_is_a_failed_case_with_a_reproducer(tmp_path, fault, words):
     from mhmailbox.conformance.cases import replay
