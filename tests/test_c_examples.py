@@ -29,6 +29,7 @@ MUTANTS = os.path.join(REPO, "examples", "c", "mutants", "host.json")
 HELPER_MUTANTS = os.path.join(REPO, "examples", "c", "mutants", "helper.json")
 EDK2_STUBS = os.path.join(REPO, "conformance", "ckit", "include")  # the kit's EDK2 stand-ins
 KIT_CRYPTO = os.path.join(REPO, "conformance", "ckit", "runtime", "mhkit_crypto.c")
+KIT_EDK2 = os.path.join(REPO, "conformance", "ckit", "runtime", "mhkit_edk2.c")
 #: Enough to draw every peer behaviour of a case; the full 200-example run is a figure in the
 #: report (docs/ckit.md), not a test: it takes minutes.
 EXAMPLES = 30
@@ -217,7 +218,7 @@ def c_helper(tmp_path_factory):
     exe = str(tmp_path_factory.mktemp("harness") / "harness")
     p = subprocess.run([find_compiler(), "-std=gnu11", "-O1", "-Wall", "-Werror", "-Wno-unused-parameter",
                         "-Wno-unused-function", "-Wno-deprecated-declarations", "-I", EDK2_STUBS,
-                        "-I", os.path.join(REPO, "examples", "c", "hardened-helper"), HARNESS, KIT_CRYPTO, "-lcrypto",
+                        "-I", os.path.join(REPO, "examples", "c", "hardened-helper"), HARNESS, KIT_EDK2, KIT_CRYPTO, "-lcrypto",
                         "-o", exe],
                        capture_output=True, text=True)
     if p.returncode != 0 and ("openssl/" in p.stderr or "-lcrypto" in p.stderr):
@@ -267,7 +268,7 @@ def test_the_c_helper_opens_a_python_page_once_and_refuses_what_it_must(c_helper
     h1, p1 = cipher.seal(RAM_GPA, 1, bytes(range(256)) * 16)
     h2, p2 = cipher.seal(RAM_GPA, 2, bytes([5]) * 4096)
     tampered = p2[:100] + bytes([p2[100] ^ 1]) + p2[101:]
-    mailbox = RAM_GPA + 0x10000
+    mailbox = 0x820000  # the harness's mailbox, at the stand-in PCD's gpa
     script = ["fill 0", f"decrypt 1 {RAM_GPA:x} {h1.hex()} {p1.hex()}",  # before INIT: refused
               "init 2", f"decrypt 3 {RAM_GPA + 0x1000:x} {h1.hex()} {p1.hex()}",  # moved
               f"decrypt 4 {RAM_GPA:x} {h2.hex()} {tampered.hex()}",  # tampered

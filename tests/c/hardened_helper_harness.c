@@ -1,10 +1,10 @@
 /*
  * Test harness for examples/c/hardened-helper/ConfidentialMigrationHardened.c (tests/test_c_examples.py):
  * the helper's own command code (its file is included as it is, so its static functions are
- * reachable) with the EDK2 stand-ins implemented here, and BaseCryptLib from the C kit
- * (conformance/ckit/runtime/mhkit_crypto.c, OpenSSL's libcrypto), compiled in beside it.
- * Guest RAM is mapped at its own gpas, as a firmware helper sees it: one page at RAM_GPA, the
- * mailbox at MAILBOX_GPA.
+ * reachable) with the C kit's EDK2 stand-ins and BaseCryptLib (conformance/ckit/runtime/
+ * mhkit_edk2.c, mhkit_crypto.c: OpenSSL's libcrypto) compiled in beside it; the two runtime calls
+ * those make (a barrier, the provisioning) are answered here. Guest RAM is mapped at its own
+ * gpas, as a firmware helper sees it: pages from RAM_GPA, the mailbox at MAILBOX_GPA (the PCD's).
  *
  *   harness KEYHEX SIDHEX < script
  * Script lines (stdin), one command each, answered with one line "ret HEX(header) HEX(io page)":
@@ -21,26 +21,14 @@
 #include "ConfidentialMigrationHardened.c"
 
 #define RAM_GPA 0x10000000ULL
-#define MAILBOX_GPA 0x10010000ULL
 #define RAM_TOP 0x10020000ULL
+#define MAILBOX_GPA 0x820000ULL /* PcdConfidentialMigrationMailboxBase of the stand-ins */
 
-UINT32 _gPcd_PcdConfidentialMigrationMailboxBase = (UINT32)MAILBOX_GPA;
 UINT64 _gPcd_PcdConfidentialMigrationGuestRamSize = RAM_TOP;
 static UINT8 gKey[32], gSid[16];
 
-VOID *EFIAPI CopyMem(OUT VOID *D, IN CONST VOID *S, IN UINTN N) { return memmove(D, S, N); }
-VOID *EFIAPI SetMem(OUT VOID *B, IN UINTN N, IN UINT8 V) { return memset(B, V, N); }
-VOID *EFIAPI ZeroMem(OUT VOID *B, IN UINTN N) { return memset(B, 0, N); }
-INTN EFIAPI CompareMem(IN CONST VOID *A, IN CONST VOID *B, IN UINTN N) { return memcmp(A, B, N); }
-VOID EFIAPI CpuPause(VOID) {}
-VOID EFIAPI DisableInterrupts(VOID) {}
-VOID EFIAPI MemoryFence(VOID) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
-VOID EFIAPI DebugPrint(IN UINTN L, IN CONST CHAR8 *F, ...) { (void)L; (void)F; }
-VOID EFIAPI DebugAssert(IN CONST CHAR8 *F, IN UINTN L, IN CONST CHAR8 *D) { fprintf(stderr, "%s:%lu %s\n", F, (unsigned long)L, D); abort(); }
-VOID *EFIAPI AllocateZeroPool(IN UINTN N) { return calloc(1, N); }
-VOID EFIAPI FreePool(IN VOID *B) { free(B); }
-BOOLEAN EFIAPI GetRandomNumber32(OUT UINT32 *R) { *R = 0x01020304; return TRUE; }
-EFI_STATUS EFIAPI MigrationProvisionGet(OUT UINT8 *K, OUT UINT8 *S) { memcpy(K, gKey, 32); memcpy(S, gSid, 16); return EFI_SUCCESS; }
+void mhkit_barrier(int kind) { (void)kind; __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+int mhkit_provision(uint8_t *key, uint8_t *sid) { memcpy(key, gKey, 32); memcpy(sid, gSid, 16); return 0; }
 
 static void unhex(const char *s, UINT8 *out, size_t n)
 {
@@ -74,7 +62,9 @@ int main(int argc, char **argv)
     unhex(argv[1], gKey, 32);
     unhex(argv[2], gSid, 16);
     if (mmap((void *)RAM_GPA, RAM_TOP - RAM_GPA, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-             -1, 0) != (void *)RAM_GPA)
+             -1, 0) != (void *)RAM_GPA ||
+        mmap((void *)MAILBOX_GPA, MH_SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+             -1, 0) != (void *)MAILBOX_GPA)
         return 3;
     mHelper.MailboxBase = PcdGet32(PcdConfidentialMigrationMailboxBase);
     mHelper.RamSize = PcdGet64(PcdConfidentialMigrationGuestRamSize);
