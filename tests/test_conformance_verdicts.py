@@ -18,6 +18,7 @@ from mhmailbox.conformance.cases import (BY_ID, CASES, DIRECT_CHECKS, ORACLE, De
 from mhmailbox.conformance.mutants import PlaintextPage
 from mhmailbox.conformance.runner import GRADE, run_case, summary
 from mhmailbox.impl.guest import GuestHelper
+from mhmailbox.impl.host import Host
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,6 +37,18 @@ class DoneTwicePlaintext(DoneTwice, PlaintextPage):
 
 
 DONE_TWICE = attrs.evolve(HARDENED, name="done-twice", guest_cls=DoneTwice)
+
+
+class ClearsHeaderLength(Host):
+    """Writes hdr_len = 0 before each save: the helper writes it again before done, so no peer
+    and no property can tell, but the model's save has no such step."""
+
+    def save_page(self, gpa: int):  # type: ignore[no-untyped-def]
+        self.port.write("hdr_len", 0)
+        return super().save_page(gpa)
+
+
+CLEARS_HDR_LEN = attrs.evolve(HARDENED, name="clears-hdr-len", host_cls=ClearsHeaderLength)
 
 
 @attrs.frozen
@@ -83,6 +96,15 @@ def test_the_deviating_helper_violates_no_property() -> None:
             assert r.verdict == "pass", (case, r.prop, r.message)
     finally:
         ORACLE["on"] = True
+
+
+@pytest.mark.parametrize("case", ["host/honest", "host/publish-after-timeout"])
+def test_a_host_that_only_deviates_gets_deviates(case) -> None:
+    """The wire checks go on after the divergence, late helpers and timeouts included, and find
+    nothing: a harmless extra write is a deviation, not a failure."""
+    r = run_case(case, CLEARS_HDR_LEN, examples=30)
+    assert (r.verdict, r.prop) == ("deviates", "divergence"), (r.prop, r.message)
+    assert r.divergence["observed"] == "write hdr_len=0"
 
 
 def test_a_property_violation_after_the_divergence_still_fails() -> None:
