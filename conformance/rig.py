@@ -281,8 +281,7 @@ class HostRig(RigBase):
                 self.ret_read = True
                 if a.value != 0:
                     self.op_failed = True
-            src = self.done_seen if f == "ret" else self.wire["io"]
-            both = (self.done_seen, self.wire["ret"]) if f == "ret" else (src,)
+            both = (self.done_seen, self.wire["ret"]) if f == "ret" else (self.wire["io"],)
             for w in both:
                 if w[0] == "g" and w[1] != self.wire_go:
                     self.violate("order.response", f"the host took a {'completion' if f == 'ret' else 'page'} the "

@@ -624,6 +624,13 @@ def test_the_rfc_helpers_go_clear_is_a_guest_write() -> None:
     assert rig.prov["done"] == 3 and rig.violations == {"barriers": "the host read ret with no read barrier after done"}
 
 
+@pytest.mark.parametrize("impl", [HARDENED, RFC])
+def test_the_helpers_page_is_tagged_with_the_go_it_serves(impl) -> None:
+    rig = HostRig.build(impl)
+    rig.save(val.G0)  # INIT is go #1, ENCRYPT go #2 (rfc: no header, the page alone)
+    assert rig.wire["io"] == ("g", 2) and rig.prov["io"] == rig.prov["done"] == 5
+
+
 def test_completion_time_of_a_slow_helper() -> None:
     rig = HostRig.build(HARDENED)
     assert rig.cleanup([(0, ("sleep", 2))]) is True
