@@ -260,6 +260,10 @@ def deviation_message(case: Case, divergence: dict, examples: int | None = None,
     return text + (f" (this case's {', '.join(to_end)} among them)." if to_end else " (none of this case's properties among them).")
 
 
+#: The finding of a divergence that is a wrong answer (model/observe.py ``Divergence.answer``): a
+#: write the peer sees, of a value the model's step there does not write or of a field only the
+#: peer writes. It fails every case, whatever its properties: no peer can call it a style.
+ANSWER = "protocol.answer"
 #: The last failure seen per case (Hypothesis replays the shrunk example last).
 LAST: dict[str, ConformanceFailure] = {}
 #: When a case first failed in the current run (time.perf_counter()), before shrinking.
@@ -291,6 +295,15 @@ def _check(case: Case, rig: Any, steps: list, *, stop_at_divergence: bool = Fals
             LAST[case.id] = f
             _event(f"{case.id}: violated {p}")
             raise f
+    if diverged and rig.divergence.answer:
+        # not a matter of order: the peer reads what no conforming implementation leaves there
+        d = rig.divergence.as_dict()
+        f = ConformanceFailure(case, ANSWER, f"wrong answer at access #{d['access']}: {d['answer']} "
+                               f"(model at {d['model_at']})", d, steps, rig.trace[-40:])
+        LAST[case.id] = f
+        FIRST.setdefault(case.id, time.perf_counter())
+        _event(f"{case.id}: wrong answer")
+        raise f
     if diverged:
         _event(f"{case.id}: divergence")
         if stop_at_divergence:

@@ -71,7 +71,7 @@ class Divergence(Exception):
     """The implementation made an access (or ended) where its model cannot follow."""
 
     def __init__(self, index: int, observed: str, label: str, expected: list[str], state: dict[str, int],
-                 why: str) -> None:
+                 why: str, answer: str | None = None) -> None:
         super().__init__(f"divergence at access #{index}: {why}")
         self.index = index
         self.observed = observed
@@ -79,10 +79,13 @@ class Divergence(Exception):
         self.expected = expected
         self.state = state
         self.why = why
+        #: set when the divergence is a wrong answer, not an order: a write the peer can see of
+        #: a value the model's step there does not write, or of a field only the peer writes
+        self.answer = answer
 
     def as_dict(self) -> dict[str, Any]:
         return {"access": self.index, "observed": self.observed, "model_at": self.label,
-                "model_expects": self.expected, "why": self.why, "model_state": self.state}
+                "model_expects": self.expected, "why": self.why, "answer": self.answer, "model_state": self.state}
 
 
 def _compile(e: Expr) -> Callable[[Mapping[str, int], Mapping[str, int]], int]:
@@ -284,8 +287,28 @@ class Observer:
             self._settle()
             return g2
         pending = f" (writes made early and still waiting for their step: {sorted(self.held)})" if self.held else ""
-        raise self._diverge(f"{kind} {field}" + ("" if value is None else f"={value}"),
-                            f"the implementation's {kind} of {field} matches no step of the model{pending}")
+        d = self._diverge(f"{kind} {field}" + ("" if value is None else f"={value}"),
+                          f"the implementation's {kind} of {field} matches no step of the model{pending}")
+        if kind == "write":
+            d.answer = self._wrong_answer(field, int(value))  # type: ignore[arg-type]
+        raise d
+
+    def _wrong_answer(self, field: str, value: int) -> str | None:
+        """Why a write that matches no step is a wrong answer rather than another order: the
+        model writes this field right here (its step, or one of its write block) with another
+        value, or this side never writes the field at all (the peer owns it). Either way the
+        peer can read what no conforming implementation would have left there."""
+        c = self._steps[self.env[self.pc_var]]
+        block = self._write_block() if isinstance(c.step.mem, Write) else []
+        for c2 in block or [c]:
+            op = c2.step.mem
+            if isinstance(op, Write) and op.field == field and (self.side, c2.step.label) not in ANY_VALUE:
+                want = normalize(field, int(c2.value(self.env, {})))  # type: ignore[misc]
+                return (f"wrote {field}={normalize(field, value)} where the protocol's step {c2.step.label} "
+                        f"writes {field}={want}")
+        if not any(isinstance(x.step.mem, Write) and x.step.mem.field == field for x in self._steps):
+            return f"wrote {field}, which only the {'guest' if self.side == 'host' else 'host'} writes"
+        return None
 
     def _write_block(self) -> list[_Compiled]:
         """The Write steps from the current one on that follow each other with nothing between,
