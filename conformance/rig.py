@@ -481,9 +481,10 @@ class HostRig(RigBase):
         """host/barriers: wmb between the parameters and go; rmb between seeing done and reading ret."""
         t = self.trace[start:]
         for i, line in enumerate(t):
-            if line.startswith("host write go") and not any(x.startswith("host barrier wmb") for x in t[max(0, i - 6):i]):
+            if line.startswith("host write go") and not any(x.startswith(("host barrier wmb", "host barrier mb"))
+                                                            for x in t[max(0, i - 6):i]):
                 self.violate("barriers", "the host wrote go with no write barrier after the parameters")
-            if line.startswith("host read ret") and i > 0 and not t[i - 1].startswith("host barrier rmb"):
+            if line.startswith("host read ret") and i > 0 and not t[i - 1].startswith(("host barrier rmb", "host barrier mb")):
                 self.violate("barriers", "the host read ret with no read barrier after done")
 
     def save(self, g: int, schedule: Sequence = ()) -> Record | None:
@@ -772,11 +773,11 @@ class GuestRig(RigBase):
             i_cmd = s.index(("read", "cmd_type"))
         except ValueError:
             return
-        if ("barrier", "rmb") not in s[i_go:i_cmd]:
+        if not {("barrier", "rmb"), ("barrier", "mb")} & set(s[i_go:i_cmd]):  # a full barrier does too
             self.violate("barriers", "the helper read the parameters with no read barrier after go")
         last_done = max(i for i, x in enumerate(s) if x == ("write", "done"))
         last_ret = max((i for i, x in enumerate(s) if x == ("write", "ret")), default=-1)
-        if last_ret >= 0 and ("barrier", "wmb") not in s[last_ret:last_done]:
+        if last_ret >= 0 and not {("barrier", "wmb"), ("barrier", "mb")} & set(s[last_ret:last_done]):
             self.violate("barriers", "the helper wrote done with no write barrier after ret")
 
     # --- helpers for the machines ---------------------------------------------------------

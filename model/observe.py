@@ -241,8 +241,8 @@ class Observer:
         op = c.step.mem
         if kind == "read":
             return isinstance(op, Read) and op.field == field
-        if kind == "barrier":
-            return isinstance(op, Fence) and op.kind == field
+        if kind == "barrier":  # a full barrier orders what a write or a read barrier orders, and more
+            return isinstance(op, Fence) and (op.kind == field or field == "mb")
         if not (isinstance(op, Write) and op.field == field):
             return False
         if (self.side, c.step.label) in ANY_VALUE:
