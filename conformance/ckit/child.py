@@ -90,7 +90,6 @@ class Child:
     pending_write: tuple[int, int] | None = None
     accesses: int = 0  # shared accesses of this child, for crash reports
     last_access: str = "none yet"
-    last_kind: str = ""
     polls_folded: int = 0  # reads repeated locally (runs of polls), for figures
     dead: str | None = None
 
@@ -178,7 +177,6 @@ class Child:
 
     def _note(self, kind: str, off: int = 0, n: int = 0) -> None:
         self.accesses += 1
-        self.last_kind = kind
         name = FIELD_AT.get((off, n))
         self.last_access = kind if kind in BARRIER.values() else \
             f"{kind} {name[0] if name else f'{n} bytes at {off:#x}'}"
@@ -197,9 +195,6 @@ class Child:
     def _read(self, off: int, n: int) -> bytes | int:
         field = FIELD_AT.get((off, n))
         return self.port.read(field[0]) if field is not None else self.port.read_bytes(off, n)
-
-    def _barrier_kind(self, aux: int) -> str:
-        return BARRIER.get(aux, "mb")
 
     def _event(self, kind: int, aux: int, off: int, n: int, val: int) -> Any:
         """A side's own event; return :data:`GO_ON` to go on serving, anything else ends :meth:`_serve`."""
@@ -226,7 +221,7 @@ class Child:
                         self.port.write_bytes(off, bytes(min(n, 1 << 20)))  # the hook, then the fault
                     self.pending_write = (off, n)
                 elif kind == EV_BARRIER:  # nor for a barrier
-                    b = self._barrier_kind(aux)
+                    b = BARRIER.get(aux, "mb")
                     self._note(b)
                     self.port.barrier(b)
                 else:

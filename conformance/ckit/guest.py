@@ -21,9 +21,8 @@ the C host); the helper adds:
   RAM holds the bytes. RAM accesses are not scheduling points: a host cannot touch
   private RAM, so a host action between a RAM access and the next mailbox access is
   indistinguishable from one at that mailbox access;
-* **a full fence** (``MemoryFence``, EDK2's only barrier) orders loads and stores: it is
-  reported as the read barrier the protocol needs where it follows a read of the mailbox
-  (go before the parameters), else as the write barrier (the response before done);
+* **a full fence** (``MemoryFence``, EDK2's only barrier) is reported as what it is, ``mb``
+  (the oracle and the barrier checks take it for the read or write barrier the procedure has);
 * **provisioning**: ``MigrationProvisionGet`` answers with the newest provisioning the
   suite gave (at boot, then :meth:`new_migration`), as the Python helper's ``new_session``.
 """
@@ -76,12 +75,6 @@ class CGuest(Child):
         if self.ram_map is not None:
             self.ram_map.close()
             self.ram_map = None
-
-    def _barrier_kind(self, aux: int) -> str:
-        kind = super()._barrier_kind(aux)
-        if kind != "mb":
-            return kind
-        return "rmb" if self.last_kind == "read" else "wmb"
 
     def on_write(self, off: int, n: int) -> None:
         if off in _SERVED:
