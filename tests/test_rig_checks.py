@@ -455,6 +455,8 @@ _GO, _RMB, _CMD, _RET, _WMB, _DONE = (("read", "go"), ("barrier", "rmb"), ("read
     ([_RET, _GO, _RMB, _CMD, _DONE], ["write"]),
     ([_GO, _CMD, _RET], []),  # no done written: not served
     ([_CMD, _RET, _DONE], []),  # go never read
+    ([_GO, ("barrier", "mb"), _CMD, _RET, ("barrier", "mb"), _DONE], []),  # a full barrier does for either
+    ([_GO, _WMB, _CMD, _RET, _RMB, _DONE], ["read"]),  # the other kind does not
     ([_GO, _RET, _DONE], []),  # parameters never read
 ])
 def test_helper_barriers(served: list, msgs: list[str]) -> None:
@@ -484,6 +486,7 @@ def test_host_actions_change_the_mailbox() -> None:
     R._write_field(rig.mailbox, "go", 0)
     rig._run_action(("go",))
     assert R._read_field(rig.mailbox, "go") == rig.seq == 2
+    rig.mailbox[OFF_IO_PAGE:] = b"\xa5" * PAGE_SIZE  # a flip is an xor, not a store
     before = bytes(rig.mailbox)
     rig._run_action(("flip", PAGE_SIZE + 5, 0x30))
     assert rig.mailbox[OFF_IO_PAGE + 5] == before[OFF_IO_PAGE + 5] ^ 0x30
@@ -837,15 +840,16 @@ def test_adversary_writes() -> None:
 
 def test_torn_bytes() -> None:
     rig = HostRig.build(HARDENED)
+    rig.mailbox[OFF_HDR_DATA:] = b"\x5a" * (SHARED_SIZE - OFF_HDR_DATA)  # a flip is an xor, not a store
     before = bytes(rig.mailbox)
-    rig._run_action(("flip", "io", PAGE_SIZE + 3, 0x11))
-    assert rig.mailbox[OFF_IO_PAGE + 3] == before[OFF_IO_PAGE + 3] ^ 0x11
+    rig._run_action(("flip", "io", PAGE_SIZE + 2003, 0x11))  # io offsets wrap at a page, not at the header's limit
+    assert rig.mailbox[OFF_IO_PAGE + 2003] == before[OFF_IO_PAGE + 2003] ^ 0x11
     assert rig.prov["io"] == 1 and rig.wire["io"] == ("a", 0) and rig.prov["hdr_len"] == 0
     rig._run_action(("flip", "hdr", HDR_MAX + 2, 0))
     assert rig.mailbox[OFF_HDR_DATA + 2] == before[OFF_HDR_DATA + 2] ^ 1
     assert rig.prov["hdr_len"] == 1 and rig.wire["hdr_len"] == ("a", 0)
     changed = [i for i in range(SHARED_SIZE) if rig.mailbox[i] != before[i]]
-    assert changed == [OFF_HDR_DATA + 2, OFF_IO_PAGE + 3]
+    assert changed == [OFF_HDR_DATA + 2, OFF_IO_PAGE + 2003]
 
 
 def test_boot_at_counts_host_accesses_across_operations() -> None:
@@ -899,6 +903,13 @@ def test_header_read_past_the_shared_area() -> None:
         rig.save(val.G0, [(19, ("hdr_len", n))])
         assert (rig.violations.get("adversary.in-bounds") ==
                 f"the host read {n} header bytes at 0x804: past the shared area") is bad, (n, rig.violations)
+
+
+def test_a_header_of_a_pages_length_is_not_the_io_page() -> None:
+    rig = HostRig.build(RFC)
+    rig.save(val.G0, [(19, ("hdr_len", PAGE_SIZE))])  # the published host copies 4096 header bytes
+    assert f"host read {OFF_HDR_DATA} = <{PAGE_SIZE} bytes>" in rig.trace
+    assert rig.divergence is None and "adversary.in-bounds" not in rig.violations
 
 
 def test_host_memory_in_a_header_read_within_bounds() -> None:
@@ -997,8 +1008,10 @@ def test_progress_check() -> None:
 
 # --- timing: the bookkeeping after each model step
 def _timed_rig() -> HostRig:
+    """A rig whose command window #1 opened 2 quanta into the run (not at 0: starts count)."""
     rig = HostRig.build(HARDENED)
-    rig.window_starts = {1: 0.0}
+    rig.clock.spent(2 * QUANTUM)
+    rig.window_starts = {1: 2 * QUANTUM}
     rig.last_window = rig.observer.windows = 1
     return rig
 
@@ -1007,7 +1020,7 @@ def _timed_rig() -> HostRig:
 def test_timed_out_although_completed_in_time(done_q, bad: bool) -> None:
     rig = _timed_rig()
     if done_q is not None:
-        rig.completed[1] = done_q * QUANTUM
+        rig.completed[1] = (2 + done_q) * QUANTUM
     rig.clock.spent(TIMEOUT)
     rig.observer.timeouts.append((1, 1))
     rig._after_model_step()
@@ -1053,11 +1066,11 @@ def test_windows_open_at_the_model_step_that_opens_them() -> None:
     rig.clock.spent(2 * QUANTUM)
     rig.observer.windows = 3
     rig._after_model_step()
-    assert rig.window_starts == {1: 0.0, 2: 2 * QUANTUM, 3: 2 * QUANTUM}
-    assert rig.last_window == 3 and rig.cmd_start == 2 * QUANTUM
+    assert rig.window_starts == {1: 2 * QUANTUM, 2: 4 * QUANTUM, 3: 4 * QUANTUM}
+    assert rig.last_window == 3 and rig.cmd_start == 4 * QUANTUM
     rig.clock.spent(QUANTUM)
     rig._after_model_step()
-    assert rig.window_starts[3] == 2 * QUANTUM and rig.cmd_start == 2 * QUANTUM
+    assert rig.window_starts[3] == 4 * QUANTUM and rig.cmd_start == 4 * QUANTUM
 
 
 def test_the_model_clock_counts_quanta_since_the_command_started() -> None:
@@ -1195,7 +1208,9 @@ _W = ["host write cmd_type = 3", "host write gpa = 0", "host write prefetch = 0"
     (_W + ["host barrier wmb", "host write go = 1", "host read done = 1", "host read ret = 0"], "rmb"),
     (_W + ["host barrier wmb", "host write go = 1", "host barrier rmb", "host read done = 1", "host read ret = 0"], "rmb"),
     (["host read ret = 0"], None),  # the first access of an operation: nothing before it to judge
-    (["host barrier mb", "host read ret = 0"], "rmb"),
+    (["host barrier wmb", "host read ret = 0"], "rmb"),
+    (["host barrier mb", "host read ret = 0"], None),  # a full barrier orders reads too
+    (_W + ["host barrier mb", "host write go = 1"], None),  # ... and writes
 ])
 def test_host_barriers(trace: list[str], msg) -> None:
     rig = HostRig.build(HARDENED)
