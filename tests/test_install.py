@@ -56,3 +56,11 @@ def test_installed_package_runs_from_the_repository_root(tmp_path) -> None:
                       "from mhmailbox.conformance.cases import replay; print(mhmailbox.__file__); print(c.__file__)")
     for path in where.split():
         assert Path(path).is_relative_to(Path(site)), where  # the installed copy, not the checkout
+    # the C kit's runtime and stand-ins are package data: the installed copy builds and runs a C file
+    if shutil.which("gcc") or shutil.which("cc"):
+        for opt, path, case in (("--c-host", "examples/c/hardened-host/confidential-ram.c", "host/honest"),
+                                ("--c-guest", "examples/c/rfc-helper/ConfidentialMigrationRfc.c", "guest/honest")):
+            protocol = "hardened" if "hardened" in path else "rfc"
+            out = run("-m", "mhmailbox", "conform", opt, path, "--protocol", protocol, "--case", case,
+                      "--examples", "3", "--json")
+            assert '"verdict": "pass"' in out, out[-2000:]
