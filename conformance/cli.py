@@ -37,8 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report (checked before the run)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --junit file")
     from .ckit.cli import add_options
+    from .wire_cli import add_options as add_wire_options
 
     add_options(p)
+    add_wire_options(p)
     p.set_defaults(func=main)
 
 
@@ -65,6 +67,10 @@ def main(args: argparse.Namespace) -> int:
     cases = _cases(args)
     if not cases:
         raise UsageError("no case matches --side/--case")
+    if args.exec_cmd is not None:
+        from .wire_cli import main as wire_main
+
+        return wire_main(args, cases, _print_result)
     if args.c_host or args.c_guest:
         from .ckit.cli import main as c_main
 

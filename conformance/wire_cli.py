@@ -1,0 +1,96 @@
+"""``mhmailbox conform --exec "CMD ARGS" --side host --protocol rfc|hardened``: the host cases over the wire."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from typing import Any, Callable
+
+import attrs
+
+from mhmailbox.errors import UsageError
+
+from .adapter import OperationFailed
+from .ckit.run import CResult
+from .runner import SHRINK_SECONDS, run_case, summary
+from .wire import WIRE_VERSION, WireHostImplementation, wire_host
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(f"implementations in any language, over JSON lines ({WIRE_VERSION}, docs/wire.md)")
+    g.add_argument("--exec", dest="exec_cmd", metavar='"CMD ARGS"',
+                   help="check the host this command runs (one process per example; with --protocol)")
+
+
+@attrs.define
+class WireResult(CResult):
+    """A case's result over the wire: a reproducer that starts the command again."""
+
+    @property
+    def reproducer(self) -> str | None:
+        text = CResult.reproducer.fget(self)  # type: ignore[attr-defined]
+        return None if text is None else text.replace(
+            "from mhmailbox.conformance.ckit import", "from mhmailbox.conformance.wire import", 1)
+
+
+def run_wire_case(case: Any, impl: WireHostImplementation, *, examples: int = 60, derandomize: bool = True,
+                  shrink_seconds: float = SHRINK_SECONDS) -> WireResult:
+    """One host case on the command (a fresh process per example; every process stopped after)."""
+    try:
+        r = run_case(case, impl, examples=examples, derandomize=derandomize, shrink_seconds=shrink_seconds)
+    finally:
+        impl.stop()
+    return WireResult(**{f.name: getattr(r, f.name) for f in attrs.fields(type(r))},
+                      rebuild=f"wire_host({list(impl.argv)!r}, {impl.protocol!r})")
+
+
+def _check(args: argparse.Namespace, cases: list) -> None:
+    if args.c_host or args.c_guest:
+        raise UsageError("--exec and --c-host/--c-guest check different implementations: give one of them")
+    if args.side == "guest" or any(c.side == "guest" for c in cases if args.case):
+        raise UsageError("--exec checks hosts only so far: the guest side over the wire (--side guest) is not "
+                         "built yet (issue 12); check a C helper with --c-guest FILE.c")
+    if args.protocol is None:
+        raise UsageError("--exec needs --protocol rfc|hardened (the protocol the implementation follows)")
+
+
+def describe(impl: WireHostImplementation) -> str:
+    lacks = sorted({"save", "load", "cleanup"} - impl.operations)
+    return (f"wire host `{shlex.join(impl.argv)}` ({impl.protocol}; {WIRE_VERSION}"
+            f"{'; no ' + ', '.join(lacks) if lacks else ''})")
+
+
+def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], None]) -> int:
+    """Say hello to the command once, run the host cases on it, report as the suite does."""
+    from .cli import finish, summary_line
+
+    _check(args, cases)
+    try:
+        impl = wire_host(args.exec_cmd, args.protocol)
+    except (ValueError, FileNotFoundError) as e:
+        raise UsageError(f"--exec: {e}") from None
+    except OperationFailed as e:
+        print(f"error: --exec: the hello failed: {e}", file=sys.stderr)
+        return 1
+    if not args.json:
+        print(describe(impl), flush=True)
+    results = []
+    for c in cases:
+        if c.side != "host":
+            continue
+        r = run_wire_case(c, impl, examples=args.examples, derandomize=not args.random)
+        results.append(r)
+        if not args.json:
+            print_result(r)
+    summ = summary(results)
+    summ["impl"] = impl.name
+    info = {"command": list(impl.argv), "protocol": impl.protocol, "wire": WIRE_VERSION,
+            "operations": sorted(impl.operations)}
+    if args.json:
+        json.dump({"cases": [r.as_json() for r in results], "summary": summ, "exec": info}, sys.stdout, indent=2)
+        print()
+    else:
+        print(f"\n{summary_line(impl.name, summ)}; {summ['examples']} examples in {summ['seconds']} s "
+              f"({summ['examples_per_second']} examples/s)")
+    return finish(args.junit, impl.name, results, summ)
