@@ -71,7 +71,7 @@ class Divergence(Exception):
     """The implementation made an access (or ended) where its model cannot follow."""
 
     def __init__(self, index: int, observed: str, label: str, expected: list[str], state: dict[str, int],
-                 why: str, answer: str | None = None) -> None:
+                 why: str) -> None:
         super().__init__(f"divergence at access #{index}: {why}")
         self.index = index
         self.observed = observed
@@ -81,7 +81,7 @@ class Divergence(Exception):
         self.why = why
         #: set when the divergence is a wrong answer, not an order: a write the peer can see of
         #: a value the model's step there does not write, or of a field only the peer writes
-        self.answer = answer
+        self.answer: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"access": self.index, "observed": self.observed, "model_at": self.label,
@@ -298,9 +298,7 @@ class Observer:
         model writes this field right here (its step, or one of its write block) with another
         value, or this side never writes the field at all (the peer owns it). Either way the
         peer can read what no conforming implementation would have left there."""
-        c = self._steps[self.env[self.pc_var]]
-        block = self._write_block() if isinstance(c.step.mem, Write) else []
-        for c2 in block or [c]:
+        for c2 in self._write_block() or [self._steps[self.env[self.pc_var]]]:
             op = c2.step.mem
             if isinstance(op, Write) and op.field == field and (self.side, c2.step.label) not in ANY_VALUE:
                 want = normalize(field, int(c2.value(self.env, {})))  # type: ignore[misc]
