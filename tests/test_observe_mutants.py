@@ -476,3 +476,55 @@ def test_a_loop_of_local_steps_is_refused() -> None:
 
     with pytest.raises(RuntimeError, match="^local steps loop forever$"):
         Observer(Spins(deadline=4, quantum=1), "guest")
+
+
+# ---------------------------------------------------------------- wrong answers and full barriers
+def _write_diverges(obs: Observer, field: str, value: int) -> str | None:
+    with pytest.raises(Divergence) as e:
+        obs.observe("write", field, value)
+    return e.value.answer
+
+
+def _host_at_reset() -> Observer:
+    obs = _host()
+    obs.choose(op=CLEANUP, g=0)
+    return obs
+
+
+def test_a_wrong_value_where_the_model_writes_that_field_is_a_wrong_answer() -> None:
+    assert _write_diverges(_host_at_reset(), "cmd", val.INIT) == (
+        "wrote cmd=0 where the protocol's step send.cmd writes cmd=3")
+    # a later step of the block: RESET's gpa is 0
+    assert _write_diverges(_host_at_reset(), "gpa", 1) == "wrote gpa=1 where the protocol's step send.gpa writes gpa=0"
+    assert _write_diverges(_helper_at_encrypt(), "io", 1) == "wrote io=1 where the protocol's step save writes io=6"
+
+
+def test_a_field_only_the_peer_writes_is_a_wrong_answer() -> None:
+    assert _write_diverges(_host_at_reset(), "done", 1) == "wrote done, which only the guest writes"
+    assert _write_diverges(Observer(_hardened(), "guest"), "go", 0) == "wrote go, which only the host writes"
+
+
+def test_a_write_out_of_order_is_no_wrong_answer() -> None:
+    assert _write_diverges(_host_at_reset(), "go", 1) is None  # the host writes go, after its barrier
+    assert _write_diverges(_helper_at_encrypt(), "ret", val.OK) is None  # after the response
+    obs = _host()
+    obs.choose(op=LOAD, g=val.G0)
+    _publish(obs, val.INIT, 0, 1)
+    _complete(obs, 1)
+    obs.observe("write", "io", 99)  # held for load.page, whatever the stream carried
+    assert _write_diverges(obs, "io", 98) is None
+    with pytest.raises(Divergence) as e:
+        _host_at_reset().observe("read", "go", 0)
+    assert e.value.answer is None and e.value.as_dict()["answer"] is None
+
+
+def test_a_full_barrier_stands_for_a_write_or_a_read_barrier() -> None:
+    obs = _host_at_reset()
+    for f, v in (("cmd", val.RESET), ("gpa", 0), ("ret", -1)):
+        obs.observe("write", f, v)
+    obs.observe("barrier", "mb")
+    assert obs.at == "send.go"
+    guest = Observer(_hardened(), "guest")
+    guest.observe("read", "go", 1, 2)
+    guest.observe("barrier", "mb")
+    assert guest.at == "cmd"
