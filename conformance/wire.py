@@ -227,6 +227,14 @@ class WireHost(CHost):
         else:
             raise WireBroken(f"{self.who} broke the wire (unknown event) after access #{self.accesses}: {_shown(line)}")
 
+    def _clock(self) -> int:
+        """The C host's clock (scaled virtual time, the virtual-time limit), the report naming this process."""
+        try:
+            return super()._clock()
+        except CChildHung as e:
+            self.dead = str(e).replace("the C host", self.who, 1)
+            raise CChildHung(self.dead) from None
+
     def _check_range(self, off: int, n: int, line: str) -> None:
         if n == 0 or n > SHARED_SIZE:
             raise WireBroken(f"a read of {n} bytes: {_shown(line)}")
