@@ -567,6 +567,16 @@ def test_accesses_are_fed_to_the_model() -> None:
     assert rig.prov["done"] != 0 and rig.prov["ret"] == rig.prov["done"]
 
 
+def test_only_the_whole_io_page_is_an_io_access_of_the_helper() -> None:
+    """Header bytes (any length, a page's too) are folded into the io page's tag: the model never sees them."""
+    rig = GuestRig.build(HARDENED)
+    n = rig.observer.accesses
+    rig._access(Access("guest", "read", OFF_HDR_DATA, PAGE_SIZE, bytes(PAGE_SIZE)))
+    rig._access(Access("guest", "read", OFF_IO_PAGE, HDR_SIZE, bytes(HDR_SIZE)))
+    assert rig.observer.accesses == n and rig.divergence is None
+    assert rig.last_hdr_read == bytes(PAGE_SIZE)
+
+
 def test_a_divergence_is_kept_and_stops_the_model() -> None:
     rig = GuestRig.build(mutants.BY_ID["guest-done-not-echoed"].impl)
     rig.new_migration()
