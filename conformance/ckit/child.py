@@ -12,7 +12,12 @@ and the answer pipe, and the replay of the accesses every side makes:
   ``port.write``/``port.write_bytes`` (hook, then the write, then the log). Nothing can
   tell the two orders apart: the child's next read waits until every event before it
   has run, in order. A write outside the shared area faults (MemoryFault);
-* a barrier: ``port.barrier`` (no wait).
+* a barrier: ``port.barrier`` (no wait);
+* running ahead: the answer to a read the child waited on says how many of its next
+  accesses no peer action comes before (:meth:`Child.grant`; 0 unless a side knows its
+  peer's script). A read among them does not wait (its event says so): the driver replays
+  it later, in order, on the port (hook, log, oracle as for any read) and sees the bytes the
+  child saw, since nothing but the child's own writes, replayed before it, changed them.
 
 A crash (a signal, an exit), a run of ``POLL_LIMIT`` reads of one location with nothing
 in between (a wait nothing can end), or a child that sends nothing for ``answer_timeout``
@@ -26,9 +31,11 @@ import mmap
 import os
 import select
 import signal
+import socket
 import struct
 import subprocess
 import tempfile
+import weakref
 from typing import Any
 
 import attrs
@@ -72,6 +79,64 @@ def _signal_name(code: int) -> str:
 
 
 @attrs.define(eq=False)
+class ForkServer:
+    """One process of the built file that has done its dynamic linking and nothing else, and
+    forks a fresh child per example on request (the runtime's ``fork_server``): the child's
+    static state is the file's initial one, as after an exec, for a fork's cost. It reaps its
+    children only when asked (:meth:`wait`, :meth:`kill`), so a pid held here is never reused."""
+
+    binary: str
+    proc: subprocess.Popen | None = None
+    sock: socket.socket | None = None
+
+    def _request(self, msg: bytes, fds: tuple[int, ...] = ()) -> int:
+        assert self.sock is not None
+        try:
+            socket.send_fds(self.sock, [msg], list(fds)) if fds else self.sock.send(msg)
+            out = self.sock.recv(64)
+        except OSError:
+            out = b""
+        if not out:
+            self.close()
+            raise CChildCrashed("the kit's fork server died")
+        return int(out)
+
+    def spawn(self, env: dict[str, str], fds: tuple[int, ...]) -> int:
+        """A fresh child with ``env`` added and ``fds`` (stderr, events, answers, mailbox [, RAM]); its pid."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.close()
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            self.proc = subprocess.Popen([self.binary], pass_fds=(theirs.fileno(),),
+                                         env=dict(os.environ, MHKIT_ZYGOTE_FD=str(theirs.fileno())),
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+            theirs.close()
+            self.sock = ours
+        pid = self._request(b"S" + "".join(f"{k}={v}\n" for k, v in env.items()).encode(), fds)
+        if pid <= 0:
+            raise CChildCrashed(f"the kit's fork server could not start a child ({pid})")
+        return pid
+
+    def wait(self, pid: int) -> int:
+        """Wait for the child to end; its status as subprocess gives it (minus the signal)."""
+        return self._request(b"W%d" % pid)
+
+    def kill(self, pid: int) -> int:
+        return self._request(b"K%d" % pid)
+
+    def close(self) -> None:
+        """Stop the server (its children die with it: their parent-death signal)."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+@attrs.define(eq=False)
 class Child:
     """The child process and the replay of its mailbox accesses; subclasses add their own
     events (:meth:`_event`) and what the child is told at start (:meth:`_spawn`)."""
@@ -81,7 +146,9 @@ class Child:
     answer_timeout: float = ANSWER_TIMEOUT
     poll_limit: int = POLL_LIMIT
     who: str = "the C code"
+    server: ForkServer | None = None  # where children come from (None: a fresh exec each)
     proc: subprocess.Popen | None = None
+    pid: int = 0  # a child of the fork server, until reaped
     shm: mmap.mmap | None = None
     stderr: Any = None
     ev_fd: int = -1
@@ -91,6 +158,8 @@ class Child:
     accesses: int = 0  # shared accesses of this child, for crash reports
     last_access: str = "none yet"
     polls_folded: int = 0  # reads repeated locally (runs of polls), for figures
+    ahead: int = 0  # accesses the child may still make without waiting (granted with the last answer)
+    ran_ahead: int = 0  # reads it made without waiting, for figures
     dead: str | None = None
 
     def _spawn(self, env: dict[str, str], fds: tuple[int, ...] = ()) -> None:
@@ -100,12 +169,18 @@ class Child:
         self.shm = mmap.mmap(mfd, SHARED_SIZE)
         ev_r, ev_w = os.pipe()
         ans_r, ans_w = os.pipe()
-        env = dict(os.environ, MHKIT_FDS=f"{ev_w},{ans_r},{mfd}", MHKIT_POLL_LIMIT=str(self.poll_limit), **env)
         self.stderr = tempfile.TemporaryFile()  # what the C code prints (an assert's message) goes in a crash report
-        self.proc = subprocess.Popen([self.build.binary], pass_fds=(ev_w, ans_r, mfd, *fds), env=env,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr)
-        for fd in (ev_w, ans_r, mfd, *fds):
-            os.close(fd)
+        env = dict(MHKIT_POLL_LIMIT=str(self.poll_limit), **env)
+        try:
+            if self.server is not None:
+                self.pid = self.server.spawn(env, (self.stderr.fileno(), ev_w, ans_r, mfd, *fds))
+            else:
+                self.proc = subprocess.Popen([self.build.binary], pass_fds=(ev_w, ans_r, mfd, *fds),
+                                             env=dict(os.environ, MHKIT_FDS=f"{ev_w},{ans_r},{mfd}", **env),
+                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        finally:
+            for fd in (ev_w, ans_r, mfd, *fds):
+                os.close(fd)
         self.ev_fd, self.ans_fd = ev_r, ans_w
 
     def stop(self) -> None:
@@ -113,6 +188,12 @@ class Child:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.pid and self.server is not None:
+            pid, self.pid = self.pid, 0
+            try:
+                self.server.kill(pid)
+            except CChildCrashed:
+                pass  # the server is gone, and its children with it
         for fd in (self.ev_fd, self.ans_fd):
             if fd >= 0:
                 try:
@@ -153,7 +234,7 @@ class Child:
                     f"#{self.accesses} ({self.last_access}): a wait that never ends"))
             chunk = os.read(self.ev_fd, 65536)
             if not chunk:
-                code = self.proc.wait() if self.proc is not None else 0
+                code = self._exit_code()
                 how = f"was killed by {_signal_name(code)}" if code < 0 else f"exited with status {code}"
                 raise self._fail(CChildCrashed(
                     f"{self.who} {how} after access #{self.accesses} ({self.last_access}){self._last_words()}"))
@@ -161,6 +242,15 @@ class Child:
         out = bytes(self.inbuf[:n])
         del self.inbuf[:n]
         return out
+
+    def _exit_code(self) -> int:
+        """The status the child ended with (it closed its end of the events: it is gone)."""
+        if self.proc is not None:
+            return self.proc.wait()
+        if self.pid and self.server is not None:
+            pid, self.pid = self.pid, 0
+            return self.server.wait(pid)
+        return 0
 
     def _answer(self, value: int = 0, payload: bytes = b"") -> None:
         self.shm[:] = self.port.buf  # the rig's mailbox, as the child will see it
@@ -215,6 +305,7 @@ class Child:
                 elif kind == EV_WROTE:
                     self._wrote(off, self._recv(n))
                 elif kind == EV_WRITE:  # the child does not wait: its value comes with the next event
+                    self._spend()
                     self._note("write", off, n)
                     self.on_write(off, n)
                     if off + n > SHARED_SIZE:
@@ -222,6 +313,7 @@ class Child:
                     self.pending_write = (off, n)
                 elif kind == EV_BARRIER:  # nor for a barrier
                     b = BARRIER.get(aux, "mb")
+                    self._spend()
                     self._note(b)
                     self.port.barrier(b)
                 else:
@@ -234,11 +326,28 @@ class Child:
     def on_write(self, off: int, n: int) -> None:
         """A write was announced (a side counts them)."""
 
-    def read_now(self, off: int, n: int) -> None:
-        """Replay a read the child waits on, then let it go on."""
+    def grant(self) -> int:
+        """How many of the child's next accesses no peer action comes before (they may run
+        without waiting); asked right after a read's hook ran. 0: every read waits."""
+        return 0
+
+    def _spend(self) -> None:
+        if self.ahead:
+            self.ahead -= 1
+
+    def read_now(self, off: int, n: int, waits: bool = True) -> None:
+        """Replay a read; if the child waits on it, let it go on, with the accesses it may now make
+        without waiting. A read it made without waiting must fall within what it was granted."""
+        if not waits:
+            if not self.ahead:
+                raise self._fail(CChildCrashed(f"{self.who}'s runtime ran ahead of what the suite allowed"))
+            self.ran_ahead += 1
+        self._spend()
         self._note("read", off, n)
         self._read(off, n)
-        self._answer()
+        if waits:
+            self.ahead = self.grant()
+            self._answer(self.ahead)
 
 
 #: What :meth:`Child._event` returns to go on serving.
@@ -254,15 +363,29 @@ class ChildImplementation(Implementation):
     answer_timeout: float = attrs.field(default=ANSWER_TIMEOUT, kw_only=True)
     poll_limit: int = attrs.field(default=POLL_LIMIT, kw_only=True)
     live: list = attrs.field(factory=list, kw_only=True, eq=False, repr=False)
+    #: forks the children (started at the first, stopped by :meth:`stop`); None: an exec each
+    server: ForkServer | None = attrs.field(
+        default=attrs.Factory(lambda self: ForkServer(self.build.binary) if self.build else None, takes_self=True),
+        kw_only=True, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.server is not None:
+            weakref.finalize(self, self.server.close)
 
     def _fresh(self, start: Any) -> Any:
         """Stop every child, then start one with ``start()`` and keep it to stop later."""
-        self.stop()
+        self._stop_children()
         child = start()
         self.live.append(child)
         return child
 
-    def stop(self) -> None:
-        """Stop every child this implementation started."""
+    def _stop_children(self) -> None:
         while self.live:
             self.live.pop().stop()
+
+    def stop(self) -> None:
+        """Stop every child this implementation started, and the fork server (so that their CPU
+        time is counted in this process's children's, and nothing is left running)."""
+        self._stop_children()
+        if self.server is not None:
+            self.server.close()

@@ -76,6 +76,11 @@ class CGuest(Child):
             self.ram_map.close()
             self.ram_map = None
 
+    def grant(self) -> int:
+        """Accesses before the scripted host's next action: the rig's schedule is a list of
+        (access index in the command, action), and it does nothing between (docs/ckit.md)."""
+        return quiet_accesses(getattr(self.port.hook, "__self__", None))
+
     def on_write(self, off: int, n: int) -> None:
         if off in _SERVED:
             self.served = True
@@ -85,7 +90,7 @@ class CGuest(Child):
             if (off, n) == GO:
                 self.at_go = True
                 return None  # one pass ends where the next begins
-            self.read_now(off, n)
+            self.read_now(off, n, waits=not aux)
         elif kind == EV_RAM:
             self.ram[RAM_LO:] = self.ram_map  # type: ignore[index]
             self._send(b"\0" * 8)
@@ -128,6 +133,22 @@ class CGuest(Child):
             self.provision = provision
 
 
+#: A grant with no scripted action ahead (the child re-asks at its next read of go anyway).
+UNLIMITED = 1 << 32
+
+
+def quiet_accesses(rig: Any) -> int:
+    """How many of the helper's next accesses a :class:`GuestRig` runs no host action before:
+    the rig acts only at the indices of its schedule (``op_access`` is the next one). 0 for
+    any other hook (a test's own), whose actions the kit cannot foresee."""
+    from ..rig import GuestRig
+
+    if type(rig) is not GuestRig:
+        return 0
+    due = [k for k, _ in rig.schedule if k >= rig.op_access]
+    return min(due) - rig.op_access if due else UNLIMITED
+
+
 @attrs.frozen
 class CGuestImplementation(ChildImplementation):
     """A built C helper as an :class:`Implementation`; each ``make_guest`` is a fresh child."""
@@ -136,7 +157,7 @@ class CGuestImplementation(ChildImplementation):
         raise NotImplementedError("a C helper has no host side: check a C host with c_host")
 
     def make_guest(self, port: InstrumentedPort, ram: memoryview, provision: Provision | None) -> CGuest:
-        return self._fresh(lambda: CGuest(self.build, port, self.answer_timeout, self.poll_limit, ram=ram,
+        return self._fresh(lambda: CGuest(self.build, port, self.answer_timeout, self.poll_limit, server=self.server, ram=ram,
                                           provision=provision))
 
 

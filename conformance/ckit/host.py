@@ -100,7 +100,7 @@ class CHost(Child):
         """The host's own events: its reads (counted for the clock), the clock, the record, errors, the result."""
         if kind == EV_READ:
             self.reads_since_clock += 1
-            self.read_now(off, n)
+            self.read_now(off, n, waits=not aux)
         elif kind == EV_CLOCK:
             self._answer(self._clock())
         elif kind == EV_PUT:
@@ -192,7 +192,7 @@ class CHostImplementation(ChildImplementation):
         return ENTRIES[op]
 
     def make_host(self, port: InstrumentedPort, clock: VirtualClock, *, timeout: float, quantum: float) -> CHost:
-        return self._fresh(lambda: CHost(self.build, port, self.answer_timeout, self.poll_limit, clock=clock,
+        return self._fresh(lambda: CHost(self.build, port, self.answer_timeout, self.poll_limit, server=self.server, clock=clock,
                                          timeout=timeout, quantum=quantum, deadline_ns=self.deadline_ns))
 
     def make_guest(self, port: Any, ram: Any, provision: Any) -> Any:

@@ -72,3 +72,15 @@ BOOLEAN EFIAPI AeadAesGcmDecrypt(IN CONST UINT8 *Key, IN UINTN KeySize, IN CONST
     memcpy(tag, Tag, 16);
     return gcm(0, Key, Iv, AData, ADataSize, DataIn, DataInSize, tag, DataOut, DataOutSize);
 }
+
+/* Run once by the fork server before it forks any helper: OpenSSL loads its providers and
+ * algorithm tables at their first use (milliseconds), which every forked helper then inherits
+ * done. The library's state only: the helper's own static state is untouched. */
+void mhkit_warm_up(void)
+{
+    UINT8 key[32] = { 0 }, iv[12] = { 0 }, in[16] = { 0 }, out[16], tag[16], okm[32];
+    UINTN n;
+    gcm(1, key, iv, in, sizeof in, in, sizeof in, tag, out, &n);
+    gcm(0, key, iv, in, sizeof in, out, sizeof out, tag, in, &n);
+    HkdfSha256ExtractAndExpand(key, sizeof key, iv, sizeof iv, in, sizeof in, okm, sizeof okm);
+}

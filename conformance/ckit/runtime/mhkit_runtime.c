@@ -10,7 +10,13 @@
  * its mailbox bytes into the shared mapping before it answers. A write or a barrier does
  * not wait: nothing the process can see changes before its next read, which waits for the
  * suite to have run every event before it in order; a write's value (known once it is
- * done) goes with the next event.
+ * done) goes with the next event. Nor does a read the suite lets run ahead: its answer to
+ * the last read waited on says how many accesses no peer action comes before (a helper's
+ * scripted host acts only at given access numbers); those reads see the bytes the suite
+ * will replay them on, since only this process's own writes change them in between.
+ *
+ * A fork server (MHKIT_ZYGOTE_FD, fork_server below) forks each process the suite runs,
+ * so that the dynamic linking (and OpenSSL's start-up, for a helper) is done once.
  *
  * Polls: in a run of reads of one shared location (offset and length) with nothing else in
  * between, only the first read of the polled field (MHKIT_POLL_OFF, the host's `done`), and
@@ -32,6 +38,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -40,6 +47,8 @@
 #include <sys/mman.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ wire with the suite */
@@ -75,6 +84,8 @@ static uint64_t nofold_off = ~0ULL;  /* MHKIT_NOFOLD_OFF: never folded (helper: 
 static uintptr_t ram_lo;         /* helper: guest RAM the suite mirrors (0 length for a host) */
 static uint64_t ram_len;
 static int ram_dirty;            /* helper: RAM written since the last event: the suite copies it first */
+static uint64_t ahead;           /* accesses the suite lets run without waiting: no scripted peer action
+                                    comes before them (its answer to the last read waited on) */
 
 static void die_quietly(void) { _exit(0); }  /* the suite has gone: nothing to report to */
 
@@ -116,6 +127,8 @@ static void send_event(uint32_t type, uint32_t aux, uint64_t off, uint64_t len, 
         xwrite(&r, sizeof r);
         xread(&ok, sizeof ok);
     }
+    if (ahead && (type == EV_READ || type == EV_WRITE || type == EV_BARRIER))
+        ahead--;  /* one of the accesses the suite let run */
     struct event e = { type, aux, off, len, val };
     xwrite(&e, sizeof e);
     if (plen)
@@ -156,14 +169,20 @@ static inline __attribute__((always_inline)) void access_at(uint32_t type, const
             ram_dirty = 1;  /* private to the helper; the suite's copy of RAM follows at the next event */
         return;
     }
-    send_event(type, 0, (uint64_t)off, n, 0, NULL, 0);
+    /* A read need not wait when the suite said no peer action comes before it (it replays the
+     * read in order, on the same bytes); aux 1 says so. A read of the field where each pass
+     * starts (nofold_off), or reaching past the shared area, always waits. */
+    uint32_t run_on = type == EV_READ && ahead && (uint64_t)off + n <= SHARED_SIZE
+                      && !((uint64_t)off == nofold_off && n == 4);
+    send_event(type, run_on, (uint64_t)off, n, 0, NULL, 0);
     if (type == EV_WRITE) {  /* no wait: nothing the process reads can change before its next read */
         wrote = 1;
         wrote_off = (uint64_t)off;
         wrote_len = n;
         return;
     }
-    answer();
+    if (!run_on)
+        ahead = answer();  /* how many accesses from here on may run without waiting */
 }
 
 /* ------------------------------------------------------------------ -fsanitize=thread entry points */
@@ -478,6 +497,108 @@ static int guest_main(int mfd)
     return 0;
 }
 
+/* ------------------------------------------------------------------ the fork server */
+/* MHKIT_ZYGOTE_FD: this process has done its dynamic linking (libcrypto for a helper) and
+ * nothing else, and serves the suite on a SOCK_SEQPACKET socket, one request a message:
+ *   "S" then "NAME=VALUE\n" lines, with the fds stderr, events, answers, mailbox [, RAM]:
+ *       fork; the child takes the fds and variables and runs as a freshly started process
+ *       would (its static state is the file's initial one); the answer is its pid;
+ *   "W<pid>": wait for that child to end; "K<pid>": kill it, then wait; the answer is its
+ *       status as Python's subprocess gives it (the exit status, or minus the signal).
+ * Children are reaped only when asked, so a pid the suite holds is never reused under it. */
+static int recv_request(int sock, char *buf, size_t cap, int *fds, int *nfd)
+{
+    char ctl[CMSG_SPACE(8 * sizeof(int))];
+    struct iovec iov = { buf, cap - 1 };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl };
+    ssize_t k;
+    do
+        k = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+    while (k < 0 && errno == EINTR);
+    if (k <= 0)
+        return -1;
+    buf[k] = 0;
+    *nfd = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            memcpy(fds + *nfd, CMSG_DATA(c), (size_t)n * sizeof(int));  /* before any user code: not observed */
+            *nfd += n;
+        }
+    return 0;
+}
+
+static void reply(int sock, long long v)
+{
+    char out[32];
+    int n = snprintf(out, sizeof out, "%lld", v);
+    if (send(sock, out, (size_t)n, 0) < 0)
+        _exit(0);  /* the suite has gone */
+}
+
+void mhkit_warm_up(void) __attribute__((weak));  /* a helper's BaseCryptLib (mhkit_crypto.c) */
+
+/* Returns only in a forked child, with MHKIT_FDS (and MHKIT_RAM_FD) and its variables set. */
+static void fork_server(int sock)
+{
+    static char buf[4096];
+    int fds[8], nfd;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    unsetenv("MHKIT_ZYGOTE_FD");
+    if (mhkit_warm_up)
+        mhkit_warm_up();
+    for (;;) {
+        if (recv_request(sock, buf, sizeof buf, fds, &nfd) < 0)
+            _exit(0);
+        if (buf[0] == 'W' || buf[0] == 'K') {
+            pid_t pid = (pid_t)atoll(buf + 1);
+            int st = 0;
+            if (buf[0] == 'K')
+                kill(pid, SIGKILL);
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+            reply(sock, WIFSIGNALED(st) ? -WTERMSIG(st) : WEXITSTATUS(st));
+            continue;
+        }
+        if (buf[0] != 'S' || nfd < 4) {
+            for (int i = 0; i < nfd; i++)
+                close(fds[i]);
+            reply(sock, -1000);
+            continue;
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+            char v[64];
+            close(sock);
+            dup2(fds[0], 2);
+            for (int i = 1; i < nfd; i++)
+                fcntl(fds[i], F_SETFD, 0);  /* as a started process has them: inherited, not close-on-exec */
+            for (char *line = buf + 1, *nl; *line; line = nl + 1) {
+                nl = strchr(line, '\n');
+                if (!nl)
+                    break;
+                *nl = 0;
+                char *eq = strchr(line, '=');
+                if (eq) {
+                    *eq = 0;
+                    setenv(line, eq + 1, 1);
+                }
+            }
+            /* the fds as numbered here (the suite's numbers are its own) */
+            snprintf(v, sizeof v, "%d,%d,%d", fds[1], fds[2], fds[3]);
+            setenv("MHKIT_FDS", v, 1);
+            if (nfd > 4) {
+                snprintf(v, sizeof v, "%d", fds[4]);
+                setenv("MHKIT_RAM_FD", v, 1);
+            }
+            return;
+        }
+        for (int i = 0; i < nfd; i++)
+            close(fds[i]);
+        reply(sock, pid > 0 ? pid : -1001);
+    }
+}
+
 /* ------------------------------------------------------------------ the request loop */
 void cgs_mh_init(void) __attribute__((weak));
 void cgs_mh_cleanup(void) __attribute__((weak));
@@ -493,6 +614,9 @@ int main(int argc, char **argv)
                cgs_mh_load_encrypted_page ? "load " : "", cgs_mh_cleanup ? "cleanup" : "");
         return 0;
     }
+    const char *zygote = getenv("MHKIT_ZYGOTE_FD");
+    if (zygote)
+        fork_server(atoi(zygote));  /* returns in each child it forks */
     const char *fds = getenv("MHKIT_FDS");
     int mfd;
     if (!fds || sscanf(fds, "%d,%d,%d", &ev_fd, &ans_fd, &mfd) != 3) {
