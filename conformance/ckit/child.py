@@ -121,8 +121,15 @@ class ForkServer:
         """Wait for the child to end; its status as subprocess gives it (minus the signal)."""
         return self._request(b"W%d" % pid)
 
-    def kill(self, pid: int) -> int:
-        return self._request(b"K%d" % pid)
+    def kill(self, pid: int) -> None:
+        """Kill the child; the server reaps it before its next answer (no round trip now)."""
+        if self.sock is None or self.proc is None or self.proc.poll() is not None:
+            return  # the server is gone, and its children with it (their pids may be anyone's now)
+        os.kill(pid, signal.SIGKILL)  # not reaped yet, so the pid is still the child's
+        try:
+            self.sock.send(b"R%d" % pid)
+        except OSError:
+            self.close()
 
     def close(self) -> None:
         """Stop the server (its children die with it: their parent-death signal)."""
@@ -190,10 +197,7 @@ class Child:
             self.proc.wait()
         if self.pid and self.server is not None:
             pid, self.pid = self.pid, 0
-            try:
-                self.server.kill(pid)
-            except CChildCrashed:
-                pass  # the server is gone, and its children with it
+            self.server.kill(pid)
         for fd in (self.ev_fd, self.ans_fd):
             if fd >= 0:
                 try:

@@ -504,7 +504,8 @@ static int guest_main(int mfd)
  *       fork; the child takes the fds and variables and runs as a freshly started process
  *       would (its static state is the file's initial one); the answer is its pid;
  *   "W<pid>": wait for that child to end; "K<pid>": kill it, then wait; the answer is its
- *       status as Python's subprocess gives it (the exit status, or minus the signal).
+ *       status as Python's subprocess gives it (the exit status, or minus the signal);
+ *   "R<pid>": reap that child, which the suite has killed; no answer.
  * Children are reaped only when asked, so a pid the suite holds is never reused under it. */
 static int recv_request(int sock, char *buf, size_t cap, int *fds, int *nfd)
 {
@@ -550,6 +551,11 @@ static void fork_server(int sock)
     for (;;) {
         if (recv_request(sock, buf, sizeof buf, fds, &nfd) < 0)
             _exit(0);
+        if (buf[0] == 'R') {
+            while (waitpid((pid_t)atoll(buf + 1), NULL, 0) < 0 && errno == EINTR)
+                ;
+            continue;
+        }
         if (buf[0] == 'W' || buf[0] == 'K') {
             pid_t pid = (pid_t)atoll(buf + 1);
             int st = 0;
