@@ -1,23 +1,26 @@
 """C kit throughput on a C host file: examples/s per host case, and one timed-out command's wall time.
 
     python bench/ckit_host.py FILE.c [FILE.c ...] [--protocol rfc] [--define NAME=VALUE] [--examples N]
-                              [--shrink-seconds S] [--case ID]
+                              [--shrink-seconds S] [--case ID] [--python] [--no-timeout]
 
 Per case: the verdict (and property), the examples Hypothesis ran (shrinking included, as the
 suite counts them), the seconds and examples/s. Then the wall time of one command that times
 out (a cleanup's RESET to a silent helper: every burst of the file's busy loop runs in full)
-and how many accesses and folded polls it took.
+and how many accesses and folded polls it took. The load average is printed before and after:
+on a shared machine the wall figures measure mostly the wait for a CPU, the CPU figures less so.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 
 from mhmailbox.conformance.ckit import c_host, run_c_case
 from mhmailbox.conformance.ckit.run import describe
 from mhmailbox.conformance.rig import QUANTUM, HostRig
-from mhmailbox.conformance.runner import select
+from mhmailbox.conformance.adapter import IMPLEMENTATIONS
+from mhmailbox.conformance.runner import run_case, select
 
 
 def cpu() -> float:
@@ -27,21 +30,41 @@ def cpu() -> float:
     return time.process_time() + c.ru_utime + c.ru_stime
 
 
-def cases(impl, examples: int, shrink: float, ids: list[str], side: str = "host") -> None:
-    """Each case of ``side``: verdict, examples, wall and CPU seconds and rates (bench/ckit_guest.py too)."""
-    ex = secs = cpus = 0.0
+def load() -> str:
+    """The load average (1, 5, 15 min): the wall figures depend on it, the CPU ones much less."""
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cases(impl, examples: int, shrink: float, ids: list[str], side: str = "host", python: bool = False) -> None:
+    """Each case of ``side``: verdict, examples, wall and CPU seconds and rates (bench/ckit_guest.py too);
+    with ``python``, the Python implementation of the same protocol on the same case right after
+    (the same load), so that the kit's own cost shows against the suite's."""
+    print(f"cases at {examples} examples each; {load()}", flush=True)
+    runs = [(impl, lambda c: run_c_case(c, impl, examples=examples, shrink_seconds=shrink))]
+    if python:
+        py = IMPLEMENTATIONS[impl.protocol]
+        runs.append((py, lambda c: run_case(c, py, examples=examples, shrink_seconds=shrink)))
+    totals = {im.name: [0.0, 0.0, 0.0] for im, _ in runs}
     for c in select(side, ids):
-        c0 = cpu()
-        r = run_c_case(c, impl, examples=examples, shrink_seconds=shrink)
-        used = cpu() - c0
-        ex, secs, cpus = ex + r.examples, secs + r.seconds, cpus + used
-        what = r.verdict + (f" {r.prop}" if r.prop else "")
-        print(f"{c.id:28} {what:36} {r.examples:5} examples {r.seconds:7.1f} s wall {r.examples / r.seconds:6.1f}/s "
-              f"{used:7.1f} s CPU {r.examples / used:6.1f}/s", flush=True)
-    print(f"{'all':28} {'':36} {ex:5.0f} examples {secs:7.1f} s wall {ex / secs:6.1f}/s {cpus:7.1f} s CPU {ex / cpus:6.1f}/s")
+        for im, run in runs:
+            c0 = cpu()
+            r = run(c)
+            used = cpu() - c0
+            t = totals[im.name]
+            t[0], t[1], t[2] = t[0] + r.examples, t[1] + r.seconds, t[2] + used
+            what = r.verdict + (f" {r.prop}" if r.prop else "")
+            name = c.id if im is impl else f"  ({im.name})"
+            print(f"{name:28} {what:36} {r.examples:5} examples {r.seconds:7.1f} s wall {r.examples / r.seconds:6.1f}/s "
+                  f"{used:7.1f} s CPU {r.examples / used:6.1f}/s", flush=True)
+    for name, (ex, secs, cpus) in totals.items():
+        print(f"{'all ' + name:64} {ex:5.0f} examples {secs:7.1f} s wall {ex / secs:6.1f}/s "
+              f"{cpus:7.1f} s CPU {ex / cpus:6.1f}/s")
+    print(f"then {load()}", flush=True)
 
 
 def timed_out_command(impl, repeats: int = 3) -> None:
+    """Wall and CPU time of a cleanup whose RESET times out (every burst of the busy loop in full)."""
+    print(f"one timed-out command, {repeats} times; {load()}", flush=True)
     for _ in range(repeats):
         rig = HostRig.build(impl)
         t0, c0 = time.perf_counter(), cpu()
@@ -62,11 +85,14 @@ def main() -> None:
     p.add_argument("--examples", type=int, default=60)
     p.add_argument("--shrink-seconds", type=float, default=8.0)
     p.add_argument("--case", action="append", default=[])
+    p.add_argument("--python", action="store_true", help="each case for the Python host of the protocol too")
+    p.add_argument("--no-timeout", action="store_true", help="skip the timed-out command")
     a = p.parse_args()
     impl = c_host(a.files, a.protocol, defines=tuple(a.define))
     print(describe(impl), flush=True)
-    timed_out_command(impl)
-    cases(impl, a.examples, a.shrink_seconds, a.case)
+    if not a.no_timeout:
+        timed_out_command(impl)
+    cases(impl, a.examples, a.shrink_seconds, a.case, python=a.python)
 
 
 if __name__ == "__main__":
