@@ -132,14 +132,18 @@ class ForkServer:
             self.close()
 
     def close(self) -> None:
-        """Stop the server (its children die with it: their parent-death signal)."""
+        """Stop the server: it reaps the children it was asked to, then ends when it reads the
+        end of its socket (so that their CPU time comes to this process's children's); killed
+        if it does not within 5 s (its children die with it: their parent-death signal)."""
         if self.sock is not None:
             self.sock.close()
             self.sock = None
         if self.proc is not None:
-            if self.proc.poll() is None:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
                 self.proc.kill()
-            self.proc.wait()
+                self.proc.wait()
             self.proc = None
 
 
