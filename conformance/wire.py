@@ -36,9 +36,8 @@ from mhmailbox.model.layout import HDR_MAX, PAGE_SIZE, SHARED_SIZE
 from .adapter import HOST_OPERATIONS, OperationFailed
 from .ckit.child import BARRIER, ChildImplementation, CChildCrashed, CChildHung
 from .ckit.host import CLOCK_ORIGIN_NS, PUBLISHED_DEADLINE_NS, CHost
+from .wire_format import WIRE_OPERATIONS, WIRE_VERSION
 
-#: The format's name and version, in both hello lines.
-WIRE_VERSION = "mhmailbox-wire 1"
 #: Reads of one location in a row, with nothing else in between, taken as a wait that never ends
 #: (each is a round trip here: 100 000 take a few seconds, far past any deadline's worth of polls).
 WIRE_POLL_LIMIT = 100_000
@@ -46,8 +45,6 @@ WIRE_POLL_LIMIT = 100_000
 WIRE_ANSWER_TIMEOUT = 30.0
 #: The longest line accepted (a record is about 10 KB of hex).
 MAX_LINE = 1 << 20
-#: Host operations a process may declare in its hello (``init`` is always there).
-WIRE_OPERATIONS = ("init", "save", "load", "cleanup")
 
 
 class WireBroken(CChildCrashed):

@@ -156,3 +156,21 @@ def test_rust_host_without_the_sequence_check_fails_stale_completion(rust_host: 
     r = run_wire_case("host/stale-completion", impl, examples=60)
     assert r.verdict == "fail" and r.prop == "order.response", (r.verdict, r.message)
     assert "from mhmailbox.conformance.wire import wire_host" in r.reproducer
+
+
+# --- our Python host over the wire: the wire changes no verdict ------------------------------------
+PY_HOST = [sys.executable, "-m", "mhmailbox.conformance.wire_python"]
+
+
+@pytest.mark.parametrize("case", ["host/bounded-wait", "host/header-toctou"])
+def test_python_host_over_the_wire_gets_its_in_process_verdict(case: str) -> None:
+    """bounded-wait also holds the adapter's clock in integer ns: in seconds (ns / 1e9), a deadline
+    compared with a difference of rounded floats is missed by one burst, and the bound broken."""
+    over = run_wire_case(case, wire_host(PY_HOST, "hardened"), examples=30)
+    assert over.verdict == run_case(case, "hardened", examples=30).verdict == "pass", (over.prop, over.message)
+
+
+def test_python_mutant_over_the_wire_is_caught_as_in_process() -> None:
+    impl = wire_host([*PY_HOST, "--mutant", "host-seq-not-checked"], "hardened")
+    r = run_wire_case("host/stale-completion", impl, examples=60, shrink_seconds=1)
+    assert r.verdict == "fail" and r.prop == "order.response", (r.verdict, r.message)
