@@ -175,6 +175,15 @@ def _silent_helper(base=HARDENED):
     return _impl("silent", guest=Silent, base=base)
 
 
+def _sealed(g: int) -> tuple[GuestRig, bytes, bytes]:
+    """A hardened helper's rig after INIT and an ENCRYPT of g: the rig, the page's header and the page."""
+    rig = GuestRig.build(HARDENED)
+    rig.new_migration()
+    rig.encrypt(g)
+    hdr, page, _ = rig.records[-1]
+    return rig, hdr, page
+
+
 def test_honest_helper_session_and_replay_bookkeeping() -> None:
     rig = GuestRig.build(HARDENED)
     assert rig.new_migration() == Ret.OK
@@ -242,10 +251,7 @@ def test_sessions_followed_across_resets_and_provisionings() -> None:
 
 
 def test_a_page_not_sealed_by_the_session_is_forged() -> None:
-    rig = GuestRig.build(HARDENED)
-    rig.new_migration()
-    rig.encrypt(val.G0)
-    hdr, page, _ = rig.records[-1]
+    rig, hdr, page = _sealed(val.G0)
     assert rig._page_tag(hdr, page, produced=True) == 4 + 2 + val.G0
     bad = page[:-1] + bytes([page[-1] ^ 1])
     assert rig._page_tag(hdr, bad, produced=True) == val.FORGED  # does not authenticate
@@ -293,10 +299,7 @@ def test_rfc_pages_are_plain_tags() -> None:
 
 def test_acceptance_follows_the_model_not_the_command_sent() -> None:
     """A DECRYPT turned into an ENCRYPT after go: the model did not accept the copy."""
-    rig = GuestRig.build(HARDENED)
-    rig.new_migration()
-    rig.encrypt(val.G0)
-    hdr, page, _ = rig.records[-1]
+    rig, hdr, page = _sealed(val.G0)
     assert rig.decrypt(hdr, page, val.G0, [(0, ("param", "cmd_type", ENCRYPT))]) == Ret.OK
     assert rig.accepted == {} and rig.io_read is None
     assert rig.decrypt(hdr, page, val.G0) == Ret.OK
@@ -513,10 +516,7 @@ def test_host_actions_run_before_the_kth_access() -> None:
 
 
 def test_a_flip_while_the_helper_reads_the_page_is_refused() -> None:
-    rig = GuestRig.build(HARDENED)
-    rig.new_migration()
-    rig.encrypt(val.G0)
-    hdr, page, _ = rig.records[-1]
+    rig, hdr, page = _sealed(val.G0)
     assert rig.decrypt(hdr, page, val.G0, [(6, ("flip", 9, 4))]) == Ret.AUTH
     assert rig.divergence is None and rig.violations == {} and rig.accepted == {}
 
@@ -539,10 +539,7 @@ def test_peek_reads_the_snapshot() -> None:
 
 
 def test_peek_uses_the_header_in_the_snapshot() -> None:
-    rig = GuestRig.build(HARDENED)
-    rig.new_migration()
-    rig.encrypt(val.G0)
-    hdr, page, _ = rig.records[-1]
+    rig, hdr, page = _sealed(val.G0)
     mb = bytearray(rig.mailbox)
     rig.snap = bytes(mb)
     assert rig._peek("io")[0] == 4 + 2 + val.G0
