@@ -19,6 +19,10 @@ and the answer pipe, and the replay of the accesses every side makes:
   it later, in order, on the port (hook, log, oracle as for any read) and sees the bytes the
   child saw, since nothing but the child's own writes, replayed before it, changed them.
 
+Each child is forked by the implementation's :class:`ForkServer` (a process of the built file
+that has done its dynamic linking and run none of the file's code), so it starts as an exec'd
+one would, for a fork's cost.
+
 A crash (a signal, an exit), a run of ``POLL_LIMIT`` reads of one location with nothing
 in between (a wait nothing can end), or a child that sends nothing for ``answer_timeout``
 seconds of real time (a loop touching nothing shared) kills the child and is reported as
