@@ -1023,14 +1023,20 @@ def _timed_rig() -> HostRig:
     return rig
 
 
+def _after(quanta: int, *, timeouts: tuple | list = (), returns: tuple | list = (), completed: dict | None = None) -> HostRig:
+    """The timed rig ``quanta`` after window #1 opened, once the model reported these timeouts and returns."""
+    rig = _timed_rig()
+    rig.completed.update(completed or {})
+    rig.clock.spent(quanta * QUANTUM)
+    rig.observer.timeouts.extend(timeouts)
+    rig.observer.returns.extend(returns)
+    rig._after_model_step()
+    return rig
+
+
 @pytest.mark.parametrize("done_q,bad", [(R.D_TICKS - 1, True), (R.D_TICKS, False), (None, False)])
 def test_timed_out_although_completed_in_time(done_q, bad: bool) -> None:
-    rig = _timed_rig()
-    if done_q is not None:
-        rig.completed[1] = (2 + done_q) * QUANTUM
-    rig.clock.spent(TIMEOUT)
-    rig.observer.timeouts.append((1, 1))
-    rig._after_model_step()
+    rig = _after(R.D_TICKS, timeouts=[(1, 1)], completed={} if done_q is None else {1: (2 + done_q) * QUANTUM})
     msg = f"command #1 timed out although the helper completed it {done_q} quanta after it started (deadline 4)"
     assert rig.violations == ({"timeout.no-false-timeout": msg} if bad else {})
     assert rig.observer.timeouts == []
@@ -1038,28 +1044,19 @@ def test_timed_out_although_completed_in_time(done_q, bad: bool) -> None:
 
 @pytest.mark.parametrize("at_q,bad", [(R.D_TICKS - 1, True), (R.D_TICKS, False)])
 def test_timed_out_before_the_deadline(at_q: int, bad: bool) -> None:
-    rig = _timed_rig()
-    rig.clock.spent(at_q * QUANTUM)
-    rig.observer.timeouts.append((1, 1))
-    rig._after_model_step()
+    rig = _after(at_q, timeouts=[(1, 1)])
     msg = f"command #1 timed out after {at_q} quanta, before its deadline (4)"
     assert rig.violations == ({"timeout.no-false-timeout": msg} if bad else {})
 
 
 def test_a_timeout_of_an_unknown_window_counts_from_now() -> None:
-    rig = _timed_rig()
-    rig.clock.spent(QUANTUM)
-    rig.observer.timeouts.append((1, 7))
-    rig._after_model_step()
+    rig = _after(1, timeouts=[(1, 7)])
     assert rig.violations == {"timeout.no-false-timeout": "command #1 timed out after 0 quanta, before its deadline (4)"}
 
 
 @pytest.mark.parametrize("took_q,bad", [(R.D_TICKS + 1, False), (R.D_TICKS + 2, True)])
 def test_returned_after_the_bound(took_q: int, bad: bool) -> None:
-    rig = _timed_rig()
-    rig.clock.spent(took_q * QUANTUM)
-    rig.observer.returns.append((2, 1))
-    rig._after_model_step()
+    rig = _after(took_q, returns=[(2, 1)])
     msg = f"command #2 returned after {took_q} quanta (bound: deadline 4 + 1 quantum)"
     assert rig.violations == ({"timeout.bounded-wait": msg} if bad else {})
     assert rig.observer.returns == []
@@ -1092,18 +1089,23 @@ def test_the_model_clock_counts_quanta_since_the_command_started() -> None:
 
 
 # --- per operation
+def _dawdles(op: str, quanta: int):
+    """The hardened host, idle for ``quanta`` at the start of each ``op`` (outside every command's window)."""
+
+    def dawdle(self, *args):
+        self.clock.spent(quanta * QUANTUM)
+        return getattr(Host, op)(self, *args)
+
+    return _impl(f"dawdles-{op}-{quanta}", host=type("Dawdles", (Host,), {op: dawdle}))
+
+
 @pytest.mark.parametrize("dawdle,diverged,bad", [(5, False, False), (6, False, True), (10, True, False),
                                                  (11, True, True)])
 def test_operation_bound(dawdle: int, diverged: bool, bad: bool) -> None:
     """One command: deadline + 1 quantum (5 quanta); once the model stopped at a divergence, at
     least two commands (an INIT and its command) are allowed."""
 
-    class Dawdles(Host):
-        def cleanup(self):
-            self.clock.spent(dawdle * QUANTUM)
-            return super().cleanup()
-
-    rig = HostRig.build(_impl("dawdles", host=Dawdles))
+    rig = HostRig.build(_dawdles("cleanup", dawdle))
     if diverged:
         rig.divergence = object()  # type: ignore[assignment]
     rig.cleanup()
@@ -1113,12 +1115,7 @@ def test_operation_bound(dawdle: int, diverged: bool, bad: bool) -> None:
 
 
 def test_operation_bound_counts_the_models_commands() -> None:
-    class Dawdles(Host):
-        def save_page(self, gpa):
-            self.clock.spent(10 * QUANTUM)
-            return super().save_page(gpa)
-
-    rig = HostRig.build(_impl("dawdles", host=Dawdles))
+    rig = HostRig.build(_dawdles("save_page", 10))
     rig.save(val.G0)  # INIT and ENCRYPT: two commands, 10 quanta allowed
     assert "timeout.bounded-wait" not in rig.violations
     rig.save(val.G0)  # ENCRYPT alone
@@ -1127,12 +1124,7 @@ def test_operation_bound_counts_the_models_commands() -> None:
 
 
 def test_operation_bound_after_a_divergence_counts_the_gos() -> None:
-    class Dawdles(Host):
-        def save_page(self, gpa):
-            self.clock.spent(14 * QUANTUM)
-            return super().save_page(gpa)
-
-    rig = HostRig.build(_impl("dawdles", host=Dawdles))
+    rig = HostRig.build(_dawdles("save_page", 14))
     rig.divergence = object()  # type: ignore[assignment]
     rig.save(val.G0)
     rig.save(val.G1)
