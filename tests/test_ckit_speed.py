@@ -69,6 +69,57 @@ def test_quiet_accesses_counts_up_to_the_next_scripted_action():
     assert quiet_accesses(object()) == 0  # a hook the kit cannot foresee: every read waits
 
 
+def _saves(impl, schedule, boot_at=None):
+    """Two saves of G0 (the second with ``schedule``), the helper booting at host access ``boot_at``
+    if given: the rig's trace and records, and the reads that ran ahead."""
+    rig = HostRig.build(impl, booted=boot_at is None)
+    rig.boot_at = boot_at
+    records = [rig.save(val.G0), rig.save(val.G0, schedule)]
+    shapes = [r and (r.gpa, len(r.header), r.emitted_hdr_len, len(r.page)) for r in records]  # sealed afresh each run
+    return rig.trace, shapes, sorted(rig.violations), rig.host.ran_ahead
+
+
+# The hardened C host's save: ... #k read done (the helper runs), rmb, read ret, read hdr_len, ...
+HOST_SCHEDULES = {
+    "none": ([], None),
+    "header-rewritten-at-each-access": ([(k, ("hdr_len", 4000)) for k in range(0, 40, 3)], None),
+    "ret-written-early": ([(6, ("write", "ret", -5)), (9, ("write", "done", "+0"))], None),
+    "helper-boots-late": ([], 9),
+}
+
+
+@pytest.mark.parametrize("name", HOST_SCHEDULES)
+def test_a_hosts_reads_run_ahead_only_where_its_peer_does_nothing(monkeypatch, name):
+    from mhmailbox.conformance.ckit import c_host
+    from mhmailbox.conformance.ckit.host import CHost
+
+    schedule, boot_at = HOST_SCHEDULES[name]
+    impl = c_host([HARDENED_HOST], "hardened")
+    try:
+        fast = _saves(impl, schedule, boot_at)
+        monkeypatch.setattr(CHost, "grant", lambda self: 0)  # every read waits, as before
+        slow = _saves(impl, schedule, boot_at)
+    finally:
+        impl.stop()
+    assert fast[:3] == slow[:3]  # every access and value, the records, the violations
+    assert fast[3] > 0 and slow[3] == 0
+
+
+def test_quiet_host_accesses_stops_at_actions_and_boot():
+    from mhmailbox.conformance.ckit.host import UNLIMITED, quiet_host_accesses
+
+    rig = HostRig.build(IMPLEMENTATIONS["rfc"])
+    rig.schedule, rig.op_access, rig.host_accesses = [(7, ("wake",))], 4, 10
+    assert quiet_host_accesses(rig) == 3
+    rig.boot_at = 11
+    assert quiet_host_accesses(rig) == 1  # the boot comes first
+    rig.boot_at = 10
+    assert quiet_host_accesses(rig) == 0  # it boots before this very access
+    rig.boot_at, rig.op_access = 9, 8
+    assert quiet_host_accesses(rig) == UNLIMITED  # booted, every action behind
+    assert quiet_host_accesses(GuestRig.build(IMPLEMENTATIONS["rfc"])) == 0  # not a host rig
+
+
 def _parent(pid: int) -> int:
     with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
         return int(fh.read().rsplit(")", 1)[1].split()[1])

@@ -90,11 +90,17 @@ class CHost(Child):
         self.items, self.errors = [], []
         self.op_start = self.clock.now()
         self.reads_since_clock = self.writes_since_clock = 0
+        self.ahead = 0  # the child forgets its grant with each request too (a new script)
         self._send(REQ.pack(op, 0, gpa, size, 0))
         return self._serve()
 
     def on_write(self, off: int, n: int) -> None:
         self.writes_since_clock += 1
+
+    def grant(self) -> int:
+        """Accesses before the rig's next scripted peer action or boot (its reference helper runs
+        only at a read of done, which always waits)."""
+        return quiet_host_accesses(getattr(self.port.hook, "__self__", None))
 
     def _event(self, kind: int, aux: int, off: int, n: int, val: int) -> Any:
         """The host's own events: its reads (counted for the clock), the clock, the record, errors, the result."""
@@ -158,6 +164,25 @@ class CHost(Child):
 
     def new_migration(self) -> None:
         """The same QEMU process goes on to another migration: nothing to do."""
+
+
+#: A grant with nothing scripted ahead (the child waits at its next read of done anyway).
+UNLIMITED = 1 << 32
+
+
+def quiet_host_accesses(rig: Any) -> int:
+    """How many of the host's next accesses a :class:`HostRig` does nothing before: it acts at
+    the indices of its schedule (``op_access`` is the next), boots the helper at access number
+    ``boot_at`` (counting ``host_accesses``), and runs the helper at a 4-byte read of done, which
+    the child never makes without waiting. 0 for any other hook (a test's own)."""
+    from ..rig import HostRig
+
+    if type(rig) is not HostRig:
+        return 0
+    due = [k - rig.op_access for k, _ in rig.schedule if k >= rig.op_access]
+    if rig.boot_at is not None and rig.boot_at >= rig.host_accesses:
+        due.append(rig.boot_at - rig.host_accesses)
+    return min(due, default=UNLIMITED)
 
 
 def parse_record(gpa: int, items: list[tuple[int, bytes]]) -> Record:

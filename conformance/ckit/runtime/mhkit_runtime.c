@@ -171,9 +171,10 @@ static inline __attribute__((always_inline)) void access_at(uint32_t type, const
     }
     /* A read need not wait when the suite said no peer action comes before it (it replays the
      * read in order, on the same bytes); aux 1 says so. A read of the field where each pass
-     * starts (nofold_off), or reaching past the shared area, always waits. */
+     * starts (nofold_off), of the polled field (poll_off: a host's done, where its peer runs),
+     * or reaching past the shared area, always waits. */
     uint32_t run_on = type == EV_READ && ahead && (uint64_t)off + n <= SHARED_SIZE
-                      && !((uint64_t)off == nofold_off && n == 4);
+                      && !((uint64_t)off == nofold_off && n == 4) && !((uint64_t)off == poll_off && n == 4);
     send_event(type, run_on, (uint64_t)off, n, 0, NULL, 0);
     if (type == EV_WRITE) {  /* no wait: nothing the process reads can change before its next read */
         wrote = 1;
@@ -651,6 +652,7 @@ int main(int argc, char **argv)
     for (;;) {
         struct request r;
         xread(&r, sizeof r);
+        ahead = 0;  /* a new operation: the suite's script for it is not the last one's */
         int64_t ret = 0;
         uint64_t sent = 0;
         if (r.op == REQ_INIT && cgs_mh_init)
