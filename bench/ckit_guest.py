@@ -1,7 +1,7 @@
 """C kit throughput on a C helper: examples/s per guest case, and the cost of one command.
 
     python bench/ckit_guest.py [FILE.c ...] [--protocol hardened] [--entry NAME] [--examples N]
-                               [--shrink-seconds S] [--case ID] [--python]
+                               [--shrink-seconds S] [--case ID] [--python] [--no-speedups]
 
 With no file: our hardened C helper (examples/c/hardened-helper/) at 200 examples per case, the
 acceptance run of docs/ckit.md. Per case: the verdict (and property), the examples Hypothesis ran
@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
+
+import attrs
 
 from ckit_host import cases, load  # bench/ is the script's directory
 
@@ -54,9 +56,13 @@ def main() -> None:
     p.add_argument("--examples", type=int, default=200)
     p.add_argument("--shrink-seconds", type=float, default=8.0)
     p.add_argument("--case", action="append", default=[])
+    p.add_argument("--no-speedups", action="store_true",
+                   help="an exec per example and every read waiting, as the kit was before (to compare)")
     p.add_argument("--python", action="store_true", help="each case for the Python helper of the protocol too")
     a = p.parse_args()
     impl = c_guest(a.files, a.protocol, entry=a.entry)
+    if a.no_speedups:
+        impl = attrs.evolve(impl, server=None, run_ahead=False)
     print(describe(impl), flush=True)
     honest_commands(impl)
     cases(impl, a.examples, a.shrink_seconds, a.case, side="guest", python=a.python)

@@ -1,7 +1,7 @@
 """C kit throughput on a C host file: examples/s per host case, and one timed-out command's wall time.
 
     python bench/ckit_host.py FILE.c [FILE.c ...] [--protocol rfc] [--define NAME=VALUE] [--examples N]
-                              [--shrink-seconds S] [--case ID] [--python] [--no-timeout]
+                              [--shrink-seconds S] [--case ID] [--python] [--no-timeout] [--no-speedups]
 
 Per case: the verdict (and property), the examples Hypothesis ran (shrinking included, as the
 suite counts them), the seconds and examples/s. Then the wall time of one command that times
@@ -16,10 +16,12 @@ import os
 import resource
 import time
 
+import attrs
+
+from mhmailbox.conformance.adapter import IMPLEMENTATIONS
 from mhmailbox.conformance.ckit import c_host, run_c_case
 from mhmailbox.conformance.ckit.run import describe
 from mhmailbox.conformance.rig import QUANTUM, HostRig
-from mhmailbox.conformance.adapter import IMPLEMENTATIONS
 from mhmailbox.conformance.runner import run_case, select
 
 
@@ -85,10 +87,14 @@ def main() -> None:
     p.add_argument("--examples", type=int, default=60)
     p.add_argument("--shrink-seconds", type=float, default=8.0)
     p.add_argument("--case", action="append", default=[])
+    p.add_argument("--no-speedups", action="store_true",
+                   help="an exec per example and every read waiting, as the kit was before (to compare)")
     p.add_argument("--python", action="store_true", help="each case for the Python host of the protocol too")
     p.add_argument("--no-timeout", action="store_true", help="skip the timed-out command")
     a = p.parse_args()
     impl = c_host(a.files, a.protocol, defines=tuple(a.define))
+    if a.no_speedups:
+        impl = attrs.evolve(impl, server=None, run_ahead=False)
     print(describe(impl), flush=True)
     if not a.no_timeout:
         timed_out_command(impl)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 
+import attrs
 import pytest
 
 from ckit_support import RFC_HELPER, needs_cc
@@ -43,12 +44,9 @@ MOVE_GPA = [(3, ("param", "gpa", val.G1))]
 
 
 @pytest.mark.parametrize("schedule", [[], MOVE_GPA], ids=["no-action", "gpa-moved-before-its-read"])
-def test_reads_run_ahead_only_where_no_host_action_comes_first(rfc_helper, monkeypatch, schedule):
+def test_reads_run_ahead_only_where_no_host_action_comes_first(rfc_helper, schedule):
     fast, ahead = _init_then_decrypt(rfc_helper, schedule)
-    from mhmailbox.conformance.ckit.guest import CGuest
-
-    monkeypatch.setattr(CGuest, "grant", lambda self: 0)  # every read waits, as before
-    slow, none = _init_then_decrypt(rfc_helper, schedule)
+    slow, none = _init_then_decrypt(attrs.evolve(rfc_helper, run_ahead=False, server=None), schedule)  # as before
     assert fast == slow  # every access, every value read, in the same order
     assert ahead > 0 and none == 0
     moved = f"guest read gpa = {GPA[val.G1]}"
@@ -89,16 +87,14 @@ HOST_SCHEDULES = {
 
 
 @pytest.mark.parametrize("name", HOST_SCHEDULES)
-def test_a_hosts_reads_run_ahead_only_where_its_peer_does_nothing(monkeypatch, name):
+def test_a_hosts_reads_run_ahead_only_where_its_peer_does_nothing(name):
     from mhmailbox.conformance.ckit import c_host
-    from mhmailbox.conformance.ckit.host import CHost
 
     schedule, boot_at = HOST_SCHEDULES[name]
     impl = c_host([HARDENED_HOST], "hardened")
     try:
         fast = _saves(impl, schedule, boot_at)
-        monkeypatch.setattr(CHost, "grant", lambda self: 0)  # every read waits, as before
-        slow = _saves(impl, schedule, boot_at)
+        slow = _saves(attrs.evolve(impl, run_ahead=False), schedule, boot_at)  # every read waits, as before
     finally:
         impl.stop()
     assert fast[:3] == slow[:3]  # every access and value, the records, the violations

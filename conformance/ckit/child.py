@@ -162,6 +162,7 @@ class Child:
     poll_limit: int = POLL_LIMIT
     who: str = "the C code"
     server: ForkServer | None = None  # where children come from (None: a fresh exec each)
+    run_ahead: bool = True  # False: every read waits (to measure what running ahead saves)
     proc: subprocess.Popen | None = None
     pid: int = 0  # a child of the fork server, until reaped
     shm: mmap.mmap | None = None
@@ -358,7 +359,7 @@ class Child:
         self._note("read", off, n)
         self._read(off, n)
         if waits:
-            self.ahead = self.grant()
+            self.ahead = self.grant() if self.run_ahead else 0
             self._answer(self.ahead)
 
 
@@ -375,6 +376,8 @@ class ChildImplementation(Implementation):
     answer_timeout: float = attrs.field(default=ANSWER_TIMEOUT, kw_only=True)
     poll_limit: int = attrs.field(default=POLL_LIMIT, kw_only=True)
     live: list = attrs.field(factory=list, kw_only=True, eq=False, repr=False)
+    #: False: every read waits for the suite (the speed-up off, for benches and tests)
+    run_ahead: bool = attrs.field(default=True, kw_only=True)
     #: forks the children (started at the first, stopped by :meth:`stop`); None: an exec each
     server: ForkServer | None = attrs.field(
         default=attrs.Factory(lambda self: ForkServer(self.build.binary) if self.build else None, takes_self=True),

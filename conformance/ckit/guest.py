@@ -157,8 +157,8 @@ class CGuestImplementation(ChildImplementation):
         raise NotImplementedError("a C helper has no host side: check a C host with c_host")
 
     def make_guest(self, port: InstrumentedPort, ram: memoryview, provision: Provision | None) -> CGuest:
-        return self._fresh(lambda: CGuest(self.build, port, self.answer_timeout, self.poll_limit, server=self.server, ram=ram,
-                                          provision=provision))
+        return self._fresh(lambda: CGuest(self.build, port, self.answer_timeout, self.poll_limit, server=self.server,
+                                          run_ahead=self.run_ahead, ram=ram, provision=provision))
 
 
 def c_guest(sources: list[str] | str, protocol: str = "hardened", *, entry: str = HELPER_ENTRY,

@@ -217,8 +217,9 @@ class CHostImplementation(ChildImplementation):
         return ENTRIES[op]
 
     def make_host(self, port: InstrumentedPort, clock: VirtualClock, *, timeout: float, quantum: float) -> CHost:
-        return self._fresh(lambda: CHost(self.build, port, self.answer_timeout, self.poll_limit, server=self.server, clock=clock,
-                                         timeout=timeout, quantum=quantum, deadline_ns=self.deadline_ns))
+        return self._fresh(lambda: CHost(self.build, port, self.answer_timeout, self.poll_limit, server=self.server,
+                                         run_ahead=self.run_ahead, clock=clock, timeout=timeout, quantum=quantum,
+                                         deadline_ns=self.deadline_ns))
 
     def make_guest(self, port: Any, ram: Any, provision: Any) -> Any:
         raise NotImplementedError("a C host has no helper side: check a C helper with c_guest")
