@@ -29,14 +29,15 @@ from typing import Any
 import attrs
 
 from mhmailbox.impl.clock import VirtualClock
+from mhmailbox.impl.crypto import Provision
 from mhmailbox.impl.memory import InstrumentedPort, MemoryFault
 from mhmailbox.impl.stream import Record
-from mhmailbox.model.layout import HDR_MAX, PAGE_SIZE, SHARED_SIZE
+from mhmailbox.model.layout import FIELDS, HDR_MAX, PAGE_SIZE, SHARED_SIZE
 
 from .adapter import HOST_OPERATIONS, OperationFailed
 from .ckit.child import BARRIER, ChildImplementation, CChildCrashed, CChildHung
 from .ckit.host import CLOCK_ORIGIN_NS, PUBLISHED_DEADLINE_NS, CHost
-from .wire_format import WIRE_OPERATIONS, WIRE_VERSION
+from .wire_format import GUEST_OPERATIONS, WIRE_OPERATIONS, WIRE_VERSION
 
 #: Reads of one location in a row, with nothing else in between, taken as a wait that never ends
 #: (each is a round trip here: 100 000 take a few seconds, far past any deadline's worth of polls).
@@ -74,8 +75,12 @@ def _uint(d: dict, key: str, line: str) -> int:
 
 
 @attrs.define(eq=False)
-class WireHost(CHost):
-    """One process speaking the wire; the HostUnderTest protocol (the C host's clock and replay)."""
+class WireProcess(CHost):
+    """One process speaking the wire: its hello, its lines, the replay of its accesses (the C host's
+    clock and replay; a side adds its operations)."""
+
+    side = "host"
+    known_ops = WIRE_OPERATIONS
 
     argv: tuple[str, ...] = attrs.field(default=(), kw_only=True)
     protocol: str = attrs.field(default="hardened", kw_only=True)
@@ -86,7 +91,6 @@ class WireHost(CHost):
     last_line: str = ""
     same_reads: int = 0
     last_read: tuple[int, int] | None = None
-    record: Record | None = None
 
     def __attrs_post_init__(self) -> None:
         self.who = f"the process `{shlex.join(self.argv)}`"
@@ -94,7 +98,8 @@ class WireHost(CHost):
 
     # --- the process and its lines ------------------------------------------------------
     def _spawn(self, env: dict[str, str], fds: tuple[int, ...] = ()) -> None:
-        self.workdir = tempfile.TemporaryDirectory(prefix="mhwire-")
+        if self.workdir is None:
+            self.workdir = tempfile.TemporaryDirectory(prefix="mhwire-")
         path = os.path.join(self.workdir.name, "mailbox")
         with open(path, "wb") as f:
             f.write(bytes(SHARED_SIZE))
@@ -106,7 +111,7 @@ class WireHost(CHost):
         to_r, to_w = os.pipe()
         from_r, from_w = os.pipe()
         self.stderr = tempfile.TemporaryFile()
-        env = dict(os.environ, MHWIRE_MAILBOX=path, MHWIRE_SIDE="host", MHWIRE_PROTOCOL=self.protocol, **env)
+        env = dict(os.environ, MHWIRE_MAILBOX=path, MHWIRE_SIDE=self.side, MHWIRE_PROTOCOL=self.protocol, **env)
         try:
             self.proc = subprocess.Popen(list(self.argv), stdin=to_r, stdout=from_w, stderr=self.stderr, env=env)
         except OSError as e:
@@ -150,17 +155,20 @@ class WireHost(CHost):
         self.shm[:] = self.port.buf  # the rig's mailbox, as the process will see it
         self._send(json.dumps(d, separators=(",", ":")).encode() + b"\n")
 
+    def _hello_fields(self) -> dict:
+        return {"deadline_ns": self.deadline_ns, "clock_origin_ns": CLOCK_ORIGIN_NS}
+
     def _hello(self) -> None:
         self.said_hello = True
-        self._put({"wire": WIRE_VERSION, "side": "host", "protocol": self.protocol, "mailbox": self.mailbox_path,
-                   "mailbox_size": SHARED_SIZE, "deadline_ns": self.deadline_ns, "clock_origin_ns": CLOCK_ORIGIN_NS})
+        self._put({"wire": WIRE_VERSION, "side": self.side, "protocol": self.protocol, "mailbox": self.mailbox_path,
+                   "mailbox_size": SHARED_SIZE, **self._hello_fields()})
         d = self._line()
         if d.get("wire") != WIRE_VERSION:
             raise self._fail(WireBroken(f"{self.who} did not answer the hello with {{\"wire\": \"{WIRE_VERSION}\", ...}}: "
                                         f"{_shown(self.last_line)}"))
-        ops = d.get("operations", list(WIRE_OPERATIONS))
-        if not isinstance(ops, list) or any(o not in WIRE_OPERATIONS for o in ops):
-            raise self._fail(WireBroken(f"`operations` must list some of {', '.join(WIRE_OPERATIONS)}: "
+        ops = d.get("operations", list(self.known_ops))
+        if not isinstance(ops, list) or any(o not in self.known_ops for o in ops):
+            raise self._fail(WireBroken(f"`operations` must list some of {', '.join(self.known_ops)}: "
                                         f"{_shown(self.last_line)}"))
         self.operations = tuple(ops)
 
@@ -172,11 +180,12 @@ class WireHost(CHost):
             if not self.said_hello:
                 self._hello()
             self.items, self.errors = [], []
-            self.op_start = self.clock.now()
+            self.op_start = self.clock.now() if self.clock is not None else 0.0
             self.reads_since_clock = self.writes_since_clock = 0
             self._put(request)
             while True:
                 d = self._line()
+                self._sync()
                 if "result" in d:
                     return d
                 self._wire_event(d)
@@ -224,6 +233,9 @@ class WireHost(CHost):
         else:
             raise WireBroken(f"{self.who} broke the wire (unknown event) after access #{self.accesses}: {_shown(line)}")
 
+    def _sync(self) -> None:
+        """After each line: what a side keeps beside the mailbox (a helper's RAM) is brought in."""
+
     def _clock(self) -> int:
         """The C host's clock (scaled virtual time, the virtual-time limit), the report naming this process."""
         try:
@@ -256,7 +268,12 @@ class WireHost(CHost):
             raise OperationFailed(f"{what} failed: {said}")
         raise self._fail(WireBroken(f"`result` is \"ok\" or \"failed\": {_shown(self.last_line)}"))
 
-    # --- HostUnderTest ----------------------------------------------------------------------
+
+
+@attrs.define(eq=False)
+class WireHost(WireProcess):
+    """A host process; the HostUnderTest protocol."""
+
     def initialize(self) -> None:
         self._outcome(self._run({"op": "init"}), "init")
 
@@ -281,6 +298,83 @@ class WireHost(CHost):
         self._outcome(self._run({"op": "cleanup"}), "cleanup")
 
 
+@attrs.define(eq=False)
+class WireGuest(WireProcess):
+    """A helper process; the GuestUnderTest protocol. Guest RAM is a second file (``ram`` in the
+    hello, ``MHWIRE_RAM``), at gpa 0: the rig's RAM is copied into it before each operation and
+    back after each line, so a RAM write is in the rig's RAM before the process's next mailbox access
+    (RAM accesses are not scheduling points: no host can touch private RAM)."""
+
+    side = "guest"
+    known_ops = GUEST_OPERATIONS
+    ram: Any = attrs.field(default=None, kw_only=True)
+    provision: Provision | None = attrs.field(default=None, kw_only=True)
+    ram_map: mmap.mmap | None = None
+    ram_path: str = ""
+    served: bool = False
+    provision_due: bool = False
+
+    def _spawn(self, env: dict[str, str], fds: tuple[int, ...] = ()) -> None:
+        self.workdir = tempfile.TemporaryDirectory(prefix="mhwire-")
+        self.ram_path = os.path.join(self.workdir.name, "ram")
+        with open(self.ram_path, "wb") as f:
+            f.write(bytes(self.ram))
+        fd = os.open(self.ram_path, os.O_RDWR)
+        try:
+            self.ram_map = mmap.mmap(fd, len(self.ram))
+        finally:
+            os.close(fd)
+        super()._spawn({"MHWIRE_RAM": self.ram_path, **env}, fds)
+
+    def stop(self) -> None:
+        if self.ram_map is not None:
+            self.ram_map.close()
+            self.ram_map = None
+        super().stop()
+
+    def _hello_fields(self) -> dict:
+        return {"ram": self.ram_path, "ram_size": len(self.ram), **_provision_fields(self.provision)}
+
+    def _sync(self) -> None:
+        if self.ram_map is not None and self.ram_map[:] != self.ram:
+            self.ram[:] = self.ram_map
+
+    def on_write(self, off: int, n: int) -> None:
+        if off in (FIELDS["done"][0], FIELDS["ret"][0]):
+            self.served = True
+
+    def _clock(self) -> int:
+        raise WireBroken(f"{self.who} read the clock: a helper has no clock on the wire")
+
+    def _op(self, request: dict, what: str) -> None:
+        self._check_alive()
+        self.ram_map[:] = self.ram  # type: ignore[index]
+        if self.provision_due:
+            self.provision_due = False
+            self._outcome(self._run({"op": "provision", **_provision_fields(self.provision)}), "provision")
+        self._outcome(self._run(request), what)
+
+    # --- GuestUnderTest ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._op({"op": "start"}, "start")
+
+    def poll_once(self) -> bool:
+        self.served = False
+        self._op({"op": "poll"}, "poll")
+        return self.served
+
+    def new_migration(self, provision: Provision | None) -> None:
+        """The provisioning for the next migration, given to the process before its next start or poll
+        (as the C kit's helper asks for it; a helper takes it at the INIT that opens a session)."""
+        if provision is not None:
+            self.provision, self.provision_due = provision, True
+
+
+def _provision_fields(p: Provision | None) -> dict:
+    """A hardened helper's provisioning, as the wire carries it (none for rfc)."""
+    return {"provision": None if p is None else {"key": p.transfer_key.hex(), "session": p.session_id.hex()}}
+
+
 @attrs.frozen
 class WireHostImplementation(ChildImplementation):
     """A command speaking the wire as an :class:`Implementation`; each ``make_host`` is a fresh process."""
@@ -303,7 +397,22 @@ class WireHostImplementation(ChildImplementation):
                                             argv=self.argv, protocol=self.protocol))
 
     def make_guest(self, port: Any, ram: Any, provision: Any) -> Any:
-        raise NotImplementedError("the wire drives hosts only so far (--side guest is not built yet)")
+        raise NotImplementedError("a host process has no helper side: check a helper with wire_guest")
+
+
+@attrs.frozen
+class WireGuestImplementation(ChildImplementation):
+    """A command speaking the wire's guest side as an :class:`Implementation`; each ``make_guest`` is a
+    fresh process."""
+
+    argv: tuple[str, ...] = attrs.field(default=(), kw_only=True)
+
+    def make_host(self, port: Any, clock: Any, *, timeout: float, quantum: float) -> Any:
+        raise NotImplementedError("a helper process has no host side: check a host with wire_host")
+
+    def make_guest(self, port: InstrumentedPort, ram: Any, provision: Provision | None) -> WireGuest:
+        return self._fresh(lambda: WireGuest(None, port, self.answer_timeout, self.poll_limit, argv=self.argv,
+                                             protocol=self.protocol, ram=ram, provision=provision))
 
 
 def wire_host(command: str | list[str], protocol: str = "hardened", *, answer_timeout: float = WIRE_ANSWER_TIMEOUT,
@@ -312,23 +421,41 @@ def wire_host(command: str | list[str], protocol: str = "hardened", *, answer_ti
     succeed: ``OperationFailed`` says why not, e.g. a wrong version or a process that died)."""
     from mhmailbox.impl.crypto import HDR_SIZE
 
+    argv = _argv(command)
+    impl = WireHostImplementation(f"wire:{shlex.join(argv)}", protocol, 0 if protocol == "rfc" else HDR_SIZE,
+                                  build=None, answer_timeout=answer_timeout, poll_limit=poll_limit,
+                                  argv=argv, deadline_ns=deadline_ns)
+    port = InstrumentedPort(memoryview(bytearray(SHARED_SIZE)), "host", None, None)  # type: ignore[arg-type]
+    declared = _handshake(WireHost(None, port, impl.answer_timeout, impl.poll_limit, clock=VirtualClock(), timeout=1.0,
+                                   quantum=0.25, argv=impl.argv, protocol=impl.protocol))
+    return attrs.evolve(impl, declared=declared)
+
+
+def wire_guest(command: str | list[str], protocol: str = "hardened", *, answer_timeout: float = WIRE_ANSWER_TIMEOUT,
+               poll_limit: int = WIRE_POLL_LIMIT) -> WireGuestImplementation:
+    """Describe a command speaking the wire's guest side as an Implementation, after one hello with it."""
+    from mhmailbox.impl.crypto import HDR_SIZE
+
+    argv = _argv(command)
+    impl = WireGuestImplementation(f"wire:{shlex.join(argv)}", protocol, 0 if protocol == "rfc" else HDR_SIZE,
+                                   build=None, answer_timeout=answer_timeout, poll_limit=poll_limit, argv=argv)
+    port = InstrumentedPort(memoryview(bytearray(SHARED_SIZE)), "guest", None, None)  # type: ignore[arg-type]
+    _handshake(WireGuest(None, port, answer_timeout, poll_limit, argv=argv, protocol=protocol,
+                         ram=memoryview(bytearray(PAGE_SIZE)), provision=None))
+    return impl
+
+
+def _argv(command: str | list[str]) -> tuple[str, ...]:
     argv = tuple(shlex.split(command)) if isinstance(command, str) else tuple(command)
     if not argv:
         raise ValueError("an empty command")
     if shutil.which(argv[0]) is None:
         raise FileNotFoundError(f"{argv[0]}: no such command (not a file, not on PATH)")
-    impl = WireHostImplementation(f"wire:{shlex.join(argv)}", protocol, 0 if protocol == "rfc" else HDR_SIZE,
-                                  build=None, answer_timeout=answer_timeout, poll_limit=poll_limit,
-                                  argv=argv, deadline_ns=deadline_ns)
-    declared = _handshake(impl)
-    return attrs.evolve(impl, declared=declared)
+    return argv
 
 
-def _handshake(impl: WireHostImplementation) -> tuple[str, ...]:
-    """Start the process once, exchange hellos, stop it: the operations it declares."""
-    port = InstrumentedPort(memoryview(bytearray(SHARED_SIZE)), "host", None, None)  # type: ignore[arg-type]
-    host = WireHost(None, port, impl.answer_timeout, impl.poll_limit, clock=VirtualClock(), timeout=1.0, quantum=0.25,
-                    argv=impl.argv, protocol=impl.protocol)
+def _handshake(host: WireProcess) -> tuple[str, ...]:
+    """Exchange hellos with a process just started, stop it: the operations it declares."""
     try:
         if host.dead is None:
             host._hello()
@@ -341,4 +468,5 @@ def _handshake(impl: WireHostImplementation) -> tuple[str, ...]:
     return host.operations
 
 
-__all__ = ["WIRE_VERSION", "WireHost", "WireHostImplementation", "wire_host", "HDR_MAX", "PAGE_SIZE"]
+__all__ = ["WIRE_VERSION", "WireGuest", "WireGuestImplementation", "WireHost", "WireHostImplementation", "wire_guest",
+           "wire_host"]

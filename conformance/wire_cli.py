@@ -1,4 +1,4 @@
-"""``mhmailbox conform --exec "CMD ARGS" --side host --protocol rfc|hardened``: the host cases over the wire."""
+"""``mhmailbox conform --exec "CMD ARGS" --side host|guest --protocol rfc|hardened``: a side's cases over the wire."""
 from __future__ import annotations
 
 import argparse
@@ -14,13 +14,15 @@ from mhmailbox.errors import UsageError
 from .adapter import OperationFailed
 from .ckit.run import CResult
 from .runner import SHRINK_SECONDS, run_case, summary
-from .wire import WIRE_VERSION, WireHostImplementation, wire_host
+from .wire import WIRE_VERSION, WireGuestImplementation, WireHostImplementation, wire_guest, wire_host
+from .wire_format import GUEST_OPERATIONS
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(f"implementations in any language, over JSON lines ({WIRE_VERSION}, docs/wire.md)")
     g.add_argument("--exec", dest="exec_cmd", metavar='"CMD ARGS"',
-                   help="check the host this command runs (one process per example; with --protocol)")
+                   help="check the host or helper this command runs (one process per example; with --side "
+                        "and --protocol)")
 
 
 @attrs.define
@@ -34,40 +36,45 @@ class WireResult(CResult):
             "from mhmailbox.conformance.ckit import", "from mhmailbox.conformance.wire import", 1)
 
 
-def run_wire_case(case: Any, impl: WireHostImplementation, *, examples: int = 60, derandomize: bool = True,
+def run_wire_case(case: Any, impl: WireHostImplementation | WireGuestImplementation, *, examples: int = 60, derandomize: bool = True,
                   shrink_seconds: float = SHRINK_SECONDS) -> WireResult:
-    """One host case on the command (a fresh process per example; every process stopped after)."""
+    """One case on the command (a fresh process per example; every process stopped after)."""
     try:
         r = run_case(case, impl, examples=examples, derandomize=derandomize, shrink_seconds=shrink_seconds)
     finally:
         impl.stop()
     return WireResult(**{f.name: getattr(r, f.name) for f in attrs.fields(type(r))},
-                      rebuild=f"wire_host({list(impl.argv)!r}, {impl.protocol!r})")
+                      rebuild=f"wire_{_side(impl)}({list(impl.argv)!r}, {impl.protocol!r})")
+
+
+def _side(impl: WireHostImplementation | WireGuestImplementation) -> str:
+    return "guest" if isinstance(impl, WireGuestImplementation) else "host"
 
 
 def _check(args: argparse.Namespace, cases: list) -> None:
     if args.c_host or args.c_guest:
         raise UsageError("--exec and --c-host/--c-guest check different implementations: give one of them")
-    if args.side == "guest" or any(c.side == "guest" for c in cases if args.case):
-        raise UsageError("--exec checks hosts only so far: the guest side over the wire (--side guest) is not "
-                         "built yet (issue 12); check a C helper with --c-guest FILE.c")
+    if args.side is None:
+        raise UsageError("--exec needs --side host|guest (the side the process plays)")
     if args.protocol is None:
         raise UsageError("--exec needs --protocol rfc|hardened (the protocol the implementation follows)")
 
 
-def describe(impl: WireHostImplementation) -> str:
+def describe(impl: WireHostImplementation | WireGuestImplementation) -> str:
+    if isinstance(impl, WireGuestImplementation):
+        return f"wire helper `{shlex.join(impl.argv)}` ({impl.protocol}; {WIRE_VERSION})"
     lacks = sorted({"save", "load", "cleanup"} - impl.operations)
     return (f"wire host `{shlex.join(impl.argv)}` ({impl.protocol}; {WIRE_VERSION}"
             f"{'; no ' + ', '.join(lacks) if lacks else ''})")
 
 
 def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], None]) -> int:
-    """Say hello to the command once, run the host cases on it, report as the suite does."""
+    """Say hello to the command once, run its side's cases on it, report as the suite does."""
     from .cli import finish, summary_line
 
     _check(args, cases)
     try:
-        impl = wire_host(args.exec_cmd, args.protocol)
+        impl = (wire_host if args.side == "host" else wire_guest)(args.exec_cmd, args.protocol)
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(f"--exec: {e}") from None
     except OperationFailed as e:
@@ -77,16 +84,14 @@ def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], No
         print(describe(impl), flush=True)
     results = []
     for c in cases:
-        if c.side != "host":
-            continue
         r = run_wire_case(c, impl, examples=args.examples, derandomize=not args.random)
         results.append(r)
         if not args.json:
             print_result(r)
     summ = summary(results)
     summ["impl"] = impl.name
-    info = {"command": list(impl.argv), "protocol": impl.protocol, "wire": WIRE_VERSION,
-            "operations": sorted(impl.operations)}
+    info = {"command": list(impl.argv), "side": args.side, "protocol": impl.protocol, "wire": WIRE_VERSION,
+            "operations": sorted(impl.operations) if args.side == "host" else list(GUEST_OPERATIONS)}
     if args.json:
         json.dump({"cases": [r.as_json() for r in results], "summary": summ, "exec": info}, sys.stdout, indent=2)
         print()

@@ -4,3 +4,5 @@
 WIRE_VERSION = "mhmailbox-wire 1"
 #: Host operations a process may declare in its hello.
 WIRE_OPERATIONS = ("init", "save", "load", "cleanup")
+#: Helper operations (every helper has them all).
+GUEST_OPERATIONS = ("start", "poll", "provision")

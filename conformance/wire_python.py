@@ -1,7 +1,8 @@
-"""Our Python host (or one of its mutants) as a process speaking mhmailbox-wire 1: a wire adapter in Python.
+"""Our Python host or helper (or a mutant) as a process speaking mhmailbox-wire 1: a wire adapter in Python.
 
-``python -m mhmailbox.conformance.wire_python [--impl rfc|hardened] [--mutant ID]`` runs the
-host of :mod:`mhmailbox.impl.host` on the mailbox file of the suite's hello, its port an
+``python -m mhmailbox.conformance.wire_python [--side host|guest] [--impl rfc|hardened] [--mutant ID]``
+runs the host of :mod:`mhmailbox.impl.host` (or the helper of :mod:`mhmailbox.impl.guest`, on the
+RAM file too) on the mailbox file of the suite's hello, its port an
 :class:`~mhmailbox.impl.memory.InstrumentedPort` whose hook announces each access before it is
 made (and waits for the suite's answer to a read) and its clock the suite's. Two uses: a second
 adapter to copy (beside examples/rust/), and a check of the wire itself: the same host must get
@@ -18,12 +19,14 @@ from typing import IO, Any
 
 import attrs
 
+from mhmailbox.impl.crypto import Provision
+from mhmailbox.impl.guest import GuestHelper
 from mhmailbox.impl.host import Host, HostError
 from mhmailbox.impl.memory import Access, InstrumentedPort
 from mhmailbox.impl.stream import Record
 from mhmailbox.model.layout import FIELDS, SHARED_SIZE
 
-from .wire_format import WIRE_OPERATIONS, WIRE_VERSION
+from .wire_format import GUEST_OPERATIONS, WIRE_OPERATIONS, WIRE_VERSION
 
 
 @attrs.define
@@ -98,29 +101,60 @@ def serve(host: Host, wire: Wire) -> None:
         wire.tx.flush()
 
 
+def serve_guest(helper: GuestHelper, wire: Wire) -> None:
+    """Run the suite's helper operations until it closes the wire."""
+    for line in wire.rx:
+        op = json.loads(line)
+        if op["op"] == "start":
+            helper.start()
+        elif op["op"] == "poll":
+            helper.poll_once()
+        elif op["op"] == "provision" and helper.mode == "hardened":
+            helper.new_session(_provision(op["provision"]))
+        wire.say({"result": "ok"})
+        wire.tx.flush()
+
+
+def _provision(d: dict | None) -> Provision | None:
+    return None if d is None else Provision(bytes.fromhex(d["key"]), bytes.fromhex(d["session"]))
+
+
+def _map(path: str, size: int) -> mmap.mmap:
+    with open(path, "r+b") as f:
+        return mmap.mmap(f.fileno(), size)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m mhmailbox.conformance.wire_python", description=__doc__.splitlines()[0])
+    p.add_argument("--side", choices=("host", "guest"), default="host")
     p.add_argument("--impl", choices=("rfc", "hardened"), default="hardened")
-    p.add_argument("--mutant", metavar="ID", help="a host mutant of `mhmailbox conform --mutants` instead")
+    p.add_argument("--mutant", metavar="ID", help="a mutant of `mhmailbox conform --mutants` (of the side) instead")
     args = p.parse_args(argv)
-    host_cls, mode = Host, args.impl
+    base = Host if args.side == "host" else GuestHelper
+    cls, mode = base, args.impl
     if args.mutant:
         from .mutants import BY_ID
 
-        if args.mutant not in BY_ID or BY_ID[args.mutant].impl.host_cls is Host:
-            p.error(f"no host mutant {args.mutant}")
-        host_cls, mode = BY_ID[args.mutant].impl.host_cls, "hardened"
+        m = BY_ID.get(args.mutant)
+        cls = None if m is None else m.impl.host_cls if args.side == "host" else m.impl.guest_cls
+        if cls is None or cls is base:
+            p.error(f"no {args.side} mutant {args.mutant}")
+        mode = "hardened"
     wire = Wire(sys.stdin, sys.stdout)
     hello = json.loads(sys.stdin.readline() or "{}")
     if hello.get("wire") != WIRE_VERSION:
         sys.exit(f"expected the suite's hello ({WIRE_VERSION})")
-    with open(hello["mailbox"], "r+b") as f:
-        shm = mmap.mmap(f.fileno(), SHARED_SIZE)
-    wire.say({"wire": WIRE_VERSION, "name": f"python {args.mutant or mode} host", "operations": list(WIRE_OPERATIONS)})
+    shm = _map(hello["mailbox"], SHARED_SIZE)
+    ops = WIRE_OPERATIONS if args.side == "host" else GUEST_OPERATIONS
+    wire.say({"wire": WIRE_VERSION, "name": f"python {args.mutant or mode} {args.side}", "operations": list(ops)})
     wire.tx.flush()
-    port = InstrumentedPort(memoryview(shm), "host", wire.announce, None)
+    port = InstrumentedPort(memoryview(shm), args.side, wire.announce, None)
+    if args.side == "guest":
+        ram = memoryview(_map(hello["ram"], hello["ram_size"]))
+        serve_guest(cls(port, ram, mode, _provision(hello["provision"]) if mode == "hardened" else None), wire)
+        return
     clock = WireClock(wire, hello["clock_origin_ns"])
-    serve(host_cls(port, mode, clock, timeout=float(hello["deadline_ns"]), burst=1), wire)
+    serve(cls(port, mode, clock, timeout=float(hello["deadline_ns"]), burst=1), wire)
 
 
 if __name__ == "__main__":

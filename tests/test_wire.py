@@ -116,9 +116,9 @@ def test_cli_hello_failure_is_one_line_and_exit_1() -> None:
 
 
 @pytest.mark.parametrize("args, said", [
-    (["--side", "guest", "--protocol", "hardened"], "not built yet"),
+    (["--protocol", "hardened"], "needs --side host|guest"),
     (["--side", "host"], "needs --protocol"),
-    (["--case", "guest/honest", "--protocol", "hardened"], "hosts only"),
+    (["--side", "host", "--case", "guest/honest", "--protocol", "hardened"], "no case matches"),
 ])
 def test_cli_usage_errors(args: list[str], said: str) -> None:
     p = conform("--exec", f"{sys.executable} {PEER} refuse", *args)
@@ -126,7 +126,7 @@ def test_cli_usage_errors(args: list[str], said: str) -> None:
 
 
 def test_cli_unknown_command_is_a_usage_error() -> None:
-    p = conform("--exec", "/nonexistent/host", "--protocol", "hardened")
+    p = conform("--exec", "/nonexistent/host", "--side", "host", "--protocol", "hardened")
     assert p.returncode == 2 and "no such command" in p.stderr
 
 
@@ -174,3 +174,31 @@ def test_python_mutant_over_the_wire_is_caught_as_in_process() -> None:
     impl = wire_host([*PY_HOST, "--mutant", "host-seq-not-checked"], "hardened")
     r = run_wire_case("host/stale-completion", impl, examples=60, shrink_seconds=1)
     assert r.verdict == "fail" and r.prop == "order.response", (r.verdict, r.message)
+
+
+# --- the guest side ------------------------------------------------------------------------------
+def test_python_helper_over_the_wire_passes_and_its_mutant_is_caught() -> None:
+    from mhmailbox.conformance.wire import wire_guest
+
+    ok = run_wire_case("guest/confidential", wire_guest([*PY_HOST, "--side", "guest"], "hardened"), examples=20)
+    assert ok.verdict == "pass", (ok.prop, ok.message)
+    bad = wire_guest([*PY_HOST, "--side", "guest", "--mutant", "guest-plaintext-page"], "hardened")
+    r = run_wire_case("guest/confidential", bad, examples=30, shrink_seconds=1)
+    assert r.verdict == "fail" and r.prop == "guest.confidential", (r.verdict, r.message)
+    assert "from mhmailbox.conformance.wire import wire_guest" in r.reproducer
+
+
+def test_a_helper_that_reads_the_clock_breaks_the_wire() -> None:
+    from mhmailbox.conformance.wire import wire_guest
+
+    r = run_wire_case("guest/honest", wire_guest([sys.executable, PEER, "ignore-clock"], "hardened"), examples=2,
+                      shrink_seconds=0.5)
+    assert r.verdict == "fail" and "a helper has no clock on the wire" in r.message, (r.verdict, r.message)
+
+
+def test_cli_runs_a_helper_over_the_wire() -> None:
+    p = conform("--exec", f"{sys.executable} -m mhmailbox.conformance.wire_python --side guest --impl rfc",
+                "--side", "guest", "--protocol", "rfc", "--case", "guest/honest", "--examples", "3", "--json")
+    out = json.loads(p.stdout)
+    assert p.returncode == 0 and [c["verdict"] for c in out["cases"]] == ["pass"]
+    assert out["exec"]["side"] == "guest" and out["exec"]["operations"] == ["start", "poll", "provision"]

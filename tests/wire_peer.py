@@ -38,7 +38,8 @@ def main(mode: str) -> None:
     if mode == "bad-hello":
         say({"wire": "mhmailbox-wire 0"})
         return
-    say({"wire": hello["wire"], "name": f"wire_peer {mode}", "operations": ["init", "save", "load", "cleanup"]})
+    ops = ["init", "save", "load", "cleanup"] if hello["side"] == "host" else ["start", "poll", "provision"]
+    say({"wire": hello["wire"], "name": f"wire_peer {mode}", "operations": ops})
     with open(os.environ["MHWIRE_MAILBOX"], "r+b") as f:
         shm = mmap.mmap(f.fileno(), 8192)
     for line in sys.stdin:
