@@ -1,7 +1,9 @@
-"""A host in any language, in its own process, driven over JSON lines (``mhmailbox-wire 1``, docs/wire.md).
+"""A host or helper in any language, in its own process, driven over JSON lines (``mhmailbox-wire 1``,
+docs/wire.md).
 
-The suite starts the command once per host object (so per Hypothesis example), with the
-mailbox as a file of 8 KiB it may map (``MHWIRE_MAILBOX``, also in the suite's hello),
+The suite starts the command once per host or helper object (so per Hypothesis example), with
+the mailbox as a file of 8 KiB it may map (``MHWIRE_MAILBOX``, also in the suite's hello; a
+helper gets guest RAM as a second file),
 and talks to it over its stdin (suite -> implementation) and stdout (implementation ->
 suite), one JSON object per line. The replay is the C kit's (:mod:`.ckit.child`,
 :mod:`.ckit.host`): every shared access the implementation announces *before* making it is
@@ -32,7 +34,7 @@ from mhmailbox.impl.clock import VirtualClock
 from mhmailbox.impl.crypto import Provision
 from mhmailbox.impl.memory import InstrumentedPort, MemoryFault
 from mhmailbox.impl.stream import Record
-from mhmailbox.model.layout import FIELDS, HDR_MAX, PAGE_SIZE, SHARED_SIZE
+from mhmailbox.model.layout import FIELDS, PAGE_SIZE, SHARED_SIZE
 
 from .adapter import HOST_OPERATIONS, OperationFailed
 from .ckit.child import BARRIER, ChildImplementation, CChildCrashed, CChildHung
