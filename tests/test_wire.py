@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -76,6 +77,20 @@ def test_a_line_that_is_not_json_is_shown() -> None:
 def test_an_unknown_event_is_shown() -> None:
     r = failed("unknown")
     assert r.prop == "robust" and "unknown event" in r.message and '"jump"' in r.message
+
+
+@pytest.mark.parametrize("mode, said", [("bad-result", "`result` is \"ok\" or \"failed\""),
+                                        ("bad-record", "`page` is not hex")])
+def test_a_malformed_result_is_shown(mode: str, said: str) -> None:
+    impl = peer(mode)
+    host = impl.make_host(InstrumentedPort(memoryview(bytearray(8192)), "host", None, None), VirtualClock(),
+                          timeout=1.0, quantum=0.25)
+    try:
+        with pytest.raises(WireBroken, match=re.escape(said)):
+            host.save_page(0x1000)
+        assert host.dead is not None and host.proc.poll() is not None  # stopped
+    finally:
+        impl.stop()
 
 
 def test_a_silent_process_is_stopped_after_the_answer_timeout() -> None:

@@ -10,6 +10,8 @@
 * ``ignore-clock``: reads done and the clock for ever (a deadline it ignores);
 * ``wild-write``: writes 4 bytes past the shared area;
 * ``refuse``: every operation fails cleanly;
+* ``bad-result``: a result that is neither ok nor failed;
+* ``bad-record``: a save's result whose ``page`` is not hex;
 * ``mirror``: reads hdr.len, then writes go = 7, then fails cleanly saying what the answer
   and the mapped file held (``answer <hex> file <hex>``);
 * ``bad-hello``: answers the hello with another version.
@@ -65,6 +67,10 @@ def main(mode: str) -> None:
             ask({"ev": "clock"})
         elif mode == "refuse":
             say({"result": "failed", "error": f"{op['op']} refused by wire_peer"})
+        elif mode == "bad-result":
+            say({"result": "maybe"})
+        elif mode == "bad-record":
+            say({"result": "ok", "hdr_len": 0, "header": "", "page": "zz"})
         elif mode == "mirror":
             data = ask({"ev": "read", "off": 0x800, "len": 4})["data"]
             say({"ev": "write", "off": 0x18, "data": "07000000"})
