@@ -10,14 +10,11 @@ flip bytes or advance the clock there) and appends the completed access, with th
 value read or written, to the suite's log.
 
 **Wire, for implementations in another language or process.** The port is the
-contract: the layout (offsets, widths, little-endian) plus one event per access.
-An implementation that is not Python maps the mailbox file (``MappedFile``) and
-reports each access as one JSON line (see :func:`access_to_json`):
-``{"side": "host", "kind": "read", "where": "done", "len": 4, "value": 0}``, with
-``where`` a field name (``cmd_type``, ``gpa``, ``prefetch``, ``ret``, ``go``,
-``done``, ``hdr_len``), a byte offset for byte ranges (``value`` in hex), or
-``wmb``/``rmb``/``mb`` for barriers; it blocks after each event until the suite
-answers (the scheduling point). A ctypes adapter does the same with a callback.
+contract: the layout (offsets, widths, little-endian) plus one event per access. A
+process speaks it as JSON lines (``mhmailbox-wire 1``, :mod:`.wire`, docs/wire.md):
+it maps the mailbox file, announces each access before making it, and waits for the
+suite's answer to a read (the scheduling point). :func:`access_to_json` is the form of
+a *recorded* access (the log of a run), not the wire.
 Host operations end normally or raise :class:`OperationFailed`; any other
 exception is a crash.
 """
