@@ -56,8 +56,8 @@ def cases(impl, examples: int, shrink: float, ids: list[str], side: str = "host"
             t[0], t[1], t[2] = t[0] + r.examples, t[1] + r.seconds, t[2] + used
             what = r.verdict + (f" {r.prop}" if r.prop else "")
             name = c.id if im is impl else f"  ({im.name})"
-            print(f"{name:28} {what:36} {r.examples:5} examples {r.seconds:7.1f} s wall {r.examples / r.seconds:6.1f}/s "
-                  f"{used:7.1f} s CPU {r.examples / used:6.1f}/s", flush=True)
+            print(f"{name:28} {what:36} {r.examples:5} examples {r.seconds:7.1f} s wall "
+                  f"{r.examples / r.seconds:6.1f}/s {used:7.1f} s CPU {r.examples / used:6.1f}/s", flush=True)
     for name, (ex, secs, cpus) in totals.items():
         print(f"{'all ' + name:64} {ex:5.0f} examples {secs:7.1f} s wall {ex / secs:6.1f}/s "
               f"{cpus:7.1f} s CPU {ex / cpus:6.1f}/s")

@@ -40,7 +40,7 @@ from mhmailbox.model.layout import FIELDS
 
 from .build import HELPER_ENTRY
 from .child import (ANSWER_TIMEOUT, EV_PROVISION, EV_RAM, EV_READ, EV_RESULT, GO_ON, NO_FIELD, POLL_LIMIT,
-                    CChildCrashed, Child, ChildImplementation)
+                    CChildCrashed, Child, ChildImplementation, until_next)
 
 #: The lowest gpa the child maps (Linux's vm.mmap_min_addr); the rig names no gpa below it.
 RAM_LO = 0x10000
@@ -133,10 +133,6 @@ class CGuest(Child):
             self.provision = provision
 
 
-#: A grant with no scripted action ahead (the child re-asks at its next read of go anyway).
-UNLIMITED = 1 << 32
-
-
 def quiet_accesses(rig: Any) -> int:
     """How many of the helper's next accesses a :class:`GuestRig` runs no host action before:
     the rig acts only at the indices of its schedule (``op_access`` is the next one). 0 for
@@ -145,8 +141,7 @@ def quiet_accesses(rig: Any) -> int:
 
     if type(rig) is not GuestRig:
         return 0
-    due = [k for k, _ in rig.schedule if k >= rig.op_access]
-    return min(due) - rig.op_access if due else UNLIMITED
+    return until_next(rig.schedule, rig.op_access)
 
 
 @attrs.frozen

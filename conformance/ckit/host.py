@@ -36,7 +36,7 @@ from mhmailbox.model.layout import FIELDS, PAGE_SIZE
 from ..adapter import HOST_OPERATIONS, OperationFailed
 from .build import ENTRIES
 from .child import (ANSWER_TIMEOUT, EV_CLOCK, EV_ERROR, EV_GET, EV_PUT, EV_PUT_SHARED, EV_READ, EV_RESULT, GO_ON,
-                    POLL_LIMIT, CChildCrashed, CChildHung, Child, ChildImplementation)
+                    POLL_LIMIT, CChildCrashed, CChildHung, Child, ChildImplementation, until_next)
 
 REQ = struct.Struct("<IIQQQ")
 REQ_INIT, REQ_SAVE, REQ_LOAD, REQ_CLEANUP = 1, 2, 3, 4
@@ -166,10 +166,6 @@ class CHost(Child):
         """The same QEMU process goes on to another migration: nothing to do."""
 
 
-#: A grant with nothing scripted ahead (the child waits at its next read of done anyway).
-UNLIMITED = 1 << 32
-
-
 def quiet_host_accesses(rig: Any) -> int:
     """How many of the host's next accesses a :class:`HostRig` does nothing before: it acts at
     the indices of its schedule (``op_access`` is the next), boots the helper at access number
@@ -179,10 +175,10 @@ def quiet_host_accesses(rig: Any) -> int:
 
     if type(rig) is not HostRig:
         return 0
-    due = [k - rig.op_access for k, _ in rig.schedule if k >= rig.op_access]
+    quiet = until_next(rig.schedule, rig.op_access)
     if rig.boot_at is not None and rig.boot_at >= rig.host_accesses:
-        due.append(rig.boot_at - rig.host_accesses)
-    return min(due, default=UNLIMITED)
+        quiet = min(quiet, rig.boot_at - rig.host_accesses)
+    return quiet
 
 
 def parse_record(gpa: int, items: list[tuple[int, bytes]]) -> Record:
