@@ -306,6 +306,17 @@ def test_acceptance_follows_the_model_not_the_command_sent() -> None:
     assert rig.divergence is None and rig.violations == {}
 
 
+def test_a_refused_copy_is_not_accepted() -> None:
+    """A page offered at the other gpa is refused (the model carries out no DECRYPT): its fresh copy
+    still loads at its own gpa afterwards."""
+    rig, hdr, page = _sealed(val.G0)
+    assert rig.decrypt(hdr, page, val.G1) == Ret.AUTH
+    assert rig.accepted == {} and rig.io_read is None
+    assert rig.decrypt(hdr, page, val.G0) == Ret.OK
+    assert rig.accepted == {(1, val.G0): PageHeader.parse(hdr).seq}
+    assert rig.divergence is None and rig.violations == {}
+
+
 def test_publish_writes_the_protocols_fields() -> None:
     rig = GuestRig.build(HARDENED)
     _silent = GuestRig.build(_silent_helper())
