@@ -317,6 +317,15 @@ def test_a_refused_copy_is_not_accepted() -> None:
     assert rig.divergence is None and rig.violations == {}
 
 
+def test_reading_a_plaintext_page_is_no_leak() -> None:
+    """guest.confidential judges the helper's writes: a RESTORE that reads a plaintext page leaks nothing."""
+    rig = GuestRig.build(RFC)
+    rig.new_migration()
+    assert rig.decrypt(b"", _page(rig.ram, val.G0), val.G0) == Ret.OK
+    assert "guest.confidential" not in rig.violations
+    assert rig.trace[-3:] == ["guest write ret = 0", "guest write go = 0", "guest write done = 1"]
+
+
 def test_publish_writes_the_protocols_fields() -> None:
     rig = GuestRig.build(HARDENED)
     _silent = GuestRig.build(_silent_helper())
