@@ -15,13 +15,10 @@ import argparse
 import os
 import time
 
-import attrs
-
-from ckit_host import cases, load  # bench/ is the script's directory
+from ckit_host import add_run_options, as_asked, cases, load  # bench/ is the script's directory
 
 from mhmailbox.conformance.adapter import IMPLEMENTATIONS
 from mhmailbox.conformance.ckit import c_guest
-from mhmailbox.conformance.ckit.run import describe
 from mhmailbox.conformance.rig import GuestRig
 from mhmailbox.model import values as val
 
@@ -53,17 +50,9 @@ def main() -> None:
     p.add_argument("files", nargs="*", default=[HARDENED])
     p.add_argument("--protocol", default="hardened")
     p.add_argument("--entry", default="MigrationHandlerMain")
-    p.add_argument("--examples", type=int, default=200)
-    p.add_argument("--shrink-seconds", type=float, default=8.0)
-    p.add_argument("--case", action="append", default=[])
-    p.add_argument("--no-speedups", action="store_true",
-                   help="an exec per example and every read waiting, as the kit was before (to compare)")
-    p.add_argument("--python", action="store_true", help="each case for the Python helper of the protocol too")
+    add_run_options(p, examples=200, side="helper")
     a = p.parse_args()
-    impl = c_guest(a.files, a.protocol, entry=a.entry)
-    if a.no_speedups:
-        impl = attrs.evolve(impl, server=None, run_ahead=False)
-    print(describe(impl), flush=True)
+    impl = as_asked(c_guest(a.files, a.protocol, entry=a.entry), a)
     honest_commands(impl)
     cases(impl, a.examples, a.shrink_seconds, a.case, side="guest", python=a.python)
 

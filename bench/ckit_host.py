@@ -79,23 +79,33 @@ def timed_out_command(impl, repeats: int = 3) -> None:
               f"virtual, {h.accesses} accesses, {h.polls_folded} polls folded", flush=True)
 
 
+def add_run_options(p: argparse.ArgumentParser, *, examples: int, side: str) -> None:
+    """The options both C kit benches take for their per-case runs."""
+    p.add_argument("--examples", type=int, default=examples)
+    p.add_argument("--shrink-seconds", type=float, default=8.0)
+    p.add_argument("--case", action="append", default=[])
+    p.add_argument("--no-speedups", action="store_true",
+                   help="an exec per example and every read waiting, as the kit was before (to compare)")
+    p.add_argument("--python", action="store_true", help=f"each case for the Python {side} of the protocol too")
+
+
+def as_asked(impl, a: argparse.Namespace):
+    """The implementation with the kit's speed-ups off if ``--no-speedups``; its description printed."""
+    if a.no_speedups:
+        impl = attrs.evolve(impl, server=None, run_ahead=False)
+    print(describe(impl), flush=True)
+    return impl
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("files", nargs="+")
     p.add_argument("--protocol", default="rfc")
     p.add_argument("--define", action="append", default=[])
-    p.add_argument("--examples", type=int, default=60)
-    p.add_argument("--shrink-seconds", type=float, default=8.0)
-    p.add_argument("--case", action="append", default=[])
-    p.add_argument("--no-speedups", action="store_true",
-                   help="an exec per example and every read waiting, as the kit was before (to compare)")
-    p.add_argument("--python", action="store_true", help="each case for the Python host of the protocol too")
+    add_run_options(p, examples=60, side="host")
     p.add_argument("--no-timeout", action="store_true", help="skip the timed-out command")
     a = p.parse_args()
-    impl = c_host(a.files, a.protocol, defines=tuple(a.define))
-    if a.no_speedups:
-        impl = attrs.evolve(impl, server=None, run_ahead=False)
-    print(describe(impl), flush=True)
+    impl = as_asked(c_host(a.files, a.protocol, defines=tuple(a.define)), a)
     if not a.no_timeout:
         timed_out_command(impl)
     cases(impl, a.examples, a.shrink_seconds, a.case, python=a.python)
