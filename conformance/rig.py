@@ -60,6 +60,14 @@ TIMEOUT = D_TICKS * QUANTUM
 SYSTEM_FLAGS = frozenset({"timeout.no-false-timeout", "liveness.recovery"})
 #: Peer "sleeps forever".
 FOREVER = 1 << 20
+#: :meth:`quiet_accesses` when no scripted peer action lies ahead.
+UNLIMITED = 1 << 32
+
+
+def until_next(schedule: list, index: int) -> int:
+    """Accesses from number ``index`` on before the first (access number, action) of ``schedule``
+    due at or after it; :data:`UNLIMITED` when none is."""
+    return min((k - index for k, _ in schedule if k >= index), default=UNLIMITED)
 
 _FIELD_OF = {"cmd_type": "cmd", "gpa": "gpa", "ret": "ret", "go": "go", "done": "done", "hdr_len": "hdr_len"}
 
@@ -329,6 +337,16 @@ class HostRig(RigBase):
             raise ValueError(f"unknown peer action {act!r}")
 
     # --- the host's accesses --------------------------------------------------------
+    def quiet_accesses(self) -> int:
+        """How many of the host's next accesses this rig does nothing before (a driver may let
+        reads run ahead without a round trip there): it acts at the indices of its schedule
+        (``op_access`` is the next), boots the helper at access ``boot_at`` (counting
+        ``host_accesses``), and runs the helper at a read of done (which always waits)."""
+        quiet = until_next(self.schedule, self.op_access)
+        if self.boot_at is not None and self.boot_at >= self.host_accesses:
+            quiet = min(quiet, self.boot_at - self.host_accesses)
+        return quiet
+
     def _hook(self, a: Access) -> None:
         i = self.op_access
         self.op_access += 1
@@ -634,6 +652,11 @@ class GuestRig(RigBase):
         return (gpa_class(v) if f == "gpa" else v), self.snap_prov[f]
 
     # --- the helper's accesses -------------------------------------------------------
+    def quiet_accesses(self) -> int:
+        """How many of the helper's next accesses this rig runs no host action before: it acts
+        only at the indices of its schedule (``op_access`` is the next one)."""
+        return until_next(self.schedule, self.op_access)
+
     def _hook(self, a: Access) -> None:
         i = self.op_access
         self.op_access += 1

@@ -54,7 +54,7 @@ def test_reads_run_ahead_only_where_no_host_action_comes_first(rfc_helper, sched
 
 
 def test_quiet_accesses_counts_up_to_the_next_scripted_action():
-    from mhmailbox.conformance.ckit.child import UNLIMITED
+    from mhmailbox.conformance.rig import UNLIMITED
     from mhmailbox.conformance.ckit.guest import quiet_accesses
 
     rig = GuestRig.build(IMPLEMENTATIONS["rfc"])
@@ -103,7 +103,7 @@ def test_a_hosts_reads_run_ahead_only_where_its_peer_does_nothing(name):
 
 
 def test_quiet_host_accesses_stops_at_actions_and_boot():
-    from mhmailbox.conformance.ckit.child import UNLIMITED
+    from mhmailbox.conformance.rig import UNLIMITED
     from mhmailbox.conformance.ckit.host import quiet_host_accesses
 
     rig = HostRig.build(IMPLEMENTATIONS["rfc"])

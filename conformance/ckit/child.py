@@ -67,16 +67,6 @@ ANSWER_TIMEOUT = 60.0
 NO_FIELD = 0xFFFFFFFF
 
 
-#: A grant with no scripted peer action ahead (the child waits anyway at its next read of go or done).
-UNLIMITED = 1 << 32
-
-
-def until_next(schedule: list, index: int) -> int:
-    """Accesses from number ``index`` on before the first (access number, action) of ``schedule``
-    due at or after it: a rig's script of peer actions; :data:`UNLIMITED` when none is."""
-    return min((k - index for k, _ in schedule if k >= index), default=UNLIMITED)
-
-
 class CChildCrashed(Exception):
     """The C code died (a signal or an exit), or its runtime broke the wire."""
 

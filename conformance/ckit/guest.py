@@ -40,7 +40,7 @@ from mhmailbox.model.layout import FIELDS
 
 from .build import HELPER_ENTRY
 from .child import (ANSWER_TIMEOUT, EV_PROVISION, EV_RAM, EV_READ, EV_RESULT, GO_ON, NO_FIELD, POLL_LIMIT,
-                    CChildCrashed, Child, ChildImplementation, until_next)
+                    CChildCrashed, Child, ChildImplementation)
 
 #: The lowest gpa the child maps (Linux's vm.mmap_min_addr); the rig names no gpa below it.
 RAM_LO = 0x10000
@@ -134,14 +134,12 @@ class CGuest(Child):
 
 
 def quiet_accesses(rig: Any) -> int:
-    """How many of the helper's next accesses a :class:`GuestRig` runs no host action before:
-    the rig acts only at the indices of its schedule (``op_access`` is the next one). 0 for
-    any other hook (a test's own), whose actions the kit cannot foresee."""
+    """How many of the helper's next accesses need no round trip: what a :class:`GuestRig` says
+    (:meth:`GuestRig.quiet_accesses`); 0 for any other hook (a test's own), whose actions the
+    kit cannot foresee."""
     from ..rig import GuestRig
 
-    if type(rig) is not GuestRig:
-        return 0
-    return until_next(rig.schedule, rig.op_access)
+    return rig.quiet_accesses() if type(rig) is GuestRig else 0
 
 
 @attrs.frozen

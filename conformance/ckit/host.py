@@ -36,7 +36,7 @@ from mhmailbox.model.layout import FIELDS, PAGE_SIZE
 from ..adapter import HOST_OPERATIONS, OperationFailed
 from .build import ENTRIES
 from .child import (ANSWER_TIMEOUT, EV_CLOCK, EV_ERROR, EV_GET, EV_PUT, EV_PUT_SHARED, EV_READ, EV_RESULT, GO_ON,
-                    POLL_LIMIT, CChildCrashed, CChildHung, Child, ChildImplementation, until_next)
+                    POLL_LIMIT, CChildCrashed, CChildHung, Child, ChildImplementation)
 
 REQ = struct.Struct("<IIQQQ")
 REQ_INIT, REQ_SAVE, REQ_LOAD, REQ_CLEANUP = 1, 2, 3, 4
@@ -167,18 +167,11 @@ class CHost(Child):
 
 
 def quiet_host_accesses(rig: Any) -> int:
-    """How many of the host's next accesses a :class:`HostRig` does nothing before: it acts at
-    the indices of its schedule (``op_access`` is the next), boots the helper at access number
-    ``boot_at`` (counting ``host_accesses``), and runs the helper at a 4-byte read of done, which
-    the child never makes without waiting. 0 for any other hook (a test's own)."""
+    """How many of the host's next accesses need no round trip: what a :class:`HostRig` says
+    (:meth:`HostRig.quiet_accesses`); 0 for any other hook (a test's own)."""
     from ..rig import HostRig
 
-    if type(rig) is not HostRig:
-        return 0
-    quiet = until_next(rig.schedule, rig.op_access)
-    if rig.boot_at is not None and rig.boot_at >= rig.host_accesses:
-        quiet = min(quiet, rig.boot_at - rig.host_accesses)
-    return quiet
+    return rig.quiet_accesses() if type(rig) is HostRig else 0
 
 
 def parse_record(gpa: int, items: list[tuple[int, bytes]]) -> Record:
