@@ -155,7 +155,8 @@ def build(
     mm.declare(system, list(threads.values()), {})
     for name, init in GHOSTS.items():
         system.declare(name, init)
-    for p in CATALOG:
+    catalog = variant_catalog(vcls)
+    for p in catalog:
         system.declare(f"v.{p.id}")
 
     # ---- the threads' steps under the memory model
@@ -189,7 +190,7 @@ def build(
                           V("x.prompt").eq(0), (("x.prompt", lift(1)), ("x.prompt_at", V("host.id"))), kind="adversary"))
 
     # ---- monitors
-    chosen = [p for p in (properties or CATALOG) if p.applies(guest, host)]
+    chosen = [p for p in (properties or catalog) if p.applies(guest, host) and p in catalog]
     for p in chosen:
         system.monitors.append(Monitor(p.id, bad_expr(p, v.D, v.Q)))
     return Model(variant=vcls.name, memory=memory, guest=guest, host=host, bounds=bounds, system=system,
@@ -197,14 +198,18 @@ def build(
 
 
 def variant_class(name: str) -> type[Rfc]:
-    """``rfc``, ``hardened``, or a teaching mutant ``broken:<name>`` (model/broken.py)."""
+    """``rfc``, ``hardened``, a teaching mutant ``broken:<name>`` (model/broken.py), or a user
+    variant: ``PATH.py:Class``, or the name it was registered under (model/user_variant.py)."""
     if name in VARIANTS:
         return VARIANTS[name]
-    from .broken import MUTANTS
+    from .user_variant import resolve_variant
 
-    if name in MUTANTS:
-        return MUTANTS[name]
-    raise ValueError(f"unknown variant {name!r}; choose rfc, hardened or one of {', '.join(MUTANTS)}")
+    return resolve_variant(name)
+
+
+def variant_catalog(vcls: type[Rfc]) -> tuple[Property, ...]:
+    """The properties judged for this variant: the catalog, then the variant's own ``PROPERTIES``."""
+    return CATALOG + tuple(p for p in vcls.PROPERTIES if p not in CATALOG)
 
 
 def cells(variants: Sequence[str], memories: Sequence[str], guests: Sequence[str] | None = None,

@@ -19,6 +19,7 @@ from . import values as val
 from .expr import And, B, Expr, Ite, Not, Or, P, V, lift
 from .layout import HDR_MAX
 from .program import Fence, Read, Thread, Write
+from .properties import Property
 from .values import DECRYPT, ENCRYPT, INIT, RESET
 
 RES_OK, RES_FAILED, RES_TIMEOUT = 0, 1, 2
@@ -68,6 +69,9 @@ class Rfc:
     #: (side, step) writes an implementation may leave out, for the conformance oracle (none
     #: as published: the host's ret = -1 and done = 0 are what its wait relies on)
     OPTIONAL_WRITES: ClassVar[frozenset[tuple[str, str]]] = frozenset()
+    #: a variant's own properties, judged beside the catalog's wherever the variant runs
+    #: (a user variant declares them here; docs/variants.md)
+    PROPERTIES: ClassVar[tuple[Property, ...]] = ()
 
     HOST_LOCALS: ClassVar[dict[str, int]] = {
         "op": 0, "gpa": 0, "cmd": 0, "cgpa": 0, "ret_to": 0, "res": 0,
