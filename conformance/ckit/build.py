@@ -154,9 +154,11 @@ def crypto_missing(compiler: str | None = None) -> str | None:
 
 
 def build(sources: Sequence[str], *, defines: Sequence[str] = (), cflags: Sequence[str] = (),
-          compiler: str | None = None, helper_entry: str | None = None) -> Build:
+          compiler: str | None = None, helper_entry: str | None = None,
+          runtime: str | None = None) -> Build:
     """Copy, override, compile and link ``sources`` (a host; a helper with ``helper_entry``);
-    UsageError (one line) on any problem."""
+    UsageError (one line) on any problem. ``runtime``: an object to link instead of the kit's
+    runtime (``mhmailbox stress`` links its own, which defines the same entry points)."""
     if not sources:
         raise UsageError("no C file given")
     for s in sources:
@@ -197,7 +199,7 @@ def build(sources: Sequence[str], *, defines: Sequence[str] = (), cflags: Sequen
               "-iquote", os.path.dirname(os.path.abspath(src)), f"-fmacro-prefix-map={copy}={os.path.abspath(src)}",
               *cflags, copy, "-o", obj], f"compiling {src}")  # __FILE__ (an ASSERT's message) names the user's file
         objs.append(obj)
-    rt = _runtime_object(cc)
+    rt = runtime or _runtime_object(cc)
     if helper_entry is not None:
         return _link_helper(cc, work, list(sources), objs, rt, helper_entry, overrides, cflags)
     binary = os.path.join(work, "host-under-test")
