@@ -24,7 +24,7 @@ import time
 import attrs
 
 from mhmailbox.model.check import check_cell
-from mhmailbox.model.cli import forked_map
+from mhmailbox.model.runner import forked_map
 from mhmailbox.model.protocol import Bounds, build, cells
 from mhmailbox.proofs import bmc as bmc_mod
 from mhmailbox.proofs.symbolic import EXACT, Symbolic

@@ -18,14 +18,15 @@ import sys
 import time
 from collections import Counter, defaultdict
 
-from mhmailbox.model.cli import ALL_TIME_LIMIT, ENGINES, _load_engines, available_cpus, run_tasks, z3_time_limit
+from mhmailbox.model.engines import ENGINES, load_engines
+from mhmailbox.model.runner import ALL_TIME_LIMIT, available_cpus, run_tasks, z3_time_limit
 from mhmailbox.model.memory import MODELS
 from mhmailbox.model.properties import CATALOG
 from mhmailbox.model.protocol import cells
 
 
 def main(argv=None) -> int:
-    _load_engines()
+    load_engines()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engine", action="append", choices=sorted(ENGINES))
     ap.add_argument("--variant", action="append")

@@ -2,57 +2,28 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import sys
 import time
-from typing import Any, Callable, Iterator, TextIO
 
 from mhmailbox.cli import UsageError, int_up_to, positive_int, finite_positive
 
-from .check import Result, check_cell
+from .check import Result
+from .engines import ENGINES, MAX_BUFFER, MAX_TICKS, load_engines
 from .litmus import TESTS, table
 from .memory import MODELS
 from .properties import BY_ID, CATALOG, GUESTS, HOSTS
-from .protocol import Bounds, SCRIPTS, cells
+from .protocol import SCRIPTS, cells
+from .report import disagreements, print_report
+from .runner import ALL_TIME_LIMIT, available_cpus, run_tasks, z3_time_limit
 from .trace import render_table
 from .broken import MUTANTS
 from .variants import VARIANTS
 
-#: engine name -> function(cell, properties, args) -> list[Result]; proofs/ adds its engines
-ENGINES: dict[str, Callable[..., list[Result]]] = {}
-
-#: ``--engine all`` without ``--time-limit``: seconds per cell for each Z3 engine. The
-#: whole catalog then takes under two minutes on two cores (docs/proofs.md has the
-#: figures); the explicit engine keeps its state budget as its only limit.
-ALL_TIME_LIMIT = 3.0
-
-
-def _explicit(cell: tuple, props: list, args: argparse.Namespace, progress=None) -> list[Result]:
-    return check_cell(*cell, properties=props, bounds=bounds_from(args), depth=args.depth or 10_000,
-                      max_states=args.max_states, time_limit=args.time_limit, progress=progress)
-
-
-ENGINES["explicit"] = _explicit
-
-
-def bounds_from(args: argparse.Namespace) -> Bounds:
-    return Bounds(deadline=args.deadline, quantum=args.quantum, capacity=args.buffer,
-                  scripts=tuple(args.script or ("source", "target")))
-
-
 _positive = positive_int
-
-#: Upper limits of the model's bounds: past them the model cannot be built (deeper store
-#: buffers nest expressions past Python's parser limit) or the Z3 engines' 36-bit
-#: bit-vectors would wrap (deadline and quantum, as the symbolic search bounds them).
-MAX_BUFFER = 32
-MAX_TICKS = 1 << 16
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    _load_engines()
+    load_engines()
     p = sub.add_parser("verify", help="check the protocol's properties (explicit state or Z3)",
                        description="Check properties of the mailbox model. Options left out mean every value.")
     p.add_argument("--engine", choices=sorted(ENGINES) + (["all"] if len(ENGINES) > 1 else []), default="explicit")
@@ -104,13 +75,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=run_litmus)
 
 
-def _load_engines() -> None:
-    try:
-        from mhmailbox.proofs import engines  # noqa: F401  (registers bmc/kind/pdr)
-    except ImportError:
-        pass
-
-
 def run_verify(args: argparse.Namespace) -> int:
     props = []
     for pid in args.property or []:
@@ -132,202 +96,14 @@ def run_verify(args: argparse.Namespace) -> int:
         per_engine_args = z3_time_limit(args, engines, ALL_TIME_LIMIT)
     done = run_tasks(tasks, props, args, jobs=args.jobs or available_cpus(), per_engine_args=per_engine_args)
     results: list[Result] = []
-    disagreements: list[str] = []
+    disagreed: list[str] = []
     for cell in todo:
         per_engine = {eng: done[(cell, eng)] for eng in engines}
         for eng in engines:
             results.extend(per_engine[eng])
         if len(engines) > 1:
-            disagreements.extend(_disagreements(cell, per_engine, args.deadline, args.quantum))
-    total = time.perf_counter() - t0
-    if args.json:
-        out = {"results": [_json(r, args) for r in results], "summary": _summary(results, total)}
-        if disagreements:
-            out["disagreements"] = disagreements
-        print(json.dumps(out, indent=1))
-    else:
-        # with mermaid, stdout is only the diagrams (to paste into a ```mermaid block)
-        table_out = sys.stderr if args.trace_format == "mermaid" else sys.stdout
-        _print_table(results, args, table_out)
-        s = _summary(results, total)
-        print(f"\n{s['cells']} cells, {s['results']} verdicts: " + ", ".join(f"{v} {k}" for k, v in s["verdicts"].items())
-              + f"; {s['states']} states in {s['seconds']:.1f} s", file=table_out)
-        for d in disagreements:
-            print(f"DISAGREEMENT: {d}", file=table_out)
-    if disagreements:
-        print(f"error: engines disagree on {len(disagreements)} cell(s)", file=sys.stderr)
-        return 1
-    return 0
-
-
-def z3_time_limit(args: argparse.Namespace, engines: list[str], seconds: float) -> dict[str, argparse.Namespace]:
-    """Per-engine options: the Z3 engines get ``seconds`` per cell; the explicit engine keeps
-    ``args`` (its state budget, and its own time limit if any)."""
-    z3_args = argparse.Namespace(**{**vars(args), "time_limit": seconds})
-    return {eng: args if eng == "explicit" else z3_args for eng in engines}
-
-
-def available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def _run_one(task: tuple, props: list, args: argparse.Namespace) -> list[Result]:
-    cell, eng = task
-    return ENGINES[eng](cell, props, args)
-
-
-def _worker_init() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
-
-
-def _run_task(item: tuple) -> tuple[tuple, list[Result]]:
-    task, props, args = item
-    return task, _run_one(task, props, args)
-
-
-def forked_map(fn: Callable[[Any], Any], items: list, jobs: int, ordered: bool = False) -> Iterator[Any]:
-    """``fn(item)`` for every item, ``jobs`` forked worker processes at a time: as they finish,
-    or in the items' order with ``ordered``. ``fn`` must be a module-level function.
-
-    Workers ignore SIGINT: Ctrl-C (or a failed item) in the parent terminates them at
-    once, not after their running Z3 calls."""
-    import multiprocessing as mp
-
-    pool = mp.get_context("fork").Pool(jobs, initializer=_worker_init)
-    try:
-        yield from (pool.imap if ordered else pool.imap_unordered)(fn, items)
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.close()
-        pool.join()
-
-
-def run_tasks(tasks: list[tuple], props: list, args: argparse.Namespace, jobs: int = 1,
-              per_engine_args: dict[str, argparse.Namespace] | None = None) -> dict[tuple, list[Result]]:
-    """Run (cell, engine) tasks, ``jobs`` at a time in forked worker processes; results by task.
-
-    ``per_engine_args`` (optional) gives an engine its own options (e.g. its time limit).
-    Each engine is single-threaded (Z3 and the explicit search alike) and a cell's
-    verdicts do not depend on the others, so cells run side by side. The Z3 engines'
-    time limits are wall-clock: with more jobs than free CPUs a verdict near its limit
-    may come out ``unknown``, never wrongly. A progress line goes to a terminal.
-    """
-    tty = sys.stderr.isatty()
-    jobs = min(jobs, len(tasks))  # never more worker processes than tasks (--jobs 100000)
-    out: dict[tuple, list[Result]] = {}
-    args_for = per_engine_args or {}
-
-    def show(n: int, what: str) -> None:
-        if tty:
-            print(f"\r[{n}/{len(tasks)}] {what}"[:79].ljust(79), end="", file=sys.stderr, flush=True)
-
-    if jobs <= 1 or len(tasks) <= 1:
-        for n, task in enumerate(tasks, 1):
-            show(n, f"{task[1]} {' '.join(task[0])} ...")
-            out[task] = _run_one(task, props, args_for.get(task[1], args))
-    else:
-        # explicit first: its cells' costs vary most (a few take most of its time); the
-        # many time-limited Z3 tasks then fill in around them
-        order = sorted(tasks, key=lambda t: t[1] != "explicit")
-        work = [(t, props, args_for.get(t[1], args)) for t in order]
-        with contextlib.closing(forked_map(_run_task, work, jobs)) as done:  # (closed on any exception)
-            for n, (task, rs) in enumerate(done, 1):
-                out[task] = rs
-                show(n, f"done: {task[1]} {' '.join(task[0])}")
-    if tty:
-        print("\r".ljust(80) + "\r", end="", file=sys.stderr)
-    return out
-
-
-def _disagreements(cell: tuple, per_engine: dict[str, list[Result]], deadline: int, quantum: int) -> list[str]:
-    """Proofs against counterexamples, and shortest counterexamples of different lengths.
-
-    A property's assumption on D and Q (the catalog's ``assumes``) is part of what the
-    unbounded engines prove; when this run's bounds fall outside it, a counterexample
-    of the bounded engines is a fact about the model, not a refutation of the proof."""
-    by_prop: dict[str, dict[str, Result]] = {}
-    for eng, rs in per_engine.items():
-        for r in rs:
-            by_prop.setdefault(r.property, {})[eng] = r
-    out = []
-    for pid, rs in by_prop.items():
-        violated = {e: r for e, r in rs.items() if r.verdict == "violated"}
-        proved = {e: r for e, r in rs.items() if r.verdict == "proved"}
-        outside = pid in BY_ID and not BY_ID[pid].holds_for(deadline, quantum)
-        if violated and proved and not outside:
-            out.append(f"{pid} {' '.join(cell)}: {', '.join(proved)} proved, {', '.join(violated)} violated")
-        # shortest lengths are comparable within one model: the unbounded engines (kind,
-        # pdr) search a generalized model whose bound differs, and may be shorter there
-        by_bound: dict[str, dict[str, Result]] = {}
-        for e, r in violated.items():
-            by_bound.setdefault(r.bound, {})[e] = r
-        for group in by_bound.values():
-            if len({r.depth for r in group.values()}) > 1:
-                out.append(f"{pid} {' '.join(cell)}: counterexamples of different minimal length "
-                           + ", ".join(f"{e}={r.depth}" for e, r in group.items()))
-    return out
-
-
-def _json(r: Result, args: argparse.Namespace) -> dict[str, Any]:
-    d = r.to_json()
-    if args.no_trace:
-        d["trace"] = None
-    elif d.get("trace") and "bounds" not in d["trace"][0]:
-        # the explicit engine's traces carry their bounds as the Z3 engines' do, so that
-        # `replay` can check the `bound` text against them (a store-buffer size, say,
-        # appears nowhere else in an sc trace)
-        from mhmailbox.proofs.replay import EXACT, bounds_record
-
-        d["trace"][0]["bounds"] = bounds_record(bounds_from(args), EXACT)
-    return d
-
-
-def _summary(results: list[Result], seconds: float) -> dict[str, Any]:
-    verdicts: dict[str, int] = {}
-    for r in results:
-        verdicts[r.verdict] = verdicts.get(r.verdict, 0) + 1
-    cells_ = {(r.variant, r.memory, r.guest, r.host, r.engine) for r in results}
-    states = sum({(r.variant, r.memory, r.guest, r.host, r.engine): r.states for r in results}.values())
-    return {"cells": len(cells_), "results": len(results), "verdicts": verdicts, "states": states,
-            "seconds": round(seconds, 2)}
-
-
-def _print_table(results: list[Result], args: argparse.Namespace, out: TextIO = sys.stdout) -> None:
-    """The verdict table on ``out``, then each counterexample: a heading and its trace on
-    ``out``; a Mermaid diagram alone on stdout, one per counterexample, blank-line separated."""
-    head = ("property", "variant", "memory", "guest", "host", "engine", "verdict", "bound", "states", "seconds")
-    rows = [head]
-    for r in results:
-        bound = f"depth {r.depth}" + (" (exhaustive)" if r.exhaustive else "")
-        rows.append((r.property, r.variant, r.memory, r.guest, r.host, r.engine, r.verdict, bound, str(r.states),
-                     f"{r.seconds:.2f}"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    for i, row in enumerate(rows):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
-        if i == 0:
-            print("  ".join("-" * w for w in widths), file=out)
-    if args.no_trace:
-        return
-    for r in results:
-        if r.verdict != "violated" or not r.trace:
-            continue
-        heading = (f"== {r.property} violated: {r.variant} / {r.memory} / guest {r.guest} / host {r.host}"
-                   f" ({r.engine}, {len(r.trace) - 1} steps; bounds {r.bound})")
-        if args.trace_format == "mermaid":
-            from .mermaid import render_mermaid
-
-            print(f"\n{heading}", file=out)  # the diagram itself names the cell and the property
-            print(render_mermaid(r))
-            continue
-        print(f"\n{heading}", file=out)
-        print(json.dumps(r.trace, indent=1) if args.trace_format == "json" else render_table(r.trace), file=out)
+            disagreed.extend(disagreements(cell, per_engine, args.deadline, args.quantum))
+    return print_report(results, disagreed, time.perf_counter() - t0, args)
 
 
 def run_litmus(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from mhmailbox.model.check import Result
-from mhmailbox.model.cli import ENGINES
+from mhmailbox.model.engines import ENGINES, bounds_from
 from mhmailbox.model.protocol import Bounds, Model, build
 from mhmailbox.model.trace import decode
 
@@ -42,8 +42,6 @@ def cell_bounds(args: argparse.Namespace | None) -> Bounds:
     """The explicit cell's bounds, from the verify options (same as the explicit engine)."""
     if args is None:
         return Bounds()
-    from mhmailbox.model.cli import bounds_from
-
     return bounds_from(args)
 
 

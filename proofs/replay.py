@@ -105,7 +105,7 @@ def bounds_of(result: dict) -> tuple[Bounds, Generalize]:
 
 def _checked(bounds: Bounds) -> Bounds:
     """Bounds within what ``verify`` accepts (a huge buffer would take forever to build)."""
-    from mhmailbox.model.cli import MAX_BUFFER, MAX_TICKS
+    from mhmailbox.model.engines import MAX_BUFFER, MAX_TICKS
 
     for name, limit in (("deadline", MAX_TICKS), ("quantum", MAX_TICKS), ("capacity", MAX_BUFFER)):
         v = getattr(bounds, name)

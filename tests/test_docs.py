@@ -223,7 +223,7 @@ def test_verdicts_page_states_the_default_bounds() -> None:
 
 
 def test_z3_defaults_in_proofs_page() -> None:
-    from mhmailbox.model.cli import ALL_TIME_LIMIT
+    from mhmailbox.model.runner import ALL_TIME_LIMIT
     from mhmailbox.proofs.engines import DEFAULT_DEPTH, DEFAULT_TIME
     from mhmailbox.proofs.induction import MAX_K
     from mhmailbox.proofs.symbolic import Symbolic

@@ -83,14 +83,14 @@ def test_review_markdown_matches_docs(capsys):
 def test_engine_all_judges_a_counterexample_against_the_propertys_assumption() -> None:
     """liveness.recovery is claimed for Q < D: a bounded counterexample at Q >= D does not refute a proof."""
     from mhmailbox.model.check import Result
-    from mhmailbox.model.cli import _disagreements
+    from mhmailbox.model.report import disagreements
 
     def r(engine: str, verdict: str) -> Result:
         return Result("liveness.recovery", "hardened", "sc", "slow", "faithful", engine, verdict, 3, 1, 0.1, "b")
 
     per_engine = {"explicit": [r("explicit", "violated")], "kind": [r("kind", "proved")]}
-    assert _disagreements(("hardened",), per_engine, deadline=1, quantum=1) == []
-    assert _disagreements(("hardened",), per_engine, deadline=2, quantum=1) != []
+    assert disagreements(("hardened",), per_engine, deadline=1, quantum=1) == []
+    assert disagreements(("hardened",), per_engine, deadline=2, quantum=1) != []
 
 
 def test_jobs_run_cells_side_by_side_with_the_same_verdicts(capsys):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from mhmailbox.cli import main
-from mhmailbox.model.cli import ENGINES, _load_engines
+from mhmailbox.model.engines import ENGINES, load_engines
 from mhmailbox.proofs.engines import run_bmc, run_unbounded, tightness_witness
 from mhmailbox.proofs.replay import replay
 
@@ -12,7 +12,7 @@ GUEST_SIDE = ("hardened", "sc", "honest", "adversarial")
 
 
 def test_engines_registered() -> None:
-    _load_engines()
+    load_engines()
     assert {"explicit", "bmc", "kind", "pdr"} <= set(ENGINES)
 
 
