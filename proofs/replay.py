@@ -1,6 +1,7 @@
 """Replay a saved counterexample on the executable model.
 
-A trace (the step objects ``verify --json`` prints, from any engine) is re-run
+A trace (the step objects ``verify --json`` prints, from any engine, or the same
+trace in ITF, ``verify --trace-format itf``) is re-run
 on the explicit model's compiled successor function: at each step the action
 is looked up by name among the enabled successors, with the recorded
 parameters, and the state after it is compared with what the trace recorded
@@ -23,7 +24,7 @@ from .symbolic import EXACT, Generalize, step_state
 
 #: Fields of a result that describe the search that found the trace, not the trace: a
 #: replay neither needs nor checks them, and says so (``mhmailbox replay`` lists them).
-IGNORED = ("engine", "states", "seconds", "exhaustive", "note")
+IGNORED = ("engine", "states", "seconds", "exhaustive", "note", "unreached", "coverage")
 #: Fields a replay checks: the cell and property it rebuilds, the verdict, the trace's
 #: length, its bounds (the ``bound`` text and the ``bounds`` record agree), every step.
 CHECKED = ("property", "variant", "memory", "guest", "host", "verdict", "depth", "bound", "trace")
@@ -44,7 +45,15 @@ class Outcome:
 
 
 def results_in(doc: Any) -> list[dict]:
-    """The result objects of a ``verify --json`` document (or a single result)."""
+    """The result objects of a ``verify --json`` document (or a single result), or of an
+    ITF trace (or a list of them, as ``verify --trace-format itf`` writes)."""
+    from mhmailbox.model.itf import ItfError, is_itf, results_from_itf
+
+    if is_itf(doc):
+        try:
+            return results_from_itf(doc)
+        except ItfError as exc:
+            raise Malformed(f"not an ITF trace of a counterexample: {exc}") from None
     if isinstance(doc, dict) and "results" in doc:
         rs = doc["results"]
         if not isinstance(rs, list):
