@@ -11,13 +11,12 @@ from .check import Result
 from .engines import ENGINES, MAX_BUFFER, MAX_TICKS, load_engines
 from .litmus import TESTS, table
 from .memory import MODELS
-from .properties import BY_ID, CATALOG, GUESTS, HOSTS
+from .properties import BY_ID, GUESTS, HOSTS
 from .protocol import SCRIPTS, cells
 from .report import disagreements, print_report
 from .runner import ALL_TIME_LIMIT, available_cpus, run_tasks, z3_time_limit
 from .trace import render_table
-from .broken import MUTANTS
-from .variants import VARIANTS
+from .user_variant import catalog_of, variant_arg
 
 _positive = positive_int
 
@@ -27,9 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="check the protocol's properties (explicit state or Z3)",
                        description="Check properties of the mailbox model. Options left out mean every value.")
     p.add_argument("--engine", choices=sorted(ENGINES) + (["all"] if len(ENGINES) > 1 else []), default="explicit")
-    p.add_argument("--variant", action="append", choices=sorted(VARIANTS) + sorted(MUTANTS), metavar="VARIANT",
-                   help="rfc, hardened, or a one-fault teaching mutant broken:NAME (repeatable; "
-                        "`mhmailbox properties` lists what each mutant breaks)")
+    p.add_argument("--variant", action="append", type=variant_arg, metavar="VARIANT",
+                   help="rfc, hardened, a one-fault teaching mutant broken:NAME (`mhmailbox properties` lists "
+                        "what each mutant breaks), or your own PATH.py:Class (docs/variants.md); repeatable")
     p.add_argument("--memory", action="append", choices=MODELS, help="sc, tso or relaxed (repeatable)")
     p.add_argument("--guest", action="append", choices=GUESTS, help="guest behaviour (repeatable)")
     p.add_argument("--host", action="append", choices=HOSTS, help="host behaviour (repeatable)")
@@ -48,9 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"store-buffer entries per thread (default 2, at most {MAX_BUFFER})")
     p.add_argument("--script", action="append", choices=sorted(SCRIPTS), help="host migration script (repeatable)")
     shape = p.add_mutually_exclusive_group()  # --json already holds every trace as JSON
-    shape.add_argument("--trace-format", choices=["table", "json", "mermaid"], default="table",
-                       help="how counterexamples print: a step table, JSON, or only Mermaid diagrams on stdout "
-                            "(the verdict table then goes to stderr)")
+    shape.add_argument("--trace-format", choices=["table", "json", "mermaid", "html", "itf"], default="table",
+                       help="how counterexamples print: a step table, JSON, or on stdout only Mermaid diagrams, "
+                            "one self-contained HTML viewer page, or ITF JSON (the verdict table then goes to stderr)")
     p.add_argument("--no-trace", action="store_true", help="verdicts only")
     shape.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=run_verify)
@@ -65,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=run_review)
 
     pp = sub.add_parser("properties", help="list the property catalog (ids, sides, where each is checked)")
+    pp.add_argument("--variant", action="append", type=variant_arg, metavar="VARIANT",
+                    help="also list this variant's own properties (PATH.py:Class; repeatable)")
     pp_out = pp.add_mutually_exclusive_group()
     pp_out.add_argument("--json", action="store_true")
     pp_out.add_argument("--markdown", action="store_true", help="docs/properties.md")
@@ -76,13 +77,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    variants = args.variant or ["rfc", "hardened"]
+    catalog = {p.id: p for p in catalog_of(variants)}  # with the variants' own properties
     props = []
     for pid in args.property or []:
-        if pid not in BY_ID:
-            raise UsageError(f"verify: unknown property {pid!r}; known: {', '.join(BY_ID)}")
-        props.append(BY_ID[pid])
-    props = props or list(CATALOG)
-    variants = args.variant or ["rfc", "hardened"]
+        if pid not in catalog:
+            raise UsageError(f"verify: unknown property {pid!r}; known: {', '.join(catalog)}")
+        props.append(catalog[pid])
+    props = props or list(catalog.values())
     memories = args.memory or list(MODELS)
     todo = [c for c in cells(variants, memories, args.guest, props) if not args.host or c[3] in args.host]
     if not todo:
@@ -185,14 +187,15 @@ def _review_markdown(reviews) -> str:
 def run_properties(args: argparse.Namespace) -> int:
     from .broken import MUTANTS
 
+    catalog = catalog_of(args.variant or [])
     if args.json:
         print(json.dumps({"properties": [{"id": p.id, "side": p.side, "guests": list(p.guests) if p.side == "host"
                                           else ["honest"], "hosts": ["faithful"] if p.side == "host" else
                                           ["adversarial"], "text": p.text, "assumes": p.assumes or None}
-                                         for p in CATALOG]}, indent=1))
+                                         for p in catalog]}, indent=1))
         return 0
     if not args.markdown:
-        for p in CATALOG:
+        for p in catalog:
             where = (f"host side, guests: {', '.join(p.guests)}" if p.side == "host"
                      else "guest side, against the adversarial host")
             print(f"{p.id:<26} {where}")
@@ -203,7 +206,7 @@ def run_properties(args: argparse.Namespace) -> int:
              "properties run the variant's helper against the adversarial host. Each property is a safety monitor",
              "over the model's state and ghost variables (docs/model.md); the mutant named under each one is a",
              "one-fault version of `hardened` that the property catches (`model/broken.py`).", ""]
-    for p in CATALOG:
+    for p in catalog:
         where = (f"checked against guests: {', '.join(p.guests)} (faithful host)" if p.side == "host"
                  else "checked against the adversarial host (the variant's own helper)")
         mutants = ", ".join(f"`{m.name}`" for m in MUTANTS.values() if m.breaks == p.id)

@@ -82,7 +82,7 @@ def print_table(results: list[Result], args: argparse.Namespace, out: TextIO = s
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
         if i == 0:
             print("  ".join("-" * w for w in widths), file=out)
-    if args.no_trace:
+    if args.no_trace or args.trace_format in TRACE_DOCUMENTS:  # those: print_report writes them whole
         return
     for r in results:
         if r.verdict != "violated" or not r.trace:
@@ -99,6 +99,22 @@ def print_table(results: list[Result], args: argparse.Namespace, out: TextIO = s
         print(json.dumps(r.trace, indent=1) if args.trace_format == "json" else render_table(r.trace), file=out)
 
 
+#: ``--trace-format`` values whose output is one document holding every counterexample
+TRACE_DOCUMENTS = ("html", "itf")
+
+
+def trace_document(results: list[Result], args: argparse.Namespace) -> str:
+    """The run's counterexamples as one HTML viewer page, or as ITF (one trace, or a list)."""
+    violated = [result_json(r, args) for r in results if r.verdict == "violated" and r.trace]
+    if args.trace_format == "html":
+        from .html import verify_page
+
+        return verify_page(violated)
+    from .itf import document
+
+    return json.dumps(document(violated), indent=1) + "\n"
+
+
 def print_report(results: list[Result], disagreed: list[str], seconds: float, args: argparse.Namespace) -> int:
     """The whole ``verify`` report (JSON, or table, summary line and disagreements); the exit
     status: 1 when engines disagree, else 0."""
@@ -108,14 +124,16 @@ def print_report(results: list[Result], disagreed: list[str], seconds: float, ar
             out["disagreements"] = disagreed
         print(json.dumps(out, indent=1))
     else:
-        # with mermaid, stdout is only the diagrams (to paste into a ```mermaid block)
-        table_out = sys.stderr if args.trace_format == "mermaid" else sys.stdout
+        # with mermaid, html or itf, stdout is only the traces (to paste, open or read with other tools)
+        table_out = sys.stderr if args.trace_format in ("mermaid", *TRACE_DOCUMENTS) else sys.stdout
         print_table(results, args, table_out)
         s = summary(results, seconds)
         print(f"\n{s['cells']} cells, {s['results']} verdicts: " + ", ".join(f"{v} {k}" for k, v in s["verdicts"].items())
               + f"; {s['states']} states in {s['seconds']:.1f} s", file=table_out)
         for d in disagreed:
             print(f"DISAGREEMENT: {d}", file=table_out)
+        if args.trace_format in TRACE_DOCUMENTS and not args.no_trace:
+            print(trace_document(results, args), end="")
     if disagreed:
         print(f"error: engines disagree on {len(disagreed)} cell(s)", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ the user's file is input, and a broken input deserves a message, not a traceback
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib.util
 import os
@@ -79,9 +80,16 @@ def resolve_variant(spec: str) -> type[Rfc]:
     return cls
 
 
-def variant_name(spec: str) -> str:
-    """argparse type for ``--variant``: resolve (and check) ``spec``, give the name results carry."""
-    return resolve_variant(spec).name
+def variant_arg(spec: str) -> str:
+    """argparse type for ``--variant``: resolve (and check) ``spec``; the name results carry.
+
+    Resolving while the arguments are parsed registers a user class before any
+    worker process is forked, and turns a bad file into argparse's one-line error.
+    """
+    try:
+        return resolve_variant(spec).name
+    except VariantError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def known_variant(name: str) -> bool:
@@ -259,5 +267,5 @@ def catalog_of(names: Iterable[str]) -> tuple[Property, ...]:
     return tuple(out)
 
 
-__all__ = ["resolve_variant", "variant_name", "catalog_of", "is_user_spec", "known_variant", "VariantError",
+__all__ = ["resolve_variant", "variant_arg", "catalog_of", "is_user_spec", "known_variant", "VariantError",
            "REGISTERED", "HOSTS"]
