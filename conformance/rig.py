@@ -62,6 +62,8 @@ SYSTEM_FLAGS = frozenset({"timeout.no-false-timeout", "liveness.recovery"})
 FOREVER = 1 << 20
 #: :meth:`quiet_accesses` when no scripted peer action lies ahead.
 UNLIMITED = 1 << 32
+#: Called with each rig once built, before its peer or helper starts (``logrecord`` records runs).
+BUILD_HOOKS: list[Callable[["RigBase"], None]] = []
 
 
 def until_next(schedule: list, index: int) -> int:
@@ -231,6 +233,8 @@ class HostRig(RigBase):
         self.observer = Observer(self.variant, "host", peek=self._peek)
         self.observer.choose(role=0)
         self.snap, self.snap_prov = bytes(self.mailbox), dict(self.prov)
+        for hook in BUILD_HOOKS:
+            hook(self)
         if booted:
             self.peer.start()
         return self
@@ -577,6 +581,8 @@ class GuestRig(RigBase):
         self.guest = impl.make_guest(port, memoryview(self.ram), self.provision)
         self.observer = Observer(self.variant, "guest", peek=self._peek)
         self.snap, self.snap_prov = bytes(self.mailbox), dict(self.prov)
+        for hook in BUILD_HOOKS:
+            hook(self)
         self._guard(self.guest.start)
         return self
 
