@@ -6,6 +6,7 @@ import json
 import time
 
 from mhmailbox.cli import UsageError, int_up_to, positive_int, finite_positive
+from mhmailbox.shard import add_shard_option, run_record, select as select_shard
 
 from .check import Result
 from .engines import ENGINES, MAX_BUFFER, MAX_TICKS, load_engines
@@ -52,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "one self-contained HTML viewer page, or ITF JSON (the verdict table then goes to stderr)")
     p.add_argument("--no-trace", action="store_true", help="verdicts only")
     shape.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    add_shard_option(p, "cells")
     p.set_defaults(func=run_verify)
 
     r = sub.add_parser("review", help="the design review of the published protocol: each finding, traced and fixed",
@@ -61,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r_out.add_argument("--json", action="store_true", help="one JSON object on stdout")
     r_out.add_argument("--markdown", action="store_true", help="the report as Markdown (docs/review-rfc.md)")
     r.add_argument("--finding", action="append", metavar="ID", help="only these findings (F1, F2, ...)")
+    r.add_argument("--html", metavar="DIR", help="also write a trace viewer page per finding and an index.html into DIR")
+    r.add_argument("--force", action="store_true", help="overwrite pages already in the --html directory")
     r.set_defaults(func=run_review)
 
     pp = sub.add_parser("properties", help="list the property catalog (ids, sides, where each is checked)")
@@ -90,6 +94,9 @@ def run_verify(args: argparse.Namespace) -> int:
     if not todo:
         raise UsageError("verify: no property applies to the chosen cells (guest.* needs --host adversarial; "
                          "see docs/properties.md)")
+    names = ["/".join(c) for c in todo]
+    picked = select_shard(names, args.shard)
+    todo = [todo[i] for i in picked]
     engines = sorted(ENGINES) if args.engine == "all" else [args.engine]
     t0 = time.perf_counter()
     tasks = [(cell, eng) for cell in todo for eng in engines]
@@ -99,13 +106,16 @@ def run_verify(args: argparse.Namespace) -> int:
     done = run_tasks(tasks, props, args, jobs=args.jobs or available_cpus(), per_engine_args=per_engine_args)
     results: list[Result] = []
     disagreed: list[str] = []
+    counts = []
     for cell in todo:
         per_engine = {eng: done[(cell, eng)] for eng in engines}
         for eng in engines:
             results.extend(per_engine[eng])
+        counts.append(sum(len(rs) for rs in per_engine.values()))
         if len(engines) > 1:
             disagreed.extend(disagreements(cell, per_engine, args.deadline, args.quantum))
-    return print_report(results, disagreed, time.perf_counter() - t0, args)
+    return print_report(results, disagreed, time.perf_counter() - t0, args,
+                        run=run_record("verify", args, names, picked, counts))
 
 
 def run_litmus(args: argparse.Namespace) -> int:
@@ -131,9 +141,17 @@ def run_review(args: argparse.Namespace) -> int:
         if bad:
             raise UsageError(f"review: unknown finding {bad[0]!r}; known: {', '.join(known)}")
         chosen = tuple(known[f] for f in args.finding)
+    if args.html is not None:
+        from .html import check_page_dir, review_page_names
+
+        check_page_dir(args.html, review_page_names(f.id for f in chosen), force=args.force, what="review: --html")
     t0 = time.perf_counter()
     reviews = review(chosen)
     seconds = time.perf_counter() - t0
+    if args.html is not None:
+        from .html import review_pages, write_pages
+
+        write_pages(args.html, review_pages(reviews))
     if args.json:
         print(json.dumps({"findings": [r.to_json() for r in reviews],
                           "summary": {"findings": len(reviews), "confirmed": sum(r.confirmed for r in reviews),

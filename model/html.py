@@ -18,8 +18,11 @@ from __future__ import annotations
 import functools
 import html
 import json
+import os
 from importlib import resources
 from typing import Any, Iterable
+
+from mhmailbox.errors import UsageError
 
 from .mermaid import _kind, _who
 from .properties import BY_ID
@@ -127,3 +130,59 @@ def verify_page(results: list[dict[str, Any]]) -> str:
 def file_name(text: str) -> str:
     """A file name from an id (letters, digits, ``.``, ``-``; anything else a ``_``)."""
     return "".join(c if c.isalnum() or c in ".-" else "_" for c in text).strip(".") or "trace"
+
+
+# ----------------------------------------------------------------------------- a directory of pages
+def check_page_dir(path: str, names: Iterable[str], *, force: bool, what: str) -> None:
+    """UsageError unless ``path`` can take these pages: a directory (made if missing, its parent
+    must exist) in which none of them exists yet, unless ``force``. Checked before the run."""
+    from mhmailbox.outfiles import check_output
+
+    if not path:
+        raise UsageError(f"{what}: an empty directory name")
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise UsageError(f"{what}: {path} exists and is not a directory")
+    if not os.path.isdir(path):
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise UsageError(f"{what}: directory {parent} does not exist")
+        return
+    for name in names:
+        check_output(os.path.join(path, name), force=force, what=what, pipe_ok=False)
+
+
+def write_pages(path: str, pages: dict[str, str]) -> None:
+    """Write each page (file name -> HTML) into ``path``, each whole or not at all; the index last."""
+    from mhmailbox.outfiles import write_atomically
+
+    os.makedirs(path, exist_ok=True)
+    for name in sorted(pages, key=lambda n: n == "index.html"):
+        write_atomically(os.path.join(path, name), pages[name])
+
+
+def review_page_names(finding_ids: Iterable[str]) -> list[str]:
+    return [f"{file_name(i)}.html" for i in finding_ids] + ["index.html"]
+
+
+def review_pages(reviews: list[Any]) -> dict[str, str]:
+    """``review --html``: a viewer page per finding (its rfc trace, cause and fix) and an index."""
+    pages: dict[str, str] = {}
+    rows = []
+    for r in reviews:
+        f, rfc, hard = r.finding, r.rfc.to_json(), r.hardened
+        cell = f"{f.memory}, {f.guest} guest, {f.host} host" + (", helper first" if f.helper_first else "")
+        hv = hard.verdict + (" (exhaustive)" if hard.exhaustive else f" (depth {hard.depth})")
+        info = [("Finding", f"{f.id}. {f.title}"), ("Cause", f.cause), ("Fix", f.fix),
+                ("hardened, same cell", f"{f.property}: {hv}")]
+        trace = model_trace(rfc, info)
+        trace["title"] = f"{f.id}. {f.title}"
+        trace["subtitle"] = f"{f.property} on rfc: {cell}; " + trace["subtitle"]
+        name = f"{file_name(f.id)}.html"
+        pages[name] = page(f"{f.id}. {f.title}", [trace])
+        rows.append((name, [f.id, f.title, f.property, cell,
+                            f"{rfc['verdict']}, {rfc['depth']} steps", hv]))
+    pages["index.html"] = index_page(
+        "Design review of the published mailbox (rfc)",
+        "Each finding's shortest counterexample on rfc, to step through; its fix checked on hardened in the same cell.",
+        rows, ["finding", "title", "property", "cell", "rfc", "hardened"])
+    return pages
