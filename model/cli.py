@@ -6,6 +6,7 @@ import json
 import time
 
 from mhmailbox.cli import UsageError, int_up_to, positive_int, finite_positive
+from mhmailbox.shard import add_shard_option, run_record, select as select_shard
 
 from .check import Result
 from .engines import ENGINES, MAX_BUFFER, MAX_TICKS, load_engines
@@ -52,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "one self-contained HTML viewer page, or ITF JSON (the verdict table then goes to stderr)")
     p.add_argument("--no-trace", action="store_true", help="verdicts only")
     shape.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    add_shard_option(p, "cells")
     p.set_defaults(func=run_verify)
 
     r = sub.add_parser("review", help="the design review of the published protocol: each finding, traced and fixed",
@@ -92,6 +94,9 @@ def run_verify(args: argparse.Namespace) -> int:
     if not todo:
         raise UsageError("verify: no property applies to the chosen cells (guest.* needs --host adversarial; "
                          "see docs/properties.md)")
+    names = ["/".join(c) for c in todo]
+    picked = select_shard(names, args.shard)
+    todo = [todo[i] for i in picked]
     engines = sorted(ENGINES) if args.engine == "all" else [args.engine]
     t0 = time.perf_counter()
     tasks = [(cell, eng) for cell in todo for eng in engines]
@@ -101,13 +106,16 @@ def run_verify(args: argparse.Namespace) -> int:
     done = run_tasks(tasks, props, args, jobs=args.jobs or available_cpus(), per_engine_args=per_engine_args)
     results: list[Result] = []
     disagreed: list[str] = []
+    counts = []
     for cell in todo:
         per_engine = {eng: done[(cell, eng)] for eng in engines}
         for eng in engines:
             results.extend(per_engine[eng])
+        counts.append(sum(len(rs) for rs in per_engine.values()))
         if len(engines) > 1:
             disagreed.extend(disagreements(cell, per_engine, args.deadline, args.quantum))
-    return print_report(results, disagreed, time.perf_counter() - t0, args)
+    return print_report(results, disagreed, time.perf_counter() - t0, args,
+                        run=run_record("verify", args, names, picked, counts))
 
 
 def run_litmus(args: argparse.Namespace) -> int:

@@ -115,13 +115,17 @@ def trace_document(results: list[Result], args: argparse.Namespace) -> str:
     return json.dumps(document(violated), indent=1) + "\n"
 
 
-def print_report(results: list[Result], disagreed: list[str], seconds: float, args: argparse.Namespace) -> int:
+def print_report(results: list[Result], disagreed: list[str], seconds: float, args: argparse.Namespace,
+                 run: dict[str, Any] | None = None) -> int:
     """The whole ``verify`` report (JSON, or table, summary line and disagreements); the exit
-    status: 1 when engines disagree, else 0."""
+    status: 1 when engines disagree, else 0. ``run``: the run record (mhmailbox.shard) the
+    JSON carries, which ``merge`` reads."""
     if args.json:
         out = {"results": [result_json(r, args) for r in results], "summary": summary(results, seconds)}
         if disagreed:
             out["disagreements"] = disagreed
+        if run is not None:
+            out["run"] = run
         print(json.dumps(out, indent=1))
     else:
         # with mermaid, html or itf, stdout is only the traces (to paste, open or read with other tools)
