@@ -152,6 +152,9 @@ def run_review(args: argparse.Namespace) -> int:
         from .html import review_pages, write_pages
 
         write_pages(args.html, review_pages(reviews))
+        import sys
+
+        print(f"review: {len(reviews) + 1} pages in {args.html}/ (open index.html)", file=sys.stderr)
     if args.json:
         print(json.dumps({"findings": [r.to_json() for r in reviews],
                           "summary": {"findings": len(reviews), "confirmed": sum(r.confirmed for r in reviews),
