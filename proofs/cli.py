@@ -5,6 +5,7 @@ import argparse
 import json
 
 from mhmailbox.cli import UsageError
+from mhmailbox.model.user_variant import variant_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "confirmed, 1 when one is refuted or does not match its recorded bounds (the step where it diverged is printed), 2 for a file that is not a trace.")
     p.add_argument("trace", metavar="TRACE.json")
     p.add_argument("--property", action="append", metavar="ID", help="replay only these properties (repeatable)")
+    p.add_argument("--variant", action="append", type=variant_arg, metavar="PATH.py:Class",
+                   help="a variant of your own that the traces name (repeatable; docs/variants.md)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=run_replay)
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import attrs
 
-from mhmailbox.model.properties import BY_ID
-from mhmailbox.model.protocol import SCRIPTS, Bounds, Model, build
+from mhmailbox.errors import UsageError
+from mhmailbox.model.properties import Property
+from mhmailbox.model.protocol import SCRIPTS, Bounds, Model, build, variant_catalog, variant_class
 from mhmailbox.model.trace import decode
 
 from .symbolic import EXACT, Generalize, step_state
@@ -135,8 +136,17 @@ def _check_shape(result: dict) -> None:
     for i, st in enumerate(trace):
         if not isinstance(st, dict) or not isinstance(st.get("action"), str) or not isinstance(st.get("params", {}), dict):
             raise Malformed(f"trace step {i} is not a step object (needs 'action' and 'params')")
-    if result["property"] not in BY_ID:
+
+
+def _property(result: dict) -> Property:
+    """The result's property, from its variant's catalog (a user variant's own properties too)."""
+    try:
+        catalog = {p.id: p for p in variant_catalog(variant_class(result["variant"]))}
+    except UsageError as exc:  # an unknown variant, or a user variant not given with --variant
+        raise Malformed(str(exc)) from None
+    if result["property"] not in catalog:
         raise Malformed(f"unknown property {result['property']!r}")
+    return catalog[result["property"]]
 
 
 def _result_difference(result: dict, bounds: Bounds) -> str | None:
@@ -190,7 +200,7 @@ def replay(result: dict) -> Outcome:
     deadline and quantum, thread positions); the last state violates the property.
     """
     _check_shape(result)
-    prop = BY_ID[result["property"]]
+    prop = _property(result)
     cell = (result["variant"], result["memory"], result["guest"], result["host"])
     label = " / ".join(cell)
     trace = result["trace"]
