@@ -35,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --mutants: skip the second search that judges by properties alone")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report (checked before the run)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing --junit file")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --junit file (or --html pages)")
+    p.add_argument("--html", metavar="DIR", help="also write a trace viewer page per failed case (its shrunk run "
+                   "beside the model's steps) and an index.html into DIR (checked before the run)")
     from .ckit.cli import add_options
     from .wire_cli import add_options as add_wire_options
 
@@ -58,6 +60,8 @@ def main(args: argparse.Namespace) -> int:
         if args.list or args.mutants or args.mutant:
             raise UsageError("conform: --junit reports a run of the cases, not --list or --mutants")
         check_output(args.junit, force=args.force, what="conform: --junit")
+    if args.html is not None:
+        _check_html(args)
     if args.list:
         return _list(args)
     if args.mutants or args.mutant:
@@ -89,7 +93,28 @@ def main(args: argparse.Namespace) -> int:
     else:
         print(f"\n{summary_line(args.impl, summ)}; {summ['examples']} examples in {summ['seconds']} s "
               f"({summ['examples_per_second']} examples/s, {summ['model_steps_per_second']} model steps/s)")
+    if args.html is not None:
+        from mhmailbox.model.html import write_pages
+
+        from .html_run import conform_pages
+
+        write_pages(args.html, conform_pages(args.impl, results))
+        print(f"conform: pages in {args.html}/ (open index.html)", file=sys.stderr)
     return finish(args.junit, args.impl, results, summ)
+
+
+def _check_html(args: argparse.Namespace) -> None:
+    """``--html DIR``: a run of the Python implementations' cases, into a directory that can take
+    a page for any case and the index."""
+    from mhmailbox.model.html import check_page_dir
+
+    from .cases import CASES
+    from .html_run import conform_page_names
+
+    if args.list or args.mutants or args.mutant or args.exec_cmd is not None or args.c_host or args.c_guest:
+        raise UsageError("conform: --html shows a run of --impl's cases (not --list, --mutants, --exec or the C kit)")
+    names = conform_page_names([c for c in CASES]) + ["index.html"]
+    check_page_dir(args.html, names, force=args.force, what="conform: --html")
 
 
 def summary_line(name: str, summ: dict) -> str:

@@ -102,13 +102,14 @@ def page(title: str, traces: list[dict[str, Any]]) -> str:
     )
 
 
-def index_page(title: str, intro: str, rows: list[tuple[str, list[str]]], head: list[str]) -> str:
-    """A plain index: one row per page (its link first), every cell escaped."""
+def index_page(title: str, intro: str, rows: list[tuple[str | None, list[str]]], head: list[str]) -> str:
+    """A plain index: one row per page (its link first; None: no page), every cell escaped."""
     cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     body = []
     for href, cols in rows:
         first, *rest = cols
-        tds = [f"<td><a href=\"{html.escape(href, quote=True)}\">{html.escape(first)}</a></td>"]
+        tds = [f"<td><a href=\"{html.escape(href, quote=True)}\">{html.escape(first)}</a></td>" if href
+               else f"<td>{html.escape(first)}</td>"]
         tds += [f"<td>{html.escape(c)}</td>" for c in rest]
         body.append("<tr>" + "".join(tds) + "</tr>")
     return (

@@ -1,0 +1,167 @@
+"""A failed conformance case in the trace viewer: the implementation's accesses next to the model's steps.
+
+The shrunk reproducer of a ``fail`` or ``deviates`` result is run again (as
+``cases.replay`` does, without Hypothesis) with each access of the side under
+test recorded as a row: the access, the model steps it made the model take, the
+model's position after it, the shared fields of the mailbox and who wrote them.
+The row where the failed property's monitor fired, or where the implementation
+left its model, is the one marked. An implementation this process cannot run
+again (a C kit or wire peer) shows the accesses the result kept (its last 40)
+without the model's state.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+from mhmailbox.model.html import file_name, page
+from mhmailbox.model.trace import _origin
+
+#: Rows kept at most (a page of a hostile, endless run stays small enough to open).
+MAX_ROWS = 3000
+#: The mailbox's fields as the rig names them -> the model's names.
+FIELDS = (("cmd_type", "cmd"), ("gpa", "gpa"), ("ret", "ret"), ("go", "go"), ("done", "done"), ("hdr_len", "hdr_len"))
+
+
+def _kind(access_kind: str) -> str:
+    return {"read": "read", "write": "write", "barrier": "fence"}.get(access_kind, "step")
+
+
+@contextlib.contextmanager
+def _recording(rows: list[dict[str, Any]]) -> Iterator[None]:
+    """While active, every rig's ``_access`` (the side under test's accesses) also adds a row."""
+    from . import rig as rig_mod
+
+    saved = {cls: cls._access for cls in (rig_mod.HostRig, rig_mod.GuestRig)}
+    seen: dict[int, int] = {}
+
+    def wrap(orig: Any) -> Any:
+        def _access(self: Any, a: Any) -> None:
+            orig(self, a)
+            if len(rows) >= MAX_ROWS:
+                return
+            obs = self.observer
+            start = seen.get(id(obs), 0)
+            if start > len(obs.history):  # the rig cleared it between operations
+                start = 0
+            texts = {s.label: s.text for s in obs.thread.steps}
+            taken = [f"{lab}: {texts.get(lab, '')}" for lab in obs.history[start:]]
+            seen[id(obs)] = len(obs.history)
+            line = self.trace[-1] if self.trace else f"{a.side} {a.kind} {a.where}"
+            side = obs.side
+            rows.append({
+                "step": len(rows) + 1, "actor": a.side, "action": a.kind, "text": line,
+                "model_steps": taken,
+                "memory": {name: str(rig_mod._read_field(self.mailbox, raw)) for raw, name in FIELDS},
+                "written_by": {name: _origin(self.prov.get(name, 0)) for _, name in FIELDS},
+                f"model_{side}_at": obs.at if self.divergence is None else f"stopped ({obs.at})",
+                "_matched": obs.accesses,
+            })
+        return _access
+
+    for cls, orig in saved.items():
+        cls._access = wrap(orig)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for cls, orig in saved.items():
+            cls._access = orig  # type: ignore[method-assign]
+
+
+def accesses_of(result: Any) -> tuple[list[dict[str, Any]], bool]:
+    """The rows of a result's reproducer run, and whether they carry the model's state."""
+    from .adapter import IMPLEMENTATIONS
+    from .cases import replay
+
+    rows: list[dict[str, Any]] = []
+    if result.impl in IMPLEMENTATIONS and result.steps:
+        try:
+            with _recording(rows):
+                replay(result.case.id, result.impl, result.steps)
+            if rows:
+                return rows, True
+        except Exception:  # noqa: BLE001 - fall back to the accesses the result kept
+            rows = []
+    for i, line in enumerate(result.trace or [], 1):
+        side, kind = (str(line).split(" ") + ["", ""])[:2]
+        rows.append({"step": i, "actor": side, "action": kind, "text": str(line)})
+    return rows, False
+
+
+def _marked(rows: list[dict[str, Any]], result: Any) -> int | None:
+    """The row where the model saw the failure: the divergence, or the access after which the
+    failed property's monitor was set (model-matched access numbers); else the last row."""
+    if not rows:
+        return None
+    if "_matched" in rows[0]:
+        at = None
+        if result.divergence:
+            at = int(result.divergence.get("access", 0))
+        elif result.message and " set at access #" in result.message:
+            try:
+                at = int(result.message.split(" set at access #")[1].split()[0])
+            except ValueError:
+                at = None
+        if at:
+            for i, r in enumerate(rows):
+                if r["_matched"] >= at:
+                    return i
+    return len(rows) - 1
+
+
+def conformance_trace(result: Any) -> dict[str, Any]:
+    """One viewer trace for a ``fail``/``deviates`` result of ``conform``."""
+    rows, with_model = accesses_of(result)
+    mark = _marked(rows, result)
+    lane = {"host": "Host", "guest": "Guest"}
+    steps = [{"step": 0, "lane": "Memory", "kind": "init", "label": "start of the reproducer",
+              "state": {"step": 0, "actor": "init"}}]
+    for r in rows:
+        r.pop("_matched", None)
+        steps.append({"lane": lane.get(r["actor"], "Memory"), "kind": _kind(r["action"]), "label": r["text"], "state": r})
+    info = [("Verdict", f"{result.verdict}: {result.prop}: {result.message}")]
+    if result.divergence:
+        from .cli import divergence_line
+
+        info.append(("Divergence", divergence_line(result.divergence)))
+    info.append(("Reproducer", result.reproducer or ""))
+    if not with_model:
+        info.append(("Note", "the last accesses the run kept; the model's state per access needs an "
+                             "implementation this process can run again (--impl)"))
+    return {
+        "title": f"{result.case.id} [{result.case.level}] {result.verdict}: {result.impl}",
+        "subtitle": f"{len(rows)} accesses of the {result.case.side} under test"
+                    + (", with the model's steps" if with_model else "") + f"; {result.case.text}",
+        "property": result.prop or "",
+        "property_text": "",
+        "violating": None if mark is None else mark + 1,
+        "violating_text": (f"{result.prop}: the model sees it here" if result.verdict == "fail"
+                           else "the implementation leaves its model here"),
+        "info": [list(x) for x in info],
+        "steps": steps,
+    }
+
+
+def conform_page_names(cases: list[Any]) -> list[str]:
+    """The page each case would get (checked for clashes before a run)."""
+    return [f"{file_name(c.id)}.html" for c in cases]
+
+
+def conform_pages(impl: str, results: list[Any]) -> dict[str, str]:
+    """``conform --html``: a page per failed (or deviating) case, and an index of every case."""
+    from mhmailbox.model.html import index_page
+
+    pages: dict[str, str] = {}
+    rows = []
+    for r in results:
+        name = f"{file_name(r.case.id)}.html"
+        if r.verdict in ("fail", "deviates"):
+            trace = conformance_trace(r)
+            pages[name] = page(trace["title"], [trace])
+            rows.append((name, [r.case.id, r.case.level, r.verdict, r.prop or "", r.message or ""]))
+        else:
+            rows.append((None, [r.case.id, r.case.level, r.verdict, "", r.reason or ""]))
+    pages["index.html"] = index_page(f"mhmailbox conform {impl}", "A page per case that failed or deviates: "
+                                     "its shrunk reproducer, access by access, beside the model.",
+                                     rows, ["case", "level", "verdict", "property", "message"])
+    return pages
