@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from mhmailbox.cli import UsageError, positive_int
 from mhmailbox.outfiles import check_output, write_atomically
+from mhmailbox.shard import add_shard_option, run_record, select as select_shard
 
 from .adapter import IMPLEMENTATIONS
 
@@ -38,24 +39,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing --junit file (or --html pages)")
     p.add_argument("--html", metavar="DIR", help="also write a trace viewer page per failed case (its shrunk run "
                    "beside the model's steps) and an index.html into DIR (checked before the run)")
+    add_shard_option(p, "cases")
+    p.add_argument("--record", metavar="DIR", help="write the log of each failing case's shrunk run into DIR "
+                   "(CASE.jsonl, mhmailbox-log 1: check it again with `mhmailbox check-log`; --force overwrites)")
     from .ckit.cli import add_options
     from .wire_cli import add_options as add_wire_options
 
     add_options(p)
     add_wire_options(p)
     p.set_defaults(func=main)
+    from .logcli import register as register_check_log
+
+    register_check_log(sub)
 
 
-def _cases(args: argparse.Namespace) -> list:
+def _cases(args: argparse.Namespace, sharded: bool = True) -> list:
+    """The cases chosen by --side and --case, and of those this --shard's part (unless not ``sharded``)."""
     from .runner import select
 
     try:
-        return select(args.side, args.case)
+        cases = select(args.side, args.case)
     except KeyError as e:
         raise UsageError(f"unknown case id {e.args[0]} (try `mhmailbox conform --list`)") from None
+    return [cases[i] for i in select_shard([c.id for c in cases], args.shard if sharded else None)]
+
+
+def report_json(args: argparse.Namespace, results: Sequence[Any], summ: dict, **extra: Any) -> None:
+    """The run's ``--json`` report on stdout, with its run record (``mhmailbox merge`` reads it)."""
+    names = [c.id for c in _cases(args, sharded=False)]
+    run = run_record("conform", args, names, select_shard(names, args.shard))
+    json.dump({"cases": [r.as_json() for r in results], "summary": summ, **extra, "run": run}, sys.stdout, indent=2)
+    print()
 
 
 def main(args: argparse.Namespace) -> int:
+    _RECORD.clear()
+    if args.record is not None:
+        _check_record(args)
     if args.junit is not None:
         if args.list or args.mutants or args.mutant:
             raise UsageError("conform: --junit reports a run of the cases, not --list or --mutants")
@@ -65,12 +85,14 @@ def main(args: argparse.Namespace) -> int:
     if args.list:
         return _list(args)
     if args.mutants or args.mutant:
+        if args.shard:
+            raise UsageError("conform: --shard splits the cases, not --mutants")
         return _mutants(args)
     from .runner import run_case, summary
 
-    cases = _cases(args)
-    if not cases:
+    if not _cases(args, sharded=False):
         raise UsageError("no case matches --side/--case")
+    cases = _cases(args)  # (a shard past the number of cases runs none, and says so in its report)
     if args.exec_cmd is not None:
         from .wire_cli import main as wire_main
 
@@ -88,8 +110,7 @@ def main(args: argparse.Namespace) -> int:
     summ = summary(results)
     summ["impl"] = args.impl
     if args.json:
-        json.dump({"cases": [r.as_json() for r in results], "summary": summ}, sys.stdout, indent=2)
-        print()
+        report_json(args, results, summ)
     else:
         print(f"\n{summary_line(args.impl, summ)}; {summ['examples']} examples in {summ['seconds']} s "
               f"({summ['examples_per_second']} examples/s, {summ['model_steps_per_second']} model steps/s)")
@@ -132,8 +153,34 @@ def exit_status(summ: dict) -> int:
     return 1 if summ["fail"] or summ["unknown"] else 0
 
 
+#: the command line of a run with --record (finish() writes the logs of its failing cases)
+_RECORD: list[argparse.Namespace] = []
+
+
+def _check_record(args: argparse.Namespace) -> None:
+    """--record DIR: an existing directory, no log there overwritten without --force."""
+    import os
+
+    from .logrecord import log_name
+
+    if args.list or args.mutants or args.mutant:
+        raise UsageError("conform: --record logs a run of the cases, not --list or --mutants")
+    if not os.path.isdir(args.record):
+        raise UsageError(f"conform: --record {args.record}: not a directory")
+    taken = [c.id for c in _cases(args) if os.path.exists(os.path.join(args.record, log_name(c.id)))]
+    if taken and not args.force:
+        raise UsageError(f"conform: --record: {os.path.join(args.record, log_name(taken[0]))} exists "
+                         "(add --force to overwrite)")
+    _RECORD.append(args)
+
+
 def finish(junit: str | None, name: str, results: Sequence[Any], summ: dict) -> int:
-    """Write the JUnit report if asked; the run's exit status."""
+    """Write the JUnit report if asked (and the --record logs); the run's exit status."""
+    if _RECORD:
+        from .logrecord import record_failures
+
+        for path in record_failures(_RECORD.pop(), results):
+            print(f"recorded {path}", file=sys.stderr)
     if junit is not None and write_junit(junit, name, results):
         return 1
     return exit_status(summ)

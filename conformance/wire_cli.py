@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from typing import Any, Callable
@@ -70,7 +69,7 @@ def describe(impl: WireHostImplementation | WireGuestImplementation) -> str:
 
 def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], None]) -> int:
     """Say hello to the command once, run its side's cases on it, report as the suite does."""
-    from .cli import finish, summary_line
+    from .cli import finish, report_json, summary_line
 
     _check(args, cases)
     try:
@@ -93,8 +92,7 @@ def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], No
     info = {"command": list(impl.argv), "side": args.side, "protocol": impl.protocol, "wire": WIRE_VERSION,
             "operations": sorted(impl.operations) if args.side == "host" else list(GUEST_OPERATIONS)}
     if args.json:
-        json.dump({"cases": [r.as_json() for r in results], "summary": summ, "exec": info}, sys.stdout, indent=2)
-        print()
+        report_json(args, results, summ, exec=info)
     else:
         print(f"\n{summary_line(impl.name, summ)}; {summ['examples']} examples in {summ['seconds']} s "
               f"({summ['examples_per_second']} examples/s)")

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
-import sys
 from typing import Any, Callable
 
 from mhmailbox.errors import UsageError
 
-from ..cli import finish, summary_line
+from ..cli import finish, report_json, summary_line
 from .build import HELPER_ENTRY
 from .guest import c_guest
 from .host import c_host
@@ -74,9 +72,7 @@ def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], No
     summ["impl"] = name
     summ["builds"] = [build_info(i) for i in impls]
     if args.json:
-        json.dump({"cases": [r.as_json() for r in results], "summary": summ, "build": build_info(impls[0]),
-                   "builds": summ["builds"]}, sys.stdout, indent=2)
-        print()
+        report_json(args, results, summ, build=build_info(impls[0]), builds=summ["builds"])
     else:
         print("\n" + "\n".join(describe(i) for i in impls))
         print(f"{summary_line(name, summ)}; {summ['examples']} examples in "
