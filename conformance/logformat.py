@@ -168,7 +168,7 @@ def parse_event(text: str, line: int) -> LogEvent:
         raise LogFormatError(line, "`vm` must be a string")
     kw: dict[str, Any] = {"vm": vm}
     if ev == "read":
-        kw.update(off=_int(d, "off", line, 0, SHARED_SIZE - 1), len=_int(d, "len", line, 1),
+        kw.update(off=_int(d, "off", line, 0, SHARED_SIZE - 1), len=_int(d, "len", line),
                   data=_hex(d, "data", line))
         if len(kw["data"]) != kw["len"]:
             raise LogFormatError(line, f"a read of {kw['len']} bytes with {len(kw['data'])} bytes of `data`")
