@@ -75,6 +75,7 @@ class Result:
             "found_after_seconds": None if self.found_after is None else round(self.found_after, 3),
             "trace_tail": self.trace if self.verdict in ("fail", "deviates") else [],
             "coverage": self.coverage, "diverged_examples": self.diverged, "reason": self.reason,
+            "model_steps": self.model_steps, "accesses": self.accesses,  # (merge recomputes the summary from them)
         }
 
 
