@@ -1,0 +1,168 @@
+"""Recorded runs (``mhmailbox-log 1``) and ``check-log``: a recorded rfc stale completion is
+``order.response`` at the host's read of ret; the hardened pair conforms; a log edited by hand
+diverges where it was edited; TSO explains a stale read that SC does not; malformed logs are
+refused with their line number; the command's exit statuses."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mhmailbox.cli import main
+from mhmailbox.conformance.logcheck import check_log
+from mhmailbox.conformance.logformat import LogFormatError, parse_log
+from mhmailbox.conformance.logrecord import record_replay
+
+#: the shrunk run of host/stale-completion on rfc: a RESET times out (slow helper), the helper then
+#: serves it late, and the next RESET takes that completion as its own
+STALE = [("save", {"g": 0, "sched": [(0, ("serve",))]}), ("cleanup", {"sched": [(0, ("sleep", 8))]}),
+         ("cleanup", {"sched": [(5, ("serve",))]})]
+
+
+@pytest.fixture(scope="module")
+def rfc_log() -> list[str]:
+    return record_replay("host/stale-completion", "rfc", STALE).splitlines()
+
+
+@pytest.fixture(scope="module")
+def hardened_log() -> list[str]:
+    return record_replay("host/stale-completion", "hardened", STALE).splitlines()
+
+
+def _events(lines: list[str]) -> list[tuple[int, dict]]:
+    return [(n, json.loads(t)) for n, t in enumerate(lines, 1) if n > 1]
+
+
+def _renumber(lines: list[str]) -> list[str]:
+    out = lines[:1]
+    for i, t in enumerate(lines[1:]):
+        d = json.loads(t)
+        d["i"] = i
+        out.append(json.dumps(d))
+    return out
+
+
+def _find(lines: list[str], side: str, ev: str, off: int | None = None, nth: int = 0, kind: str | None = None) -> int:
+    hits = [n for n, d in _events(lines) if d["side"] == side and d["ev"] == ev and (off is None or d.get("off") == off)
+            and (kind is None or d.get("kind") == kind)]
+    return hits[nth]
+
+
+def test_rfc_stale_completion_is_order_response_at_the_host_read_of_ret(rfc_log):
+    r = check_log(rfc_log, "rfc")
+    assert r.divergence is None and r.verdict == "violated" and r.exit_status == 1
+    by = {v.prop: v for v in r.violations}
+    assert set(by) == {"order.response"}
+    # the host's last read of ret (0x14): the answer it took for its RESET, left by the late one
+    assert by["order.response"].line == _find(rfc_log, "host", "read", 0x14, nth=-1)
+    assert by["order.response"].side == "host"
+
+
+def test_the_hardened_pair_conforms_on_the_same_schedule(hardened_log):
+    r = check_log(hardened_log, "hardened")
+    assert (r.verdict, r.exit_status, r.violations, r.divergence) == ("conforms", 0, [], None)
+    assert r.accesses > 60 and {"order.response", "memory", "adversary.header-bound"} <= set(r.judged)
+    for memory in ("tso", "relaxed"):
+        assert check_log(hardened_log, "hardened", memory=memory).verdict == "conforms"
+
+
+def test_one_side_alone_is_judged_with_reads_taken_as_logged(hardened_log):
+    header = json.loads(hardened_log[0])
+    header["writes"] = "own"
+    host_only = [json.dumps(header)] + [t for n, t in enumerate(hardened_log[1:], 2) if '"side": "host"' in t]
+    r = check_log(host_only, "hardened")
+    assert r.verdict == "conforms" and "memory" not in r.judged
+
+
+def test_a_removed_barrier_is_a_divergence_at_the_access_after_it(hardened_log):
+    wmb = _find(hardened_log, "host", "barrier", nth=1, kind="wmb")  # before the second command's go
+    edited = hardened_log[:wmb - 1] + hardened_log[wmb:]
+    r = check_log(edited, "hardened")
+    assert r.verdict == "diverges" and r.exit_status == 1
+    d = r.divergence
+    assert (d["kind"], d["side"], d["line"]) == ("model", "host", wmb)  # the go write moved up to its line
+    assert d["model_at"] == "send.wmb" and "write go" in d["observed"]
+
+
+def test_a_changed_value_read_is_a_memory_divergence_at_its_line(hardened_log):
+    go_read = _find(hardened_log, "guest", "read", 0x18, nth=2)  # the helper sees go = 2
+    d = json.loads(hardened_log[go_read - 1])
+    assert d["data"] == "02000000"
+    d["data"] = "05000000"
+    edited = hardened_log[:go_read - 1] + [json.dumps(d)] + hardened_log[go_read:]
+    r = check_log(edited, "hardened")
+    assert r.verdict == "diverges"
+    assert (r.divergence["kind"], r.divergence["line"], r.divergence["side"]) == ("memory", go_read, "guest")
+    # no write of 5 anywhere: no store buffer explains it either
+    assert check_log(edited, "hardened", memory="tso").divergence["line"] == go_read
+
+
+def test_a_changed_value_written_is_the_models_divergence(hardened_log):
+    n = _find(hardened_log, "host", "write", 0x0, nth=1)  # the second command: ENCRYPT
+    d = json.loads(hardened_log[n - 1])
+    assert d["data"] == "0100000000000000"
+    d["data"] = "0200000000000000"
+    r = check_log(hardened_log[:n - 1] + [json.dumps(d)] + hardened_log[n:], "hardened")
+    assert (r.divergence["kind"], r.divergence["line"]) == ("model", n)
+    assert "cmd=2" in r.divergence["observed"]
+
+
+def test_tso_explains_a_stale_read_that_sc_does_not(hardened_log):
+    done = _find(hardened_log, "guest", "write", 0x1C, nth=0)  # the helper's done = 1
+    assert json.loads(hardened_log[done])["ev"] == "read"  # the host's read of it follows
+    stale = json.dumps({"i": 0, "side": "host", "ev": "read", "off": 0x1C, "len": 4, "data": "00000000"})
+    edited = _renumber(hardened_log[:done] + [stale] + hardened_log[done:])
+    sc = check_log(edited, "hardened", memory="sc")
+    assert (sc.divergence["kind"], sc.divergence["line"]) == ("memory", done + 1)
+    assert check_log(edited, "hardened", memory="tso").verdict == "conforms"
+    # but a side always sees its own writes: the host reading back an older go than its own is no
+    # TSO execution
+    go = _find(edited, "host", "write", 0x18, nth=1)
+    own = json.dumps({"i": 0, "side": "host", "ev": "read", "off": 0x18, "len": 4, "data": "01000000"})
+    again = _renumber(edited[:go] + [own] + edited[go:])
+    assert check_log(again, "hardened", memory="tso").divergence["line"] == go + 1
+
+
+@pytest.mark.parametrize("edit, line, needle", [
+    (lambda ls: ls[:2] + ["{not json"] + ls[3:], 3, "not JSON"),
+    (lambda ls: ls[:2] + ['{"i": 1, "side": "host", "ev": "read", "off": 28, "len": 4}'] + ls[3:], 3, "needs `data`"),
+    (lambda ls: ls[:2] + ['{"i": 1, "side": "vmm", "ev": "barrier", "kind": "mb"}'] + ls[3:], 3, "`side`"),
+    (lambda ls: ls[:3] + [ls[2]] + ls[3:], 4, "`i` must increase"),
+    (lambda ls: ls[:2] + ['{"i": 1, "side": "host", "ev": "read", "off": 28, "len": 4, "data": "00"}'] + ls[3:], 3,
+     "with 1 bytes"),
+    (lambda ls: ['{"log": "mhmailbox-log 9"}'] + ls[1:], 1, "header"),
+    (lambda ls: [], 1, "empty log"),
+])
+def test_malformed_logs_name_their_line(hardened_log, edit, line, needle):
+    with pytest.raises(LogFormatError) as e:
+        parse_log(edit(hardened_log))
+    assert e.value.line == line and needle in str(e.value)
+
+
+def test_check_log_command(tmp_path, capsys, rfc_log, hardened_log):
+    good, bad, broken = tmp_path / "good.jsonl", tmp_path / "bad.jsonl", tmp_path / "broken.jsonl"
+    good.write_text("\n".join(hardened_log) + "\n")
+    bad.write_text("\n".join(rfc_log) + "\n")
+    broken.write_text("\n".join(hardened_log[:5] + ["[1, 2]"] + hardened_log[6:]) + "\n")
+    assert main(["check-log", str(good), "--protocol", "hardened"]) == 0
+    assert "conforms" in capsys.readouterr().out
+    assert main(["check-log", str(bad), "--protocol", "rfc", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "violated" and [v["property"] for v in out["violations"]] == ["order.response"]
+    for argv, needle in (([str(broken), "--protocol", "hardened"], "line 6: not a JSON object"),
+                         ([str(good), "--protocol", "rfc"], "recorded with protocol hardened"),
+                         ([str(good), "--protocol", "hardened", "--side", "guest"], "no complete guest"),
+                         ([str(tmp_path / "none.jsonl"), "--protocol", "rfc"], "no such file")):
+        assert main(["check-log", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and needle in err and "Traceback" not in err, err
+
+
+def test_conform_record_refuses_before_running(tmp_path, capsys):
+    args = ["conform", "--impl", "rfc", "--case", "host/stale-completion", "--record"]
+    assert main([*args, str(tmp_path / "missing")]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    (tmp_path / "host-stale-completion.jsonl").write_text("keep")
+    assert main([*args, str(tmp_path)]) == 2
+    assert "exists (add --force" in capsys.readouterr().err
+    assert (tmp_path / "host-stale-completion.jsonl").read_text() == "keep"
