@@ -27,7 +27,7 @@ from mhmailbox.errors import UsageError
 
 from .broken import MUTANTS
 from .expr import Expr, variables
-from .program import Read, Write
+from .program import Read, Step, Write
 from .properties import CATALOG, GUESTS, HOSTS, Property
 from .variants import VARIANTS, Hardened, Rfc
 
@@ -162,6 +162,16 @@ def _user_frame(exc: BaseException, cls: type) -> str:
     return where
 
 
+def _failing_step(exc: BaseException) -> Step | None:
+    """The step the model was compiling when ``exc`` was raised (the innermost frame holding one)."""
+    found = None
+    for frame, _line in traceback.walk_tb(exc.__traceback__):
+        for value in frame.f_locals.values():
+            if isinstance(value, Step):
+                found = value
+    return found
+
+
 # ---------------------------------------------------------------- checks
 
 def check_properties(cls: type[Rfc]) -> None:
@@ -209,8 +219,10 @@ def check_variant(cls: type[Rfc]) -> None:
             try:
                 model = build(cls, memory, guest, host, bounds)
             except Exception as exc:  # the user's code, or a rule build() enforces
-                raise VariantError(f"variant {cls.name} ({memory}, {guest} guest, {host} host) cannot be built"
-                                   f"{_user_frame(exc, cls)}: {_one_line(exc)}") from None
+                step = _failing_step(exc)
+                where = f", thread {step.thread}, step {step.label!r}" if step else ""
+                raise VariantError(f"variant {cls.name}{where} ({memory}, {guest} guest, {host} host) cannot be "
+                                   f"built{_user_frame(exc, cls)}: {_one_line(exc)}") from None
             for thread in model.threads.values():
                 for st in thread.steps:
                     problem = _step_problem(cls, thread, st, set(model.system.variables))
@@ -238,10 +250,6 @@ def _step_problem(cls: type[Rfc], thread, st, declared: set[str]) -> str | None:
             stray = sorted(_params(e) - declared_params)
             if stray:
                 return f"{what} uses parameter {stray[0]!r}, which the step does not declare (params=...)"
-    if isinstance(op, Read):
-        for into in (op.into, op.ghost_into):
-            if into and f"{thread.name}.{into}" not in declared:
-                return f"reads {op.field} into unknown local {into!r}"
     return None
 
 
