@@ -236,6 +236,19 @@ class _Mailbox:
 
     # --- memory -----------------------------------------------------------------------
     def _commit(self, side: str, p: _Pending) -> None:
+        """``p`` reaches memory: after the writes its side must drain first, and after every
+        write to the same bytes made earlier in the log (one place's writes reach memory in the
+        log's order)."""
+        if p not in self.buf[side]:
+            return
+        q = self.buf[side]
+        for x in list(q[:q.index(p)]):
+            if self.chk.memory != "relaxed" or x.fence < p.fence or _overlap(x, p):
+                self._commit(side, x)
+        for other, oq in self.buf.items():
+            if other != side:
+                for x in [x for x in oq if x.line < p.line and _overlap(x, p)]:
+                    self._commit(other, x)
         self.buf[side].remove(p)
         self.mem[p.off:p.off + len(p.data)] = p.data
         for f in _fields_in(p.off, len(p.data)):
@@ -253,21 +266,15 @@ class _Mailbox:
                 g = p.ghost
         return bytes(b), g
 
-    def _drainable(self, other: str, off: int, n: int, overlapping_only: bool = False) -> _Pending | None:
-        """The next buffered write of ``other`` to commit to explain a read of [off, off+n)."""
-        q = self.buf[other]
-        if not q or (overlapping_only and not any(p.off < off + n and off < p.off + len(p.data) for p in q)):
-            return None
-        if self.chk.memory != "relaxed":
-            return q[0]
-        for p in q:  # relaxed: the first that touches the read, after what it must follow
-            if p.off < off + n and off < p.off + len(p.data):
-                for x in q:
-                    if x is p:
-                        return p
-                    if x.fence < p.fence or (x.off < p.off + len(p.data) and p.off < x.off + len(x.data)):
-                        return x
-        return q[0]
+    def _drainable(self, side: str, off: int, n: int, overlapping_only: bool = False) -> _Pending | None:
+        """The next buffered write of ``side`` to commit to explain a read of [off, off+n) (what must
+        reach memory before it, :meth:`_commit` commits first): tso the oldest, relaxed the oldest
+        that touches the read; ``overlapping_only``: only one that touches it."""
+        q = self.buf[side]
+        touching = [p for p in q if p.off < off + n and off < p.off + len(p.data)]
+        if overlapping_only or self.chk.memory == "relaxed":
+            return touching[0] if touching else (None if overlapping_only or not q else q[0])
+        return q[0] if q else None
 
     def read(self, e: LogEvent) -> int | None:
         """Check a read against the writes before it; the ghost of what it saw."""
@@ -349,6 +356,9 @@ class _Mailbox:
         ghost: int | None = None
         if e.side == "guest" and e.off == OFF_HDR_DATA:
             self.hdr_written = e.data
+        if e.side == "guest" and f == "io" and not e.by and self.chk.plain(e.data) is not None:
+            self.chk.violate("guest.confidential", e.line, "guest",  # judged on the bytes, model or not
+                             "the helper wrote a private page's plaintext (a `ram` event's bytes) to the io page")
         if e.by:
             ghost = 1
         elif f is not None and e.side in self.judges:
@@ -416,6 +426,10 @@ class _Mailbox:
             self._model("host", e, lambda o: o.finish(["idle"]))
         elif e.op == "poll":
             self._model("guest", e, lambda o: o.finish(["wait"]))
+
+
+def _overlap(a: _Pending, b: _Pending) -> bool:
+    return a.off < b.off + len(b.data) and b.off < a.off + len(a.data)
 
 
 def _raise(exc: Exception) -> None:

@@ -29,6 +29,7 @@ _REGIONS: list[tuple[int, int]] = sorted(
     ((off, struct.calcsize(fmt)) for name, (off, fmt) in FIELDS.items() if name not in ("go", "hdr_len")),
 ) + [(FIELDS["go"][0], 4), (32, OFF_HDR_LEN - 32), (OFF_HDR_LEN, 4), (OFF_HDR_DATA, OFF_IO_PAGE - OFF_HDR_DATA),
      (OFF_IO_PAGE, PAGE_SIZE)]
+_PARAMS = {FIELDS[n][0] for n in ("cmd_type", "gpa", "ret")}
 _WHOLE = {(FIELDS[n][0]) for n in FIELDS} | {OFF_IO_PAGE}  # regions written whole when any byte changed
 
 
@@ -114,9 +115,13 @@ class RigRecorder:
         mb = self.rig.mailbox
         if mb == self.shadow:
             return
+        go = slice(FIELDS["go"][0], FIELDS["go"][0] + 4)
+        # the rig's scripted host publishes a command whole (cmd_type, gpa, ret, go), also the
+        # parameters whose value did not change: the helper's model follows their provenance
+        publish = self.side == "guest" and mb[go] != self.shadow[go]
         for off, n in _REGIONS:
             new, old = mb[off:off + n], self.shadow[off:off + n]
-            if new == old:
+            if new == old and not (publish and off in _PARAMS):
                 continue
             if skip is not None and skip[0] <= off and off + n <= skip[0] + skip[1]:
                 continue  # the access itself rewrites it whole

@@ -166,3 +166,24 @@ def test_conform_record_refuses_before_running(tmp_path, capsys):
     assert main([*args, str(tmp_path)]) == 2
     assert "exists (add --force" in capsys.readouterr().err
     assert (tmp_path / "host-stale-completion.jsonl").read_text() == "keep"
+
+
+#: a helper's run: INIT, two ENCRYPTs, a DECRYPT of the first record, a hostile gpa change after go
+GUEST_STEPS = [("init", {}), ("encrypt", {"g": 0, "sched": []}), ("encrypt", {"g": 1, "sched": []}),
+               ("decrypt_at", {"i": 0, "to": 0, "sched": []}),
+               ("encrypt", {"g": 3, "sched": [(2, ("param", "gpa", 1))]}), ("reset", {}), ("init", {})]
+
+
+def test_a_recorded_helper_conforms_and_a_plaintext_helper_does_not():
+    from mhmailbox.conformance.mutants import BY_ID
+
+    good = record_replay("guest/honest", "hardened", GUEST_STEPS).splitlines()
+    assert json.loads(good[0])["sides"] == ["guest"]
+    for memory in ("sc", "tso"):
+        r = check_log(good, "hardened", memory=memory)
+        assert (r.verdict, r.violations) == ("conforms", []), r.divergence
+    bad = record_replay("guest/confidential", BY_ID["guest-plaintext-page"].impl, GUEST_STEPS[:2]).splitlines()
+    r = check_log(bad, "hardened")
+    io_write = _find(bad, "guest", "write", 0x1000)
+    assert [(v.prop, v.line) for v in r.violations] == [("guest.confidential", io_write)]
+    assert (r.divergence["line"], r.divergence["model_at"]) == (io_write, "save")
