@@ -26,7 +26,7 @@ The figures: per module, mutants killed (tests failed; mutmut's "suspicious", ki
 but slow, counts as killed), timed out (the tests hung: counted as killed, shown
 apart; the server's CPU-time stops are listed in ``timeouts.log`` in the work dir), survived, and equivalent: survivors listed in ``bench/mutation_equivalent.txt``
 with the reason no test can tell them from the original. The score is killed /
-(all - equivalent). ``proofs/invariants.py`` is scored on the code a verdict depends
+(all - equivalent). ``proofs/houdini.py`` and ``proofs/store.py`` are scored on the code a verdict depends
 on (loading, fingerprints, reuse, Houdini; see ``SCOPE``); left out are its offline
 mining and maintenance commands (numpy, minutes per run) and ``_explore_drops``, a
 shortcut inside Houdini whose drops Houdini's solver would find anyway (a mutant that
@@ -55,7 +55,9 @@ TESTS: dict[str, list[str]] = {
                        "tests/test_impl_protocol.py"],
     "impl/stream.py": ["tests/test_impl_stream_format.py", "tests/test_impl_stream.py"],
     "impl/crypto.py": ["tests/test_impl_crypto.py", "tests/test_impl_protocol.py"],
-    "proofs/invariants.py": ["tests/test_proofs_houdini.py", "tests/test_proofs_invariant_store.py"],
+    "proofs/invariant.py": ["tests/test_proofs_houdini.py"],
+    "proofs/houdini.py": ["tests/test_proofs_houdini.py", "tests/test_proofs_invariant_store.py"],
+    "proofs/store.py": ["tests/test_proofs_houdini.py", "tests/test_proofs_invariant_store.py"],
     "model/observe.py": ["tests/test_observe_mutants.py", "tests/test_conformance_observer.py",
                          "tests/test_conformance_oracle_faults.py", "tests/test_conformance_regressions.py"],
     "conformance/rig.py": ["tests/test_rig_checks.py", "tests/test_conformance_oracle_faults.py",
@@ -63,8 +65,9 @@ TESTS: dict[str, list[str]] = {
 }
 #: module -> the top-level functions mutated (all of the module when absent)
 SCOPE: dict[str, list[str]] = {
-    "proofs/invariants.py": ["to_json", "from_json", "cell_key", "_evaluators", "_values", "houdini", "_load", "stored",
-                             "fingerprint", "with_lemmas", "stored_candidates", "proved"],
+    "proofs/invariant.py": ["to_json", "from_json", "cell_key"],
+    "proofs/houdini.py": ["_evaluators", "_values", "houdini", "fingerprint"],
+    "proofs/store.py": ["load", "stored", "with_lemmas", "stored_candidates", "proved"],
 }
 #: imported once by the fork server (third-party only: never the code under test)
 PRELOAD = ["pytest", "hypothesis", "attrs", "z3", "cryptography.hazmat.primitives.ciphers.aead",

@@ -5,7 +5,7 @@
   ``holds-to-depth`` k.
 * ``kind``: k-induction over the *generalized* model (any host script, free
   deadline and quantum, no adversary budget, adversarial values from all
-  integers), strengthened by the invariants of :mod:`.invariants`.
+  integers), strengthened by the proved invariants of :mod:`.store`.
 * ``pdr``: Spacer (IC3/PDR over constrained Horn clauses) over the same
   generalized model, also given the proved invariants.
 
@@ -22,12 +22,18 @@ from typing import Any
 import attrs
 
 from mhmailbox.model.check import Result
-from mhmailbox.model.engines import ENGINES, bounds_from
+from mhmailbox.model.engines import ENGINES
+from mhmailbox.model.expr import And, V
+from mhmailbox.model.properties import BY_ID
 from mhmailbox.model.protocol import Bounds, Model, build
+from mhmailbox.model.system import Monitor
 from mhmailbox.model.trace import decode
 
 from . import bmc as bmc_mod
-from .symbolic import EXACT, UNBOUNDED, Generalize, Symbolic
+from . import certificate as cert
+from . import induction, pdr
+from .general import cell_bounds, describe_general, general_model
+from .symbolic import EXACT, UNBOUNDED, Generalize, Symbolic, with_initial
 
 DEFAULT_DEPTH = 60
 DEFAULT_TIME = 20.0
@@ -38,30 +44,8 @@ def _time_limit(args: argparse.Namespace) -> float:
     return float(t) if t else DEFAULT_TIME
 
 
-def cell_bounds(args: argparse.Namespace | None) -> Bounds:
-    """The explicit cell's bounds, from the verify options (same as the explicit engine)."""
-    if args is None:
-        return Bounds()
-    return bounds_from(args)
-
-
-def general_bounds(args: argparse.Namespace | None) -> Bounds:
-    """The generalized model's bounds: any script, symbolic time, same buffers."""
-    b = cell_bounds(args)
-    return attrs.evolve(b, scripts=("any",), symbolic_time=True)
-
-
-def describe_general(b: Bounds, host: str) -> str:
-    if host == "adversarial":
-        return f"unbounded: any number of sessions, the host writes any value (gpa by class), sb={b.capacity}"
-    return (f"unbounded: any script, any number of commands and migrations, D>=1 and Q>=1 free, "
-            f"an adversarial guest's values from all integers, sb={b.capacity}")
-
-
 def trace_of(model: Model, cex: bmc_mod.Cex, compiled_for, gen: Generalize) -> list[dict[str, Any]]:
     if cex.values:
-        from .symbolic import with_initial
-
         model = attrs.evolve(model, system=with_initial(model.system, cex.values))
     steps = decode(model, cex.path)
     kinds = {a.name: a.kind for a in model.system.actions}
@@ -124,28 +108,11 @@ def run_bmc(cell: tuple, props: list, args: argparse.Namespace | None, *, depth:
 
 # ---------------------------------------------------------------- pdr / kind
 
-def general_model(cell: tuple, props: list, args: argparse.Namespace | None):
-    """The generalized model of a cell; a property's assumption on D and Q (the catalog's
-    ``assumes``) is conjoined to its monitor, so it is proved under that assumption."""
-    from mhmailbox.model.expr import And, V
-    from mhmailbox.model.system import Monitor
-
-    bounds = general_bounds(args)
-    model = build(*cell, bounds, props)
-    for i, prop in enumerate(model.properties):
-        a = prop.assumption(V("k.D"), V("k.Q"))
-        if a is not None:
-            m = model.system.monitors[i]
-            assert m.id == prop.id
-            model.system.monitors[i] = Monitor(m.id, And(m.bad, a))
-    system = model.system.reduced()
-    return model, system, bounds
-
-
 def run_unbounded(engine: str, cell: tuple, props: list, args: argparse.Namespace | None, *,
-                  time_limit: float | None = None) -> list[Result]:
-    from . import induction, pdr
-
+                  time_limit: float | None = None, certificate: str | None = None) -> list[Result]:
+    """``kind`` or ``pdr`` on one cell; with ``certificate`` (or ``args.certificate``) a
+    directory, each verdict proved relative to the invariants gets its certificate there."""
+    certificate = certificate or (getattr(args, "certificate", None) if args is not None else None)
     model, system, bounds = general_model(cell, props, args)
     if not model.properties:
         return []
@@ -156,6 +123,7 @@ def run_unbounded(engine: str, cell: tuple, props: list, args: argparse.Namespac
     fn = pdr.prove if engine == "pdr" else induction.prove
     verdicts = fn(sym, model, limit)
     common = _common(model, engine, describe_general(bounds, cell[3]))
+    certified = _certify(certificate, engine, model, sym, verdicts) if certificate else {}
     out = []
     for mi, prop in enumerate(model.properties):
         v = verdicts[mi]
@@ -165,21 +133,40 @@ def run_unbounded(engine: str, cell: tuple, props: list, args: argparse.Namespac
             trace = trace_of(model, v.cex, factory, UNBOUNDED)
             depth = v.cex.length
         note = v.note + (f" (claimed for {prop.assumes}, the property's assumption)" if prop.assumes else "")
+        if v.verdict == "proved" and certificate:
+            note += (f"; certificate in {certified[mi]}" if mi in certified
+                     else "; no certificate (Spacer's own invariant is not exported)")
         out.append(Result(property=prop.id, verdict=v.verdict, depth=depth, states=0,
                           seconds=round(time.perf_counter() - t0, 3), trace=trace, note=note, **common))
     return out
 
 
+def _certify(directory: str, engine: str, model: Model, sym: Symbolic, verdicts: dict) -> dict[int, str]:
+    """Write the certificates of the verdicts proved relative to a proved set; monitor -> folder."""
+    proofs = [cert.ProofOf(m, v.depth or 1, tuple(v.invariants.names), tuple(v.invariants.exprs))
+              for m, v in sorted(verdicts.items()) if v.verdict == "proved" and v.invariants is not None]
+    folder = cert.write_cell(directory, engine, model, sym, proofs, model.properties)
+    return {p.monitor: folder for p in proofs} if folder else {}
+
+
+def _with_coverage(results: list[Result], cell: tuple, props: list, args) -> list[Result]:
+    """A passing verdict whose monitor no run of the cell's bounded model reaches is ``vacuous``
+    (model/coverage.py: every run of the bounded model is one of the generalized model)."""
+    from mhmailbox.model.coverage import vacuity
+
+    return vacuity(results, cell, props, cell_bounds(args), _time_limit(args) if args is not None else DEFAULT_TIME)
+
+
 def _bmc_engine(cell, props, args):
-    return run_bmc(cell, props, args)
+    return _with_coverage(run_bmc(cell, props, args), cell, props, args)
 
 
 def _kind_engine(cell, props, args):
-    return run_unbounded("kind", cell, props, args)
+    return _with_coverage(run_unbounded("kind", cell, props, args), cell, props, args)
 
 
 def _pdr_engine(cell, props, args):
-    return run_unbounded("pdr", cell, props, args)
+    return _with_coverage(run_unbounded("pdr", cell, props, args), cell, props, args)
 
 
 ENGINES["bmc"] = _bmc_engine
@@ -202,16 +189,10 @@ def tightness_witness(variant: str, memory: str, guest: str, *, deadline: int | 
     With ``deadline``/``quantum`` None they are left free (Z3 picks them, up to 2**16);
     the trace's step 0 records the values. Returns (Result-like dict, D, Q) or None.
     """
-    from mhmailbox.model.expr import V
-    from mhmailbox.model.properties import BY_ID
-    from mhmailbox.model.system import Monitor
-
     free = deadline is None or quantum is None
     bounds = Bounds(deadline=deadline or 2, quantum=quantum or 1, symbolic_time=free)
     model = build(variant, memory, guest, "faithful", bounds, [BY_ID["timeout.bounded-wait"]])
     D, Q = (V("k.D"), V("k.Q")) if free else (deadline, quantum)
-    from mhmailbox.model.expr import And
-
     # free: ask for a quantum of at least 2, so the witness shows the overshoot past D
     reach = Monitor("timeout.bounded-wait:reached",
                     And(V("x.el").ge(V("k.D") + V("k.Q") - 1), V("k.Q").ge(2)) if free else V("x.el").ge(D + Q - 1))

@@ -6,7 +6,7 @@ For k = 1, 2, ...:
   BMC of the generalized model; a violation found there is a real trace, re-executed
   on the explicit model);
 * inductive step: no path s0 .. sk (from *any* state satisfying the proved
-  invariants of :mod:`.invariants`) where the property holds in s0 .. s(k-1)
+  invariants of :mod:`.store`) where the property holds in s0 .. s(k-1)
   and fails in sk (integer arithmetic, so unbounded).
 
 Both holding for the same k proves the property for every reachable state of
@@ -24,18 +24,17 @@ import z3
 
 from . import bmc as bmc_mod
 from .pdr import Verdict, cex_searcher
+from .store import proved
 from .symbolic import Symbolic
 
 MAX_K = 6
 
 
 def prove(sym: Symbolic, model, time_limit: float) -> dict[int, Verdict]:
-    from . import invariants
-
     t0 = time.perf_counter()
     deadline = t0 + time_limit
     mons = list(range(len(sym.system.monitors)))
-    inv = invariants.proved(sym, model, deadline=t0 + time_limit * 0.6)
+    inv = proved(sym, model, deadline=t0 + time_limit * 0.6)
     out: dict[int, Verdict] = {}
     # the inductive step, incrementally: one solver, path extended one step at a time
     solver = z3.SolverFor("QF_LIA")
@@ -80,7 +79,7 @@ def prove(sym: Symbolic, model, time_limit: float) -> dict[int, Verdict]:
             bmc_mod.set_timeout(solver, left)
             r = solver.check(lit)
             if r == z3.unsat:
-                out[m] = Verdict("proved", depth=k,
+                out[m] = Verdict("proved", depth=k, invariants=inv,
                                  note=f"{k}-inductive" + (f" relative to {len(inv.names)} proved invariants"
                                                           if inv.names else ""))
         pending -= {m for m in out}

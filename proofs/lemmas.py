@@ -1,6 +1,6 @@
 """Hand-written strengthening invariants: the go/done handshake's phases.
 
-Mined candidates (:mod:`.invariants`) are conjunctions of one relation under one
+Mined candidates (:mod:`.mining`) are conjunctions of one relation under one
 position guard. The properties about an honest helper (``order.*``,
 ``liveness.*``) need the *phase* of the handshake, which is a disjunction: while
 the host waits for command ``seq`` the helper has either not yet taken it
@@ -22,7 +22,7 @@ from typing import Callable
 from mhmailbox.model import values as val
 from mhmailbox.model.expr import And, Expr, In, Not, Or, V, lift
 
-from .invariants import Invariant
+from .invariant import Invariant
 
 
 def _at(model, thread: str) -> Callable[..., Expr]:

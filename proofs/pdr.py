@@ -21,6 +21,7 @@ import attrs
 import z3
 
 from . import bmc as bmc_mod
+from .store import proved
 from .symbolic import Symbolic, _in_domain
 
 
@@ -30,6 +31,9 @@ class Verdict:
     depth: int = 0
     note: str = ""
     cex: object = None
+    #: for a verdict proved by k-induction (k = ``depth``) relative to a proved set: that set
+    #: (a :class:`.invariant.Proved`), from which a certificate is written
+    invariants: object = None
 
 
 def horn(sym: Symbolic, timeout_ms: int, strengthen=None) -> tuple[z3.Fixedpoint, z3.FuncDeclRef, dict]:
@@ -97,21 +101,20 @@ def _relative_inductive(sym: Symbolic, inv, mons, deadline: float) -> set[int]:
 
 
 def prove(sym: Symbolic, model, time_limit: float) -> dict[int, Verdict]:
-    """Spacer, seeded with the invariants of :mod:`.invariants` that are proved at this run.
+    """Spacer, seeded with the invariants of :mod:`.store` that are proved at this run.
 
     A monitor already inductive relative to those invariants needs no search; the
     others go to Spacer (without the invariants in the clauses: thousands of
     conjuncts in every rule body slow it down more than they help).
     """
-    from . import invariants
-
     t0 = time.perf_counter()
     deadline = t0 + time_limit
     mons = list(range(len(sym.system.monitors)))
-    inv = invariants.proved(sym, model, deadline=t0 + time_limit * 0.6)
+    inv = proved(sym, model, deadline=t0 + time_limit * 0.6)
     out: dict[int, Verdict] = {}
     for m in _relative_inductive(sym, inv, mons, t0 + time_limit * 0.8):
-        out[m] = Verdict("proved", note=f"inductive relative to {len(inv.names)} proved invariants (Spacer not needed)")
+        out[m] = Verdict("proved", invariants=inv,
+                         note=f"inductive relative to {len(inv.names)} proved invariants (Spacer not needed)")
     rest = [m for m in mons if m not in out]
     if rest:
         everything = _query(sym, lambda s: z3.Or([sym.bad(m, s) for m in rest]),

@@ -289,7 +289,7 @@ def test_stored_invariant_counts() -> None:
     """docs/proofs.md quotes the sizes of the stored hardened invariant sets (after --core)."""
     import json
 
-    from mhmailbox.proofs.invariants import STORE
+    from mhmailbox.proofs.store import PACKAGE_STORE as STORE
 
     with open(STORE) as fh:
         stored = {k: len(v) for k, v in json.load(fh).items() if k.startswith("hardened/")}

@@ -103,12 +103,12 @@ def test_host_safety_proved_against_the_adversarial_guest(memory) -> None:
 def test_hardened_invariants_do_not_prove_a_broken_variant(monkeypatch, mutant, prop) -> None:
     """The invariants that prove hardened, handed to a one-fault mutant, must not prove what it breaks:
     Houdini has to drop whatever the mutant falsifies, so the proof cannot go through."""
-    from mhmailbox.proofs import invariants
+    from mhmailbox.proofs import store
 
-    data = invariants._load()
+    data = store.load()
     hardened = data["hardened/sc/adversarial/faithful/sb=2"]
-    monkeypatch.setattr(invariants, "_load", lambda: {f"{mutant}/sc/adversarial/faithful/sb=2": hardened})
-    invariants._CACHE.clear()
+    monkeypatch.setattr(store, "load", lambda *path: {f"{mutant}/sc/adversarial/faithful/sb=2": hardened})
+    store._CACHE.clear()
     rs = {r.property: r for r in run_unbounded("kind", (mutant, "sc", "adversarial", "faithful"), [], None,
                                                time_limit=60)}
     assert rs[prop].verdict in ("violated", "unknown"), rs[prop].note
@@ -148,15 +148,16 @@ def test_stored_proofs_are_recognised_whatever_the_hash_seed() -> None:
     import subprocess
     import sys
 
-    code = ("from mhmailbox.proofs import invariants as I\n"
-            "from mhmailbox.proofs.engines import general_model\n"
+    code = ("from mhmailbox.proofs import houdini, store\n"
+            "from mhmailbox.proofs.general import general_model\n"
+            "from mhmailbox.proofs.invariant import cell_key\n"
             "from mhmailbox.proofs.symbolic import UNBOUNDED, Symbolic\n"
             "from mhmailbox.model.properties import CATALOG\n"
             "m, s, _ = general_model(('hardened', 'relaxed', 'silent', 'faithful'), list(CATALOG), None)\n"
             "sym = Symbolic(s, UNBOUNDED, sort='int')\n"
-            "key = I.cell_key(m)\n"
-            "d = I._load()\n"
-            "print(I.fingerprint(sym, I.stored_candidates(m, d[key])) == d['_fingerprints'][key])\n")
+            "key = cell_key(m)\n"
+            "d = store.load()\n"
+            "print(houdini.fingerprint(sym, store.stored_candidates(m, d[key])) == d['_fingerprints'][key])\n")
     for seed in ("1", "2"):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                              env={**os.environ, "PYTHONHASHSEED": seed})
@@ -169,23 +170,25 @@ def test_an_inductive_core_proves_what_the_whole_set_proves() -> None:
     import time
 
     from mhmailbox.model.properties import CATALOG
-    from mhmailbox.proofs import invariants as inv
-    from mhmailbox.proofs.engines import general_model
+    from mhmailbox.proofs import houdini as hd
+    from mhmailbox.proofs import store
+    from mhmailbox.proofs.general import general_model
+    from mhmailbox.proofs.invariant import Proved, cell_key
     from mhmailbox.proofs.pdr import _relative_inductive
     from mhmailbox.proofs.symbolic import UNBOUNDED, Symbolic
 
     model, system, _ = general_model(("hardened", "sc", "silent", "faithful"), list(CATALOG), None)
     sym = Symbolic(system, UNBOUNDED)
-    cands = inv.stored_candidates(model, inv._load()[inv.cell_key(model)])
-    core = inv.inductive_core(sym, cands, time.perf_counter() + 120)
+    cands = store.stored_candidates(model, store.load()[cell_key(model)])
+    core = hd.inductive_core(sym, cands, time.perf_counter() + 120)
     assert core is not None and set(core) <= set(cands)
-    kept, finished = inv.houdini(sym, core, time.perf_counter() + 120)
+    kept, finished = hd.houdini(sym, core, time.perf_counter() + 120)
     assert finished and len(kept) == len(core)
-    proved = inv.Proved([i.name for i in core], [i.expr for i in core], sym)
+    proved = Proved([i.name for i in core], [i.expr for i in core], sym)
     mons = list(range(len(system.monitors)))
     assert _relative_inductive(sym, proved, mons, time.perf_counter() + 120) == set(mons)
     with pytest.raises(AssertionError, match="does not prove"):
-        inv.inductive_core(sym, core[: len(core) // 4], time.perf_counter() + 120)
+        hd.inductive_core(sym, core[: len(core) // 4], time.perf_counter() + 120)
 
 
 def test_roots_point_at_the_lemmas_that_need_more_support() -> None:
@@ -194,16 +197,18 @@ def test_roots_point_at_the_lemmas_that_need_more_support() -> None:
     import time
 
     from mhmailbox.model.properties import CATALOG
-    from mhmailbox.proofs import invariants as inv
-    from mhmailbox.proofs.engines import general_model
+    from mhmailbox.proofs import houdini as hd
+    from mhmailbox.proofs import store
+    from mhmailbox.proofs.general import general_model
+    from mhmailbox.proofs.invariant import Proved, cell_key
     from mhmailbox.proofs.lemmas import lemmas
     from mhmailbox.proofs.symbolic import UNBOUNDED, Symbolic
 
     model, system, _ = general_model(("hardened", "relaxed", "slow", "faithful"), list(CATALOG), None)
     sym = Symbolic(system, UNBOUNDED)
-    stored = inv.stored_candidates(model, inv._load()[inv.cell_key(model)])
-    assert inv.roots(sym, model, stored, time.perf_counter() + 120, log=lambda m: None) == []
+    stored = store.stored_candidates(model, store.load()[cell_key(model)])
+    assert hd.roots(sym, model, stored, time.perf_counter() + 120, log=lambda m: None) == []
     log: list[str] = []
-    found = inv.roots(sym, model, lemmas(model), time.perf_counter() + 120, log=log.append)
+    found = hd.roots(sym, model, lemmas(model), time.perf_counter() + 120, log=log.append)
     assert found and all(n.startswith("lemma: ") for n in found)
     assert log[0] == f"ROOT {found[0]}" and log[1].startswith("  host: ")

@@ -1,7 +1,7 @@
 """Houdini and the invariant store, on one small cell (hardened, sc, silent helper): what is
 kept, what is dropped and why, and how a stored set becomes the candidate list.
 
-Fast on purpose (seconds): bench/mutation.py runs these for every mutant of proofs/invariants.py.
+Fast on purpose (seconds): bench/mutation.py runs these for every mutant of proofs/houdini.py and proofs/store.py.
 """
 from __future__ import annotations
 
@@ -13,21 +13,22 @@ import z3
 
 from mhmailbox.model.expr import C, V
 from mhmailbox.model.properties import CATALOG
-from mhmailbox.proofs import invariants as inv
-from mhmailbox.proofs import lemmas as lemmas_mod
-from mhmailbox.proofs.engines import general_model
-from mhmailbox.proofs.invariants import Invariant
+from mhmailbox.proofs import houdini as hd
+from mhmailbox.proofs import invariant as ivt
+from mhmailbox.proofs import store
+from mhmailbox.proofs.general import general_model
+from mhmailbox.proofs.invariant import Invariant
 from mhmailbox.proofs.symbolic import UNBOUNDED, Symbolic
 
-FALSE = Invariant("bogus: 1 <= 0", inv.from_json(["le", 1, 0]))  # fails initiation
-NOT_INDUCTIVE = Invariant("bogus: host.seq <= 0", inv.from_json(["le", ["var", "host.seq"], 0]))  # fails consecution
+FALSE = Invariant("bogus: 1 <= 0", ivt.from_json(["le", 1, 0]))  # fails initiation
+NOT_INDUCTIVE = Invariant("bogus: host.seq <= 0", ivt.from_json(["le", ["var", "host.seq"], 0]))  # fails consecution
 
 
 @pytest.fixture(scope="module")
 def cell():
     model, system, _ = general_model(("hardened", "sc", "silent", "faithful"), list(CATALOG), None)
     sym = Symbolic(system, UNBOUNDED)
-    return model, sym, inv.stored(model)
+    return model, sym, store.stored(model)
 
 
 def later(seconds: float = 120) -> float:
@@ -37,31 +38,31 @@ def later(seconds: float = 120) -> float:
 def test_the_stored_set_is_inductive_as_it_is(cell) -> None:
     _, sym, stored = cell
     assert len(stored) > 100
-    assert inv.houdini(sym, stored, later()) == (stored, True)
+    assert hd.houdini(sym, stored, later()) == (stored, True)
 
 
 def test_houdini_drops_exactly_what_fails_initiation_or_consecution(cell) -> None:
     _, sym, stored = cell
-    kept, finished = inv.houdini(sym, [FALSE] + stored[:60] + [NOT_INDUCTIVE] + stored[60:], later())
+    kept, finished = hd.houdini(sym, [FALSE] + stored[:60] + [NOT_INDUCTIVE] + stored[60:], later())
     assert finished and kept == stored
 
 
 @pytest.mark.parametrize("cands", [[FALSE], [NOT_INDUCTIVE], [FALSE, NOT_INDUCTIVE], []])
 def test_nothing_inductive_is_an_empty_finished_set(cell, cands) -> None:
     _, sym, _ = cell
-    assert inv.houdini(sym, cands, later()) == ([], True)
+    assert hd.houdini(sym, cands, later()) == ([], True)
 
 
 def test_houdini_out_of_time_keeps_nothing(cell) -> None:
     _, sym, stored = cell
-    assert inv.houdini(sym, stored, time.perf_counter() - 1) == ([], False)
-    assert inv.houdini(sym, [NOT_INDUCTIVE] + stored, time.perf_counter() - 1) == ([], False)
+    assert hd.houdini(sym, stored, time.perf_counter() - 1) == ([], False)
+    assert hd.houdini(sym, [NOT_INDUCTIVE] + stored, time.perf_counter() - 1) == ([], False)
 
 
 def test_a_dropped_variable_is_evaluated_as_its_constant(cell) -> None:
     _, sym, _ = cell
     name, value = next(iter(sym.system.dropped.items()))
-    fns = inv._evaluators(sym, [Invariant("x", V(name).eq(value)), Invariant("y", V(name).eq(value + 1))])
+    fns = hd._evaluators(sym, [Invariant("x", V(name).eq(value)), Invariant("y", V(name).eq(value + 1))])
     assert [f({}) for f in fns] == [True, False]
 
 
@@ -71,7 +72,7 @@ def test_values_reads_every_state_variable_from_a_model(cell) -> None:
     solver = z3.Solver()
     solver.add(sym.init(s))
     assert solver.check() == z3.sat
-    env = inv._values(sym, solver.model(), s)
+    env = hd._values(sym, solver.model(), s)
     assert set(env) == set(sym.names) and all(isinstance(v, int) for v in env.values())
     assert env["host.seq"] == 0
 
@@ -79,100 +80,100 @@ def test_values_reads_every_state_variable_from_a_model(cell) -> None:
 # --- the store ----------------------------------------------------------------------------
 def test_expressions_round_trip_through_json(cell) -> None:
     model, _, _ = cell
-    entries = inv._load()[inv.cell_key(model)]
-    assert all(inv.to_json(inv.from_json(e)) == e for _, e in entries)
+    entries = store.load()[ivt.cell_key(model)]
+    assert all(ivt.to_json(ivt.from_json(e)) == e for _, e in entries)
     x = ["le", ["param", "k.D"], ["add", ["var", "host.seq"], 3]]
-    e = inv.from_json(x)
+    e = ivt.from_json(x)
     assert (e.op, e.args[0].op, e.args[0].args, e.args[1].args[1].op, e.args[1].args[1].args) == (
         "le", "param", ("k.D",), "const", (3,))
-    assert inv.to_json(e) == x
+    assert ivt.to_json(e) == x
 
 
 def test_cell_key_names_the_cell_and_its_buffer_bound(cell) -> None:
     model, _, _ = cell
-    assert inv.cell_key(model) == f"hardened/sc/silent/faithful/sb={model.bounds.capacity}"
+    assert ivt.cell_key(model) == f"hardened/sc/silent/faithful/sb={model.bounds.capacity}"
 
 
 def test_a_missing_or_corrupt_store_is_empty(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(inv, "STORE", str(tmp_path / "none.json"))
-    assert inv._load() == {}
+    monkeypatch.setattr(store, "PACKAGE_STORE", str(tmp_path / "none.json"))
+    assert store.load() == {}
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    monkeypatch.setattr(inv, "STORE", str(bad))
-    assert inv._load() == {}
+    monkeypatch.setattr(store, "PACKAGE_STORE", str(bad))
+    assert store.load() == {}
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"k": [["n", 1]]}))
-    monkeypatch.setattr(inv, "STORE", str(good))
-    assert inv._load() == {"k": [["n", 1]]}
+    monkeypatch.setattr(store, "PACKAGE_STORE", str(good))
+    assert store.load() == {"k": [["n", 1]]}
 
 
 def test_stored_reads_the_given_data_in_order(cell) -> None:
     model, _, _ = cell
-    key = inv.cell_key(model)
+    key = ivt.cell_key(model)
     data = {key: [["b", ["le", 1, 2]], ["a", 0]]}
-    assert [(i.name, inv.to_json(i.expr)) for i in inv.stored(model, data)] == [("b", ["le", 1, 2]), ("a", 0)]
-    assert inv.stored(model, {}) == []
+    assert [(i.name, ivt.to_json(i.expr)) for i in store.stored(model, data)] == [("b", ["le", 1, 2]), ("a", 0)]
+    assert store.stored(model, {}) == []
 
 
-LEMMA_A = Invariant("lemma: a", inv.from_json(["le", 0, ["var", "host.seq"]]))
-LEMMA_B = Invariant("lemma: b", inv.from_json(["le", 0, ["var", "host.pending"]]))
+LEMMA_A = Invariant("lemma: a", ivt.from_json(["le", 0, ["var", "host.seq"]]))
+LEMMA_B = Invariant("lemma: b", ivt.from_json(["le", 0, ["var", "host.pending"]]))
 
 
 def test_lemmas_in_a_stored_set_take_their_current_form(monkeypatch, cell) -> None:
     model, _, _ = cell
-    monkeypatch.setattr(lemmas_mod, "lemmas", lambda m: [LEMMA_A, LEMMA_B])
+    monkeypatch.setattr(store, "lemmas", lambda m: [LEMMA_A, LEMMA_B])
     old_a = ["lemma: a", ["le", 5, ["var", "host.seq"]]]
     gone = ["lemma: removed", 1]
     entries = [["x", 1], old_a, gone, ["y", 0]]
-    got = inv.stored_candidates(model, entries)
+    got = store.stored_candidates(model, entries)
     assert [i.name for i in got] == ["x", "lemma: a", "y"]  # stored order; a dropped lemma stays out
     assert got[1] == LEMMA_A
-    assert inv.stored_candidates(model, None) == [LEMMA_A, LEMMA_B]  # no stored set: the lemmas alone
-    both = inv.with_lemmas(model, [Invariant("x", C(1)), Invariant("lemma: a", C(0))])
+    assert store.stored_candidates(model, None) == [LEMMA_A, LEMMA_B]  # no stored set: the lemmas alone
+    both = store.with_lemmas(model, [Invariant("x", C(1)), Invariant("lemma: a", C(0))])
     assert both == [Invariant("x", C(1)), LEMMA_A, LEMMA_B]
 
 
 def test_the_fingerprint_covers_the_model_and_each_invariant(cell) -> None:
     model, sym, stored = cell
-    fp = inv.fingerprint(sym, stored)
-    assert fp == inv.fingerprint(sym, list(stored)) and len(fp) == 64
+    fp = hd.fingerprint(sym, stored)
+    assert fp == hd.fingerprint(sym, list(stored)) and len(fp) == 64
     renamed = [Invariant(stored[0].name + "'", stored[0].expr)] + stored[1:]
-    changed = [Invariant(stored[0].name, inv.from_json(["le", 1, 1]))] + stored[1:]
-    assert len({fp, inv.fingerprint(sym, renamed), inv.fingerprint(sym, changed), inv.fingerprint(sym, stored[1:])}) == 4
+    changed = [Invariant(stored[0].name, ivt.from_json(["le", 1, 1]))] + stored[1:]
+    assert len({fp, hd.fingerprint(sym, renamed), hd.fingerprint(sym, changed), hd.fingerprint(sym, stored[1:])}) == 4
     m2, s2, _ = general_model(("hardened", "tso", "silent", "faithful"), list(CATALOG), None)
-    assert inv.fingerprint(Symbolic(s2, UNBOUNDED), stored) != fp
+    assert hd.fingerprint(Symbolic(s2, UNBOUNDED), stored) != fp
 
 
 def test_a_re_proof_is_cached_only_when_it_finished(monkeypatch, cell) -> None:
     model, sym, stored = cell
-    key = inv.cell_key(model)
-    monkeypatch.setattr(inv, "_load", lambda: {key: [[i.name, inv.to_json(i.expr)] for i in stored[:20]]})
-    monkeypatch.setattr(inv, "_CACHE", {})
+    key = ivt.cell_key(model)
+    monkeypatch.setattr(store, "load", lambda *path: {key: [[i.name, ivt.to_json(i.expr)] for i in stored[:20]]})
+    monkeypatch.setattr(store, "_CACHE", {})
     calls = []
-    real = inv.houdini
+    real = store.houdini
 
     def counted(*a):
         calls.append(1)
         return real(*a)
 
-    monkeypatch.setattr(inv, "houdini", counted)
-    late = inv.proved(sym, model, time.perf_counter() - 1)  # could not finish: nothing kept, nothing cached
-    assert (late.names, late.dropped, inv._CACHE) == ([], 20, {})
-    first = inv.proved(sym, model, later())
-    second = inv.proved(sym, model, later())
-    assert len(calls) == 2 and first.names == second.names and len(inv._CACHE) == 1
+    monkeypatch.setattr(store, "houdini", counted)
+    late = store.proved(sym, model, time.perf_counter() - 1)  # could not finish: nothing kept, nothing cached
+    assert (late.names, late.dropped, store._CACHE) == ([], 20, {})
+    first = store.proved(sym, model, later())
+    second = store.proved(sym, model, later())
+    assert len(calls) == 2 and first.names == second.names and len(store._CACHE) == 1
     assert first.dropped == 20 - len(first.names) and first.sym is sym
 
 
 def test_proved_formula_is_the_conjunction(cell) -> None:
     _, sym, stored = cell
     s = sym.state("f")
-    assert z3.is_true(inv.Proved([], [], sym).formula(s))
-    p = inv.Proved([FALSE.name], [FALSE.expr], sym)
+    assert z3.is_true(ivt.Proved([], [], sym).formula(s))
+    p = ivt.Proved([FALSE.name], [FALSE.expr], sym)
     solver = z3.Solver()
     solver.add(p.formula(s))
     assert solver.check() == z3.unsat
-    ok = inv.Proved([i.name for i in stored[:5]], [i.expr for i in stored[:5]], sym)
+    ok = ivt.Proved([i.name for i in stored[:5]], [i.expr for i in stored[:5]], sym)
     solver = z3.Solver()
     solver.add(ok.formula(s), sym.init(s))
     assert solver.check() == z3.sat
@@ -180,7 +181,7 @@ def test_proved_formula_is_the_conjunction(cell) -> None:
 
 def test_no_stored_set_and_no_lemma_proves_nothing(monkeypatch, cell) -> None:
     model, sym, _ = cell
-    monkeypatch.setattr(inv, "_load", lambda: {})
-    monkeypatch.setattr(lemmas_mod, "lemmas", lambda m: [])
-    got = inv.proved(sym, model, later())
+    monkeypatch.setattr(store, "load", lambda *path: {})
+    monkeypatch.setattr(store, "lemmas", lambda m: [])
+    got = store.proved(sym, model, later())
     assert (got.names, got.exprs, got.dropped) == ([], [], 0)

@@ -1,0 +1,148 @@
+"""Writing proof certificates: the SMT-LIB 2 obligations behind each ``proved`` verdict.
+
+For every property ``kind`` (or ``pdr``, when the property is inductive relative
+to the proved invariants) proves in a cell, the cell's folder gets the
+obligations of :mod:`.certificate_format` as self-contained SMT-LIB files, and
+its ``manifest.json`` lists, per proof, the files, what each claims, the
+expected answer (``unsat``) and each file's SHA-256. ``mhmailbox
+check-certificate`` re-checks them with cvc5 (:mod:`.certificate_check`), so a
+proof no longer rests on Z3 alone. Z3 is used here only to print terms.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any, Sequence
+
+import attrs
+import z3
+
+from mhmailbox.errors import UsageError
+from mhmailbox.outfiles import write_atomically
+
+from . import certificate_format as fmt
+from .invariant import cell_key
+
+
+@attrs.frozen
+class ProofOf:
+    """What one proved verdict rests on: k-induction relative to named invariants."""
+
+    monitor: int
+    k: int
+    names: tuple
+    exprs: tuple
+
+
+def check_target(directory: str, *, force: bool) -> None:
+    """UsageError unless ``directory`` may receive certificates: its parent exists, it is a
+    directory or absent, and (without ``force``) it holds no certificate yet."""
+    if not directory:
+        raise UsageError("--certificate: an empty directory name")
+    parent = os.path.dirname(os.path.abspath(directory))
+    if not os.path.isdir(parent):
+        raise UsageError(f"--certificate: {parent} does not exist")
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise UsageError(f"--certificate: {directory} is not a directory")
+    if not force and os.path.isdir(directory) and os.listdir(directory):
+        raise UsageError(f"--certificate: {directory} is not empty (add --force to overwrite its certificates)")
+
+
+def _one_line(term: z3.ExprRef) -> str:
+    return " ".join(term.sexpr().split())
+
+
+def _params(symbols: dict[str, Any]) -> str:
+    return " ".join(f"({c.sexpr()} {c.sort().sexpr()})" for c in symbols.values())
+
+
+def _exactly_one(sel: Sequence[z3.BoolRef]) -> list[z3.BoolRef]:
+    """One-hot selectors in linear arithmetic (Z3's ``AtMost`` prints as a Z3-only operator)."""
+    return [z3.Or(sel), z3.Sum([z3.If(x, 1, 0) for x in sel]) <= 1]
+
+
+class Writer:
+    """The definitions of one cell's generalized model, printed once and reused per proof."""
+
+    def __init__(self, sym, model) -> None:
+        self.sym, self.model = sym, model
+        self.names = list(sym.names)
+        self.s, self.t = sym.state("s"), sym.state("t")
+        self.sel, self.p = sym.selectors("x"), sym.params("x")
+        parts = sym.trans(self.s, self.t, self.sel, self.p)
+        assert z3.is_app_of(parts[1], z3.Z3_OP_PB_AT_MOST), "Symbolic.trans: the second conjunct is the one-hot bound"
+        trans = z3.And(_exactly_one(self.sel) + parts[2:])
+        self.init = f"(define-fun Init ({_params(self.s)}) Bool\n  {_one_line(sym.init(self.s))})"
+        self.trans = (f"(define-fun Trans ({_params(self.s)} {_params(self.t)} "
+                      f"{_params(dict(enumerate(self.sel)))} {_params(self.p)}) Bool\n  {_one_line(trans)})")
+        self._inv: dict[tuple, str] = {}
+
+    def inv(self, names: Sequence[str], exprs: Sequence[Any]) -> str:
+        key = tuple(names)
+        if key not in self._inv:
+            memo: dict = {}
+            lines = [f"(define-fun Inv ({_params(self.s)}) Bool (and"]
+            for n, e in zip(names, exprs):
+                lines.append(f"  ; {' '.join(str(n).split())}")
+                lines.append(f"  {_one_line(self.sym.to_z3(e, self.s, None, memo))}")
+            lines.append("  true))")
+            self._inv[key] = "\n".join(lines)
+        return self._inv[key]
+
+    def bad(self, monitor: int) -> str:
+        return f"(define-fun Bad ({_params(self.s)}) Bool\n  {_one_line(self.sym.bad(monitor, self.s))})"
+
+    def file(self, kind: str, k: int, definitions: dict[str, str], title: str) -> str:
+        head = [f"; mhmailbox proof certificate: {title}", f"; obligation: {kind} ({fmt.CLAIMS[kind]})",
+                "; expected: unsat", f"(set-logic {fmt.LOGIC})"]
+        defs = [definitions[name] for name in fmt.USES[kind]]
+        body = fmt.goal(kind, k, self.names, len(self.sel), list(self.p))
+        return "\n".join(head + defs) + "\n" + body
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_cell(directory: str, engine: str, model, sym, proofs: Sequence[ProofOf], props: Sequence[Any]) -> str | None:
+    """Write the certificates of one cell's proved verdicts into ``directory``/<cell>/; the
+    folder's path, or None when nothing in the cell was proved."""
+    if not proofs:
+        return None
+    key = cell_key(model)
+    folder = f"{fmt.cell_folder(key)}.{engine}"  # kind and pdr of one `verify --engine all` apart
+    os.makedirs(os.path.join(directory, folder), exist_ok=True)
+    w = Writer(sym, model)
+    written: dict[str, str] = {}  # relative path -> sha256
+
+    def put(name: str, text: str) -> dict[str, str]:
+        rel = f"{folder}/{name}"
+        if rel not in written:
+            write_atomically(os.path.join(directory, rel), text)
+            written[rel] = _sha256(text)
+        return {"file": rel, "sha256": written[rel]}
+
+    entries = []
+    sets: dict[tuple, str] = {}
+    for pr in proofs:
+        prop = props[pr.monitor]
+        tag = sets.setdefault(pr.names, f"inv{len(sets) + 1}" if len(sets) else "inv")
+        defs = {"Init": w.init, "Trans": w.trans, "Inv": w.inv(pr.names, pr.exprs), "Bad": w.bad(pr.monitor)}
+        title = f"{key}, {prop.id} ({engine}, {pr.k}-induction relative to {len(pr.names)} invariants)"
+        obligations = []
+        for kind in fmt.KINDS:
+            name = {"initiation": f"{tag}.initiation.smt2", "consecution": f"{tag}.consecution.smt2"}.get(
+                kind, f"{prop.id}.{kind}.smt2")
+            shared = kind in ("initiation", "consecution")
+            text = w.file(kind, pr.k, defs, f"{key}, the invariant {tag}" if shared else title)
+            obligations.append({"kind": kind, "claim": fmt.CLAIMS[kind], "expected": "unsat", **put(name, text)})
+        entries.append({"variant": model.variant, "memory": model.memory, "guest": model.guest, "host": model.host,
+                        "cell": key, "property": prop.id, "engine": engine, "method": "k-induction", "k": pr.k,
+                        "invariants": len(pr.names), "assumes": prop.assumes or None,
+                        "obligations": obligations})
+    manifest = {"format": fmt.FORMAT, "cell": key, "logic": fmt.LOGIC,
+                "state_variables": w.names, "selectors": len(w.sel), "parameters": list(w.p),
+                "proofs": entries}
+    write_atomically(os.path.join(directory, folder, fmt.MANIFEST), json.dumps(manifest, indent=1) + "\n")
+    return os.path.join(directory, folder)
