@@ -356,7 +356,8 @@ class _Mailbox:
         ghost: int | None = None
         if e.side == "guest" and e.off == OFF_HDR_DATA:
             self.hdr_written = e.data
-        if e.side == "guest" and f == "io" and not e.by and self.chk.plain(e.data) is not None:
+        if e.side == "guest" and "guest" in self.chk.judge_sides and f == "io" and not e.by \
+                and self.chk.plain(e.data) is not None:
             self.chk.violate("guest.confidential", e.line, "guest",  # judged on the bytes, model or not
                              "the helper wrote a private page's plaintext (a `ram` event's bytes) to the io page")
         if e.by:
