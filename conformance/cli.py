@@ -204,22 +204,29 @@ def divergence_line(d: dict) -> str:
 
 
 def _print_result(r: Any) -> None:
-    mark = {"pass": "ok", "skipped": "skip", "deviates": "DEV", "fail": "FAIL", "unknown": "??"}[r.verdict]
+    print_case(r.as_json())
+
+
+def print_case(c: dict) -> None:
+    """A case's result (``Result.as_json()``, as a live run or ``merge`` has it) as the run prints it."""
+    verdict = c["verdict"]
+    mark = {"pass": "ok", "skipped": "skip", "deviates": "DEV", "fail": "FAIL", "unknown": "??"}[verdict]
     extra = ""
-    if r.verdict == "fail":
-        extra = f"  {r.prop}: {r.message}  (found after {r.found_after or 0:.1f} s, shrunk to {len(r.steps)} steps)"
-    elif r.verdict == "deviates":
-        extra = f"  {r.message}  (shrunk to {len(r.steps)} steps)"
-    elif r.verdict in ("unknown", "skipped"):
-        extra = f"  {r.reason if r.verdict == 'skipped' else r.message}"
-    print(f"{mark:4} {r.case.level:6} {r.case.id:28} {r.examples:5} examples {r.seconds:6.1f} s{extra}", flush=True)
-    if r.reason and r.verdict != "skipped":
-        print(f"     {r.reason}")
-    if r.verdict in ("fail", "deviates"):
-        if r.divergence:
-            print(f"     {divergence_line(r.divergence)}")
+    if verdict == "fail":
+        extra = (f"  {c['property']}: {c['message']}  (found after {c['found_after_seconds'] or 0:.1f} s, "
+                 f"shrunk to {c['steps']} steps)")
+    elif verdict == "deviates":
+        extra = f"  {c['message']}  (shrunk to {c['steps']} steps)"
+    elif verdict in ("unknown", "skipped"):
+        extra = f"  {c['reason'] if verdict == 'skipped' else c['message']}"
+    print(f"{mark:4} {c['level']:6} {c['id']:28} {c['examples']:5} examples {c['seconds']:6.1f} s{extra}", flush=True)
+    if c["reason"] and verdict != "skipped":
+        print(f"     {c['reason']}")
+    if verdict in ("fail", "deviates"):
+        if c["divergence"]:
+            print(f"     {divergence_line(c['divergence'])}")
         print("     reproducer:")
-        for line in (r.reproducer or "").splitlines():
+        for line in (c["reproducer"] or "").splitlines():
             print(f"       {line}")
 
 

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "mhmailbox.proofs.cli",
     "mhmailbox.impl.cli",
     "mhmailbox.conformance.cli",
+    "mhmailbox.merge",
 )
 
 
