@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -210,3 +211,26 @@ def test_the_class_name_names_a_variant_without_one(tmp_path) -> None:
     cls = resolve_variant(path + ":Quiet")
     assert cls.name == "Quiet"
     assert {r.variant for r in check_cell("Quiet", "sc", "silent", "faithful")} == {"Quiet"}
+
+
+# ------------------------------------------------------------------ docs/variants.md
+
+def _doc() -> str:
+    with open(os.path.join(ROOT, "docs", "variants.md")) as fh:
+        return fh.read()
+
+
+def test_documented_extension_points_exist_on_rfc() -> None:
+    from mhmailbox.model import variants
+
+    section = _doc().split("### The extension points", 1)[1].split("### The rules", 1)[0]
+    names = re.findall(r"`(\w+)`", section)
+    assert len(names) > 40
+    missing = [n for n in names if not any(hasattr(where, n) for where in (variants.Rfc, variants.Hardened, variants))]
+    assert missing == []
+
+
+def test_docs_example_is_the_example_file() -> None:
+    block = re.search(r"```python\n(.*?)```", _doc(), re.S)[1]
+    with open(os.path.join(ROOT, "examples", "variants", "keep_go.py")) as fh:
+        assert block == fh.read()
