@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     from .logcli import register as register_check_log
 
     register_check_log(sub)
+    from .stress_cli import register as register_stress
+
+    register_stress(sub)
 
 
 def _cases(args: argparse.Namespace, sharded: bool = True) -> list:

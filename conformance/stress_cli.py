@@ -1,0 +1,149 @@
+"""``mhmailbox stress``: an implementation against a peer on real concurrency (see :mod:`.stress`)."""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shlex
+import sys
+import tempfile
+
+from mhmailbox.cli import finite_positive, positive_int
+from mhmailbox.errors import UsageError
+
+from .adapter import IMPLEMENTATIONS
+from .stress import DEFAULT_DELAY, StressReport, Target, build_c_host, progress_line, stress
+
+
+def _percent(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage 0-100, got {text!r}") from None
+    if not 0 <= v <= 100:
+        raise argparse.ArgumentTypeError(f"expected a percentage 0-100, got {text!r}")
+    return v
+
+
+def _ns(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of nanoseconds (0: no delay), got {text!r}") from None
+    if not 0 <= v <= 10**9:
+        raise argparse.ArgumentTypeError(f"expected 0 to 1000000000 nanoseconds, got {text!r}")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return v
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "stress", help="an implementation and a peer on real concurrency, one shared mapping, every access logged",
+        description="Run a host under test and our helper (honest or adversarial) as separate processes on one "
+                    "real shared mapping, with random short delays at accesses; log every access in one global "
+                    "order and judge each run's log. Exit 1 when a violation is found.")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--c-host", nargs="+", metavar="FILE.c", help="a C host (QEMU-style cgs_mh_* entry points)")
+    what.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), help="our Python host of this protocol")
+    p.add_argument("--side", choices=("host",), default="host",
+                   help="the side under test (host: the helper is the peer)")
+    p.add_argument("--protocol", choices=("rfc", "hardened"),
+                   help="the protocol the implementation implements (default with --impl: its own)")
+    p.add_argument("--seconds", type=finite_positive, default=10.0, help="time budget (default 10)")
+    p.add_argument("--peer", choices=("adversarial", "honest"), default="adversarial",
+                   help="our reference helper, or one that also makes the suite's hostile moves (default)")
+    p.add_argument("--keep-going", action="store_true", help="go on after a violation until the time is spent")
+    p.add_argument("--seed", type=_seed, help="seed of the runs' operations and hostile moves (default: random); "
+                                              "real timing still differs from one session to the next")
+    p.add_argument("--delay-percent", type=_percent, default=DEFAULT_DELAY[0],
+                   help=f"chance of a delay before each access, in percent (default {DEFAULT_DELAY[0]})")
+    p.add_argument("--delay-ns", type=_ns, default=DEFAULT_DELAY[1],
+                   help=f"longest delay, in ns (default {DEFAULT_DELAY[1]}; 0: no delays)")
+    p.add_argument("--logs", metavar="DIR", help="where the logs of runs with a violation go "
+                                                 "(default: a new directory in the system's temporary one)")
+    p.add_argument("--force", action="store_true", help="replace logs of an earlier session in --logs DIR")
+    p.add_argument("--json", action="store_true", help="machine-readable report")
+    p.add_argument("--define", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a constant the C file #defines, on the kit's copy (reported)")
+    p.add_argument("--cflags", default="", metavar='"..."', help="extra compiler flags for the C file")
+    p.set_defaults(func=main)
+
+
+def _log_dir(args: argparse.Namespace) -> str:
+    if args.logs is None:
+        return tempfile.mkdtemp(prefix="mhstress-logs-")
+    parent = os.path.dirname(os.path.abspath(args.logs))
+    if os.path.exists(args.logs) and not os.path.isdir(args.logs):
+        raise UsageError(f"--logs {args.logs}: not a directory")
+    if not os.path.isdir(parent):
+        raise UsageError(f"--logs {args.logs}: {parent} does not exist")
+    old = glob.glob(os.path.join(args.logs, "mhstress-run-*.jsonl"))
+    if old and not args.force:
+        raise UsageError(f"--logs {args.logs} holds logs of an earlier session ({os.path.basename(old[0])}, ...): "
+                         f"use --force to replace them, or another directory")
+    os.makedirs(args.logs, exist_ok=True)
+    for f in old:
+        os.unlink(f)
+    return args.logs
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.c_host:
+        if args.protocol is None:
+            raise UsageError("--c-host needs --protocol rfc|hardened (the protocol the file implements)")
+        try:
+            cflags = shlex.split(args.cflags)
+        except ValueError as e:
+            raise UsageError(f"--cflags: {e}") from None
+        binary = build_c_host(args.c_host, tuple(args.define), tuple(cflags))
+        name = " ".join(os.path.basename(f) for f in args.c_host)
+        target = Target("c-host", args.protocol, f"C host {name}", binary)
+    else:
+        if args.define or args.cflags:
+            raise UsageError("--define and --cflags are for a C file (--c-host)")
+        protocol = args.protocol or IMPLEMENTATIONS[args.impl].protocol
+        if protocol != IMPLEMENTATIONS[args.impl].protocol:
+            raise UsageError(f"--impl {args.impl} implements {IMPLEMENTATIONS[args.impl].protocol}, not {protocol}")
+        target = Target("impl", protocol, f"Python host {args.impl}")
+    log_dir = _log_dir(args)
+    delay = (args.delay_percent, args.delay_ns) if args.delay_ns else (0, 0)
+    if not args.json:
+        print(f"stress: {target.name} ({target.protocol}) against the {args.peer} helper; delays "
+              + (f"{delay[0]}% up to {delay[1]} ns" if delay[1] else "off") + f"; {args.seconds:g} s", flush=True)
+    show = progress_line if sys.stderr.isatty() and not args.json else None
+    rep = stress(target, seconds=args.seconds, adversarial=args.peer == "adversarial", seed=args.seed, delay=delay,
+                 log_dir=log_dir, keep_going=args.keep_going, progress=show)
+    if show is not None:
+        sys.stderr.write("\n")
+    if not rep.findings and args.logs is None:
+        os.rmdir(log_dir)
+        rep.log_dir = None
+    if args.json:
+        print(json.dumps(rep.as_dict(), indent=2))
+    else:
+        _print(rep)
+    return 1 if rep.findings else 0
+
+
+def _print(rep: StressReport) -> None:
+    d = rep.as_dict()
+    print(f"seed {d['seed']}: {d['runs']} runs, {d['operations']} operations ({d['saves']} saves), "
+          f"{d['accesses']:,} logged accesses in {d['seconds']:.1f} s "
+          f"({d['runs_per_second']} runs/s, {d['accesses_per_second']:,.0f} accesses/s)")
+    for f in rep.findings:
+        v = f.violation
+        print(f"VIOLATED {v.property} in run {f.run} (after {f.after_s:.1f} s): {v.message}")
+        print(f"  log: {f.log} (its event i={v.i})")
+        for line in f.excerpt:
+            print(f"  | {line}")
+    print(f"{len(rep.findings)} violation(s) found" if rep.findings else "nothing found")
