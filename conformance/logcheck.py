@@ -130,6 +130,9 @@ class _Mailbox:
             self.judges[side] = j
         self.clock = 0  # the host's last clock read
         self.cmd_start = 0
+        #: a command's deadline window opened and the host has not accessed the mailbox since: its
+        #: next clock read is the command's start (hosts read the clock as they begin a command)
+        self.start_pending = False
         self.windows = 0
         self.go_count = 0  # host gos seen on the wire (ghosts of a side not judged)
         self.serving = 0  # the ghost of the go the helper last read
@@ -137,6 +140,7 @@ class _Mailbox:
         self.hdr_read: dict[str, bytes] = {"host": b"", "guest": b""}
         self.guest_gpa = 0  # the concrete gpa the helper last read
         self.io_read: tuple | None = None  # registry entry of the page the helper last read
+        self.snaps: dict[str, tuple] = {}  # side -> (memory, its buffer, ghosts) at its last access
         if "host" in self.judges:
             self._model("host", None, lambda o: o.choose(role=0))
 
@@ -165,19 +169,26 @@ class _Mailbox:
         if side == "host" and j.obs.windows != self.windows:
             self.windows = j.obs.windows
             self.cmd_start = self.clock
+            self.start_pending = True
         return out
 
     def _peek(self, side: str, f: str) -> tuple[int, int]:
-        """What ``side`` would read of model field ``f`` now (a read the model may elide)."""
+        """What ``side`` would have read of model field ``f`` at its previous access (a read the
+        model may elide: the implementation decided on what it had seen then)."""
+        mem, buf, ghost = self.snaps.get(side) or (bytes(self.mem), list(self.buf[side]), dict(self.ghost))
         if f == "io":
-            n = struct.unpack_from("<I", self.mem, OFF_HDR_LEN)[0]
-            hdr = bytes(self.mem[OFF_HDR_DATA:OFF_HDR_DATA + n]) if n <= HDR_MAX else b""
-            page, _ = self._view(side, OFF_IO_PAGE, PAGE_SIZE)
-            return self.io_tag("peek", page, hdr), self.ghost["io"]
+            n = struct.unpack_from("<I", mem, OFF_HDR_LEN)[0]
+            hdr = bytes(mem[OFF_HDR_DATA:OFF_HDR_DATA + n]) if n <= HDR_MAX else b""
+            page, _ = _view_in(mem, buf, OFF_IO_PAGE, PAGE_SIZE)
+            return self.io_tag("peek", page, hdr), ghost.get("io", 0)
         name = "cmd_type" if f == "cmd" else f
         off, fmt = FIELDS[name]
-        data, g = self._view(side, off, struct.calcsize(fmt))
-        return self.abstract(name, f, data), self.ghost[f] if g is None else g
+        data, g = _view_in(mem, buf, off, struct.calcsize(fmt))
+        return self.abstract(name, f, data), ghost.get(f, 0) if g is None else g
+
+    def snapshot(self, side: str) -> None:
+        """Keep what ``side`` sees now, for :meth:`_peek` after its next access."""
+        self.snaps[side] = (bytes(self.mem), list(self.buf[side]), dict(self.ghost))
 
     # --- abstraction ------------------------------------------------------------------
     def gpa_class(self, gpa: int) -> int:
@@ -257,14 +268,7 @@ class _Mailbox:
     def _view(self, side: str, off: int, n: int) -> tuple[bytes, int | None]:
         """The bytes ``side`` would read now (memory, then its own buffered writes), and the ghost
         of its own newest buffered write covering them (None: from memory)."""
-        b = bytearray(self.mem[off:off + n])
-        g = None
-        for p in self.buf[side]:
-            lo, hi = max(off, p.off), min(off + n, p.off + len(p.data))
-            if lo < hi:
-                b[lo - off:hi - off] = p.data[lo - p.off:hi - p.off]
-                g = p.ghost
-        return bytes(b), g
+        return _view_in(self.mem, self.buf[side], off, n)
 
     def _drainable(self, side: str, off: int, n: int, overlapping_only: bool = False) -> _Pending | None:
         """The next buffered write of ``side`` to commit to explain a read of [off, off+n) (what must
@@ -310,7 +314,15 @@ class _Mailbox:
                 self._commit(side, p)
 
     # --- events -----------------------------------------------------------------------
+    def clock_read(self, e: LogEvent) -> None:
+        if e.side == "host":
+            self.clock = e.now_ns
+            if self.start_pending:
+                self.cmd_start = e.now_ns
+
     def access(self, e: LogEvent) -> None:
+        if e.side == "host":
+            self.start_pending = False
         name, f = _AT.get((e.off, e.len), (None, None))
         if e.off == OFF_IO_PAGE and e.len == PAGE_SIZE:
             name = f = "io"
@@ -322,6 +334,7 @@ class _Mailbox:
             self._read(e, name, f)
         else:
             self._write(e, name, f)
+        self.snapshot(e.side)
 
     def _read(self, e: LogEvent, name: str | None, f: str | None) -> None:
         seen = self.read(e)
@@ -429,6 +442,17 @@ class _Mailbox:
             self._model("guest", e, lambda o: o.finish(["wait"]))
 
 
+def _view_in(mem: bytes | bytearray, buf: list[_Pending], off: int, n: int) -> tuple[bytes, int | None]:
+    b = bytearray(mem[off:off + n])
+    g = None
+    for p in buf:
+        lo, hi = max(off, p.off), min(off + n, p.off + len(p.data))
+        if lo < hi:
+            b[lo - off:hi - off] = p.data[lo - p.off:hi - p.off]
+            g = p.ghost
+    return bytes(b), g
+
+
 def _overlap(a: _Pending, b: _Pending) -> bool:
     return a.off < b.off + len(b.data) and b.off < a.off + len(a.data)
 
@@ -501,9 +525,12 @@ class _Checker:
             elif e.ev == "barrier":
                 r.accesses += 1
                 box.barrier(e.side, e.kind)
+                if e.side == "host":
+                    box.start_pending = False
                 box._model(e.side, e, lambda o: o.observe("barrier", e.kind))  # noqa: SLF001
+                box.snapshot(e.side)
             elif e.ev == "clock":
-                box.clock = e.now_ns
+                box.clock_read(e)
             elif e.ev == "op":
                 box.op(e)
             elif e.ev == "result":

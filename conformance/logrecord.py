@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 import attrs
 
-from mhmailbox.impl.memory import Access
+from mhmailbox.impl.memory import Access, access_bytes
 from mhmailbox.model import values as val
 from mhmailbox.model.layout import FIELDS, OFF_HDR_DATA, OFF_HDR_LEN, OFF_IO_PAGE, PAGE_SIZE, SHARED_SIZE
 
@@ -31,19 +31,6 @@ _REGIONS: list[tuple[int, int]] = sorted(
      (OFF_IO_PAGE, PAGE_SIZE)]
 _PARAMS = {FIELDS[n][0] for n in ("cmd_type", "gpa", "ret")}
 _WHOLE = {(FIELDS[n][0]) for n in FIELDS} | {OFF_IO_PAGE}  # regions written whole when any byte changed
-
-
-def access_bytes(a: Access) -> tuple[int, bytes]:
-    """An access's (offset, bytes): a field's value packed as the layout stores it."""
-    if isinstance(a.where, str):
-        off, fmt = FIELDS[a.where]
-        v = int(a.value)  # type: ignore[arg-type]
-        bits = 8 * struct.calcsize(fmt)
-        v %= 1 << bits
-        if fmt.endswith(("i", "q")) and v >= 1 << (bits - 1):
-            v -= 1 << bits
-        return off, struct.pack(fmt, v)
-    return int(a.where), bytes(a.value or b"")  # type: ignore[arg-type]
 
 
 @attrs.define(eq=False)
@@ -251,5 +238,5 @@ def record_failures(args: Any, results: Sequence[Any]) -> list[str]:
     return paths
 
 
-__all__ = ["RigRecorder", "access_bytes", "implementation_of", "log_name", "record_failures", "record_replay",
+__all__ = ["RigRecorder", "implementation_of", "log_name", "record_failures", "record_replay",
            "recording"]

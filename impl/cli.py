@@ -45,7 +45,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--mode", choices=("hardened", "rfc"), default="hardened", help="protocol variant (default hardened)")
     p.add_argument("--stream", metavar="FILE", help="keep the migration stream in FILE (default: a temp file; "
                    "check it with `mhmailbox check-stream FILE`)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing --stream file")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --stream (or --record) file")
+    p.add_argument("--record", metavar="FILE", help="log the run (both VMs' hosts and helpers, every access in one "
+                   "order) into FILE as mhmailbox-log 1, for `mhmailbox check-log`; slow: use a small --ram")
     p.add_argument("--timeout-ms", type=finite_positive, default=100.0, help="host command timeout (default 100)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run)
@@ -83,11 +85,16 @@ def run(args: argparse.Namespace) -> int:
     ram = parse_size(args.ram)
     if args.stream is not None:
         check_output(args.stream, force=args.force, what="migrate: --stream", pipe_ok=False)  # it is read back
+    if args.record is not None:
+        check_output(args.record, force=args.force, what="migrate: --record")
     try:
         report = run_migration(ram, args.mode, stream_path=args.stream, timeout=args.timeout_ms / 1e3,
-                               progress=_progress_bar())
+                               progress=_progress_bar(), record=args.record)
     except MigrationFailed as exc:
         print(f"error: migration failed: {exc}", file=sys.stderr)
+        if args.record is not None:
+            print(f"migrate: the run is recorded in {args.record} (mhmailbox check-log {args.record} "
+                  f"--protocol {args.mode})", file=sys.stderr)
         return 1
     s = report.summary()
     if args.json:

@@ -38,7 +38,7 @@ import mmap
 import os
 import struct
 import tempfile
-from typing import Callable, Literal, Union
+from typing import Any, Callable, Literal, Union
 
 import attrs
 
@@ -469,9 +469,112 @@ class InstrumentedPort:
         return None
 
 
+def access_bytes(a: Access) -> tuple[int, bytes]:
+    """An access's (mailbox offset, bytes): a field's value packed as the layout stores it."""
+    if isinstance(a.where, str):
+        s, off = _FIELD[a.where]
+        bits = 8 * s.size
+        v = int(a.value) % (1 << bits)  # type: ignore[arg-type]
+        if s.format.endswith(("i", "q")) and v >= 1 << (bits - 1):
+            v -= 1 << bits
+        return off, s.pack(v)
+    return int(a.where), bytes(a.value or b"")  # type: ignore[arg-type]
+
+
+class AccessCounter:
+    """One global order of accesses across processes (docs/log.md): a shared 64-bit counter and
+    the lock it is taken under. Create it before forking the processes that share it."""
+
+    def __init__(self) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        self.value = ctx.Value("Q", 0, lock=True)
+        self.lock = self.value.get_lock()
+
+
+@attrs.define(eq=False)
+class RecordingPort(InstrumentedPort):
+    """An instrumented port that logs each access as an ``mhmailbox-log 1`` event (docs/log.md)
+    on ``out``, stamped with the next index of a shared :class:`AccessCounter`. The access and
+    its index are taken under the counter's lock, so the log's order is the order in which the
+    accesses happened (recording serializes them: a recorded run is sequentially consistent).
+    A helper's read of ``go`` that repeats this port's previous event while nobody else moved is
+    not written again (an idle helper polls ``go`` millions of times; its model loops there). Production code uses :class:`DirectPort`:
+    recording costs nothing when it is off."""
+
+    counter: AccessCounter | None = None
+    out: Any = None  # a text file
+    vm: str = ""
+    last: tuple = ()
+    last_i: int = -1
+    skipped: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        self.hook, self.log = self._before, self  # type: ignore[assignment]
+
+    def _before(self, a: Access) -> None:
+        self.counter.lock.acquire()  # type: ignore[union-attr]
+
+    def append(self, a: Access) -> None:
+        """The access took effect: write it, release the lock."""
+        try:
+            c = self.counter.value  # type: ignore[union-attr]
+            if a.kind == "barrier":
+                d: dict[str, Any] = {"ev": "barrier", "kind": a.where}
+            else:
+                off, data = access_bytes(a)
+                d = {"ev": a.kind, "off": off, "data": data.hex()}
+                if a.kind == "read":
+                    d["len"] = len(data)
+            key = tuple(d.items())
+            if a.where == "go" and self.side == "guest" and key == self.last and c.value == self.last_i + 1:
+                self.skipped += 1
+                return
+            i = c.value
+            c.value = i + 1
+            self.last, self.last_i = key, i
+            self.event(i, d)
+        finally:
+            self.counter.lock.release()  # type: ignore[union-attr]
+
+    def event(self, i: int, d: dict[str, Any]) -> None:
+        import json
+
+        head: dict[str, Any] = {"i": i, "side": self.side}
+        if self.vm:
+            head["vm"] = self.vm
+        self.out.write(json.dumps({**head, **d}) + "\n")
+
+    def note(self, d: dict[str, Any]) -> None:
+        """An event that is not an access (a clock read, an operation), in the same order."""
+        with self.counter.lock:  # type: ignore[union-attr]
+            c = self.counter.value  # type: ignore[union-attr]
+            i = c.value
+            c.value = i + 1
+            self.last, self.last_i = (), i
+            self.event(i, d)
+
+    def _guarded(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except MemoryFault:
+            self.counter.lock.release()  # type: ignore[union-attr]  # the access never happened
+            raise
+
+    def read_bytes(self, off: int, n: int) -> bytes:
+        return self._guarded(lambda: InstrumentedPort.read_bytes(self, off, n))
+
+    def read_into(self, off: int, dst: memoryview) -> None:
+        self._guarded(lambda: InstrumentedPort.read_into(self, off, dst))
+
+    def write_bytes(self, off: int, data: bytes) -> None:
+        self._guarded(lambda: InstrumentedPort.write_bytes(self, off, data))
+
+
 Port = Union[DirectPort, InstrumentedPort]
 
 __all__ = [
-    "Access", "DirectPort", "HOST_MEMORY_PATTERN", "Hook", "InstrumentedPort", "MappedFile",
+    "Access", "AccessCounter", "DirectPort", "RecordingPort", "access_bytes", "HOST_MEMORY_PATTERN", "Hook", "InstrumentedPort", "MappedFile",
     "MemoryFault", "Port", "trace_json",
 ]

@@ -14,7 +14,7 @@ import hashlib
 import os
 import tempfile
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import attrs
 
@@ -59,9 +59,13 @@ class VM:
     helper: HelperProcess
     mode: Mode
 
+    #: records this VM's host and helper (``migrate --record``), under this name
+    recorder: Any = None
+    name: str = ""
+
     @classmethod
     def launch(cls, ram_size: int, mode: Mode, provision: Provision | None, *, fill: bool = False,
-               cpu: int | None = None) -> "VM":
+               cpu: int | None = None, recorder: Any = None, name: str = "") -> "VM":
         ram = MappedFile.create(ram_size, prefix="mhmailbox-ram-")
         mailbox = MappedFile.create(SHARED_SIZE, prefix="mhmailbox-mbox-")
         if fill:
@@ -69,14 +73,19 @@ class VM:
             for gpa in range(0, ram_size - ram_size % PAGE_SIZE, PAGE_SIZE):
                 buf[gpa:gpa + PAGE_SIZE] = pattern_page(gpa)
         try:
-            helper = HelperProcess.spawn(mailbox.path, ram.path, mode, provision, cpu=cpu)
+            if recorder is not None:
+                helper = recorder.helper_process(mailbox.path, ram.path, provision, name)
+            else:
+                helper = HelperProcess.spawn(mailbox.path, ram.path, mode, provision, cpu=cpu)
         except BaseException:
             ram.close()
             mailbox.close()
             raise
-        return cls(ram, mailbox, helper, mode)
+        return cls(ram, mailbox, helper, mode, recorder, name)
 
     def host(self, timeout: float = 0.1) -> Host:
+        if self.recorder is not None:
+            return self.recorder.host(self.mailbox, self.name, peer_alive=self.helper.alive)
         return Host(DirectPort(self.mailbox.buf, "host"), self.mode, timeout=timeout, peer_alive=self.helper.alive)
 
     def close(self) -> None:
@@ -187,8 +196,12 @@ def count_plaintext_pages(path: str, source_ram: memoryview) -> int:
 
 
 def run_migration(ram_size: int, mode: Mode = "hardened", *, stream_path: str | None = None,
-                  timeout: float = 0.1, progress: Progress | None = None, pin: bool = False) -> MigrationReport:
+                  timeout: float = 0.1, progress: Progress | None = None, pin: bool = False,
+                  record: str | None = None) -> MigrationReport:
     """Source VM with patterned RAM -> stream -> target VM; verify; report.
+
+    ``record``: write the run, both VMs' hosts and helpers in one order, as an
+    ``mhmailbox-log 1`` into this file (docs/log.md; slow: every access is logged).
 
     ``pin``: helpers on one CPU, the host on the others, for the timed part (see
     ``cpu_plan``); off by default, because on a shared machine a pinned helper cannot
@@ -202,9 +215,26 @@ def run_migration(ram_size: int, mode: Mode = "hardened", *, stream_path: str | 
         tmpdir = tempfile.TemporaryDirectory(prefix="mhmailbox-stream-")
         stream_path = os.path.join(tmpdir.name, "stream.bin")
     host_cpus, helper_cpu = cpu_plan() if pin else (None, None)
-    src = VM.launch(ram_size, mode, provision, fill=True, cpu=helper_cpu)
+    recorder = None
+    if record is not None:
+        from .recording import RunRecorder
+
+        recorder = RunRecorder(record, mode, timeout, ram_size)
     try:
-        tgt = VM.launch(ram_size, mode, provision, cpu=helper_cpu)
+        return _migrate(ram_size, mode, provision, stream_path, timeout, progress, host_cpus, helper_cpu, recorder)
+    finally:
+        if tmpdir is not None:
+            tmpdir.cleanup()
+        if recorder is not None:  # also (above all) the log of a run that failed
+            recorder.finish()
+
+
+def _migrate(ram_size: int, mode: Mode, provision: Provision | None, stream_path: str, timeout: float,
+             progress: Progress | None, host_cpus: set[int] | None, helper_cpu: int | None,
+             recorder: Any) -> MigrationReport:
+    src = VM.launch(ram_size, mode, provision, fill=True, cpu=helper_cpu, recorder=recorder, name="source")
+    try:
+        tgt = VM.launch(ram_size, mode, provision, cpu=helper_cpu, recorder=recorder, name="target")
         try:
             with host_affinity(host_cpus):
                 t0 = time.perf_counter()
@@ -219,6 +249,4 @@ def run_migration(ram_size: int, mode: Mode = "hardened", *, stream_path: str | 
             tgt.close()
     finally:
         src.close()
-        if tmpdir is not None:
-            tmpdir.cleanup()
     return MigrationReport(mode, pages, t2 - t0, t1 - t0, t2 - t1, verified, plain, size)
