@@ -83,8 +83,10 @@ def main(args: argparse.Namespace) -> int:
         if args.list or args.mutants or args.mutant:
             raise UsageError("conform: --junit reports a run of the cases, not --list or --mutants")
         check_output(args.junit, force=args.force, what="conform: --junit")
+    _PAGES.clear()
     if args.html is not None:
         _check_html(args)
+        _PAGES.append(args.html)
     if args.list:
         return _list(args)
     if args.mutants or args.mutant:
@@ -117,26 +119,24 @@ def main(args: argparse.Namespace) -> int:
     else:
         print(f"\n{summary_line(args.impl, summ)}; {summ['examples']} examples in {summ['seconds']} s "
               f"({summ['examples_per_second']} examples/s, {summ['model_steps_per_second']} model steps/s)")
-    if args.html is not None:
-        from mhmailbox.model.html import write_pages
-
-        from .html_run import conform_pages
-
-        write_pages(args.html, conform_pages(args.impl, results))
-        print(f"conform: pages in {args.html}/ (open index.html)", file=sys.stderr)
     return finish(args.junit, args.impl, results, summ)
 
 
+#: ``--html DIR`` of the run in progress: :func:`finish`, where every kind of run ends (the
+#: Python implementations', the C kit's, the wire's), writes the pages there
+_PAGES: list[str] = []
+
+
 def _check_html(args: argparse.Namespace) -> None:
-    """``--html DIR``: a run of the Python implementations' cases, into a directory that can take
-    a page for any case and the index."""
+    """``--html DIR``: a run of the cases, into a directory that can take a page for any case
+    and the index."""
     from mhmailbox.model.html import check_page_dir
 
     from .cases import CASES
     from .html_run import conform_page_names
 
-    if args.list or args.mutants or args.mutant or args.exec_cmd is not None or args.c_host or args.c_guest:
-        raise UsageError("conform: --html shows a run of --impl's cases (not --list, --mutants, --exec or the C kit)")
+    if args.list or args.mutants or args.mutant:
+        raise UsageError("conform: --html shows a run of the cases (not --list or --mutants)")
     names = conform_page_names([c for c in CASES]) + ["index.html"]
     check_page_dir(args.html, names, force=args.force, what="conform: --html")
 
@@ -184,6 +184,14 @@ def finish(junit: str | None, name: str, results: Sequence[Any], summ: dict) -> 
 
         for path in record_failures(_RECORD.pop(), results):
             print(f"recorded {path}", file=sys.stderr)
+    if _PAGES:
+        from mhmailbox.model.html import write_pages
+
+        from .html_run import conform_pages
+
+        where = _PAGES.pop()
+        write_pages(where, conform_pages(name, list(results)))
+        print(f"conform: pages in {where}/ (open index.html)", file=sys.stderr)
     if junit is not None and write_junit(junit, name, results):
         return 1
     return exit_status(summ)
