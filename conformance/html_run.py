@@ -135,7 +135,8 @@ def conformance_trace(result: Any) -> dict[str, Any]:
         "property": result.prop or "",
         "property_text": "",
         "violating": None if mark is None else mark + 1,
-        "violating_text": (f"{result.prop}: the model sees it here" if result.verdict == "fail"
+        "violating_text": (f"{result.prop} failed by the end of this run (the last access kept)" if not with_model
+                           else f"{result.prop}: the model sees it here" if result.verdict == "fail"
                            else "the implementation leaves its model here"),
         "info": [list(x) for x in info],
         "steps": steps,
