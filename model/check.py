@@ -8,6 +8,10 @@ Verdicts say what they are (docs/verdicts.md):
   When ``exhaustive`` is true, every reachable state of the bounded model
   (its scripts, buffer capacity and adversary budget) was seen; that is still
   not an unbounded proof, which is the Z3 engines' job.
+* ``vacuous``: no violation, but no explored run takes a step that can set the
+  property's monitor, so the check said nothing (model/coverage.py).
+
+Every result of a cell carries the cell's coverage: the steps no explored run took.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import attrs
 
+from .coverage import mark_vacuous, reach_of, unreached_steps
 from .explore import explore
 from .properties import CATALOG, Property
 from .protocol import Bounds, build, cells
@@ -38,9 +43,19 @@ class Result:
     exhaustive: bool = False
     trace: list[dict[str, Any]] | None = None
     note: str = ""
+    #: steps (``thread:label``) no explored run of the cell took (the explicit engine's coverage)
+    unreached: list[str] = attrs.field(factory=list)
+    #: how far the exploration behind ``unreached`` went: "complete", or "partial: <why>"
+    coverage: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
+
+
+#: why an exploration ended, in words
+STOPPED = {"exhausted": "every reachable state of the bounded model explored",
+           "states": "stopped at the state budget", "time": "stopped at the time budget",
+           "depth": "stopped at the depth bound", "all-found": "stopped once every property was violated"}
 
 
 def check_cell(
@@ -61,25 +76,27 @@ def check_cell(
     if not model.properties:
         return []
     t0 = time.perf_counter()
-    compiled = model.system.reduced().compile()
+    system = model.system.reduced()
+    compiled = system.compile()
     ex = explore(compiled, depth, max_states=max_states, time_limit=time_limit, progress=progress)
     seconds = time.perf_counter() - t0
+    unreached = unreached_steps(model, system, ex.fired)
+    coverage = "complete" if ex.exhausted else f"partial: {STOPPED.get(ex.stopped, ex.stopped)} (depth {ex.depth})"
     out = []
     for mi, prop in enumerate(model.properties):
         found = ex.found.get(mi)
         common = dict(property=prop.id, variant=model.variant, memory=memory, guest=guest, host=host,
                       engine="explicit", states=ex.states, seconds=round(seconds, 3),
-                      bound=bounds.describe(host))
+                      bound=bounds.describe(host), unreached=unreached, coverage=coverage)
         if found is not None:
             trace = decode(model, ex.path(found.state_id))
             out.append(Result(verdict="violated", depth=found.depth, trace=trace, **common))
         else:
-            note = {"exhausted": "every reachable state of the bounded model explored",
-                    "states": "stopped at the state budget", "time": "stopped at the time budget",
-                    "depth": "stopped at the depth bound"}.get(ex.stopped, "")
+            note = STOPPED.get(ex.stopped, "")
             out.append(Result(verdict="holds-to-depth", depth=ex.depth, exhaustive=ex.exhausted,
                               note=note, **common))
-    return out
+    reach = {p.id: r for p, r in zip(model.properties, reach_of(model, system, ex))}
+    return mark_vacuous(out, reach)
 
 
 def check(

@@ -8,7 +8,7 @@ the system at once.
 from __future__ import annotations
 
 import time
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 import attrs
 
@@ -27,10 +27,13 @@ class Exploration:
     states: int
     depth: int  # deepest level fully explored
     exhausted: bool  # no new state at depth+1: every reachable state seen (within the model's own bounds)
-    stopped: str  # why exploration ended: "exhausted", "depth", "all-found", "states", "time"
+    stopped: str  # why exploration ended: "exhausted", "depth", "all-found", "all-fired", "states", "time"
     seconds: float
     found: dict[int, Found]
     transitions: int
+    #: fired[i] is 1 when action i fired in some explored transition (or in the initial
+    #: state's local steps): the coverage of the model by the explored runs
+    fired: bytes = attrs.field(repr=False)
     trail_states: list[tuple] = attrs.field(repr=False)
     trail_parent: list[int] = attrs.field(repr=False)
     trail_via: list[tuple[int, tuple]] = attrs.field(repr=False)
@@ -54,14 +57,19 @@ def explore(
     progress: Callable[[int, int], None] | None = None,
     stop_when_all_found: bool = True,
     time_limit: float | None = None,
+    until_fired: Sequence[Collection[int]] | None = None,
 ) -> Exploration:
     """Explore up to ``depth`` steps; record the shortest violation of each monitor.
 
     Stops early (and says why in ``stopped``) when every monitor is violated,
     when ``max_states`` or ``time_limit`` is reached; ``depth`` is then the
-    last level explored completely, so "holds to depth k" stays true.
+    last level explored completely, so "holds to depth k" stays true. With
+    ``until_fired`` (groups of action indexes), also stops ("all-fired") once
+    some action of each group has fired: reachability answered by witness runs.
     """
     t0 = time.perf_counter()
+    hits = compiled.hits
+    hits[:] = bytes(len(hits))
     wanted = list(range(len(compiled.bad))) if monitors is None else list(monitors)
     bad = [(m, compiled.bad[m]) for m in wanted]
     init = compiled.initial()
@@ -84,9 +92,13 @@ def explore(
     exhausted = False
     stopped = "depth"
     deadline = None if time_limit is None else t0 + time_limit
+    groups = [list(g) for g in until_fired or ()]
     while level < depth:
         if stop_when_all_found and len(found) == len(bad):
             stopped = "all-found"
+            break
+        if groups and all(any(hits[a] for a in g) for g in groups):
+            stopped = "all-fired"
             break
         nxt: list[int] = []
         cut = False
@@ -128,6 +140,7 @@ def explore(
         seconds=time.perf_counter() - t0,
         found=found,
         transitions=transitions,
+        fired=bytes(hits),
         trail_states=states,
         trail_parent=parent,
         trail_via=via,

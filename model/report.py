@@ -68,6 +68,22 @@ def summary(results: list[Result], seconds: float) -> dict[str, Any]:
             "seconds": round(seconds, 2)}
 
 
+def print_coverage(results: list[Result], out: TextIO = sys.stdout) -> None:
+    """Per cell, the steps no explored run took (the explicit engine's coverage), unless the
+    exploration stopped because every property was already violated (the list would only say
+    where the search stopped)."""
+    shown: dict[tuple, Result] = {}
+    for r in results:
+        if r.engine == "explicit" and r.unreached and not r.coverage.startswith("partial: stopped once every"):
+            shown.setdefault((r.variant, r.memory, r.guest, r.host), r)
+    if not shown:
+        return
+    print("\nSteps no explored run took (a property whose monitor is set only there is vacuous):", file=out)
+    for (variant, memory, guest, host), r in shown.items():
+        scope = "" if r.coverage == "complete" else f" ({r.coverage})"
+        print(f"  {variant} / {memory} / guest {guest} / host {host}{scope}: {', '.join(r.unreached)}", file=out)
+
+
 def print_table(results: list[Result], args: argparse.Namespace, out: TextIO = sys.stdout) -> None:
     """The verdict table on ``out``, then each counterexample: a heading and its trace on
     ``out``; a Mermaid diagram alone on stdout, one per counterexample, blank-line separated."""
@@ -82,6 +98,7 @@ def print_table(results: list[Result], args: argparse.Namespace, out: TextIO = s
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
         if i == 0:
             print("  ".join("-" * w for w in widths), file=out)
+    print_coverage(results, out)
     if args.no_trace or args.trace_format in TRACE_DOCUMENTS:  # those: print_report writes them whole
         return
     for r in results:

@@ -140,6 +140,9 @@ class Compiled:
     successors: Callable[[tuple], Iterator[tuple[int, tuple, tuple]]]
     bad: list[Callable[[tuple], bool]]
     source: str
+    #: hits[i] is 1 once action i has fired (local steps too, inside ``settle``): the
+    #: coverage of the model by the runs explored since the last reset (explore resets it)
+    hits: bytearray = attrs.field(factory=bytearray, repr=False)
 
     @classmethod
     def build(cls, system: System) -> "Compiled":
@@ -176,6 +179,7 @@ class Compiled:
             lines.append(f"{body}t = list(s)")
             for name, e in act.updates:
                 lines.append(f"{body}t[{idx[name]}] = {to_python(e, var, par)}")
+            lines.append(f"{body}hits[{ai}] = 1")
             params = "(" + "".join(f"p_{p}, " for p, _ in act.params) + ")"
             pcv = f"{act.actor}.pc"
             if pcv in local_pcs:
@@ -205,6 +209,7 @@ class Compiled:
             for pc, ai, act in sorted(items, key=lambda x: x[0]):
                 lines.append(f"        {'if' if first else 'elif'} _pc == {pc}:")
                 first = False
+                lines.append(f"            hits[{ai}] = 1")
                 lines.append("            t = list(s)")
                 for name, e in act.updates:
                     lines.append(f"            t[{idx[name]}] = {to_python(e, var, par)}")
@@ -217,7 +222,7 @@ class Compiled:
         for mi, mon in enumerate(system.monitors):
             bad_src.append(f"def bad{mi}(s):\n    return {to_python(mon.bad, var)}")
         source = "\n".join(lines) + "\n\n" + "\n\n".join(bad_src) + "\n"
-        ns: dict = {}
+        ns: dict = {"hits": bytearray(len(system.actions))}
         exec(compile(source, "<mhmailbox-model>", "exec"), ns)  # noqa: S102 - generated from our own model
         return cls(
             system=system,
@@ -225,6 +230,7 @@ class Compiled:
             successors=ns["successors"],
             bad=[ns[f"bad{i}"] for i in range(len(system.monitors))],
             source=source,
+            hits=ns["hits"],
         )
 
     def initial(self) -> tuple:

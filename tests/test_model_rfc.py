@@ -70,7 +70,9 @@ def test_traces_are_minimal():
 
 def test_hardened_violates_nothing_anywhere():
     results = check(["hardened"], ["sc", "tso", "relaxed"])
-    assert results and all(r.verdict == "holds-to-depth" for r in results)
+    # vacuous: no violation, and no run reaches the steps that could set the monitor (a
+    # silent guest never lets a save reach its header, model/coverage.py)
+    assert results and all(r.verdict in ("holds-to-depth", "vacuous") for r in results)
     assert all(r.exhaustive for r in results), [r for r in results if not r.exhaustive][:1]
     cells = {(r.memory, r.guest, r.host) for r in results}
     assert len(cells) == 15  # 3 memory models x (4 guest behaviours + the adversarial host)
