@@ -7,6 +7,8 @@ import json
 from mhmailbox.cli import UsageError
 from mhmailbox.model.user_variant import variant_arg
 
+from . import prove_cli
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -21,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a variant of your own that the traces name (repeatable; docs/variants.md)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=run_replay)
+    prove_cli.register(sub)  # prove, check-certificate, verify --certificate
 
 
 def run_replay(args: argparse.Namespace) -> int:

@@ -1,0 +1,67 @@
+"""Export the certificates of every kind proof of a variant and re-check them all with cvc5.
+
+    python bench/prove_certificates.py [--variant hardened] [--dir DIR] [--timeout 300]
+
+Prints, per cell, the proofs exported and the seconds taken; then cvc5's check:
+obligations that hold, fail or time out, the total time and the slowest
+obligations. Exit 1 unless every proof exported and every obligation holds.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from mhmailbox.model.memory import MODELS
+from mhmailbox.model.properties import CATALOG
+from mhmailbox.model.protocol import cells
+from mhmailbox.proofs.certificate_check import check
+from mhmailbox.proofs.engines import run_unbounded
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variant", default="hardened")
+    ap.add_argument("--memory", action="append", choices=MODELS)
+    ap.add_argument("--dir", help="keep the certificates here (default: a temporary directory, removed)")
+    ap.add_argument("--time-limit", type=float, default=120.0, help="kind's seconds per cell")
+    ap.add_argument("--timeout", type=float, default=300.0, help="cvc5's seconds per obligation")
+    a = ap.parse_args(argv)
+    directory = a.dir or tempfile.mkdtemp(prefix="mhmailbox-certs-")
+    if a.dir:
+        os.makedirs(a.dir, exist_ok=True)
+    todo = cells([a.variant], a.memory or list(MODELS), None, list(CATALOG))
+    t0 = time.perf_counter()
+    proved = total = 0
+    for cell in todo:
+        t1 = time.perf_counter()
+        rs = run_unbounded("kind", cell, [], None, time_limit=a.time_limit, certificate=directory)
+        n = sum(r.verdict == "proved" for r in rs)
+        certified = sum("certificate in" in r.note for r in rs)
+        proved += certified
+        total += len(rs)
+        print(f"{'/'.join(cell)}: {n} of {len(rs)} proved, {certified} certificates, "
+              f"{time.perf_counter() - t1:.1f} s", flush=True)
+    export = time.perf_counter() - t0
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(directory) for f in fs)
+    print(f"exported {proved} certificates of {total} verdicts in {export:.1f} s ({size / 1e6:.1f} MB)", flush=True)
+    t2 = time.perf_counter()
+    report = check(directory, timeout=a.timeout)
+    c = report.counts()
+    print(f"cvc5: {len(report.proofs)} proofs, {len(report.obligations)} obligations: {c['holds']} hold, "
+          f"{c['fails']} fail, {c['timeout']} time out in {time.perf_counter() - t2:.1f} s")
+    for o in sorted(report.obligations, key=lambda o: -o.seconds)[:5]:
+        print(f"  slowest: {o.seconds:7.2f} s  {o.file}")
+    for o in report.obligations:
+        if o.status != "holds":
+            print(f"  {o.status}: {o.file}: {o.reason}")
+    if not a.dir:
+        shutil.rmtree(directory)
+    return 0 if report.ok and proved == total else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

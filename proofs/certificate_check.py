@@ -1,0 +1,226 @@
+"""Re-checking proof certificates with cvc5, with no Z3 in the loop.
+
+For every ``manifest.json`` in the directory (itself or one folder down), every
+obligation file is read, its SHA-256 compared with the manifest's, its goal
+compared with the one :func:`.certificate_format.goal` rebuilds from the
+obligation's kind and k (so a file can only differ in its definitions), its
+definitions compared with those of the other files of the same proof (one
+invariant, one transition relation, one property), and then parsed and solved
+by cvc5's own SMT-LIB parser. An obligation *holds* when cvc5 answers
+``unsat``; it *fails* on ``sat`` or on any of the checks above; it *times out*
+on ``unknown`` (the ``--timeout`` per file).
+
+What the certificate does not show, and the check trusts: that ``Init``,
+``Trans`` and ``Bad`` say what the model says (the translation of
+proofs/symbolic.py, tested against the explicit engine).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from typing import Any
+
+import attrs
+import cvc5
+
+from . import certificate_format as fmt
+
+HOLDS, FAILS, TIMEOUT = "holds", "fails", "timeout"
+
+
+class CertificateError(Exception):
+    """A directory that holds no certificate, or a manifest that is not one (one line)."""
+
+
+@attrs.define
+class Obligation:
+    file: str
+    cell: str
+    property: str
+    kind: str
+    status: str = ""
+    reason: str = ""
+    seconds: float = 0.0
+
+
+@attrs.define
+class Report:
+    directory: str
+    obligations: list[Obligation]
+    proofs: list[dict]
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.obligations) and all(o.status == HOLDS for o in self.obligations)
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(o.status == s for o in self.obligations) for s in (HOLDS, FAILS, TIMEOUT)}
+
+
+def manifests(directory: str) -> list[str]:
+    """The manifests of ``directory``: its own, and those of its folders (sorted)."""
+    if not os.path.isdir(directory):
+        raise CertificateError(f"{directory} is not a directory")
+    out = [os.path.join(directory, fmt.MANIFEST)] if os.path.isfile(os.path.join(directory, fmt.MANIFEST)) else []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name, fmt.MANIFEST)
+        if os.path.isfile(path):
+            out.append(path)
+    if not out:
+        raise CertificateError(f"{directory} holds no {fmt.MANIFEST} (write one with prove or verify --certificate DIR)")
+    return out
+
+
+def _read_manifest(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CertificateError(f"{path}: not a readable JSON manifest ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != fmt.FORMAT:
+        raise CertificateError(f"{path}: not a certificate manifest (format is not {fmt.FORMAT!r})")
+    for field, kind in (("cell", str), ("state_variables", list), ("selectors", int), ("parameters", list),
+                        ("proofs", list)):
+        if not isinstance(doc.get(field), kind):
+            raise CertificateError(f"{path}: the manifest's {field!r} is missing or not a {kind.__name__}")
+    return doc
+
+
+def _split(text: str) -> tuple[dict[str, str], str]:
+    """(definition name -> its text, the goal): a file is a header, the definitions, the goal."""
+    lines = text.splitlines(keepends=True)
+    defs: dict[str, str] = {}
+    current = None
+    goal_at = len(lines)
+    for i, line in enumerate(lines):
+        names = fmt.defined_names(line)
+        if names:
+            current = names[0]
+            defs[current] = line
+        elif line.startswith("(declare-fun") or line.startswith("(assert") or line.startswith("(check-sat"):
+            goal_at = i
+            break
+        elif current is not None:
+            defs[current] += line
+    return defs, "".join(lines[goal_at:])
+
+
+def _solve(text: str, name: str, timeout: float) -> tuple[str, str]:
+    """cvc5's answer to one SMT-LIB file: (status, reason)."""
+    tm = cvc5.TermManager()
+    solver = cvc5.Solver(tm)
+    solver.setOption("tlimit-per", str(max(1, int(timeout * 1000))))
+    sm = cvc5.SymbolManager(tm)
+    parser = cvc5.InputParser(solver, sm)
+    parser.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text, name)
+    answers = []
+    try:
+        while True:
+            cmd = parser.nextCommand()
+            if cmd.isNull():
+                break
+            out = cmd.invoke(solver, sm).strip()
+            if cmd.getCommandName() == "check-sat":
+                answers.append(out)
+            elif out and not out.startswith("success"):
+                return FAILS, f"cvc5: {out.splitlines()[0]}"
+    except RuntimeError as exc:  # cvc5's parse and type errors
+        return FAILS, f"cvc5 could not read it: {' '.join(str(exc).split())[:200]}"
+    if len(answers) != 1:
+        return FAILS, f"expected one check-sat, found {len(answers)}"
+    if answers[0] == "unsat":
+        return HOLDS, "unsat"
+    if answers[0] == "sat":
+        return FAILS, "sat: the obligation does not hold (a counterexample exists)"
+    return TIMEOUT, f"cvc5 answered {answers[0]!r} within {timeout:g} s"
+
+
+def check(directory: str, timeout: float = 60.0, progress=None) -> Report:
+    """Check every obligation of every manifest in ``directory`` (see the module docstring)."""
+    t0 = time.perf_counter()
+    seen: dict[str, Obligation] = {}
+    order: list[Obligation] = []
+    proofs: list[dict] = []
+    paths: dict[int, str] = {}
+    for mpath in manifests(directory):
+        doc = _read_manifest(mpath)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(mpath)))  # files are named from the cell's parent
+        for proof in doc["proofs"]:
+            obs = proof.get("obligations") if isinstance(proof, dict) else None
+            if not isinstance(obs, list) or not obs:
+                raise CertificateError(f"{mpath}: a proof without obligations")
+            kinds = sorted(o.get("kind", "") for o in obs if isinstance(o, dict))
+            if kinds != sorted(fmt.KINDS):
+                raise CertificateError(f"{mpath}: {proof.get('property')}: the obligations are {kinds}, "
+                                       f"not one of each of {list(fmt.KINDS)}")
+            defs_of_proof: dict[str, tuple[str, str]] = {}
+            mine: list[Obligation] = []
+            for o in obs:
+                rel = str(o.get("file", ""))
+                ob = Obligation(rel, doc["cell"], str(proof.get("property")), o["kind"])
+                mine.append(ob)
+                ob.status, ob.reason = _static(root, rel, o, proof, doc, defs_of_proof)
+            proofs.append({"cell": doc["cell"], "property": proof.get("property"), "engine": proof.get("engine"),
+                           "method": proof.get("method"), "k": proof.get("k"), "assumes": proof.get("assumes"),
+                           "files": [ob.file for ob in mine]})
+            for ob in mine:
+                key = f"{doc['cell']}:{ob.file}"
+                prev = seen.get(key)
+                if prev is None:
+                    seen[key] = ob
+                    order.append(ob)
+                    paths[id(ob)] = os.path.join(root, ob.file)
+                elif ob.status:  # a shared file that failed a static check for this proof
+                    prev.status, prev.reason = ob.status, ob.reason
+    todo = [ob for ob in order if not ob.status]
+    for i, ob in enumerate(todo):
+        with open(paths[id(ob)], encoding="utf-8") as fh:
+            text = fh.read()
+        t1 = time.perf_counter()
+        ob.status, ob.reason = _solve(text, ob.file, timeout)
+        ob.seconds = round(time.perf_counter() - t1, 3)
+        if progress is not None:
+            progress(i + 1, len(todo), ob)
+    return Report(directory, order, proofs, round(time.perf_counter() - t0, 3))
+
+
+def _static(root: str, rel: str, o: dict, proof: dict, doc: dict, defs_of_proof: dict) -> tuple[str, str]:
+    """("", "") when the file passes the checks before the solver; else (FAILS, why)."""
+    path = os.path.normpath(os.path.join(root, rel))
+    if not rel or os.path.isabs(rel) or not path.startswith(os.path.abspath(root) + os.sep):
+        return FAILS, f"the manifest names a file outside the certificate: {rel!r}"
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        return FAILS, f"cannot read it: {exc.strerror or exc}"
+    if hashlib.sha256(raw).hexdigest() != o.get("sha256"):
+        return FAILS, "its SHA-256 is not the manifest's (the file or the manifest was edited)"
+    if o.get("expected") != "unsat":
+        return FAILS, f"the manifest expects {o.get('expected')!r}; every obligation must be unsat"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return FAILS, "not UTF-8 text"
+    defs, goal = _split(text)
+    k = proof.get("k")
+    if not isinstance(k, int) or k < 1:
+        return FAILS, f"the proof's k is {k!r}, not a positive integer"
+    want = fmt.goal(o["kind"], k, doc["state_variables"], doc["selectors"], doc["parameters"])
+    if goal != want:
+        return FAILS, f"its goal is not the {o['kind']} obligation's (only the definitions may differ between files)"
+    if sorted(defs) != sorted(fmt.USES[o["kind"]]):
+        return FAILS, f"it defines {sorted(defs)}, the {o['kind']} obligation needs {sorted(fmt.USES[o['kind']])}"
+    for name, body in defs.items():
+        first = defs_of_proof.setdefault(name, (rel, body))
+        if first[1] != body:
+            return FAILS, f"its {name} differs from the one in {first[0]} (one proof, one {name})"
+    return "", ""
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    return {"directory": report.directory, "ok": report.ok, "counts": report.counts(), "seconds": report.seconds,
+            "obligations": [attrs.asdict(o) for o in report.obligations], "proofs": report.proofs}

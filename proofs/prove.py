@@ -1,0 +1,154 @@
+"""``mhmailbox prove``: find, check and store the invariants ``kind`` needs for a variant, then prove.
+
+For each cell of the variant (memory model x guest x host where a property
+applies) on the generalized model:
+
+1. a set already stored for this exact model (same fingerprint, in the user's
+   store or the package's) is reused as it is;
+2. otherwise candidates are *mined* from the states the explicit engine reaches
+   at a few deadline/quantum values (:mod:`.mining`), joined by the hand-written
+   lemmas (:mod:`.lemmas`) and any set stored for the cell, and *Houdini*
+   (:mod:`.houdini`) keeps the largest subset that is inductive; when time is
+   left the set is shrunk to an inductive core (a faster ``kind``, smaller
+   certificates);
+3. the set goes into the user's store (:func:`.store.user_store`, or
+   ``--store``), which ``verify --engine kind|pdr`` reads first;
+4. ``kind`` then runs with it: ``proved`` per property, or ``violated`` with a
+   trace, or ``unknown`` with the reason.
+
+The budget is shared out over the cells still to do; within a cell mining gets
+a quarter of its share, Houdini up to three quarters, ``kind`` the rest (at
+least :data:`MIN_KIND` seconds).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any, Callable, Sequence
+
+import attrs
+
+from mhmailbox.model.check import Result
+
+from .engines import _with_coverage, run_unbounded
+from .general import general_model
+from .houdini import fingerprint, houdini, inductive_core
+from .invariant import Invariant, cell_key
+from .mining import SAMPLES, mine, sample_states
+from .store import load, put, save, sources, stored_candidates, with_lemmas
+from .symbolic import UNBOUNDED, Symbolic
+
+MIN_KIND = 10.0
+
+
+@attrs.define
+class CellProof:
+    """What ``prove`` did in one cell and what ``kind`` then proved there."""
+
+    cell: tuple
+    key: str
+    source: str = ""  # "reused" (a stored set for this model), "mined", or "none"
+    states: int = 0
+    candidates: int = 0
+    invariants: int = 0
+    finished: bool = True
+    seconds: dict = attrs.Factory(dict)
+    results: list = attrs.Factory(list)
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cell": list(self.cell), "key": self.key, "source": self.source, "states": self.states,
+                "candidates": self.candidates, "invariants": self.invariants, "houdini_finished": self.finished,
+                "seconds": self.seconds, "reason": self.reason, "results": [r.to_json() for r in self.results]}
+
+
+def _reusable(model, sym) -> list[Invariant] | None:
+    """A stored set (user's store first) proved for exactly this model, or None."""
+    key = cell_key(model)
+    for path in sources():
+        data = load(path)
+        if key in data:
+            cands = stored_candidates(model, data[key])
+            if cands and data.get("_fingerprints", {}).get(key) == fingerprint(sym, cands):
+                return cands
+    return None
+
+
+def _stored_anywhere(model) -> list[Invariant]:
+    key = cell_key(model)
+    for path in sources():
+        data = load(path)
+        if key in data:
+            return stored_candidates(model, data[key])
+    return []
+
+
+def prove_cell(cell: tuple, props: list, args: argparse.Namespace | None, share: float, store_path: str,
+               certificate: str | None = None, log: Callable[[str], None] = lambda m: None) -> CellProof:
+    """Find, check and store the invariants of one cell within ``share`` seconds, then run ``kind``."""
+    t0 = time.perf_counter()
+    model, system, _ = general_model(cell, props, args)
+    out = CellProof(cell, cell_key(model))
+    if not model.properties:
+        out.source, out.reason = "none", "no property applies"
+        return out
+    sym = Symbolic(system, UNBOUNDED)
+    invs = _reusable(model, sym)
+    if invs is not None:
+        out.source, out.candidates, out.invariants = "reused", len(invs), len(invs)
+        log(f"{out.key}: reusing {len(invs)} invariants proved for this model")
+    else:
+        out.source = "mined"
+        per_sample = share * 0.25 / len(SAMPLES)
+        rows = sample_states(system, time_limit=per_sample)
+        out.states = len(rows)
+        out.seconds["mine"] = round(time.perf_counter() - t0, 2)
+        cands = with_lemmas(model, mine(model, system, rows=rows))
+        known = {c.name for c in cands}
+        cands += [c for c in _stored_anywhere(model) if c.name not in known]
+        out.candidates = len(cands)
+        log(f"{out.key}: {len(rows)} states explored, {len(cands)} candidates; Houdini...")
+        t1 = time.perf_counter()
+        invs, out.finished = houdini(sym, cands, t0 + share * 0.75)
+        out.seconds["houdini"] = round(time.perf_counter() - t1, 2)
+        if out.finished and invs:
+            t2 = time.perf_counter()
+            try:
+                core = inductive_core(sym, invs, t0 + share * 0.85)
+            except AssertionError:  # some monitor needs k > 1 relative to the set: keep it whole
+                core = None
+            if core is not None:
+                invs = core
+            out.seconds["core"] = round(time.perf_counter() - t2, 2)
+        out.invariants = len(invs)
+        if out.finished:
+            data = load(store_path)
+            put(data, model, sym, invs)
+            save(data, store_path)
+            log(f"{out.key}: {len(invs)} of {len(cands)} candidates inductive, stored")
+        else:
+            out.reason = f"Houdini did not finish within the budget ({len(cands)} candidates); nothing stored"
+            log(f"{out.key}: {out.reason}")
+    t3 = time.perf_counter()
+    left = max(MIN_KIND, share - (t3 - t0))
+    out.results = _with_coverage(run_unbounded("kind", cell, props, args, time_limit=left, certificate=certificate),
+                                 cell, props, args)  # vacuous, as verify says
+    out.seconds["kind"] = round(time.perf_counter() - t3, 2)
+    out.seconds["total"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def prove(cells: Sequence[tuple], props: list, args: argparse.Namespace | None, budget: float, store_path: str,
+          certificate: str | None = None, log: Callable[[str], None] = lambda m: None) -> list[CellProof]:
+    """:func:`prove_cell` for every cell, the budget shared out over the cells still to do."""
+    end = time.perf_counter() + budget
+    out = []
+    for i, cell in enumerate(cells):
+        share = max(MIN_KIND, (end - time.perf_counter()) / (len(cells) - i))
+        log(f"[{i + 1}/{len(cells)}] {'/'.join(cell)} ({share:.0f} s)")
+        out.append(prove_cell(cell, props, args, share, store_path, certificate, log))
+    return out
+
+
+def verdicts(proofs: Sequence[CellProof]) -> list[Result]:
+    return [r for p in proofs for r in p.results]

@@ -1,0 +1,176 @@
+"""Proof certificates: written by kind, re-checked by cvc5 with no Z3, and refused when edited.
+
+One small cell (hardened, sc, the helper against the adversarial host) and one property that
+kind proves with k = 2, so both the 1-step and the k-step goals are exercised. Each test copies
+the certificate and edits the copy as a careless or dishonest producer would.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mhmailbox.cli import main
+from mhmailbox.model.properties import BY_ID
+from mhmailbox.proofs import certificate_format as fmt
+from mhmailbox.proofs.certificate_check import check
+from mhmailbox.proofs.engines import run_unbounded
+
+CELL = ("hardened", "sc", "honest", "adversarial")
+PROPERTY = "guest.refusal-reported"  # 2-inductive relative to the stored set
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("cert") / "certs"
+    rs = run_unbounded("kind", CELL, [BY_ID[PROPERTY]], None, time_limit=60, certificate=str(d))
+    assert [(r.property, r.verdict, r.depth) for r in rs] == [(PROPERTY, "proved", 2)], [r.note for r in rs]
+    assert "certificate in" in rs[0].note
+    return d
+
+
+@pytest.fixture()
+def cert(written, tmp_path) -> Path:
+    copy = tmp_path / "certs"
+    shutil.copytree(written, copy)
+    return copy
+
+
+def folder(d: Path) -> Path:
+    (one,) = [p for p in d.iterdir() if p.is_dir()]
+    return one
+
+
+def manifest(d: Path) -> dict:
+    return json.loads((folder(d) / fmt.MANIFEST).read_text())
+
+
+def rewrite(d: Path, name: str, edit) -> None:
+    """Edit one obligation file and record its new hash in the manifest (a producer that re-hashes)."""
+    path = folder(d) / name
+    path.write_text(edit(path.read_text()))
+    m = manifest(d)
+    for proof in m["proofs"]:
+        for o in proof["obligations"]:
+            if o["file"].endswith("/" + name):
+                o["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (folder(d) / fmt.MANIFEST).write_text(json.dumps(m))
+
+
+def weaken(text: str, invariant: str) -> str:
+    """Replace the named conjunct of Inv by ``true``."""
+    lines = text.split("\n")
+    i = lines.index(f"  ; {invariant}")
+    lines[i + 1] = "  true"
+    return "\n".join(lines)
+
+
+def status(report) -> dict[str, str]:
+    return {o.file.split("/")[-1]: o.status for o in report.obligations}
+
+
+def test_the_manifest_lists_the_four_obligations_with_hashes(written) -> None:
+    m = manifest(written)
+    assert m["format"] == fmt.FORMAT and m["cell"] == "hardened/sc/honest/adversarial/sb=2"
+    (proof,) = m["proofs"]
+    assert (proof["property"], proof["engine"], proof["k"]) == (PROPERTY, "kind", 2)
+    assert [o["kind"] for o in proof["obligations"]] == list(fmt.KINDS)
+    for o in proof["obligations"]:
+        path = written / o["file"]
+        assert o["expected"] == "unsat" and hashlib.sha256(path.read_bytes()).hexdigest() == o["sha256"]
+        text = path.read_text()
+        assert f"(set-logic {fmt.LOGIC})" in text and text.rstrip().endswith("(check-sat)")
+
+
+def test_cvc5_checks_every_obligation_without_z3(written) -> None:
+    """The whole check in a process where importing z3 fails."""
+    code = ("import sys; sys.modules['z3'] = None\n"
+            "from mhmailbox.proofs.certificate_check import check\n"
+            f"r = check({str(written)!r}, timeout=120)\n"
+            "print(r.ok, sorted(r.counts().items()), len(r.obligations))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.split("\n")[0] == "True [('fails', 0), ('holds', 4), ('timeout', 0)] 4", out.stderr
+
+
+def test_a_weakened_invariant_fails_the_check(cert, capsys) -> None:
+    """guest.epoch >= 0 dropped from Inv in every file (hashes updated): the rest is no longer inductive."""
+    for path in folder(cert).glob("*.smt2"):
+        if "(define-fun Inv " in path.read_text():
+            rewrite(cert, path.name, lambda t: weaken(t, WEAKENED))
+    assert main(["check-certificate", str(cert), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert not doc["ok"] and doc["counts"]["fails"] >= 1
+    (cons,) = [o for o in doc["obligations"] if o["file"].endswith("inv.consecution.smt2")]
+    assert cons["status"] == "fails" and cons["reason"].startswith("sat"), doc["obligations"]
+
+
+#: an invariant the others need: without it the set is not inductive (checked by the test above)
+WEAKENED = "always: guest.epoch >= 0"
+
+
+def test_a_tampered_hash_fails_that_obligation(cert) -> None:
+    m = manifest(cert)
+    m["proofs"][0]["obligations"][1]["sha256"] = "0" * 64
+    (folder(cert) / fmt.MANIFEST).write_text(json.dumps(m))
+    report = check(str(cert), timeout=120)
+    got = status(report)
+    assert got["inv.consecution.smt2"] == "fails" and not report.ok
+    assert [o.reason for o in report.obligations if o.status == "fails"] == [
+        "its SHA-256 is not the manifest's (the file or the manifest was edited)"]
+
+
+def test_an_invariant_weakened_in_one_file_only_is_refused(cert) -> None:
+    """Each file is self-contained, so one proof could mix invariants: one Inv per proof."""
+    rewrite(cert, "inv.consecution.smt2", lambda t: weaken(t, WEAKENED))
+    report = check(str(cert), timeout=120)
+    (bad,) = [o for o in report.obligations if o.status == "fails"]
+    assert bad.file.endswith("inv.consecution.smt2") and "its Inv differs from the one in" in bad.reason
+
+
+def test_a_goal_edited_to_be_trivially_unsat_is_refused(cert) -> None:
+    """``(assert false)`` would make any file unsat: only the definitions may be chosen."""
+    rewrite(cert, f"{PROPERTY}.step.smt2", lambda t: t.replace("(check-sat)", "(assert false)\n(check-sat)"))
+    report = check(str(cert), timeout=120)
+    (bad,) = [o for o in report.obligations if o.status == "fails"]
+    assert bad.file.endswith(f"{PROPERTY}.step.smt2") and "goal" in bad.reason
+
+
+def test_a_missing_obligation_is_refused(cert) -> None:
+    m = manifest(cert)
+    del m["proofs"][0]["obligations"][2]
+    (folder(cert) / fmt.MANIFEST).write_text(json.dumps(m))
+    assert main(["check-certificate", str(cert)]) == 2
+
+
+def test_goal_shapes() -> None:
+    names, params = ["a", "b"], ["x"]
+    init = fmt.goal("initiation", 1, names, 2, params)
+    assert "(assert (Init |a@0| |b@0|))" in init and "(assert (not (Inv |a@0| |b@0|)))" in init
+    step = fmt.goal("step", 2, names, 2, params)
+    assert step.count("(assert (Inv ") == 3 and step.count("(assert (Trans ") == 2
+    assert "(assert (not (Bad |a@1| |b@1|)))" in step and "(assert (Bad |a@2| |b@2|))" in step
+    assert "(assert (Trans |a@0| |b@0| |a@1| |b@1| |sel0@1| |sel1@1| |p.x@1|))" in step
+    base = fmt.goal("base", 2, names, 2, params)
+    assert "(assert (or (Bad |a@0| |b@0|) (Bad |a@1| |b@1|) false))" in base
+    assert fmt.goal("base", 1, names, 2, params).count("Trans") == 0
+
+
+def test_usage_errors(tmp_path, capsys) -> None:
+    assert main(["check-certificate", str(tmp_path)]) == 2
+    assert "holds no manifest.json" in capsys.readouterr().err
+    assert main(["check-certificate", str(tmp_path / "none")]) == 2
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "x").write_text("")
+    assert main(["verify", "--engine", "kind", "--variant", "hardened", "--memory", "sc", "--guest", "silent",
+                 "--certificate", str(busy)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert main(["verify", "--engine", "explicit", "--certificate", str(tmp_path / "new")]) == 2
+    assert "--engine kind, pdr or all" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "new")
