@@ -23,7 +23,7 @@
     return e;
   }
   function short(s, n) { s = String(s); return s.length > n ? s.slice(0, n - 1) + "\u2026" : s; }
-  function steps() { return DATA.traces[trace].steps; }
+  function steps() { return DATA.traces.length ? DATA.traces[trace].steps : []; }
 
   function drawChart() {
     const t = DATA.traces[trace], chart = document.getElementById("chart");

@@ -160,3 +160,17 @@ def test_conform_html_writes_pages_only_for_failures(tmp_path, capsys) -> None:
     capsys.readouterr()
     assert main(["conform", "--list", "--html", str(out)]) == 2
     assert "--html shows a run" in capsys.readouterr().err
+
+
+def test_a_run_this_process_cannot_repeat_shows_the_accesses_kept(failed_case) -> None:
+    """A C kit or wire result: its kept accesses, the last one marked, and no claim about the model."""
+    import attrs
+
+    from mhmailbox.conformance.html_run import conformance_trace
+
+    kept = attrs.evolve(failed_case, impl="c:helper.c", trace=failed_case.trace[-5:])
+    trace = conformance_trace(kept)
+    assert [s["label"] for s in trace["steps"][1:]] == failed_case.trace[-5:]
+    assert trace["violating"] == 5 and "last access kept" in trace["violating_text"]
+    assert all("memory" not in s["state"] for s in trace["steps"])
+    assert any(k == "Note" for k, _ in trace["info"])

@@ -116,3 +116,12 @@ def test_the_harness_sees_a_page_error(browser, tmp_path) -> None:
     browser.open(path.as_uri())
     problems = browser.problems()
     assert any("boom" in p for p in problems) and any("undefinedThing" in p for p in problems)
+
+
+def test_a_run_without_counterexamples_says_so(browser, tmp_path) -> None:
+    path = tmp_path / "none.html"
+    path.write_text(verify_page([]))
+    browser.open(path.as_uri())
+    assert browser.eval("document.getElementById('title').textContent") == "No counterexample in this run"
+    browser.key("ArrowRight", 39)
+    assert browser.problems() == []
