@@ -87,6 +87,6 @@ def print_report(r: LogReport, path: str | None = None) -> None:
     for n in r.notes:
         print(f"note: {n}")
     verdict = {"conforms": "conforms: every access explained by the model",
-               "violated": f"violated: {len(r.violations)} properties",
+               "violated": f"violated: {', '.join(v.prop for v in r.violations)}",
                "diverges": "diverges: the model cannot explain the run (the judgement stops there)"}[r.verdict]
     print(f"{verdict}; properties judged: {', '.join(r.judged)}")
