@@ -41,6 +41,12 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
 
 
+def _options(args: argparse.Namespace) -> argparse.Namespace:
+    """The options a worker needs, without the command's functions (``func``: a command may
+    wrap another in a closure, which cannot be sent to a worker)."""
+    return argparse.Namespace(**{k: v for k, v in vars(args).items() if not callable(v)})
+
+
 def _run_task(item: tuple) -> tuple[tuple, list[Result]]:
     task, props, args = item
     return task, run_one(task, props, args)
@@ -90,7 +96,7 @@ def run_tasks(tasks: list[tuple], props: list, args: argparse.Namespace, jobs: i
         # explicit first: its cells' costs vary most (a few take most of its time); the
         # many time-limited Z3 tasks then fill in around them
         order = sorted(tasks, key=lambda t: t[1] != "explicit")
-        work = [(t, props, args_for.get(t[1], args)) for t in order]
+        work = [(t, props, _options(args_for.get(t[1], args))) for t in order]
         with contextlib.closing(forked_map(_run_task, work, jobs)) as done:  # (closed on any exception)
             for n, (task, rs) in enumerate(done, 1):
                 out[task] = rs

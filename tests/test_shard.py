@@ -189,3 +189,15 @@ def test_merge_does_not_overwrite_without_force(tmp_path, capsys) -> None:
     target.write_text("keep")
     status, _, err = run(["merge", _fake(tmp_path, "a.json", None), "-o", str(target)], capsys)
     assert status == 2 and "exists" in err and target.read_text() == "keep"
+
+
+def test_the_docs_sharding_example_runs_as_written(tmp_path) -> None:
+    """docs/conformance.md's shell example: three parts of verify, merged, print the whole run."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "conformance.md").read_text()
+    script = doc.split("## Sharding a long run over machines", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["verify-1.json", "verify-2.json", "verify-3.json"]
+    assert re.search(r"^5 cells, \d+ verdicts: ", done.stdout, re.M), done.stdout
