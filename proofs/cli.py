@@ -14,8 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "replay", help="re-run a saved counterexample on the executable model",
         description="Replay the counterexample(s) of a `verify --json` file (one result, or the whole "
-                    "document; or an ITF trace, or a list of them, as `verify --trace-format itf` writes: told apart by shape) "
-                    "document) on the explicit model, checking every field of each result except the search's own statistics "
+                    "document), or of an ITF trace (or a list of them, as `verify --trace-format itf` writes; the two "
+                    "are told apart by their shape) on the explicit model, checking every field of each result except the search's own statistics "
                     "(engine, states, seconds, exhaustive, note; listed in the output). Exit 0 when every trace is "
                     "confirmed, 1 when one is refuted or does not match its recorded bounds (the step where it diverged is printed), 2 for a file that is not a trace.")
     p.add_argument("trace", metavar="TRACE.json")
