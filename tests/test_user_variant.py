@@ -234,3 +234,22 @@ def test_docs_example_is_the_example_file() -> None:
     block = re.search(r"```python\n(.*?)```", _doc(), re.S)[1]
     with open(os.path.join(ROOT, "examples", "variants", "keep_go.py")) as fh:
         assert block == fh.read()
+
+
+def test_review_findings_table_is_what_the_checker_says() -> None:
+    """docs/review-reqid.md's reqid column, recomputed in each finding's cell (F1 and F14, the slow sc
+    cell, are recomputed by the page's own console block)."""
+    from mhmailbox.model.findings import FINDINGS
+    from mhmailbox.model.properties import BY_ID
+
+    with open(os.path.join(ROOT, "docs", "review-reqid.md")) as fh:
+        rows = dict(re.findall(r"^\| (F\d+) \|.*\| ([^|]+) \|$", fh.read(), re.M))
+    assert sorted(rows) == sorted(f.id for f in FINDINGS)
+    name = resolve_variant(EXAMPLE).name
+    for f in FINDINGS:
+        if f.id in ("F1", "F14"):
+            continue
+        [r] = check_cell(name, f.memory, f.guest, f.host, properties=[BY_ID[f.property]], bounds=f.bounds())
+        shown = (f"violated, {r.depth} steps" if r.verdict == "violated"
+                 else f"{r.verdict} (exhaustive)" if r.exhaustive else f"{r.verdict} (depth {r.depth})")
+        assert rows[f.id].strip() == shown, f.id
