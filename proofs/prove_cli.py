@@ -170,6 +170,7 @@ def run_check_certificate(args: argparse.Namespace) -> int:
         for o in bad:
             print(f"         {o.status}: {o.file}: {o.reason}")
     c = report.counts()
-    print(f"{len(report.proofs)} proofs, {len(report.obligations)} obligations: {c['holds']} hold, {c['fails']} fail, "
+    n = len(report.proofs)
+    print(f"{n} proof{'' if n == 1 else 's'}, {len(report.obligations)} obligations: {c['holds']} hold, {c['fails']} fail, "
           f"{c['timeout']} time out (cvc5, {report.seconds:.1f} s)")
     return 0 if report.ok else 1
