@@ -27,10 +27,18 @@ def disagreements(cell: tuple, per_engine: dict[str, list[Result]], deadline: in
     out = []
     for pid, rs in by_prop.items():
         violated = {e: r for e, r in rs.items() if r.verdict == "violated"}
-        proved = {e: r for e, r in rs.items() if r.verdict == "proved"}
+        # a vacuous proof is still a proof (its monitor is merely unreached in the bounded model)
+        proved = {e: r for e, r in rs.items()
+                  if r.verdict == "proved" or (r.verdict == "vacuous" and e in ("kind", "pdr"))}
         outside = pid in BY_ID and not BY_ID[pid].holds_for(deadline, quantum)
         if violated and proved and not outside:
             out.append(f"{pid} {' '.join(cell)}: {', '.join(proved)} proved, {', '.join(violated)} violated")
+        # vacuous says no run of the bounded model reaches the monitor; a violation there is such a run
+        bounded = {r.bound for r in violated.values()}
+        for e, r in rs.items():
+            if r.verdict == "vacuous" and e in ("explicit", "bmc") and r.bound in bounded:
+                out.append(f"{pid} {' '.join(cell)}: {e} vacuous (no run reaches its monitor), "
+                           f"{', '.join(v for v, x in violated.items() if x.bound == r.bound)} violated")
         # shortest lengths are comparable within one model: the unbounded engines (kind,
         # pdr) search a generalized model whose bound differs, and may be shorter there
         by_bound: dict[str, dict[str, Result]] = {}
