@@ -36,8 +36,10 @@ def is_itf(doc: Any) -> bool:
 def encode(v: Any, key: str = "") -> Any:
     """A plain JSON value (from a step object) in ITF form. Lists are ITF lists, except a
     store buffer's entries (``key`` ``buffers``), which are tuples; ``params`` is a map."""
-    if isinstance(v, bool) or isinstance(v, str) or v is None:
+    if isinstance(v, bool) or isinstance(v, str):
         return v
+    if v is None:  # ITF has no null: its escape for values it cannot express
+        return {"#unserializable": "null"}
     if isinstance(v, int):
         return {"#bigint": str(v)}
     if isinstance(v, dict):
@@ -56,7 +58,7 @@ def to_itf(result: dict[str, Any], source: str = "mhmailbox verify") -> dict[str
 
     Every state carries every variable (ITF's rule): a key that some step objects lack
     (a Z3 engine's drawing hint ``kind`` on step 0) is listed in ``#meta.absent`` and
-    given ``null`` there, so the trace reads back to the very same steps."""
+    given ``""`` there, so the trace reads back to the very same steps."""
     steps = result.get("trace") or []
     if not steps:
         raise ValueError(f"{result.get('property')}: no trace to write")
@@ -80,7 +82,7 @@ def to_itf(result: dict[str, Any], source: str = "mhmailbox verify") -> dict[str
     for i, st in enumerate(steps):
         state: dict[str, Any] = {"#meta": {"index": i}}
         for k in names:
-            state[k] = encode(st[k], k) if k in st else None
+            state[k] = encode(st[k], k) if k in st else ""
         states.append(state)
     return {"#meta": meta, "vars": names, "states": states}
 
@@ -119,6 +121,10 @@ def decode(v: Any, where: str) -> Any:
                     raise ItfError(f"{where}: map key {i} is not a string")
                 out[k] = decode(x, f"{where}.{k}")
             return out
+        if "#unserializable" in v:
+            if v != {"#unserializable": "null"}:
+                raise ItfError(f"{where}: unsupported #unserializable {v['#unserializable']!r}")
+            return None
         if any(k.startswith("#") for k in v):
             raise ItfError(f"{where}: unsupported ITF value {sorted(v)[0]!r}")
         return {k: decode(x, f"{where}.{k}") for k, x in v.items()}
