@@ -211,6 +211,7 @@ def check_variant(cls: type[Rfc]) -> None:
     from .memory import MODELS
     from .protocol import Bounds, build
 
+    flagged: set[str] = set()  # every variable some step updates, to find a monitor no step sets
     shapes = [("honest", "faithful", Bounds()), ("honest", "adversarial", Bounds()),
               ("adversarial", "faithful", Bounds()),
               ("honest", "faithful", Bounds(scripts=("any",), symbolic_time=True))]
@@ -228,6 +229,11 @@ def check_variant(cls: type[Rfc]) -> None:
                     problem = _step_problem(cls, thread, st, set(model.system.variables))
                     if problem:
                         raise VariantError(f"variant {cls.name}, thread {thread.name}, step {st.label!r}: {problem}")
+                    flagged.update(n for n, _ in st.updates)
+    for p in cls.PROPERTIES:
+        if type(p).bad is Property.bad and f"v.{p.id}" not in flagged:
+            raise VariantError(f"variant {cls.name}: no step sets the monitor of its property {p.id} "
+                               f"(flag({p.id!r}, condition) in a step's ghost=): it could never fail")
 
 
 def _step_problem(cls: type[Rfc], thread, st, declared: set[str]) -> str | None:

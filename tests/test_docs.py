@@ -361,11 +361,13 @@ def test_sc_rfc_lengths_quoted_in_proofs_page() -> None:
 
 
 def test_hardened_is_exhaustive_everywhere() -> None:
-    """docs/proofs.md: explicit, hardened: 96 holds-to-depth (exhaustive)."""
+    """docs/proofs.md: explicit, hardened: 87 holds-to-depth (exhaustive), 9 vacuous."""
     rs = [r for c in cells(["hardened"], list(MODELS)) for r in check_cell(*c)]
-    m = row(r"\| explicit \| [\d.]+ s, (\d+) holds-to-depth \(exhaustive\) \| [\d.]+ s, (\d+) violated \|",
-            "docs/proofs.md")
-    assert len(rs) == int(m[1]) and all(r.verdict == "holds-to-depth" and r.exhaustive for r in rs)
+    m = row(r"\| explicit \| [\d.]+ s, (\d+) holds-to-depth \(exhaustive\), (\d+) vacuous \| [\d.]+ s, (\d+) "
+            r"violated \|", "docs/proofs.md")
+    assert all(r.exhaustive for r in rs)
+    assert (sum(r.verdict == "holds-to-depth" for r in rs), sum(r.verdict == "vacuous" for r in rs)) == \
+        (int(m[1]), int(m[2])) and int(m[1]) + int(m[2]) == len(rs)
 
 
 @pytest.mark.slow
@@ -377,9 +379,9 @@ def test_default_run_totals(capsys) -> None:
     doc = json.loads(run(["verify", "--no-trace", "--json"], capsys))
     rfc = [r for r in doc["results"] if r["variant"] == "rfc"]
     violated = [r for r in rfc if r["verdict"] == "violated"]
-    m = row(r"\| explicit \| [\d.]+ s, (\d+) holds-to-depth \(exhaustive\) \| [\d.]+ s, (\d+) violated \|",
-            "docs/proofs.md")
-    assert len(violated) == int(m[2])
+    m = row(r"\| explicit \| [\d.]+ s, (\d+) holds-to-depth \(exhaustive\), (\d+) vacuous \| [\d.]+ s, (\d+) "
+            r"violated \|", "docs/proofs.md")
+    assert len(violated) == int(m[3])
     assert int(one(r"its (\d+) rfc violations are all there", "docs/proofs.md")[1]) == len(violated)
     m = one(r"With the (\d+) shallower violations, bmc matches \d+ of the (\d+) explicit rfc violations",
             "docs/proofs.md")

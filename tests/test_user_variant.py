@@ -176,6 +176,9 @@ class Bad(Rfc):
     "a property already in the catalog": (
         "class Bad(Rfc):\n    PROPERTIES = (Property('order.publish', 'host', ('honest',), 'again'),)\n",
         "property 'order.publish' is already in the catalog"),
+    "a property no step flags": (
+        "class Bad(Rfc):\n    PROPERTIES = (Property('mine.p', 'host', ('honest',), 'x'),)\n",
+        "variant Bad: no step sets the monitor of its property mine.p"),
     "a property with an unknown guest": (
         "class Bad(Rfc):\n    PROPERTIES = (Property('mine.p', 'host', ('sleepy',), 'x'),)\n",
         "property mine.p: guests must be some of"),
