@@ -125,3 +125,24 @@ def test_a_run_without_counterexamples_says_so(browser, tmp_path) -> None:
     assert browser.eval("document.getElementById('title').textContent") == "No counterexample in this run"
     browser.key("ArrowRight", 39)
     assert browser.problems() == []
+
+
+def test_a_page_of_several_counterexamples_picks_among_them(browser, tmp_path) -> None:
+    results = [r.to_json() for r in check_cell("rfc", "sc", "honest", "faithful",
+                                               properties=[BY_ID["liveness.honest-progress"],
+                                                           BY_ID["state.init-before-use"]])]
+    path = tmp_path / "two.html"
+    path.write_text(verify_page(results))
+    b = browser
+    b.open(path.as_uri())
+    assert b.eval("document.getElementById('picker').hidden") is False
+    first = b.eval("document.getElementById('title').textContent")
+    b.eval("(() => { const p = document.getElementById('pick'); p.value = '1';"
+           " p.dispatchEvent(new Event('change')); })()")
+    second = b.eval("document.getElementById('title').textContent")
+    assert first.startswith("liveness.honest-progress") and second.startswith("state.init-before-use")
+    assert shown(b)[0].startswith("Step 0 of ")
+    b.open(path.as_uri() + "#trace=1&step=3")
+    assert b.eval("document.getElementById('title').textContent") == second
+    assert shown(b)[0].startswith("Step 3 of ")
+    assert b.problems() == []
