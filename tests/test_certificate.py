@@ -174,3 +174,16 @@ def test_usage_errors(tmp_path, capsys) -> None:
     assert main(["verify", "--engine", "explicit", "--certificate", str(tmp_path / "new")]) == 2
     assert "--engine kind, pdr or all" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "new")
+
+
+def test_verify_pdr_writes_certificates_for_its_relative_proofs(tmp_path, capsys) -> None:
+    """pdr's proofs that needed no Spacer search are k = 1 certificates, in the cell's pdr folder."""
+    d = tmp_path / "certs"
+    assert main(["verify", "--engine", "pdr", "--variant", "hardened", "--memory", "sc", "--guest", "honest",
+                 "--host", "adversarial", "--property", "guest.integrity", "--jobs", "1", "--json",
+                 "--certificate", str(d)]) == 0
+    (r,) = json.loads(capsys.readouterr().out)["results"]
+    assert r["verdict"] == "proved" and "certificate in" in r["note"]
+    m = json.loads((d / "hardened.sc.honest.adversarial.sb2.pdr" / fmt.MANIFEST).read_text())
+    assert [(p["property"], p["engine"], p["k"]) for p in m["proofs"]] == [("guest.integrity", "pdr", 1)]
+    assert check(str(d), timeout=120).ok
