@@ -174,3 +174,33 @@ def test_a_run_this_process_cannot_repeat_shows_the_accesses_kept(failed_case) -
     assert trace["violating"] == 5 and "last access kept" in trace["violating_text"]
     assert all("memory" not in s["state"] for s in trace["steps"])
     assert any(k == "Note" for k, _ in trace["info"])
+
+
+def test_a_deviation_is_marked_where_the_implementation_leaves_its_model(monkeypatch) -> None:
+    """A helper that writes done twice (docs/conformance.md): the mark is on its second write."""
+    import attrs
+
+    from mhmailbox.conformance.adapter import HARDENED, IMPLEMENTATIONS
+    from mhmailbox.conformance.cases import BY_ID as CASES, replay
+    from mhmailbox.conformance.html_run import conformance_trace
+    from mhmailbox.conformance.runner import Result
+    from mhmailbox.impl.guest import GuestHelper
+
+    class DoneTwice(GuestHelper):
+        def _serve(self, g: int) -> None:
+            super()._serve(g)
+            self.port.write("done", g)
+
+    impl = attrs.evolve(HARDENED, name="done-twice", guest_cls=DoneTwice)
+    monkeypatch.setitem(IMPLEMENTATIONS, impl.name, impl)
+    f = replay("guest/honest", impl, [("init", {})])
+    assert f is not None and f.divergence is not None
+    result = Result(CASES["guest/honest"], impl.name, "deviates", 1, 0.1, "divergence", "deviates", f.steps,
+                    f.divergence, f.trace)
+    trace = conformance_trace(result)
+    marked, before = trace["steps"][trace["violating"]], trace["steps"][trace["violating"] - 1]
+    assert marked["label"].startswith("guest write done") and before["label"].startswith("guest write done")
+    assert marked["state"]["model_guest_at"].startswith("stopped")
+    assert not before["state"]["model_guest_at"].startswith("stopped")
+    assert trace["violating_text"] == "the implementation leaves its model here"
+    assert any(k == "Divergence" for k, _ in trace["info"])
