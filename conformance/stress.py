@@ -33,7 +33,7 @@ STOP_AT = 0x2000 + 8
 #: Operations per run.
 OPS_PER_RUN = 6
 #: A host that has not finished its operations after this long is stopped (a hang).
-RUN_LIMIT_S = 20.0
+RUN_LIMIT_S = 30.0
 #: The default delay: a chance in percent per access, and its longest spin in ns.
 DEFAULT_DELAY = (25, 500)
 
@@ -56,12 +56,14 @@ class Finding:
     run: int
     seed: int
     after_s: float
+    #: saves the session had made when the run that found it ended (the tries it took)
+    saves: int
     log: str | None
     excerpt: list[str]
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.violation.as_dict(), "run": self.run, "seed": self.seed, "after_s": round(self.after_s, 3),
-                "log": self.log, "excerpt": self.excerpt}
+                "saves": self.saves, "log": self.log, "excerpt": self.excerpt}
 
 
 @attrs.define
@@ -156,7 +158,9 @@ def one_run(target: Target, adversarial: bool, seed: int,
             host_pid = child(lambda: host_main(map_fd, logs[0], target.protocol, ops, seed, delay))
         status = _wait(host_pid, time.monotonic() + RUN_LIMIT_S)
         if status is None:
-            _kill(host_pid)
+            os.kill(host_pid, signal.SIGTERM)  # a C host writes out its log first
+            if _wait(host_pid, time.monotonic() + 1.0) is None:
+                _kill(host_pid)
             extra.append(Violation("robust", f"the host had not finished its {len(ops)} operations after "
                                    f"{RUN_LIMIT_S:g} s of real time (a wait that never ends)", 1 << 62, "host"))
         elif status != 0:
@@ -197,8 +201,9 @@ def one_run(target: Target, adversarial: bool, seed: int,
 
 def stress(target: Target, *, seconds: float, adversarial: bool = True, seed: int | None = None,
            delay: tuple[int, int] = DEFAULT_DELAY, log_dir: str | None = None, keep_going: bool = False,
-           progress: Callable[[StressReport], None] | None = None) -> StressReport:
-    """Runs until ``seconds`` are spent (or the first violation unless ``keep_going``)."""
+           stop_on: Sequence[str] = (), progress: Callable[[StressReport], None] | None = None) -> StressReport:
+    """Runs until ``seconds`` are spent, or the first run with a violation (unless ``keep_going``;
+    with ``stop_on``, the first with a violation of one of those properties)."""
     core()  # built before the clock starts (and before any fork)
     seed = random.SystemRandom().getrandbits(32) if seed is None else seed
     rep = StressReport(target, "adversarial" if adversarial else "honest", delay=delay, seed=seed, log_dir=log_dir)
@@ -220,8 +225,8 @@ def stress(target: Target, *, seconds: float, adversarial: bool = True, seed: in
                 with open(path, "w") as fh:
                     fh.write("".join(x + "\n" for x in log))
             for v in violations:
-                rep.findings.append(Finding(v, rep.runs, run_seed, now - t0, path, excerpt(log, v.i)))
-            if not keep_going:
+                rep.findings.append(Finding(v, rep.runs, run_seed, now - t0, rep.saves, path, excerpt(log, v.i)))
+            if any(v.property in stop_on for v in violations) if stop_on else not keep_going:
                 break
         if progress is not None and now - last_progress >= 1.0:
             rep.seconds = now - t0

@@ -63,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--peer", choices=("adversarial", "honest"), default="adversarial",
                    help="our reference helper, or one that also makes the suite's hostile moves (default)")
     p.add_argument("--keep-going", action="store_true", help="go on after a violation until the time is spent")
+    p.add_argument("--stop-on", action="append", default=[], metavar="PROPERTY",
+                   help="go on until a violation of this property (repeatable), e.g. adversary.header-bound")
     p.add_argument("--seed", type=_seed, help="seed of the runs' operations and hostile moves (default: random); "
                                               "real timing still differs from one session to the next")
     p.add_argument("--delay-percent", type=_percent, default=DEFAULT_DELAY[0],
@@ -98,6 +100,13 @@ def _log_dir(args: argparse.Namespace) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    from mhmailbox.model.properties import BY_ID
+
+    known = set(BY_ID) | {"divergence", "robust"}
+    for prop in args.stop_on:
+        if prop not in known:
+            raise UsageError(f"--stop-on {prop}: not a property (e.g. adversary.header-bound, order.response, "
+                             f"divergence, robust)")
     if args.c_host:
         if args.protocol is None:
             raise UsageError("--c-host needs --protocol rfc|hardened (the protocol the file implements)")
@@ -122,7 +131,8 @@ def main(args: argparse.Namespace) -> int:
               + (f"{delay[0]}% up to {delay[1]} ns" if delay[1] else "off") + f"; {args.seconds:g} s", flush=True)
     show = progress_line if sys.stderr.isatty() and not args.json else None
     rep = stress(target, seconds=args.seconds, adversarial=args.peer == "adversarial", seed=args.seed, delay=delay,
-                 log_dir=log_dir, keep_going=args.keep_going, progress=show)
+                 log_dir=log_dir, keep_going=args.keep_going, stop_on=args.stop_on,
+                 progress=show)
     if show is not None:
         sys.stderr.write("\n")
     if not rep.findings and args.logs is None:
@@ -142,7 +152,7 @@ def _print(rep: StressReport) -> None:
           f"({d['runs_per_second']} runs/s, {d['accesses_per_second']:,.0f} accesses/s)")
     for f in rep.findings:
         v = f.violation
-        print(f"VIOLATED {v.property} in run {f.run} (after {f.after_s:.1f} s): {v.message}")
+        print(f"VIOLATED {v.property} in run {f.run} (after {f.after_s:.1f} s, {f.saves} saves): {v.message}")
         print(f"  log: {f.log} (its event i={v.i})")
         for line in f.excerpt:
             print(f"  | {line}")

@@ -37,7 +37,7 @@ SAVE_GPAS = (16 * PAGE_SIZE, 21 * PAGE_SIZE)
 #: shared area (host memory leaks into the record), and far past it (a real host faults).
 BAD_LENGTHS = (1025, 2048, 0x17FC, 0x2000, 0x4000, 0x0010_0000, 0x7FFF_FFFF)
 #: Adversarial actions and their weights; the header rewrites dominate (the double fetch).
-ACTIONS = (("len-burst", 3), ("late-done", 2), ("ret", 1), ("go", 1), ("flip", 2))
+ACTIONS = (("len-burst", 4), ("late-done", 3), ("ret", 2), ("go", 1), ("flip", 2))
 _U32, _I32 = struct.Struct("<I"), struct.Struct("<i")
 
 
@@ -93,7 +93,7 @@ def helper_main(map_fd: int, log_fd: int, protocol: str, adversarial: bool, seed
                 armed = True
             if helper.poll_once():
                 idle, armed = 0, False
-                if adversarial and rnd.random() < 0.4:
+                if adversarial and rnd.random() < 0.3:
                     _hostile(lib, port, rnd, protocol, helper.last_seq)
             else:
                 idle += 1

@@ -9,8 +9,9 @@
  * an access to this process's next one (so the value logged for a write is the value it
  * wrote, and the value logged for a read the value the code read) and handed over at each
  * access, after a random short spin: the windows a peer can act in. A run of polls (the
- * same read again, finding what it found) hands it over every 256th read only, so that a
- * busy loop of 10^8 polls costs a fraction of a second, and is logged once.
+ * same read again, finding what it found) hands it over every 256th read only, and past
+ * 65536 reads every 65536th (a handover waits for the peer, which may be waiting for a CPU),
+ * so that a busy loop of 10^8 polls costs a fraction of a second, and is logged once.
  *
  * main() runs the operations MHS_OPS names ("s65536 c ..."; s: save that gpa, c: cleanup),
  * each between an OP and a RESULT record, then exits. The clock is the real one
@@ -65,7 +66,8 @@ static void access_at(int write, const void *p, uint64_t n)
     int64_t off = shared_off(p);
     if (off < 0)
         return;
-    if (!write && held && last_read && (repeats || last_off == poll_off) && last_off == (uint64_t)off && last_len == n && (++poll_streak & 255)) {
+    if (!write && held && last_read && (repeats || last_off == poll_off) && last_off == (uint64_t)off && last_len == n
+        && (++poll_streak & (poll_streak < 65536 ? 255u : 65535u))) {
         folded++;  /* a poll, with the lock held since the last one: nothing can have changed */
         return;
     }
@@ -274,6 +276,14 @@ int cgs_mh_load_encrypted_page(QEMUFile *f, uint64_t gpa) __attribute__((weak));
 
 static QEMUFile *const the_stream = (QEMUFile *)&ram;  /* any non-NULL handle */
 
+/* Stopped from outside (a run that took too long): what was logged is kept. */
+static void on_term(int sig)
+{
+    (void)sig;
+    mhs_flush();
+    _exit(124);
+}
+
 static uint64_t env_u64(const char *name, uint64_t dflt)
 {
     const char *s = getenv(name);
@@ -302,6 +312,7 @@ int main(int argc, char **argv)
                     (uint32_t)env_u64("MHS_DELAY_NS", 0)))
         return 3;
     mprotect(ram + RAM_SIZE, GUARD_SIZE, PROT_NONE);
+    signal(SIGTERM, on_term);
     if (cgs_mh_init)
         cgs_mh_init();
     for (const char *p = ops; *p && !mhs_stopped();) {
