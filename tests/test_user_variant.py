@@ -256,3 +256,18 @@ def test_review_findings_table_is_what_the_checker_says() -> None:
         shown = (f"violated, {r.depth} steps" if r.verdict == "violated"
                  else f"{r.verdict} (exhaustive)" if r.exhaustive else f"{r.verdict} (depth {r.depth})")
         assert rows[f.id].strip() == shown, f.id
+
+
+def test_prove_then_kind_proves_the_user_property(capsys, tmp_path, monkeypatch) -> None:
+    """kind alone cannot close reqid.at-most-once (it needs "served <= last"); prove mines and stores
+    that invariant in the user's store, and verify --engine kind then proves the user property."""
+    pytest.importorskip("z3")
+    from mhmailbox.proofs.store import USER_STORE_ENV
+
+    monkeypatch.setenv(USER_STORE_ENV, str(tmp_path / "store.json"))
+    cell = ["--variant", EXAMPLE, "--memory", "sc", "--guest", "honest", "--host", "adversarial",
+            "--property", "reqid.at-most-once"]
+    assert main(["prove", "--budget", "120"] + cell) == 0
+    capsys.readouterr()
+    [r] = _verify_json(capsys, ["--engine", "kind", "--time-limit", "30"] + cell)
+    assert (r["property"], r["verdict"]) == ("reqid.at-most-once", "proved"), r["note"]
