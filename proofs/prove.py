@@ -33,10 +33,10 @@ from mhmailbox.model.check import Result
 
 from .engines import _with_coverage, run_unbounded
 from .general import general_model
-from .houdini import fingerprint, houdini, inductive_core
-from .invariant import Invariant, cell_key
+from .houdini import houdini, inductive_core
+from .invariant import cell_key
 from .mining import SAMPLES, mine, sample_states
-from .store import load, put, save, sources, stored_candidates, with_lemmas
+from .store import load, lookup, put, save, with_lemmas
 from .symbolic import UNBOUNDED, Symbolic
 
 MIN_KIND = 10.0
@@ -66,27 +66,6 @@ class CellProof:
                 "seconds": self.seconds, "reason": self.reason, "results": [r.to_json() for r in self.results]}
 
 
-def _reusable(model, sym) -> list[Invariant] | None:
-    """A stored set (user's store first) proved for exactly this model, or None."""
-    key = cell_key(model)
-    for path in sources():
-        data = load(path)
-        if key in data:
-            cands = stored_candidates(model, data[key])
-            if cands and data.get("_fingerprints", {}).get(key) == fingerprint(sym, cands):
-                return cands
-    return None
-
-
-def _stored_anywhere(model) -> list[Invariant]:
-    key = cell_key(model)
-    for path in sources():
-        data = load(path)
-        if key in data:
-            return stored_candidates(model, data[key])
-    return []
-
-
 def prove_cell(cell: tuple, props: list, args: argparse.Namespace | None, share: float, store_path: str,
                certificate: str | None = None, log: Callable[[str], None] = lambda m: None) -> CellProof:
     """Find, check and store the invariants of one cell within ``share`` seconds, then run ``kind``."""
@@ -97,7 +76,7 @@ def prove_cell(cell: tuple, props: list, args: argparse.Namespace | None, share:
         out.source, out.reason = "none", "no property applies"
         return out
     sym = Symbolic(system, UNBOUNDED)
-    invs = _reusable(model, sym)
+    invs, stored = lookup(model, sym)
     if invs is not None:
         out.source, out.candidates, out.invariants = "reused", len(invs), len(invs)
         log(f"{out.key}: reusing {len(invs)} invariants proved for this model")
@@ -112,7 +91,7 @@ def prove_cell(cell: tuple, props: list, args: argparse.Namespace | None, share:
             mined = mine(model, system, rows=rows, joint=False)
         cands = with_lemmas(model, mined)
         known = {c.name for c in cands}
-        cands += [c for c in _stored_anywhere(model) if c.name not in known]
+        cands += [c for c in stored or [] if c.name not in known]
         out.candidates = len(cands)
         log(f"{out.key}: {len(rows)} states explored, {len(cands)} candidates; Houdini...")
         t1 = time.perf_counter()

@@ -107,14 +107,10 @@ def sources() -> list[str]:
     return [user_store(), PACKAGE_STORE]
 
 
-def proved(sym, model, deadline: float, paths: Sequence[str] | None = None) -> Proved:
-    """The stored invariants of this cell that are inductive for this model.
-
-    The first store (of ``paths``, default :func:`sources`) whose set for the cell was
-    proved for a model with the same fingerprint (same initial states, transitions and
-    invariants) gives it, proof reused; otherwise the first stored set (or the lemmas
-    alone) is re-proved by Houdini now, within ``deadline`` (none kept if it cannot finish).
-    """
+def lookup(model, sym, paths: Sequence[str] | None = None) -> tuple[list[Invariant] | None, list[Invariant] | None]:
+    """The cell's stored sets, from the stores ``paths`` (default :func:`sources`) in order: (the
+    first set proved for a model with ``sym``'s fingerprint, or None; the first set stored at all,
+    or None), each as a candidate list (:func:`stored_candidates`)."""
     key = cell_key(model)
     first = None
     for path in paths if paths is not None else sources():
@@ -123,9 +119,23 @@ def proved(sym, model, deadline: float, paths: Sequence[str] | None = None) -> P
             continue
         cands = stored_candidates(model, data[key])
         if cands and data.get("_fingerprints", {}).get(key) == fingerprint(sym, cands):
-            return Proved([i.name for i in cands], [i.expr for i in cands], sym)
+            return cands, first if first is not None else cands
         if first is None:
             first = cands
+    return None, first
+
+
+def proved(sym, model, deadline: float, paths: Sequence[str] | None = None) -> Proved:
+    """The stored invariants of this cell that are inductive for this model.
+
+    The first store (of ``paths``, default :func:`sources`) whose set for the cell was
+    proved for a model with the same fingerprint (same initial states, transitions and
+    invariants) gives it, proof reused; otherwise the first stored set (or the lemmas
+    alone) is re-proved by Houdini now, within ``deadline`` (none kept if it cannot finish).
+    """
+    reused, first = lookup(model, sym, paths)
+    if reused is not None:
+        return Proved([i.name for i in reused], [i.expr for i in reused], sym)
     cands = first if first is not None else stored_candidates(model, None)
     if not cands:
         return Proved([], [], sym)

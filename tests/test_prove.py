@@ -90,3 +90,24 @@ def test_a_store_that_is_not_json_is_refused_before_any_work(variant, user_store
     (cert / "old").write_text("")
     assert main(["prove", "--variant", variant, *ARGS, "--certificate", str(cert)]) == 2
     assert "not empty (add --force" in capsys.readouterr().err
+
+
+def test_the_users_store_is_read_before_the_packages(user_store) -> None:
+    from mhmailbox.model.properties import CATALOG
+    from mhmailbox.proofs.general import general_model
+    from mhmailbox.proofs.invariant import cell_key
+    from mhmailbox.proofs.symbolic import UNBOUNDED, Symbolic
+
+    model, system, _ = general_model(("hardened", "sc", "silent", "faithful"), list(CATALOG), None)
+    sym = Symbolic(system, UNBOUNDED)
+    package = store.stored_candidates(model, store.load()[cell_key(model)])
+    mine = package[:40]  # the user's own set for this model (the fingerprint covers model and invariants)
+    data: dict = {}
+    store.put(data, model, sym, mine)
+    store.save(data, user_store)
+    assert store.sources() == [user_store, store.PACKAGE_STORE]
+    assert store.lookup(model, sym) == (mine, mine)
+    assert store.lookup(model, sym, [store.PACKAGE_STORE, user_store]) == (package, package)
+    stale = {cell_key(model): data[cell_key(model)], "_fingerprints": {cell_key(model): "0" * 64}}
+    store.save(stale, user_store)
+    assert store.lookup(model, sym) == (package, mine)  # reused from the package; the user's set comes first
