@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 #: is not there yet (an issue still open) is skipped.
 COMMAND_MODULES = (
     "mhmailbox.model.cli",
+    "mhmailbox.model.compare",
     "mhmailbox.proofs.cli",
     "mhmailbox.impl.cli",
     "mhmailbox.conformance.cli",
