@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from mhmailbox.cli import UsageError, positive_int
 from mhmailbox.outfiles import check_output, write_atomically
+from mhmailbox.progress import Progress
 from mhmailbox.shard import add_shard_option, run_record, select as select_shard
 
 from .adapter import IMPLEMENTATIONS
@@ -98,20 +99,38 @@ def main(args: argparse.Namespace) -> int:
     if not _cases(args, sharded=False):
         raise UsageError("no case matches --side/--case")
     cases = _cases(args)  # (a shard past the number of cases runs none, and says so in its report)
-    if args.exec_cmd is not None:
-        from .wire_cli import main as wire_main
+    if args.exec_cmd is not None or args.c_host or args.c_guest:
+        # the C kit and the wire run each case and hand its result to report_case; the C
+        # kit runs only the cases of the sides it was given files for
+        sides = {"host"} if args.c_host else set()
+        sides |= {"guest"} if args.c_guest else set()
+        total = len(cases) if args.exec_cmd is not None else sum(c.side in sides for c in cases)
+        with Progress(total, interval=0) as progress:  # (they print before their first case: no ticker)
+            def report_case(r: Any) -> None:
+                if not args.json:
+                    with progress.paused():
+                        _print_result(r)
+                progress.finish(f"done: {r.case.id}")
+                if progress.done >= total:
+                    progress.close()  # before they print their summary
 
-        return wire_main(args, cases, _print_result)
-    if args.c_host or args.c_guest:
-        from .ckit.cli import main as c_main
+            if args.exec_cmd is not None:
+                from .wire_cli import main as wire_main
 
-        return c_main(args, cases, _print_result)
+                return wire_main(args, cases, report_case)
+            from .ckit.cli import main as c_main
+
+            return c_main(args, cases, report_case)
     results = []
-    for c in cases:
-        r = run_case(c, args.impl, examples=args.examples, derandomize=not args.random)
-        results.append(r)
-        if not args.json:
-            _print_result(r)
+    with Progress(len(cases)) as progress:
+        for c in cases:
+            progress.start(c.id)
+            r = run_case(c, args.impl, examples=args.examples, derandomize=not args.random)
+            results.append(r)
+            if not args.json:
+                with progress.paused():
+                    _print_result(r)
+            progress.finish()
     summ = summary(results)
     summ["impl"] = args.impl
     if args.json:
@@ -267,15 +286,20 @@ def _mutants(args: argparse.Namespace) -> int:
         chosen = tuple(BY_ID[m] for m in args.mutant)
     t0 = time.perf_counter()
     out = []
-    for m in chosen:
-        r = run_mutant(m, examples=args.examples, properties_too=not args.oracle_only)
-        out.append(r)
-        if not args.json:
-            status = (f"killed by {r.by} ({r.property}{': deviates' if r.verdict == 'deviates' else ''})"
-                      if r.killed else "SURVIVED")
-            alone = "" if args.oracle_only else (
-                f"  | properties alone: {r.by_property} ({r.property_only})" if r.by_property else "  | properties alone: survives")
-            print(f"{m.id:30} {status:52} {r.seconds:5.1f} s{alone}", flush=True)
+    with Progress(len(chosen)) as progress:
+        for m in chosen:
+            progress.start(m.id)
+            r = run_mutant(m, examples=args.examples, properties_too=not args.oracle_only)
+            out.append(r)
+            if not args.json:
+                status = (f"killed by {r.by} ({r.property}{': deviates' if r.verdict == 'deviates' else ''})"
+                          if r.killed else "SURVIVED")
+                alone = "" if args.oracle_only else (
+                    f"  | properties alone: {r.by_property} ({r.property_only})" if r.by_property
+                    else "  | properties alone: survives")
+                with progress.paused():
+                    print(f"{m.id:30} {status:52} {r.seconds:5.1f} s{alone}", flush=True)
+            progress.finish()
     killed = sum(r.killed for r in out)
     #: detected, but no case fails on them: only a deviation from the reference procedure shows them
     by_deviation = [] if args.oracle_only else [r.id for r in out if r.killed and r.by_property is None]

@@ -85,8 +85,7 @@ def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], No
     for c in cases:
         r = run_wire_case(c, impl, examples=args.examples, derandomize=not args.random)
         results.append(r)
-        if not args.json:
-            print_result(r)
+        print_result(r)  # (it prints unless --json, and counts the case done)
     summ = summary(results)
     summ["impl"] = impl.name
     info = {"command": list(impl.argv), "side": args.side, "protocol": impl.protocol, "wire": WIRE_VERSION,

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import sys
 from typing import Any, Callable, Iterator
+
+from mhmailbox.progress import Progress
 
 from .check import Result
 from .engines import run_one
@@ -77,30 +78,26 @@ def run_tasks(tasks: list[tuple], props: list, args: argparse.Namespace, jobs: i
 
     ``per_engine_args`` (optional) gives an engine its own options (e.g. its time limit).
     The Z3 engines' time limits are wall-clock: with more jobs than free CPUs a verdict
-    near its limit may come out ``unknown``, never wrongly. A progress line goes to a terminal.
+    near its limit may come out ``unknown``, never wrongly. A progress line goes to stderr
+    if it is a terminal (mhmailbox.progress).
     """
-    tty = sys.stderr.isatty()
     jobs = min(jobs, len(tasks))  # never more worker processes than tasks (--jobs 100000)
     out: dict[tuple, list[Result]] = {}
     args_for = per_engine_args or {}
-
-    def show(n: int, what: str) -> None:
-        if tty:
-            print(f"\r[{n}/{len(tasks)}] {what}"[:79].ljust(79), end="", file=sys.stderr, flush=True)
-
-    if jobs <= 1 or len(tasks) <= 1:
-        for n, task in enumerate(tasks, 1):
-            show(n, f"{task[1]} {' '.join(task[0])} ...")
-            out[task] = run_one(task, props, args_for.get(task[1], args))
-    else:
-        # explicit first: its cells' costs vary most (a few take most of its time); the
-        # many time-limited Z3 tasks then fill in around them
-        order = sorted(tasks, key=lambda t: t[1] != "explicit")
-        work = [(t, props, _options(args_for.get(t[1], args))) for t in order]
-        with contextlib.closing(forked_map(_run_task, work, jobs)) as done:  # (closed on any exception)
-            for n, (task, rs) in enumerate(done, 1):
-                out[task] = rs
-                show(n, f"done: {task[1]} {' '.join(task[0])}")
-    if tty:
-        print("\r".ljust(80) + "\r", end="", file=sys.stderr)
+    with Progress(len(tasks)) as progress:
+        if jobs <= 1 or len(tasks) <= 1:
+            for task in tasks:
+                progress.start(f"{task[1]} {' '.join(task[0])}")
+                out[task] = run_one(task, props, args_for.get(task[1], args))
+                progress.finish()
+        else:
+            # explicit first: its cells' costs vary most (a few take most of its time); the
+            # many time-limited Z3 tasks then fill in around them
+            order = sorted(tasks, key=lambda t: t[1] != "explicit")
+            work = [(t, props, _options(args_for.get(t[1], args))) for t in order]
+            progress.start(f"{jobs} at a time")
+            with contextlib.closing(forked_map(_run_task, work, jobs)) as done:  # (closed on any exception)
+                for task, rs in done:
+                    out[task] = rs
+                    progress.finish(f"done: {task[1]} {' '.join(task[0])}")
     return out

@@ -65,8 +65,7 @@ def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], No
                 continue
             r = run_c_case(c, impl, examples=args.examples, derandomize=not args.random)
             results.append(r)
-            if not args.json:
-                print_result(r)
+            print_result(r)  # (it prints unless --json, and counts the case done)
     name = " + ".join(i.name for i in impls)
     summ = summarize(results, impls[0])
     summ["impl"] = name
