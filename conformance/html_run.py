@@ -4,6 +4,8 @@ The shrunk reproducer of a ``fail`` or ``deviates`` result is run again (as
 ``cases.replay`` does, without Hypothesis) with each access of the side under
 test recorded as a row: the access, the model steps it made the model take, the
 model's position after it, the shared fields of the mailbox and who wrote them.
+The peer's accesses (the reference helper's, or the scripted host's writes) are
+rows too, marked as such, so the chart shows both sides of the handshake.
 The row where the failed property's monitor fired, or where the implementation
 left its model, is the one marked. An implementation this process cannot run
 again (a C kit or wire peer) shows the accesses the result kept (its last 40)
@@ -27,45 +29,75 @@ def _kind(access_kind: str) -> str:
     return {"read": "read", "write": "write", "barrier": "fence"}.get(access_kind, "step")
 
 
-@contextlib.contextmanager
-def _recording(rows: list[dict[str, Any]]) -> Iterator[None]:
-    """While active, every rig's ``_access`` (the side under test's accesses) also adds a row."""
+def _value(v: Any) -> str:
+    return f"<{len(v)} bytes>" if isinstance(v, (bytes, bytearray, memoryview)) else str(v)
+
+
+def _row(rig: Any, rows: list[dict[str, Any]], actor: str, kind: str, text: str, taken: list[str]) -> None:
+    """One row: an access, the model steps it made the model take, and the state after it."""
     from . import rig as rig_mod
 
-    saved = {cls: cls._access for cls in (rig_mod.HostRig, rig_mod.GuestRig)}
+    obs = rig.observer
+    if obs is None or len(rows) >= MAX_ROWS:
+        return
+    rows.append({
+        "step": len(rows) + 1, "actor": actor, "action": kind, "text": text, "model_steps": taken,
+        "memory": {name: str(rig_mod._read_field(rig.mailbox, raw)) for raw, name in FIELDS},
+        "written_by": {name: _origin(rig.prov.get(name, 0)) for _, name in FIELDS},
+        f"model_{obs.side}_at": obs.at if rig.divergence is None else f"stopped ({obs.at})",
+        "_matched": obs.accesses,
+    })
+
+
+@contextlib.contextmanager
+def _recording(rows: list[dict[str, Any]]) -> Iterator[None]:
+    """While active, the rigs add a row for each access of the side under test (with the model
+    steps it made the model take) and of its peer: the reference helper, or the scripted host."""
+    from . import rig as rig_mod
+
     seen: dict[int, int] = {}
 
-    def wrap(orig: Any) -> Any:
+    def under_test(orig: Any) -> Any:
         def _access(self: Any, a: Any) -> None:
             orig(self, a)
-            if len(rows) >= MAX_ROWS:
-                return
             obs = self.observer
             start = seen.get(id(obs), 0)
             if start > len(obs.history):  # the rig cleared it between operations
                 start = 0
-            texts = {s.label: s.text for s in obs.thread.steps}
+            texts = {st.label: st.text for st in obs.thread.steps}
             taken = [f"{lab}: {texts.get(lab, '')}" for lab in obs.history[start:]]
             seen[id(obs)] = len(obs.history)
             line = self.trace[-1] if self.trace else f"{a.side} {a.kind} {a.where}"
-            side = obs.side
-            rows.append({
-                "step": len(rows) + 1, "actor": a.side, "action": a.kind, "text": line,
-                "model_steps": taken,
-                "memory": {name: str(rig_mod._read_field(self.mailbox, raw)) for raw, name in FIELDS},
-                "written_by": {name: _origin(self.prov.get(name, 0)) for _, name in FIELDS},
-                f"model_{side}_at": obs.at if self.divergence is None else f"stopped ({obs.at})",
-                "_matched": obs.accesses,
-            })
+            _row(self, rows, a.side, a.kind, line, taken)
         return _access
 
-    for cls, orig in saved.items():
-        cls._access = wrap(orig)  # type: ignore[method-assign]
+    def reference_helper(orig: Any) -> Any:
+        def _peer_access(self: Any, a: Any) -> None:
+            orig(self, a)
+            value = "" if a.value is None else f" = {_value(a.value)}"
+            _row(self, rows, "guest", a.kind, f"guest {a.kind} {a.where}{value} (reference helper)", [])
+            if rows and rows[-1]["text"].endswith("(reference helper)"):
+                rows[-1]["peer"] = True
+        return _peer_access
+
+    def scripted_host(orig: Any) -> Any:
+        def _host_write(self: Any, name: str, value: int) -> None:
+            orig(self, name, value)
+            _row(self, rows, "host", "write", f"host write {name} = {value} (scripted host)", [])
+            if rows and rows[-1]["text"].endswith("(scripted host)"):
+                rows[-1]["peer"] = True
+        return _host_write
+
+    patches = [(rig_mod.HostRig, "_access", under_test), (rig_mod.GuestRig, "_access", under_test),
+               (rig_mod.HostRig, "_peer_access", reference_helper), (rig_mod.GuestRig, "_host_write", scripted_host)]
+    saved = [(cls, name, cls.__dict__[name]) for cls, name, _ in patches]
+    for cls, name, wrap in patches:
+        setattr(cls, name, wrap(cls.__dict__[name]))
     try:
         yield
     finally:
-        for cls, orig in saved.items():
-            cls._access = orig  # type: ignore[method-assign]
+        for cls, name, orig in saved:
+            setattr(cls, name, orig)
 
 
 def accesses_of(result: Any) -> tuple[list[dict[str, Any]], bool]:
@@ -130,8 +162,9 @@ def conformance_trace(result: Any) -> dict[str, Any]:
                              "implementation this process can run again (--impl)"))
     return {
         "title": f"{result.case.id} [{result.case.level}] {result.verdict}: {result.impl}",
-        "subtitle": f"{len(rows)} accesses of the {result.case.side} under test"
-                    + (", with the model's steps" if with_model else "") + f"; {result.case.text}",
+        "subtitle": f"{sum(not r.get('peer') for r in rows)} accesses of the {result.case.side} under test"
+                    + (", its peer's beside them, with the model's steps" if with_model else "")
+                    + f"; {result.case.text}",
         "property": result.prop or "",
         "property_text": "",
         "violating": None if mark is None else mark + 1,

@@ -142,8 +142,11 @@ def test_conformance_page_shows_accesses_beside_the_model(failed_case) -> None:
     from mhmailbox.conformance.html_run import conformance_trace
 
     trace = conformance_trace(failed_case)
-    rows = trace["steps"][1:]
+    rows = [r for r in trace["steps"][1:] if not r["state"].get("peer")]
     assert len(rows) == 80 and all(r["lane"] == "Guest" for r in rows)
+    peer = [r for r in trace["steps"][1:] if r["state"].get("peer")]  # the scripted host's writes, beside them
+    assert peer and all(r["lane"] == "Host" and r["label"].endswith("(scripted host)") for r in peer)
+    assert "host write go = 1 (scripted host)" in [r["label"] for r in peer]
     marked = trace["steps"][trace["violating"]]
     # the access after which the model's guest.integrity monitor was set: the helper's copy to RAM
     assert marked["label"] == "guest read 4096 = <4096 bytes>"

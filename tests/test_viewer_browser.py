@@ -101,7 +101,10 @@ def test_a_conformance_failure_steps_through_its_accesses(browser, tmp_path) -> 
     b.key("ArrowDown", 40)
     b.key("ArrowDown", 40)
     title, state = shown(b)
-    assert title == "Step 2 of 38: guest" and "model steps:" in state and "model_guest" in state
+    assert title == "Step 2 of 64: host" and "(scripted host)" in state and "model_guest" in state
+    b.click('#chart g.row[data-step="44"] rect')
+    title, state = shown(b)
+    assert title == "Step 44 of 64: guest" and "model steps: wait: spin until go != 0" in state
     b.key("ArrowDown", 40)
     assert shown(b)[1] != state
     b.open((tmp_path / "index.html").as_uri())
