@@ -28,11 +28,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 from mhmailbox.model import values as val
-from mhmailbox.model.expr import And, Expr, Ite, V, lift
-from mhmailbox.model.layout import HDR_MAX
-from mhmailbox.model.program import Fence, Read, Thread, Write
+from mhmailbox.model.expr import And, Expr, Ite
+from mhmailbox.model.program import Read, Thread, Write
 from mhmailbox.model.properties import Property
-from mhmailbox.model.variants import Rfc, flag, g, h
+from mhmailbox.model.variants import Hardened, Rfc, flag, g
 
 AT_MOST_ONCE = Property(
     "reqid.at-most-once", "guest", (),
@@ -48,31 +47,18 @@ class RequestId(Rfc):
     #: ``served``: the highest request id the helper has served (read by the monitor only)
     GUEST_LOCALS: ClassVar[dict[str, int]] = {**Rfc.GUEST_LOCALS, "served": 0}
 
-    # ---- host -------------------------------------------------------------------
-    def publish(self, H: Thread) -> None:
-        idg = val.host_ghost(h("id"))
-        H.step("send.cmd", "cmd_type = cmd; id = id + 1 (a fresh request id)", Write("cmd", h("cmd"), idg),
-               set={"seq": h("seq") + 1})
-        H.step("send.gpa", "gpa = gpa", Write("gpa", h("cgpa"), idg))
-        H.step("send.ret", "ret = -1", Write("ret", lift(val.INVALID), idg))
-        H.step("send.wmb", "smp_wmb()", Fence("wmb"))
-        H.step("send.go", "go = id", Write("go", self.go_value(), idg), ghost=self.go_ghost(), next="send.poll")
-
-    def go_value(self) -> Expr:
-        return h("seq")
-
-    def complete(self, done: Expr) -> Expr:
-        """The host accepts only the echo of its own request id."""
-        return done.eq(h("seq"))
-
-    def save_header(self, H: Thread) -> None:
-        H.step("save.len1", "len = hdr.len, once, into private memory; if len > 1024: fail", Read("hdr_len", "l1"),
-               set={"l2": V("host.l1"), "l3": V("host.l1")},
-               next=[(V("host.l1").gt(HDR_MAX), "save.fail"), (None, "save.page")])
+    # ---- host: the pieces that are hardened's, taken as they are ------------------
+    #: go = a fresh id (hardened calls it seq), done must echo it, hdr.len read once
+    publish = Hardened.publish
+    go_value = Hardened.go_value
+    complete = Hardened.complete
+    save_header = Hardened.save_header
+    #: the adversary may write any id (not only rfc's 0/1/2)
+    host_go_domain = Hardened.host_go_domain
+    guest_done_domain = Hardened.guest_done_domain
 
     # ---- helper -----------------------------------------------------------------
-    def guest_start(self, G: Thread) -> None:
-        G.step("start", "at start: leave go alone (a request posted before is served)", None)
+    guest_start = Hardened.guest_start  # go is left alone at start
 
     def go_pending(self, go: Expr) -> Expr:
         return go.gt(g("last"))
@@ -91,9 +77,3 @@ class RequestId(Rfc):
                ghost=flag("guest.refusal-reported", And(status.eq(val.OK), g("did").eq(0))))
         G.step("done", "done = the request id (echo)", Write("done", g("go"), self.gghost()),
                set={"last": g("go"), **{k: 0 for k in self.GUEST_SCRATCH + ("go",)}}, next="wait")
-
-    def host_go_domain(self, n: int) -> tuple[int, ...]:
-        return tuple(range(0, n + 2))
-
-    def guest_done_domain(self, n: int) -> tuple[int, ...]:
-        return tuple(range(0, n + 2))
