@@ -300,6 +300,8 @@ class _Mailbox:
 
     def write(self, e: LogEvent, ghost: int) -> None:
         n = min(e.len, SHARED_SIZE - e.off)
+        if n <= 0:
+            return  # wholly past the shared area (reported as adversary.in-bounds)
         p = _Pending(e.off, e.data[:n], ghost, self.fences[e.side], e.line)
         if self.chk.memory == "sc" or e.by:
             self.buf[e.side].append(p)

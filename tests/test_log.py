@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mhmailbox.cli import main
 from mhmailbox.conformance.logcheck import check_log
@@ -187,3 +189,51 @@ def test_a_recorded_helper_conforms_and_a_plaintext_helper_does_not():
     io_write = _find(bad, "guest", "write", 0x1000)
     assert [(v.prop, v.line) for v in r.violations] == [("guest.confidential", io_write)]
     assert (r.divergence["line"], r.divergence["model_at"]) == (io_write, "save")
+
+
+def test_a_run_over_the_wire_is_recorded_and_judged_as_the_same_run_in_process():
+    """conform --exec ... --record: the suite's rig records a process's accesses as it does our own
+    host's (the rfc host copies an empty header: a read of 0 bytes, which the wire accepts)."""
+    from mhmailbox.conformance.wire import wire_host
+
+    impl = wire_host("python3 -m mhmailbox.conformance.wire_python --side host --impl rfc", "rfc")
+    try:
+        lines = record_replay("host/stale-completion", impl, STALE).splitlines()
+    finally:
+        impl.stop()
+    r = check_log(lines, "rfc")
+    assert [v.prop for v in r.violations] == ["order.response"] and r.divergence is None
+    assert r.violations[0].line == _find(lines, "host", "read", 0x14, nth=-1)
+
+
+_VALUES = st.one_of(st.integers(-2, 1 << 70), st.text(max_size=6), st.none(), st.booleans(),
+                    st.sampled_from(["00", "ff" * 4, "host", "guest", "read", "write", "mb", "save", "ok"]))
+
+
+@settings(max_examples=60)
+@given(data=st.data())
+def test_an_edited_log_is_judged_or_refused_never_a_crash(hardened_log, data):
+    """Whatever one line becomes (a field changed, dropped or added, the line deleted or doubled),
+    check-log gives a report or a LogFormatError naming a line: never another exception."""
+    lines = list(hardened_log)
+    n = data.draw(st.integers(1, len(lines) - 1))
+    how = data.draw(st.sampled_from(["set", "drop", "delete", "double"]))
+    d = json.loads(lines[n])
+    if how == "set":
+        d[data.draw(st.sampled_from(["i", "side", "ev", "off", "len", "data", "kind", "op", "gpa", "now_ns", "by",
+                                     "vm", "result"]))] = data.draw(_VALUES)
+        lines[n] = json.dumps(d)
+    elif how == "drop" and len(d) > 1:
+        del d[data.draw(st.sampled_from(sorted(d)))]
+        lines[n] = json.dumps(d)
+    elif how == "delete":
+        del lines[n]
+    else:
+        lines.insert(n, lines[n])
+    memory = data.draw(st.sampled_from(["sc", "tso", "relaxed"]))
+    try:
+        r = check_log(lines, "hardened", memory=memory)
+    except LogFormatError as e:
+        assert 1 <= e.line <= len(lines) + 1
+    else:
+        assert r.verdict in ("conforms", "violated", "diverges")
