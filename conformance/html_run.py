@@ -191,7 +191,7 @@ def conform_pages(impl: str, results: list[Any]) -> dict[str, str]:
         name = f"{file_name(r.case.id)}.html"
         if r.verdict in ("fail", "deviates"):
             trace = conformance_trace(r)
-            pages[name] = page(trace["title"], [trace])
+            pages[name] = page(trace["title"], [trace], index="index.html")
             rows.append((name, [r.case.id, r.case.level, r.verdict, r.prop or "", r.message or ""]))
         else:
             rows.append((None, [r.case.id, r.case.level, r.verdict, "", r.reason or ""]))

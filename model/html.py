@@ -84,15 +84,17 @@ def model_trace(result: dict[str, Any], info: Iterable[tuple[str, str]] = ()) ->
     }
 
 
-def page(title: str, traces: list[dict[str, Any]]) -> str:
-    """A self-contained HTML page showing ``traces`` (a picker chooses among several)."""
+def page(title: str, traces: list[dict[str, Any]], index: str | None = None) -> str:
+    """A self-contained HTML page showing ``traces`` (a picker chooses among several); ``index``:
+    the link back to the pages' index, for a page among others."""
+    back = f"<a id=\"index\" href=\"{html.escape(index, quote=True)}\">&larr; all pages</a> " if index else ""
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         f"<title>{html.escape(title)}</title>\n<style>\n{_asset('html_viewer.css')}</style>\n</head>\n<body>\n"
         "<header><h1 id=\"title\"></h1><div id=\"subtitle\"></div>"
         "<label id=\"picker\" hidden>trace <select id=\"pick\"></select></label></header>\n"
-        "<nav><button id=\"prev\" type=\"button\">&larr; back</button> <span id=\"position\"></span> "
+        f"<nav>{back}<button id=\"prev\" type=\"button\">&larr; back</button> <span id=\"position\"></span> "
         "<button id=\"next\" type=\"button\">forward &rarr;</button> "
         "<span class=\"hint\">arrow keys step; Home and End jump; click a row of the chart</span></nav>\n"
         "<main><section id=\"chart-box\"><svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\"></svg></section>\n"
@@ -179,7 +181,7 @@ def review_pages(reviews: list[Any]) -> dict[str, str]:
         trace["title"] = f"{f.id}. {f.title}"
         trace["subtitle"] = f"{f.property} on rfc: {cell}; " + trace["subtitle"]
         name = f"{file_name(f.id)}.html"
-        pages[name] = page(f"{f.id}. {f.title}", [trace])
+        pages[name] = page(f"{f.id}. {f.title}", [trace], index="index.html")
         rows.append((name, [f.id, f.title, f.property, cell,
                             f"{rfc['verdict']}, {rfc['depth']} steps", hv]))
     pages["index.html"] = index_page(

@@ -98,6 +98,7 @@ def test_review_html_writes_a_page_per_finding_and_an_index(tmp_path, capsys) ->
     assert sorted(p.name for p in out.iterdir()) == ["F3.html", "F8.html", "index.html"]
     index = (out / "index.html").read_text()
     assert 'href="F3.html"' in index and 'href="F8.html"' in index and "A failed INIT is ignored" in index
+    assert '<a id="index" href="index.html">' in (out / "F8.html").read_text()
     data = page_data((out / "F8.html").read_text())["traces"][0]
     assert data["title"] == "F8. A failed INIT is ignored" and data["violating"] == len(data["steps"]) - 1
     assert [k for k, _ in data["info"]] == ["Finding", "Cause", "Fix", "hardened, same cell"]
