@@ -19,6 +19,7 @@ import functools
 import html
 import json
 import os
+import re
 from importlib import resources
 from typing import Any, Iterable
 
@@ -27,6 +28,8 @@ from mhmailbox.errors import UsageError
 from .mermaid import _kind, _who
 from .properties import BY_ID
 
+#: Words of a step that reads shared memory (when the model's action kind does not say).
+_READ_WORDS = re.compile(r"\bread\b|\bpoll\b|\breturn ret\b|the peer decides")
 #: The lanes of the chart, left to right (as in the Mermaid diagrams).
 LANES = ("Host", "Memory", "Guest")
 
@@ -60,7 +63,11 @@ def chart_step(step: dict[str, Any], kinds: dict[str, str] | None = None) -> dic
     text = str(step.get("text", ""))
     if step.get("params"):
         text += " [" + ", ".join(f"{k}={v}" for k, v in step["params"].items()) + "]"
-    kind = (kinds or {}).get(str(step.get("action")), "") or _kind(step)
+    kind = (kinds or {}).get(str(step.get("action")), "")
+    if kind not in ("read", "write", "fence", "flush", "sync", "tick"):  # "adversary", "step": by its words
+        # a read whose value a hostile peer decides is a "step" of the model; words first for reads,
+        # as "(read with no read barrier)" would otherwise read as a barrier
+        kind = "read" if _READ_WORDS.search(text.lower()) else _kind(step)
     lane = "Memory" if kind in ("flush", "sync") else _who(step)
     return {"lane": lane, "kind": kind, "label": text}
 

@@ -208,3 +208,13 @@ def test_a_deviation_is_marked_where_the_implementation_leaves_its_model(monkeyp
     assert not before["state"]["model_guest_at"].startswith("stopped")
     assert trace["violating_text"] == "the implementation leaves its model here"
     assert any(k == "Divergence" for k, _ in trace["info"])
+
+
+def test_reads_a_hostile_peer_decides_are_reads() -> None:
+    """Against an adversarial guest the host's reads are model steps whose value the peer picks:
+    still arrows from Memory, not notes or barriers."""
+    [r] = check_cell("rfc", "sc", "adversarial", "faithful", properties=[BY_ID["adversary.header-bound"]])
+    steps = page_data(verify_page([r.to_json()]))["traces"][0]["steps"]
+    decided = [s for s in steps if "the peer decides" in s["label"]]
+    assert decided and all(s["kind"] == "read" for s in decided)
+    assert [s["kind"] for s in steps if s["label"] == "smp_wmb()"] == ["fence", "fence"]
