@@ -165,7 +165,9 @@ def _user_frame(exc: BaseException, cls: type) -> str:
 def _failing_step(exc: BaseException) -> Step | None:
     """The step the model was compiling when ``exc`` was raised (the innermost frame holding one)."""
     found = None
-    for frame, _line in traceback.walk_tb(exc.__traceback__):
+    for i, (frame, _line) in enumerate(traceback.walk_tb(exc.__traceback__)):
+        if i == 0:  # the frame that caught it (check_variant: its own loop variables are no clue)
+            continue
         for value in frame.f_locals.values():
             if isinstance(value, Step):
                 found = value
@@ -214,7 +216,8 @@ def check_variant(cls: type[Rfc]) -> None:
     flagged: set[str] = set()  # every variable some step updates, to find a monitor no step sets
     shapes = [("honest", "faithful", Bounds()), ("honest", "adversarial", Bounds()),
               ("adversarial", "faithful", Bounds()),
-              ("honest", "faithful", Bounds(scripts=("any",), symbolic_time=True))]
+              ("honest", "faithful", Bounds(scripts=("any",), symbolic_time=True)),
+              ("slow", "faithful", Bounds(scripts=("source2", "target"), helper_first=True))]
     for memory in MODELS:
         for guest, host, bounds in shapes:
             try:
@@ -222,8 +225,9 @@ def check_variant(cls: type[Rfc]) -> None:
             except Exception as exc:  # the user's code, or a rule build() enforces
                 step = _failing_step(exc)
                 where = f", thread {step.thread}, step {step.label!r}" if step else ""
-                raise VariantError(f"variant {cls.name}{where} ({memory}, {guest} guest, {host} host) cannot be "
-                                   f"built{_user_frame(exc, cls)}: {_one_line(exc)}") from None
+                cell = f"{memory}, {guest} guest, {host} host" + (", helper first" if bounds.helper_first else "")
+                raise VariantError(f"variant {cls.name}{where} ({cell}) cannot be built{_user_frame(exc, cls)}: "
+                                   f"{_one_line(exc)}") from None
             for thread in model.threads.values():
                 for st in thread.steps:
                     problem = _step_problem(cls, thread, st, set(model.system.variables))

@@ -157,9 +157,9 @@ def test_excerpt_matching_rules() -> None:
                          [pytest.param(*block, id=f"{block[0]}: {block[1]}") for block in console_blocks()])
 def test_console_block_shows_what_the_command_prints(doc, command, expected, capsys, monkeypatch) -> None:
     """From the repository root (paths in the blocks are relative to it); a conform run that
-    shows a failing case exits 1, which is what it should do."""
+    shows a failing case, or a compare that shows a row B breaks, exits 1, which is what it should do."""
     monkeypatch.chdir(ROOT)
-    shows_failure = any(line.startswith("FAIL ") for line in expected)
+    shows_failure = any(line.startswith("FAIL ") or line.rstrip().endswith("  broken") for line in expected)
     out = run(shlex.split(command)[1:], capsys, codes=(1,) if shows_failure else (0,))
     why = matches(expected, out.rstrip("\n").split("\n"))
     assert why is None, f"{doc}, `{command}`: {why}"

@@ -269,3 +269,12 @@ def test_prove_then_kind_proves_the_user_property(capsys, tmp_path, monkeypatch)
     capsys.readouterr()
     [r] = _verify_json(capsys, ["--engine", "kind", "--time-limit", "30"] + cell)
     assert (r["property"], r["verdict"]) == ("reqid.at-most-once", "proved"), r["note"]
+
+
+def test_a_label_the_model_needs_is_named(capsys, tmp_path) -> None:
+    # the helper's "start" is where "helper first" cells hold the host back: only those cells miss it
+    path = _file(tmp_path, HEAD + "class Bad(Rfc):\n    def guest_start(self, G):\n"
+                                  "        G.step('boot', 'at start: nothing', None)\n")
+    err = _one_line_error(capsys, ["verify", "--variant", f"{path}:Bad"])
+    assert ("variant Bad (sc, slow guest, faithful host, helper first) cannot be built: "
+                   "KeyError: guest has no label 'start'") in err
