@@ -191,7 +191,7 @@ def _heading(a: str, b: str, r: Row) -> str:
 
 def summary_line(a: str, b: str, rows: list[Row]) -> str:
     s = summary(rows)
-    return (f"{b} against {a}: {len(rows)} rows; "
+    return (f"{b} against {a}: {len(rows)} row{'s' if len(rows) != 1 else ''}; "
             + ", ".join(f"{n} {status}" for status, n in s.items()))
 
 
