@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import time
+from collections import Counter
 from typing import Any
 
 import attrs
@@ -28,6 +29,8 @@ import cvc5
 from . import certificate_format as fmt
 
 HOLDS, FAILS, TIMEOUT = "holds", "fails", "timeout"
+#: the largest k a certificate may claim (kind stops at 6): the goal grows with k
+MAX_K = 64
 
 
 class CertificateError(Exception):
@@ -86,6 +89,11 @@ def _read_manifest(path: str) -> dict:
                         ("proofs", list)):
         if not isinstance(doc.get(field), kind):
             raise CertificateError(f"{path}: the manifest's {field!r} is missing or not a {kind.__name__}")
+    if not 0 < doc["selectors"] <= 100_000:
+        raise CertificateError(f"{path}: the manifest's 'selectors' is {doc['selectors']}, not a transition count")
+    for field in ("state_variables", "parameters"):
+        if not all(isinstance(n, str) and "|" not in n and "\\" not in n for n in doc[field]):
+            raise CertificateError(f"{path}: the manifest's {field!r} holds something that is not a name")
     return doc
 
 
@@ -108,8 +116,10 @@ def _split(text: str) -> tuple[dict[str, str], str]:
     return defs, "".join(lines[goal_at:])
 
 
-def _solve(text: str, name: str, timeout: float) -> tuple[str, str]:
-    """cvc5's answer to one SMT-LIB file: (status, reason)."""
+def _solve(text: str, name: str, timeout: float, expected: Counter) -> tuple[str, str]:
+    """cvc5's answer to one SMT-LIB file: (status, reason). ``expected``: how many commands of
+    each kind the file must hold (a command hidden in a definition's lines, say an ``assert``
+    indented like a conjunct, makes the count differ and the file fail)."""
     tm = cvc5.TermManager()
     solver = cvc5.Solver(tm)
     solver.setOption("tlimit-per", str(max(1, int(timeout * 1000))))
@@ -117,25 +127,40 @@ def _solve(text: str, name: str, timeout: float) -> tuple[str, str]:
     parser = cvc5.InputParser(solver, sm)
     parser.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text, name)
     answers = []
+    seen: Counter = Counter()
     try:
         while True:
             cmd = parser.nextCommand()
             if cmd.isNull():
                 break
+            kind = cmd.getCommandName()
+            seen[kind] += 1
+            if kind not in expected:
+                return FAILS, f"an unexpected command: ({kind} ...)"
             out = cmd.invoke(solver, sm).strip()
-            if cmd.getCommandName() == "check-sat":
+            if kind == "check-sat":
                 answers.append(out)
             elif out and not out.startswith("success"):
                 return FAILS, f"cvc5: {out.splitlines()[0]}"
     except RuntimeError as exc:  # cvc5's parse and type errors
         return FAILS, f"cvc5 could not read it: {' '.join(str(exc).split())[:200]}"
-    if len(answers) != 1:
-        return FAILS, f"expected one check-sat, found {len(answers)}"
+    if seen != expected:
+        diff = ", ".join(f"{k}: {seen[k]} (expected {expected[k]})" for k in sorted(set(seen) | set(expected))
+                         if seen[k] != expected[k])
+        return FAILS, f"not the obligation's commands: {diff}"
     if answers[0] == "unsat":
         return HOLDS, "unsat"
     if answers[0] == "sat":
         return FAILS, "sat: the obligation does not hold (a counterexample exists)"
     return TIMEOUT, f"cvc5 answered {answers[0]!r} within {timeout:g} s"
+
+
+def commands(kind: str, goal: str) -> Counter:
+    """The commands an obligation file of ``kind`` with this goal holds."""
+    c = Counter({"set-logic": 1, "define-fun": len(fmt.USES[kind])})
+    for line in goal.splitlines():
+        c[line[1:].split(" ", 1)[0].rstrip(")")] += 1
+    return c
 
 
 def check(directory: str, timeout: float = 60.0, progress=None) -> Report:
@@ -145,6 +170,7 @@ def check(directory: str, timeout: float = 60.0, progress=None) -> Report:
     order: list[Obligation] = []
     proofs: list[dict] = []
     paths: dict[int, str] = {}
+    expected: dict[int, Counter] = {}
     for mpath in manifests(directory):
         doc = _read_manifest(mpath)
         root = os.path.dirname(os.path.dirname(os.path.abspath(mpath)))  # files are named from the cell's parent
@@ -163,6 +189,9 @@ def check(directory: str, timeout: float = 60.0, progress=None) -> Report:
                 ob = Obligation(rel, doc["cell"], str(proof.get("property")), o["kind"])
                 mine.append(ob)
                 ob.status, ob.reason = _static(root, rel, o, proof, doc, defs_of_proof)
+                if not ob.status:
+                    expected[id(ob)] = commands(o["kind"], fmt.goal(o["kind"], proof.get("k") or 1, doc["state_variables"],
+                                                                    doc["selectors"], doc["parameters"]))
             proofs.append({"cell": doc["cell"], "property": proof.get("property"), "engine": proof.get("engine"),
                            "method": proof.get("method"), "k": proof.get("k"), "assumes": proof.get("assumes"),
                            "files": [ob.file for ob in mine]})
@@ -180,7 +209,7 @@ def check(directory: str, timeout: float = 60.0, progress=None) -> Report:
         with open(paths[id(ob)], encoding="utf-8") as fh:
             text = fh.read()
         t1 = time.perf_counter()
-        ob.status, ob.reason = _solve(text, ob.file, timeout)
+        ob.status, ob.reason = _solve(text, ob.file, timeout, expected[id(ob)])
         ob.seconds = round(time.perf_counter() - t1, 3)
         if progress is not None:
             progress(i + 1, len(todo), ob)
@@ -207,8 +236,8 @@ def _static(root: str, rel: str, o: dict, proof: dict, doc: dict, defs_of_proof:
         return FAILS, "not UTF-8 text"
     defs, goal = _split(text)
     k = proof.get("k")
-    if not isinstance(k, int) or k < 1:
-        return FAILS, f"the proof's k is {k!r}, not a positive integer"
+    if not isinstance(k, int) or not 1 <= k <= MAX_K:
+        return FAILS, f"the proof's k is {k!r}, not an integer from 1 to {MAX_K}"
     want = fmt.goal(o["kind"], k, doc["state_variables"], doc["selectors"], doc["parameters"])
     if goal != want:
         return FAILS, f"its goal is not the {o['kind']} obligation's (only the definitions may differ between files)"

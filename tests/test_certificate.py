@@ -187,3 +187,16 @@ def test_verify_pdr_writes_certificates_for_its_relative_proofs(tmp_path, capsys
     m = json.loads((d / "hardened.sc.honest.adversarial.sb2.pdr" / fmt.MANIFEST).read_text())
     assert [(p["property"], p["engine"], p["k"]) for p in m["proofs"]] == [("guest.integrity", "pdr", 1)]
     assert check(str(d), timeout=120).ok
+
+
+def test_a_command_hidden_among_the_definitions_is_refused(cert) -> None:
+    """An ``assert`` indented like a conjunct, added to Inv in every file alike, passes the goal and the
+    one-Inv checks; cvc5's own count of the commands catches it."""
+    hide = lambda t: t.replace("  true))", "  true))\n  (assert false)")  # noqa: E731
+    for path in folder(cert).glob("*.smt2"):
+        if "(define-fun Inv " in path.read_text():
+            rewrite(cert, path.name, hide)
+    report = check(str(cert), timeout=120)
+    assert not report.ok
+    assert {o.reason.split(":")[0] for o in report.obligations if "define-fun Inv" in
+            (cert / o.file).read_text()} == {"not the obligation's commands"}
