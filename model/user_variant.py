@@ -27,7 +27,7 @@ from mhmailbox.errors import UsageError
 
 from .broken import MUTANTS
 from .expr import Expr, variables
-from .program import Read, Step, Write
+from .program import Read, Step, Thread, Write
 from .properties import CATALOG, GUESTS, HOSTS, Property
 from .variants import VARIANTS, Hardened, Rfc
 
@@ -162,16 +162,27 @@ def _user_frame(exc: BaseException, cls: type) -> str:
     return where
 
 
-def _failing_step(exc: BaseException) -> Step | None:
-    """The step the model was compiling when ``exc`` was raised (the innermost frame holding one)."""
-    found = None
+def _failing_step(exc: BaseException) -> str:
+    """", thread T, step 'L'" for the step being compiled or written when ``exc`` was raised.
+
+    The innermost frame holding a Step is the step being compiled; failing that, the innermost
+    thread being built had its last step written, and the failure is in the next one's arguments.
+    """
+    step, thread = None, None
     for i, (frame, _line) in enumerate(traceback.walk_tb(exc.__traceback__)):
         if i == 0:  # the frame that caught it (check_variant: its own loop variables are no clue)
             continue
-        for value in frame.f_locals.values():
+        for name, value in frame.f_locals.items():
             if isinstance(value, Step):
-                found = value
-    return found
+                step = value
+            elif isinstance(value, Thread) and name != "self":  # a thread being built, not one asked a question
+                thread = value
+    if step is not None:
+        return f", thread {step.thread}, step {step.label!r}"
+    if thread is not None:
+        last = thread.steps[-1].label if thread.steps else None
+        return f", thread {thread.name}, " + (f"the step after {last!r}" if last else "its first step")
+    return ""
 
 
 # ---------------------------------------------------------------- checks
@@ -223,8 +234,7 @@ def check_variant(cls: type[Rfc]) -> None:
             try:
                 model = build(cls, memory, guest, host, bounds)
             except Exception as exc:  # the user's code, or a rule build() enforces
-                step = _failing_step(exc)
-                where = f", thread {step.thread}, step {step.label!r}" if step else ""
+                where = _failing_step(exc)
                 cell = f"{memory}, {guest} guest, {host} host" + (", helper first" if bounds.helper_first else "")
                 raise VariantError(f"variant {cls.name}{where} ({cell}) cannot be built{_user_frame(exc, cls)}: "
                                    f"{_one_line(exc)}") from None

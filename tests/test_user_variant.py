@@ -152,7 +152,8 @@ class Bad(Hardened):
 class Bad(Rfc):
     def go_ghost(self):
         return merge(flag("order.publish", V("host.cmd").eq(1)), flag("order.publish", V("host.cmd").eq(2)))
-""", "v.order.publish updated twice in one step"),
+""", "variant Bad, thread host, the step after 'send.wmb' (sc, honest guest, faithful host) cannot be built "
+        "(mine.py line 8, in go_ghost): ValueError: v.order.publish updated twice in one step"),
     "an update of an undeclared ghost": ("""
 class Bad(Rfc):
     def go_ghost(self):
