@@ -141,6 +141,7 @@ class _Mailbox:
         self.guest_gpa = 0  # the concrete gpa the helper last read
         self.io_read: tuple | None = None  # registry entry of the page the helper last read
         self.snaps: dict[str, tuple] = {}  # side -> (memory, its buffer, ghosts) at its last access
+        self.frozen: tuple[bytes, dict] | None = None  # memory and ghosts as last copied
         if "host" in self.judges:
             self._model("host", None, lambda o: o.choose(role=0))
 
@@ -187,8 +188,11 @@ class _Mailbox:
         return self.abstract(name, f, data), ghost.get(f, 0) if g is None else g
 
     def snapshot(self, side: str) -> None:
-        """Keep what ``side`` sees now, for :meth:`_peek` after its next access."""
-        self.snaps[side] = (bytes(self.mem), list(self.buf[side]), dict(self.ghost))
+        """Keep what ``side`` sees now, for :meth:`_peek` after its next access (memory is copied
+        only when a write reached it since the last copy)."""
+        if self.frozen is None:
+            self.frozen = (bytes(self.mem), dict(self.ghost))
+        self.snaps[side] = (self.frozen[0], list(self.buf[side]), self.frozen[1])
 
     # --- abstraction ------------------------------------------------------------------
     def gpa_class(self, gpa: int) -> int:
@@ -261,6 +265,7 @@ class _Mailbox:
                 for x in [x for x in oq if x.line < p.line and _overlap(x, p)]:
                     self._commit(other, x)
         self.buf[side].remove(p)
+        self.frozen = None
         self.mem[p.off:p.off + len(p.data)] = p.data
         for f in _fields_in(p.off, len(p.data)):
             self.ghost[f] = p.ghost
