@@ -287,12 +287,13 @@ def _params(e: Expr) -> set[str]:
 
 def catalog_of(names: Iterable[str]) -> tuple[Property, ...]:
     """The catalog for a run over these variants: the built-in properties, then each variant's own."""
-    out = list(CATALOG)
+    out = {p.id: p for p in CATALOG}
     for n in names:
-        for p in getattr(resolve_variant(n), "PROPERTIES", ()):
-            if p not in out:
-                out.append(p)
-    return tuple(out)
+        for p in resolve_variant(n).PROPERTIES:
+            if out.setdefault(p.id, p) != p:
+                raise VariantError(f"variant {n} declares property {p.id} differently from another variant of "
+                                   "this run; give one of them another id")
+    return tuple(out.values())
 
 
 __all__ = ["resolve_variant", "variant_arg", "catalog_of", "is_user_spec", "known_variant", "VariantError",

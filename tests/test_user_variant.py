@@ -279,3 +279,19 @@ def test_a_label_the_model_needs_is_named(capsys, tmp_path) -> None:
     err = _one_line_error(capsys, ["verify", "--variant", f"{path}:Bad"])
     assert ("variant Bad (sc, slow guest, faithful host, helper first) cannot be built: "
                    "KeyError: guest has no label 'start'") in err
+
+
+def test_one_property_id_means_one_property_in_a_run(capsys, tmp_path) -> None:
+    other = _file(tmp_path, f"""
+from mhmailbox.model.properties import Property
+from mhmailbox.model.user_variant import resolve_variant
+
+RequestId = resolve_variant({EXAMPLE!r})
+
+
+class Other(RequestId):
+    name = "reqid-other-text"
+    PROPERTIES = (Property("reqid.at-most-once", "guest", (), "another text"),)
+""")
+    assert "declares property reqid.at-most-once differently" in _one_line_error(
+        capsys, ["verify", "--variant", EXAMPLE, "--variant", other + ":Other", "--memory", "sc"])
