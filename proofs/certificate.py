@@ -10,10 +10,11 @@ proof no longer rests on Z3 alone. Z3 is used here only to print terms.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import attrs
 import z3
@@ -22,7 +23,9 @@ from mhmailbox.errors import UsageError
 from mhmailbox.outfiles import write_atomically
 
 from . import certificate_format as fmt
+from .general import general_model
 from .invariant import cell_key
+from .symbolic import UNBOUNDED, Symbolic
 
 
 @attrs.frozen
@@ -141,8 +144,37 @@ def write_cell(directory: str, engine: str, model, sym, proofs: Sequence[ProofOf
                         "cell": key, "property": prop.id, "engine": engine, "method": "k-induction", "k": pr.k,
                         "invariants": len(pr.names), "assumes": prop.assumes or None,
                         "obligations": obligations})
-    manifest = {"format": fmt.FORMAT, "cell": key, "logic": fmt.LOGIC,
-                "state_variables": w.names, "selectors": len(w.sel), "parameters": list(w.p),
+    manifest = {"format": fmt.FORMAT, "cell": key, "logic": fmt.LOGIC, "variant": model.variant,
+                "memory": model.memory, "guest": model.guest, "host": model.host, "buffer": model.bounds.capacity,
+                "properties": [p.id for p in props], "state_variables": w.names, "selectors": len(w.sel), "parameters": list(w.p),
                 "proofs": entries}
     write_atomically(os.path.join(directory, folder, fmt.MANIFEST), json.dumps(manifest, indent=1) + "\n")
     return os.path.join(directory, folder)
+
+
+def model_definitions(doc: dict) -> Callable[[str, str], str]:
+    """For ``check-certificate --model``: the ``Init``, ``Trans`` and ``Bad`` definitions the model
+    at hand gives for a manifest's cell, as :class:`Writer` prints them (Z3 only prints terms
+    here); ``(name, property) -> text``. UsageError when the manifest's model cannot be rebuilt."""
+    from mhmailbox.model.user_variant import VariantError, catalog_of
+
+    try:
+        catalog = {p.id: p for p in catalog_of([doc["variant"]])}
+        props = [catalog[i] for i in doc["properties"]]
+        cell = (doc["variant"], doc["memory"], doc["guest"], doc["host"])
+        args = argparse.Namespace(deadline=2, quantum=1, buffer=int(doc["buffer"]), script=None)
+    except (KeyError, TypeError, ValueError, VariantError) as exc:
+        raise UsageError(f"--model: cannot rebuild the model of {doc.get('cell')!r} "
+                         f"({' '.join(str(exc).split())}; a variant of your own needs --variant PATH.py:Class)") from None
+    model, system, _ = general_model(cell, props, args)
+    w = Writer(Symbolic(system, UNBOUNDED), model)
+    ids = [p.id for p in model.properties]
+
+    def definition(name: str, prop: str) -> str:
+        if name == "Init":
+            return w.init
+        if name == "Trans":
+            return w.trans
+        return w.bad(ids.index(prop)) if prop in ids else ""
+
+    return definition

@@ -163,8 +163,12 @@ def commands(kind: str, goal: str) -> Counter:
     return c
 
 
-def check(directory: str, timeout: float = 60.0, progress=None) -> Report:
-    """Check every obligation of every manifest in ``directory`` (see the module docstring)."""
+def check(directory: str, timeout: float = 60.0, progress=None, model=None) -> Report:
+    """Check every obligation of every manifest in ``directory`` (see the module docstring).
+
+    ``model``: a function from a manifest to ``(name, property) -> definition text``
+    (:func:`.certificate.model_definitions`); then ``Init``, ``Trans`` and ``Bad`` must also be
+    the ones the model at hand gives, so the certificate is about this model."""
     t0 = time.perf_counter()
     seen: dict[str, Obligation] = {}
     order: list[Obligation] = []
@@ -174,6 +178,7 @@ def check(directory: str, timeout: float = 60.0, progress=None) -> Report:
     for mpath in manifests(directory):
         doc = _read_manifest(mpath)
         root = os.path.dirname(os.path.dirname(os.path.abspath(mpath)))  # files are named from the cell's parent
+        reference = model(doc) if model is not None else None
         for proof in doc["proofs"]:
             obs = proof.get("obligations") if isinstance(proof, dict) else None
             if not isinstance(obs, list) or not obs:
@@ -188,7 +193,7 @@ def check(directory: str, timeout: float = 60.0, progress=None) -> Report:
                 rel = str(o.get("file", ""))
                 ob = Obligation(rel, doc["cell"], str(proof.get("property")), o["kind"])
                 mine.append(ob)
-                ob.status, ob.reason = _static(root, rel, o, proof, doc, defs_of_proof)
+                ob.status, ob.reason = _static(root, rel, o, proof, doc, defs_of_proof, reference)
                 if not ob.status:
                     expected[id(ob)] = commands(o["kind"], fmt.goal(o["kind"], proof.get("k") or 1, doc["state_variables"],
                                                                     doc["selectors"], doc["parameters"]))
@@ -216,7 +221,8 @@ def check(directory: str, timeout: float = 60.0, progress=None) -> Report:
     return Report(directory, order, proofs, round(time.perf_counter() - t0, 3))
 
 
-def _static(root: str, rel: str, o: dict, proof: dict, doc: dict, defs_of_proof: dict) -> tuple[str, str]:
+def _static(root: str, rel: str, o: dict, proof: dict, doc: dict, defs_of_proof: dict,
+            reference=None) -> tuple[str, str]:
     """("", "") when the file passes the checks before the solver; else (FAILS, why)."""
     path = os.path.normpath(os.path.join(root, rel))
     if not rel or os.path.isabs(rel) or not path.startswith(os.path.abspath(root) + os.sep):
@@ -247,6 +253,8 @@ def _static(root: str, rel: str, o: dict, proof: dict, doc: dict, defs_of_proof:
         first = defs_of_proof.setdefault(name, (rel, body))
         if first[1] != body:
             return FAILS, f"its {name} differs from the one in {first[0]} (one proof, one {name})"
+        if reference is not None and name != "Inv" and body.rstrip("\n") != reference(name, str(proof.get("property"))):
+            return FAILS, f"its {name} is not the model's (--model: the certificate is about another model)"
     return "", ""
 
 

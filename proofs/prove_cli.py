@@ -55,6 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("directory", metavar="DIR")
     c.add_argument("--timeout", type=finite_positive, default=60.0, metavar="S",
                    help="seconds cvc5 may spend on one obligation (default 60)")
+    c.add_argument("--model", action="store_true",
+                   help="also require Init, Trans and Bad to be the ones this installation's model gives for the "
+                        "cell (Z3 prints them; cvc5 still does all the solving)")
+    c.add_argument("--variant", action="append", type=variant_arg, metavar="PATH.py:Class",
+                   help="with --model: a variant of your own that the certificates name (repeatable)")
     c.add_argument("--json", action="store_true", help="one JSON object on stdout")
     c.set_defaults(func=run_check_certificate)
 
@@ -152,7 +157,10 @@ def run_check_certificate(args: argparse.Namespace) -> int:
             print(f"\r{i}/{n} obligations", end="", file=sys.stderr, flush=True)
 
     try:
-        report = check(args.directory, timeout=args.timeout, progress=progress)
+        model = None
+        if args.model:
+            from .certificate import model_definitions as model
+        report = check(args.directory, timeout=args.timeout, progress=progress, model=model)
     except CertificateError as exc:
         raise UsageError(f"check-certificate: {exc}") from None
     if sys.stderr.isatty():

@@ -200,3 +200,24 @@ def test_a_command_hidden_among_the_definitions_is_refused(cert) -> None:
     assert not report.ok
     assert {o.reason.split(":")[0] for o in report.obligations if "define-fun Inv" in
             (cert / o.file).read_text()} == {"not the obligation's commands"}
+
+
+def test_a_trans_made_false_everywhere_is_caught_against_the_model(cert, capsys) -> None:
+    """A transition relation edited to ``false`` in every file makes every step obligation trivially
+    unsat: the certificate alone cannot tell, --model compares Init, Trans and Bad with the model's."""
+    def falsify(text: str) -> str:
+        lines = text.split("\n")
+        i = next(n for n, line in enumerate(lines) if line.startswith("(define-fun Trans "))
+        lines[i + 1] = "  false)"
+        return "\n".join(lines)
+
+    for path in folder(cert).glob("*.smt2"):
+        if "(define-fun Trans " in path.read_text():
+            rewrite(cert, path.name, falsify)
+    assert check(str(cert), timeout=120).ok  # what the check trusts, shown
+    assert main(["check-certificate", str(cert), "--model", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    reasons = {o["file"].split("/")[-1]: o["reason"] for o in doc["obligations"] if o["status"] == "fails"}
+    assert set(reasons) == {"inv.consecution.smt2", f"{PROPERTY}.base.smt2", f"{PROPERTY}.step.smt2"}
+    assert all("its Trans is not the model's" in r for r in reasons.values())
+    assert main(["check-certificate", str(folder(cert)), "--model"]) == 1  # the cell's folder itself also works
