@@ -244,6 +244,7 @@ def run_properties(args: argparse.Namespace) -> int:
                  else "checked against the adversarial host (the variant's own helper)")
         mutants = ", ".join(f"`{m.name}`" for m in MUTANTS.values() if m.breaks == p.id)
         assumes = f"; claimed for {p.assumes} (deadline D, polling quantum Q)" if p.assumes else ""
-        lines += [f"## `{p.id}`", "", p.text, "", f"*{where}" + (f"; caught mutant: {mutants}" if mutants else "") + f"{assumes}*", ""]
+        caught = f"; caught mutant: {mutants}" if mutants else ""  # a variant's own property has none
+        lines += [f"## `{p.id}`", "", p.text, "", f"*{where}{caught}{assumes}*", ""]
     print("\n".join(lines).rstrip())
     return 0
