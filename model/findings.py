@@ -112,7 +112,8 @@ class Review:
 
     @property
     def confirmed(self) -> bool:
-        return self.rfc.verdict == "violated" and self.hardened.verdict != "violated"
+        # a vacuous hardened verdict is no fix: the fix must be checked where the monitor is reached
+        return self.rfc.verdict == "violated" and self.hardened.verdict in ("holds-to-depth", "proved")
 
     def to_json(self) -> dict[str, Any]:
         return {**attrs.asdict(self.finding), "confirmed": self.confirmed, "rfc": self.rfc.to_json(),

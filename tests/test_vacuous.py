@@ -139,3 +139,13 @@ def test_cross_checks_treat_vacuous_as_a_claim() -> None:
     # vacuous beside holds or proved is no contradiction
     assert not disagreements(cell, {"explicit": [_result("explicit", "vacuous")],
                                     "kind": [_result("kind", "proved", "g")]}, 2, 1)
+
+
+def test_a_review_finding_whose_fix_is_vacuous_is_not_confirmed() -> None:
+    from mhmailbox.model.findings import FINDINGS, Review
+
+    f = FINDINGS[0]
+    rfc = _result("explicit", "violated")
+    assert Review(f, rfc, _result("explicit", "holds-to-depth")).confirmed
+    assert not Review(f, rfc, _result("explicit", "vacuous")).confirmed
+    assert not Review(f, rfc, _result("explicit", "violated")).confirmed
