@@ -133,6 +133,7 @@ class _Mailbox:
         #: a command's deadline window opened and the host has not accessed the mailbox since: its
         #: next clock read is the command's start (hosts read the clock as they begin a command)
         self.start_pending = False
+        self.starts: dict[int, int] = {}  # deadline window -> when it started (the host's clock)
         self.windows = 0
         self.go_count = 0  # host gos seen on the wire (ghosts of a side not judged)
         self.serving = 0  # the ghost of the go the helper last read
@@ -167,11 +168,26 @@ class _Mailbox:
                 line = j.lines[at[0] - 1] if 0 < at[0] <= len(j.lines) else line
                 where = f" by model step {at[1]} ({at[2]})"
             self.chk.violate(prop, line, side, f"the {side}'s model monitor v.{prop} was set at line {line}{where}")
-        if side == "host" and j.obs.windows != self.windows:
-            self.windows = j.obs.windows
-            self.cmd_start = self.clock
-            self.start_pending = True
+        if side == "host":
+            if j.obs.windows != self.windows:
+                self.windows = j.obs.windows
+                self.cmd_start = self.clock
+                self.start_pending = True
+                self.starts[self.windows] = self.clock
+            self._early_timeouts(j, e)
         return out
+
+    def _early_timeouts(self, j: _Judge, e: LogEvent | None) -> None:
+        """timeout.no-false-timeout, the half a log shows: a command the host gave up before its
+        own clock had passed the deadline (the model takes an elided poll as that claim)."""
+        dl = self.chk.header.deadline_ns
+        for cid, w in j.obs.timeouts:
+            took = self.clock - self.starts.get(w, self.cmd_start)
+            if int(round(took * D_TICKS / dl)) < D_TICKS:
+                self.chk.violate("timeout.no-false-timeout", e.line if e is not None else 1, "host",
+                                 f"command #{cid} timed out {took / 1e6:.3f} ms after it started by the host's own "
+                                 f"clock reads, before its deadline ({dl / 1e6:.3f} ms)")
+        j.obs.timeouts.clear()
 
     def _peek(self, side: str, f: str) -> tuple[int, int]:
         """What ``side`` would have read of model field ``f`` at its previous access (a read the
@@ -325,7 +341,7 @@ class _Mailbox:
         if e.side == "host":
             self.clock = e.now_ns
             if self.start_pending:
-                self.cmd_start = e.now_ns
+                self.cmd_start = self.starts[self.windows] = e.now_ns
 
     def access(self, e: LogEvent) -> None:
         if e.side == "host":
@@ -551,7 +567,9 @@ class _Checker:
         for box in self.boxes.values() or [self.box("")]:
             for side in self.judge_sides:
                 props |= _monitors(self.protocol, side)
-        r.judged = tuple(sorted(props | {"adversary.in-bounds"} | ({"memory"} if self.header.writes == "all" else set())))
+        direct = {"adversary.in-bounds"} | ({"memory"} if self.header.writes == "all" else set()) \
+            | ({"timeout.no-false-timeout"} if "host" in self.judge_sides else set())
+        r.judged = tuple(sorted(props | direct))
         return r
 
 

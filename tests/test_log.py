@@ -237,3 +237,16 @@ def test_an_edited_log_is_judged_or_refused_never_a_crash(hardened_log, data):
         assert 1 <= e.line <= len(lines) + 1
     else:
         assert r.verdict in ("conforms", "violated", "diverges")
+
+
+def test_a_host_that_gives_up_before_its_deadline_is_a_false_timeout():
+    """host-early-timeout (gives up at half the deadline) against a helper asleep for the whole
+    deadline: by the host's own clock reads in the log, the DECRYPT timed out after 2 of 4 quanta."""
+    from mhmailbox.conformance.mutants import BY_ID
+
+    steps = [("save", {"g": 0, "sched": []}), ("load", {"g": 0, "sched": [(0, ("sleep", 4))]})]
+    early = record_replay("host/no-false-timeout", BY_ID["host-early-timeout"].impl, steps).splitlines()
+    r = check_log(early, "hardened")
+    assert [(v.prop, v.line) for v in r.violations] == [("timeout.no-false-timeout", _find(early, "host", "result", nth=1))]
+    assert "1.953 ms" in r.violations[0].message and r.divergence is None
+    assert check_log(record_replay("host/no-false-timeout", "hardened", steps).splitlines(), "hardened").verdict == "conforms"
