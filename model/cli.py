@@ -15,7 +15,7 @@ from .memory import MODELS
 from .properties import BY_ID, GUESTS, HOSTS
 from .protocol import SCRIPTS, cells
 from .report import disagreements, print_report
-from .runner import ALL_TIME_LIMIT, available_cpus, run_tasks, z3_time_limit
+from .runner import ALL_TIME_LIMIT, run_cells
 from .trace import render_table
 from .user_variant import catalog_of, variant_arg
 
@@ -109,13 +109,8 @@ def run_verify(args: argparse.Namespace) -> int:
     names = ["/".join(c) for c in todo]
     picked = select_shard(names, args.shard)
     todo = [todo[i] for i in picked]
-    engines = sorted(ENGINES) if args.engine == "all" else [args.engine]
     t0 = time.perf_counter()
-    tasks = [(cell, eng) for cell in todo for eng in engines]
-    per_engine_args = None
-    if args.engine == "all" and args.time_limit is None:
-        per_engine_args = z3_time_limit(args, engines, ALL_TIME_LIMIT)
-    done = run_tasks(tasks, props, args, jobs=args.jobs or available_cpus(), per_engine_args=per_engine_args)
+    engines, done = run_cells(todo, props, args)
     results: list[Result] = []
     disagreed: list[str] = []
     counts = []

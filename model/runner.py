@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 from mhmailbox.progress import Progress
 
 from .check import Result
-from .engines import run_one
+from .engines import ENGINES, run_one
 
 #: ``--engine all`` without ``--time-limit``: seconds per cell for each Z3 engine. The
 #: whole catalog then takes under two minutes on two cores (docs/proofs.md has the
@@ -101,3 +101,15 @@ def run_tasks(tasks: list[tuple], props: list, args: argparse.Namespace, jobs: i
                     out[task] = rs
                     progress.finish(f"done: {task[1]} {' '.join(task[0])}")
     return out
+
+
+def run_cells(cells: list[tuple], props: list, args: argparse.Namespace) -> tuple[list[str], dict[tuple, list[Result]]]:
+    """Every cell with ``args.engine`` (``all``: every engine, each Z3 engine at
+    :data:`ALL_TIME_LIMIT` per cell unless ``--time-limit`` says otherwise), ``--jobs`` at a
+    time: the engines run, and the verdicts by (cell, engine)."""
+    engines = sorted(ENGINES) if args.engine == "all" else [args.engine]
+    per_engine_args = None
+    if args.engine == "all" and args.time_limit is None:
+        per_engine_args = z3_time_limit(args, engines, ALL_TIME_LIMIT)
+    tasks = [(cell, eng) for cell in cells for eng in engines]
+    return engines, run_tasks(tasks, props, args, jobs=args.jobs or available_cpus(), per_engine_args=per_engine_args)
