@@ -137,7 +137,8 @@ def cost(cell: tuple) -> tuple:
 
 
 def prove(cells: Sequence[tuple], props: list, args: argparse.Namespace | None, budget: float, store_path: str,
-          certificate: str | None = None, log: Callable[[str], None] = lambda m: None) -> list[CellProof]:
+          certificate: str | None = None, log: Callable[[str], None] = lambda m: None,
+          progress=None) -> list[CellProof]:
     """:func:`prove_cell` for every cell, cheapest first (:func:`cost`), the budget shared out over
     the cells still to do; the results in the order of ``cells``."""
     end = time.perf_counter() + budget
@@ -146,7 +147,11 @@ def prove(cells: Sequence[tuple], props: list, args: argparse.Namespace | None, 
     for n, i in enumerate(order):
         share = max(MIN_KIND, (end - time.perf_counter()) / (len(cells) - n))
         log(f"[{n + 1}/{len(cells)}] {'/'.join(cells[i])} ({share:.0f} s)")
+        if progress is not None:  # mhmailbox.progress.Progress
+            progress.start("/".join(cells[i]))
         out[i] = prove_cell(cells[i], props, args, share, store_path, certificate, log)
+        if progress is not None:
+            progress.finish()
     return [out[i] for i in range(len(cells))]
 
 

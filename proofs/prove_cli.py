@@ -14,6 +14,7 @@ from mhmailbox.model.memory import MODELS
 from mhmailbox.model.properties import GUESTS, HOSTS
 from mhmailbox.model.protocol import cells
 from mhmailbox.model.user_variant import catalog_of, variant_arg
+from mhmailbox.progress import Progress
 
 from .certificate import check_target
 from .store import USER_STORE_ENV, user_store
@@ -80,10 +81,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         verify.set_defaults(func=run_verify)
 
 
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def run_prove(args: argparse.Namespace) -> int:
     from .prove import prove
 
@@ -114,7 +111,13 @@ def run_prove(args: argparse.Namespace) -> int:
     cell_args = argparse.Namespace(deadline=2, quantum=1, buffer=args.buffer, script=None, depth=None,
                                    time_limit=None, certificate=None)
     t0 = time.perf_counter()
-    proofs = prove(todo, props, cell_args, args.budget, store_path, certificate=args.certificate, log=_progress)
+    with Progress(len(todo)) as progress:
+        def log(message: str) -> None:  # what each cell is doing, beside the progress line
+            with progress.paused():
+                print(message, file=sys.stderr, flush=True)
+
+        proofs = prove(todo, props, cell_args, args.budget, store_path, certificate=args.certificate, log=log,
+                       progress=progress)
     seconds = time.perf_counter() - t0
     results = [r for p in proofs for r in p.results]
     counts: dict[str, int] = {}
@@ -152,9 +155,12 @@ def run_prove(args: argparse.Namespace) -> int:
 def run_check_certificate(args: argparse.Namespace) -> int:
     from .certificate_check import CertificateError, check, to_json
 
-    def progress(i: int, n: int, ob) -> None:
-        if sys.stderr.isatty():
-            print(f"\r{i}/{n} obligations", end="", file=sys.stderr, flush=True)
+    bar: list[Progress] = []
+
+    def progress(i: int, n: int, ob) -> None:  # after each obligation cvc5 has answered
+        if not bar:
+            bar.append(Progress(n))
+        bar[0].finish(ob.file)
 
     try:
         model = None
@@ -163,8 +169,9 @@ def run_check_certificate(args: argparse.Namespace) -> int:
         report = check(args.directory, timeout=args.timeout, progress=progress, model=model)
     except CertificateError as exc:
         raise UsageError(f"check-certificate: {exc}") from None
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
+    finally:
+        for b in bar:
+            b.close()
     if args.json:
         print(json.dumps(to_json(report), indent=1))
         return 0 if report.ok else 1
