@@ -439,10 +439,9 @@ class _Mailbox:
         j = self.judges.get("guest")
         if j is not None and self.io_read is not None and j.obs.env["guest.cmd"] == val.DECRYPT \
                 and j.obs.env["guest.did"] == 1:
-            _, epoch, gpa, seq = self.io_read
+            _, sealed_in, gpa, seq = self.io_read  # keyed as the copy was sealed (vm, session)
             if seq is not None:
-                key = ((self.vm, j.obs.env["guest.epoch"]), gpa)
-                self.chk.accepted[key] = max(self.chk.accepted.get(key, -1), seq)
+                self.chk.accepted[(sealed_in, gpa)] = max(self.chk.accepted.get((sealed_in, gpa), -1), seq)
         self.io_read = None
 
     def op(self, e: LogEvent) -> None:

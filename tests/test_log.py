@@ -250,3 +250,16 @@ def test_a_host_that_gives_up_before_its_deadline_is_a_false_timeout():
     assert [(v.prop, v.line) for v in r.violations] == [("timeout.no-false-timeout", _find(early, "host", "result", nth=1))]
     assert "1.953 ms" in r.violations[0].message and r.divergence is None
     assert check_log(record_replay("host/no-false-timeout", "hardened", steps).splitlines(), "hardened").verdict == "conforms"
+
+
+def test_a_replayed_page_is_forged_in_the_log_as_in_the_suite():
+    """The checker follows which sealed copy the helper accepted: a helper that accepts an older copy
+    of a page again writes ret=0 where the model refuses it (AUTH); ours refuses and conforms."""
+    from mhmailbox.conformance.mutants import BY_ID
+
+    steps = [("init", {}), ("encrypt", {"g": 0, "sched": []}), ("encrypt", {"g": 0, "sched": []}),
+             ("decrypt_at", {"i": 1, "to": 0, "sched": []}), ("decrypt_replayed", {"i": 0, "to": 0})]
+    assert check_log(record_replay("guest/replay", "hardened", steps).splitlines(), "hardened").verdict == "conforms"
+    bad = record_replay("guest/replay", BY_ID["guest-no-replay-window"].impl, steps).splitlines()
+    d = check_log(bad, "hardened").divergence
+    assert d["line"] == _find(bad, "guest", "write", 0x14, nth=-1) and d["answer"].startswith("wrote ret=0")
