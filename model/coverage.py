@@ -107,6 +107,8 @@ def reachability(cell: tuple, properties: Sequence[Property], bounds: Bounds | N
     system = model.system.reduced()
     compiled = system.compile()
     groups = [monitor_writers(system, m) for m in system.monitors]
+    if not any(groups):  # nothing can write any of these monitors: no run needed to say so
+        return {p.id: Reach(False, (), exhaustive=True) for p in model.properties}
     ex = explore(compiled, 10_000, monitors=[], max_states=max_states, stop_when_all_found=False,
                  time_limit=time_limit, until_fired=[g for g in groups if g])
     out = {}
