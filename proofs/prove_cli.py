@@ -12,8 +12,8 @@ from mhmailbox.errors import UsageError
 from mhmailbox.model.engines import MAX_BUFFER
 from mhmailbox.model.memory import MODELS
 from mhmailbox.model.properties import GUESTS, HOSTS
-from mhmailbox.model.protocol import cells
-from mhmailbox.model.user_variant import catalog_of, variant_arg
+from mhmailbox.model.cli import chosen_cells
+from mhmailbox.model.user_variant import variant_arg
 from mhmailbox.progress import Progress
 
 from .certificate import check_target
@@ -84,17 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_prove(args: argparse.Namespace) -> int:
     from .prove import prove
 
-    catalog = {p.id: p for p in catalog_of([args.variant])}
-    props = []
-    for pid in args.property or []:
-        if pid not in catalog:
-            raise UsageError(f"prove: unknown property {pid!r}; known: {', '.join(catalog)}")
-        props.append(catalog[pid])
-    props = props or list(catalog.values())
-    todo = [c for c in cells([args.variant], args.memory or list(MODELS), args.guest, props)
-            if not args.host or c[3] in args.host]
-    if not todo:
-        raise UsageError("prove: no property applies to the chosen cells (guest.* needs --host adversarial)")
+    props, todo = chosen_cells(args, [args.variant], "prove")
     if args.certificate:
         check_target(args.certificate, force=args.force)
     store_path = args.store or user_store()
