@@ -149,3 +149,13 @@ def test_a_review_finding_whose_fix_is_vacuous_is_not_confirmed() -> None:
     assert Review(f, rfc, _result("explicit", "holds-to-depth")).confirmed
     assert not Review(f, rfc, _result("explicit", "vacuous")).confirmed
     assert not Review(f, rfc, _result("explicit", "violated")).confirmed
+
+
+def test_only_steps_that_can_change_a_monitor_count_as_its_writers() -> None:
+    """The wait clock is reset to 0 at every command's start (which cannot make it exceed the bound)
+    and advanced only by ticks: bounded-wait's monitor is reached by ticks alone; a flag's by the
+    steps that set it."""
+    reach = reachability(("hardened", "sc", "silent", "faithful"),
+                         [BY_ID["timeout.bounded-wait"], BY_ID["adversary.in-bounds"]])
+    assert reach["timeout.bounded-wait"].steps == ("tick",)
+    assert reach["adversary.in-bounds"].steps == ("host:save.page",)
