@@ -15,8 +15,10 @@ from typing import Any, Sequence
 
 import attrs
 
-#: options that change how a report is shown or how fast it is made, never what it says
-PRESENTATION = frozenset({"json", "jobs", "junit", "force", "shard", "trace_format", "func", "command", "output"})
+#: options that change how a report is shown, where else it goes or how fast it is made,
+#: never what it says (each part of a run may write its pages or logs to a place of its own)
+PRESENTATION = frozenset({"json", "jobs", "junit", "force", "shard", "trace_format", "func", "command", "output",
+                          "html", "record"})
 
 
 @attrs.frozen
