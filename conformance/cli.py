@@ -87,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     _PAGES.clear()
     if args.html is not None:
         _check_html(args)
-        _PAGES.append(args.html)
+        _PAGES.append(args)
     if args.list:
         return _list(args)
     if args.mutants or args.mutant:
@@ -141,9 +141,9 @@ def main(args: argparse.Namespace) -> int:
     return finish(args.junit, args.impl, results, summ)
 
 
-#: ``--html DIR`` of the run in progress: :func:`finish`, where every kind of run ends (the
-#: Python implementations', the C kit's, the wire's), writes the pages there
-_PAGES: list[str] = []
+#: the command line of a run with ``--html DIR``: :func:`finish`, where every kind of run ends
+#: (the Python implementations', the C kit's, the wire's), writes the pages there
+_PAGES: list[argparse.Namespace] = []
 
 
 def _check_html(args: argparse.Namespace) -> None:
@@ -207,10 +207,11 @@ def finish(junit: str | None, name: str, results: Sequence[Any], summ: dict) -> 
         from mhmailbox.model.html import write_pages
 
         from .html_run import conform_pages
+        from .logrecord import implementation_of
 
-        where = _PAGES.pop()
-        write_pages(where, conform_pages(name, list(results)))
-        print(f"conform: pages in {where}/ (open index.html)", file=sys.stderr)
+        run = _PAGES.pop()
+        write_pages(run.html, conform_pages(name, list(results), lambda side: implementation_of(run, side)))
+        print(f"conform: pages in {run.html}/ (open index.html)", file=sys.stderr)
     if junit is not None and write_junit(junit, name, results):
         return 1
     return exit_status(summ)

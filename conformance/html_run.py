@@ -7,14 +7,14 @@ model's position after it, the shared fields of the mailbox and who wrote them.
 The peer's accesses (the reference helper's, or the scripted host's writes) are
 rows too, marked as such, so the chart shows both sides of the handshake.
 The row where the failed property's monitor fired, or where the implementation
-left its model, is the one marked. An implementation this process cannot run
-again (a C kit or wire peer) shows the accesses the result kept (its last 40)
-without the model's state.
+left its model, is the one marked. A C file is built again and a wire command
+started again for it (as ``conform --record`` does); where that fails, the page
+shows the accesses the result kept (its last 40) without the model's state.
 """
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from mhmailbox.model.html import file_name, page
 from mhmailbox.model.trace import _origin
@@ -100,19 +100,19 @@ def _recording(rows: list[dict[str, Any]]) -> Iterator[None]:
             setattr(cls, name, orig)
 
 
-def accesses_of(result: Any) -> tuple[list[dict[str, Any]], bool]:
-    """The rows of a result's reproducer run, and whether they carry the model's state."""
-    from .adapter import IMPLEMENTATIONS
+def accesses_of(result: Any, impl: Any = None) -> tuple[list[dict[str, Any]], bool]:
+    """The rows of a result's reproducer run on ``impl`` (the implementation the result ran,
+    ready to run again), and whether they carry the model's state."""
     from .cases import replay
 
     rows: list[dict[str, Any]] = []
-    if result.impl in IMPLEMENTATIONS and result.steps:
+    if result.steps and impl is not None:
         try:
             with _recording(rows):
-                replay(result.case.id, result.impl, result.steps)
+                replay(result.case.id, impl, result.steps)
             if rows:
                 return rows, True
-        except Exception:  # noqa: BLE001 - fall back to the accesses the result kept
+        except Exception:  # noqa: BLE001 - a run that fails again differently: the accesses the result kept
             rows = []
     for i, line in enumerate(result.trace or [], 1):
         side, kind = (str(line).split(" ") + ["", ""])[:2]
@@ -141,9 +141,12 @@ def _marked(rows: list[dict[str, Any]], result: Any) -> int | None:
     return len(rows) - 1
 
 
-def conformance_trace(result: Any) -> dict[str, Any]:
-    """One viewer trace for a ``fail``/``deviates`` result of ``conform``."""
-    rows, with_model = accesses_of(result)
+def conformance_trace(result: Any, impl: Any = None) -> dict[str, Any]:
+    """One viewer trace for a ``fail``/``deviates`` result of ``conform`` (``impl``: what it ran,
+    to run its reproducer again; by name for the Python implementations)."""
+    from .adapter import IMPLEMENTATIONS
+
+    rows, with_model = accesses_of(result, impl if impl is not None else IMPLEMENTATIONS.get(result.impl))
     mark = _marked(rows, result)
     lane = {"host": "Host", "guest": "Guest"}
     steps = [{"step": 0, "lane": "Memory", "kind": "init", "label": "start of the reproducer",
@@ -158,8 +161,8 @@ def conformance_trace(result: Any) -> dict[str, Any]:
         info.append(("Divergence", divergence_line(result.divergence)))
     info.append(("Reproducer", result.reproducer or ""))
     if not with_model:
-        info.append(("Note", "the last accesses the run kept; the model's state per access needs an "
-                             "implementation this process can run again (--impl)"))
+        info.append(("Note", "the last accesses the run kept: the implementation could not be run again "
+                             "here, so the model's state per access is not shown"))
     return {
         "title": f"{result.case.id} [{result.case.level}] {result.verdict}: {result.impl}",
         "subtitle": f"{sum(not r.get('peer') for r in rows)} accesses of the {result.case.side} under test"
@@ -181,20 +184,30 @@ def conform_page_names(cases: list[Any]) -> list[str]:
     return [f"{file_name(c.id)}.html" for c in cases]
 
 
-def conform_pages(impl: str, results: list[Any]) -> dict[str, str]:
-    """``conform --html``: a page per failed (or deviating) case, and an index of every case."""
+def conform_pages(impl: str, results: list[Any], implementation: Callable[[str], Any] | None = None) -> dict[str, str]:
+    """``conform --html``: a page per failed (or deviating) case, and an index of every case.
+    ``implementation(side)`` gives what ran that side's cases, to run reproducers again (a C
+    file is built, a wire command started, once per side; each stopped after)."""
     from mhmailbox.model.html import index_page
 
     pages: dict[str, str] = {}
     rows = []
-    for r in results:
-        name = f"{file_name(r.case.id)}.html"
-        if r.verdict in ("fail", "deviates"):
-            trace = conformance_trace(r)
+    impls: dict[str, Any] = {}
+    try:
+        for r in results:
+            name = f"{file_name(r.case.id)}.html"
+            if r.verdict not in ("fail", "deviates"):
+                rows.append((None, [r.case.id, r.case.level, r.verdict, "", r.reason or ""]))
+                continue
+            if implementation is not None and r.case.side not in impls:
+                impls[r.case.side] = implementation(r.case.side)
+            trace = conformance_trace(r, impls.get(r.case.side))
             pages[name] = page(trace["title"], [trace], index="index.html")
             rows.append((name, [r.case.id, r.case.level, r.verdict, r.prop or "", r.message or ""]))
-        else:
-            rows.append((None, [r.case.id, r.case.level, r.verdict, "", r.reason or ""]))
+    finally:
+        for built in impls.values():
+            if callable(getattr(built, "stop", None)):
+                built.stop()
     pages["index.html"] = index_page(f"mhmailbox conform {impl}", "A page per case that failed or deviates: "
                                      "its shrunk reproducer, access by access, beside the model.",
                                      rows, ["case", "level", "verdict", "property", "message"])
