@@ -85,9 +85,10 @@ class Row:
 
 
 def combine(results: list[Result]) -> Result:
-    """One verdict from several engines' (see :data:`RANK`); among violations, the shortest trace."""
+    """One verdict from several engines' (see :data:`RANK`); among violations the shortest trace,
+    among bounded verdicts an exhaustive one, then the deepest."""
     return min(results, key=lambda r: (RANK.get(r.verdict, 9), r.depth if r.verdict == "violated" else 0,
-                                       r.trace is None))
+                                       r.trace is None, not r.exhaustive, -r.depth))
 
 
 def rows_of(a_results: list[Result], b_results: list[Result]) -> list[Row]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import pytest
 
 from mhmailbox.cli import main
@@ -85,6 +86,8 @@ def test_statuses_and_how_engines_combine() -> None:
         .engine == "explicit"
     assert combine([_r("kind", "proved"), _r("explicit", "holds-to-depth")]).verdict == "proved"
     assert combine([_r("kind", "proved"), _r("explicit", "vacuous")]).verdict == "vacuous"
+    exhaustive = attrs.evolve(_r("explicit", "holds-to-depth", 30), exhaustive=True)
+    assert combine([_r("bmc", "holds-to-depth", 13), exhaustive, _r("kind", "unknown")]) is exhaustive
 
 
 @pytest.mark.parametrize("argv,message", [
