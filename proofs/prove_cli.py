@@ -81,6 +81,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         verify.set_defaults(func=run_verify)
 
 
+def _check_store(path: str) -> None:
+    """UsageError unless ``path`` can be the store: a JSON file or none yet, in a directory that
+    exists or can be made, writable (checked before the mining, not after it)."""
+    if os.path.isdir(path):
+        raise UsageError(f"prove: the store {path} is a directory, not a file")
+    if os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                json.load(fh)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"prove: the store {path} is not readable JSON ({exc}); move it away") from None
+    here = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(here):  # the nearest existing ancestor is where the folders get made
+        here = os.path.dirname(here)
+    if not os.path.isdir(here):
+        raise UsageError(f"prove: the store {path} is below {here}, which is not a directory")
+    if not os.access(here if not os.path.exists(path) else path, os.W_OK):
+        raise UsageError(f"prove: the store {path} cannot be written (no permission in {here})")
+
+
 def run_prove(args: argparse.Namespace) -> int:
     from .prove import prove
 
@@ -88,15 +108,7 @@ def run_prove(args: argparse.Namespace) -> int:
     if args.certificate:
         check_target(args.certificate, force=args.force)
     store_path = args.store or user_store()
-    parent = os.path.dirname(os.path.abspath(store_path))
-    if os.path.isdir(store_path) or (os.path.exists(parent) and not os.path.isdir(parent)):
-        raise UsageError(f"prove: --store {store_path} is not a file path")
-    if os.path.exists(store_path):
-        try:
-            with open(store_path, encoding="utf-8") as fh:
-                json.load(fh)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UsageError(f"prove: the store {store_path} is not readable JSON ({exc}); move it away") from None
+    _check_store(store_path)
     os.environ[USER_STORE_ENV] = store_path  # kind (and forked workers) read this store first
     cell_args = argparse.Namespace(deadline=2, quantum=1, buffer=args.buffer, script=None, depth=None,
                                    time_limit=None, certificate=None)

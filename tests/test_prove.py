@@ -85,6 +85,10 @@ def test_a_store_that_is_not_json_is_refused_before_any_work(variant, user_store
     assert main(["prove", "--variant", variant, *ARGS, "--store", str(bad)]) == 2
     assert "is not readable JSON" in capsys.readouterr().err
     assert bad.read_text() == "{not json"
+    assert main(["prove", "--variant", variant, *ARGS, "--store", str(tmp_path)]) == 2
+    assert "is a directory, not a file" in capsys.readouterr().err
+    assert main(["prove", "--variant", variant, *ARGS, "--store", str(bad / "store.json")]) == 2
+    assert "which is not a directory" in capsys.readouterr().err
     cert = tmp_path / "cert"
     cert.mkdir()
     (cert / "old").write_text("")
