@@ -218,3 +218,29 @@ def test_reads_a_hostile_peer_decides_are_reads() -> None:
     decided = [s for s in steps if "the peer decides" in s["label"]]
     assert decided and all(s["kind"] == "read" for s in decided)
     assert [s["kind"] for s in steps if s["label"] == "smp_wmb()"] == ["fence", "fence"]
+
+
+def test_conform_pages_run_each_side_s_implementation_once_and_stop_it(failed_case) -> None:
+    """What a C file or a wire command needs: built (started) once per side, stopped after."""
+    from mhmailbox.conformance.adapter import IMPLEMENTATIONS
+    from mhmailbox.conformance.html_run import conform_pages
+
+    made, stopped = [], []
+
+    class Built:
+        def __getattr__(self, name):  # the Python rfc implementation, standing in for a built file
+            return getattr(IMPLEMENTATIONS["rfc"], name)
+
+        def stop(self) -> None:
+            stopped.append(1)
+
+    def implementation(side: str) -> Built:
+        made.append(side)
+        return Built()
+
+    import attrs
+
+    as_c = attrs.evolve(failed_case, impl="c:helper.c")
+    pages = conform_pages("c:helper.c", [as_c, as_c], implementation)
+    assert made == ["guest"] and stopped == [1]
+    assert "model_guest_at" in pages["guest_replay.html"]  # the model's state: the reproducer ran again
