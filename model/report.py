@@ -106,8 +106,10 @@ def print_table(results: list[Result], args: argparse.Namespace, out: TextIO = s
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
         if i == 0:
             print("  ".join("-" * w for w in widths), file=out)
+    if args.no_trace:  # verdicts only
+        return
     print_coverage(results, out)
-    if args.no_trace or args.trace_format in TRACE_DOCUMENTS:  # those: print_report writes them whole
+    if args.trace_format in TRACE_DOCUMENTS:  # those: print_report writes them whole
         return
     for r in results:
         if r.verdict != "violated" or not r.trace:
