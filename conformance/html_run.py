@@ -120,11 +120,12 @@ def accesses_of(result: Any, impl: Any = None) -> tuple[list[dict[str, Any]], bo
     return rows, False
 
 
-def _marked(rows: list[dict[str, Any]], result: Any) -> int | None:
+def _marked(rows: list[dict[str, Any]], result: Any) -> tuple[int | None, bool]:
     """The row where the model saw the failure: the divergence, or the access after which the
-    failed property's monitor was set (model-matched access numbers); else the last row."""
+    failed property's monitor was set (model-matched access numbers), and True; else the last
+    row and False (a failure the suite's direct checks judged by the end of the run)."""
     if not rows:
-        return None
+        return None, False
     if "_matched" in rows[0]:
         at = None
         if result.divergence:
@@ -137,8 +138,8 @@ def _marked(rows: list[dict[str, Any]], result: Any) -> int | None:
         if at:
             for i, r in enumerate(rows):
                 if r["_matched"] >= at:
-                    return i
-    return len(rows) - 1
+                    return i, True
+    return len(rows) - 1, False
 
 
 def conformance_trace(result: Any, impl: Any = None) -> dict[str, Any]:
@@ -147,7 +148,7 @@ def conformance_trace(result: Any, impl: Any = None) -> dict[str, Any]:
     from .adapter import IMPLEMENTATIONS
 
     rows, with_model = accesses_of(result, impl if impl is not None else IMPLEMENTATIONS.get(result.impl))
-    mark = _marked(rows, result)
+    mark, exact = _marked(rows, result)
     lane = {"host": "Host", "guest": "Guest"}
     steps = [{"step": 0, "lane": "Memory", "kind": "init", "label": "start of the reproducer",
               "state": {"step": 0, "actor": "init"}}]
@@ -171,9 +172,10 @@ def conformance_trace(result: Any, impl: Any = None) -> dict[str, Any]:
         "property": result.prop or "",
         "property_text": "",
         "violating": None if mark is None else mark + 1,
-        "violating_text": (f"{result.prop} failed by the end of this run (the last access kept)" if not with_model
-                           else f"{result.prop}: the model sees it here" if result.verdict == "fail"
-                           else "the implementation leaves its model here"),
+        "violating_text": (f"{result.prop}: the model sees it here" if exact and result.verdict == "fail"
+                           else "the implementation leaves its model here" if exact
+                           else f"{result.prop} failed by the end of this run (the last access kept)" if not with_model
+                           else f"{result.prop} failed by the end of this run: {result.message}"),
         "info": [list(x) for x in info],
         "steps": steps,
     }

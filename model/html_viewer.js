@@ -173,12 +173,14 @@
     const t = DATA.traces[trace];
     document.getElementById("title").textContent = t.title;
     document.getElementById("subtitle").textContent = t.subtitle;
-    drawChart(); showInfo(); select(step || 0);
+    drawChart(); showInfo();
+    select(step === "mark" ? (t.violating === null ? 0 : t.violating) : Number(step) || 0);
   }
 
+  // #step=N opens step N, #step=mark the marked (violating) one; #trace=K picks a trace
   function fromHash() {
-    const m = /(?:^|[#&])trace=(\d+)/.exec(location.hash), s = /(?:^|[#&])step=(\d+)/.exec(location.hash);
-    return [m ? Number(m[1]) : 0, s ? Number(s[1]) : 0];
+    const m = /(?:^|[#&])trace=(\d+)/.exec(location.hash), s = /(?:^|[#&])step=(\d+|mark)/.exec(location.hash);
+    return [m ? Number(m[1]) : 0, s ? s[1] : 0];
   }
 
   document.addEventListener("keydown", function (e) {

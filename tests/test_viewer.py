@@ -244,3 +244,23 @@ def test_conform_pages_run_each_side_s_implementation_once_and_stop_it(failed_ca
     pages = conform_pages("c:helper.c", [as_c, as_c], implementation)
     assert made == ["guest"] and stopped == [1]
     assert "model_guest_at" in pages["guest_replay.html"]  # the model's state: the reproducer ran again
+
+
+def test_a_failure_judged_on_the_wire_is_not_pinned_on_an_access() -> None:
+    """rfc's host taking a stale completion: the suite's wire check judges it by the end of the run,
+    so the last access is marked with the message, not as where the model saw it."""
+    from mhmailbox.conformance.cases import BY_ID as CASES, replay
+    from mhmailbox.conformance.html_run import conformance_trace
+    from mhmailbox.conformance.runner import Result
+
+    steps = [("cleanup", {"sched": []}), ("cleanup", {"sched": [(0, ("sleep", 8))]}),
+             ("cleanup", {"sched": [(5, ("serve",))]})]
+    f = replay("host/stale-completion", "rfc", steps)
+    assert f is not None and f.prop == "order.response" and "(on the wire)" in f.message
+    trace = conformance_trace(Result(CASES["host/stale-completion"], "rfc", "fail", 1, 0.1, f.prop, f.message,
+                                     f.steps, f.divergence, f.trace))
+    assert trace["violating"] == len(trace["steps"]) - 1
+    assert trace["violating_text"] == f"order.response failed by the end of this run: {f.message}"
+    last = trace["steps"][-1]["state"]
+    assert last["written_by"]["done"] == "guest#2" and last["written_by"]["go"] == "host#3"  # the stale completion
+    assert any(s["label"].endswith("(reference helper)") for s in trace["steps"])

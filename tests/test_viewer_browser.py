@@ -68,6 +68,8 @@ def test_page_loads_clean_and_steps_by_key_and_click(browser, trace_page) -> Non
 def test_a_link_can_open_a_step(browser, trace_page) -> None:
     browser.open(trace_page.as_uri() + "#step=29")
     assert shown(browser)[0].startswith("Step 29 of 43")
+    browser.open(trace_page.as_uri() + "#step=mark")  # the violating step, wherever it is
+    assert shown(browser)[0].startswith("Step 43 of 43")
     assert browser.problems() == []
 
 
