@@ -33,8 +33,10 @@ def _value(v: Any) -> str:
     return f"<{len(v)} bytes>" if isinstance(v, (bytes, bytearray, memoryview)) else str(v)
 
 
-def _row(rig: Any, rows: list[dict[str, Any]], actor: str, kind: str, text: str, taken: list[str]) -> None:
-    """One row: an access, the model steps it made the model take, and the state after it."""
+def _row(rig: Any, rows: list[dict[str, Any]], actor: str, kind: str, text: str, taken: list[str],
+         peer: bool = False) -> None:
+    """One row: an access (``peer``: of the side not under test), the model steps it made the
+    model take, and the state after it."""
     from . import rig as rig_mod
 
     obs = rig.observer
@@ -47,6 +49,8 @@ def _row(rig: Any, rows: list[dict[str, Any]], actor: str, kind: str, text: str,
         f"model_{obs.side}_at": obs.at if rig.divergence is None else f"stopped ({obs.at})",
         "_matched": obs.accesses,
     })
+    if peer:
+        rows[-1]["peer"] = True
 
 
 @contextlib.contextmanager
@@ -75,17 +79,13 @@ def _recording(rows: list[dict[str, Any]]) -> Iterator[None]:
         def _peer_access(self: Any, a: Any) -> None:
             orig(self, a)
             value = "" if a.value is None else f" = {_value(a.value)}"
-            _row(self, rows, "guest", a.kind, f"guest {a.kind} {a.where}{value} (reference helper)", [])
-            if rows and rows[-1]["text"].endswith("(reference helper)"):
-                rows[-1]["peer"] = True
+            _row(self, rows, "guest", a.kind, f"guest {a.kind} {a.where}{value} (reference helper)", [], peer=True)
         return _peer_access
 
     def scripted_host(orig: Any) -> Any:
         def _host_write(self: Any, name: str, value: int) -> None:
             orig(self, name, value)
-            _row(self, rows, "host", "write", f"host write {name} = {value} (scripted host)", [])
-            if rows and rows[-1]["text"].endswith("(scripted host)"):
-                rows[-1]["peer"] = True
+            _row(self, rows, "host", "write", f"host write {name} = {value} (scripted host)", [], peer=True)
         return _host_write
 
     patches = [(rig_mod.HostRig, "_access", under_test), (rig_mod.GuestRig, "_access", under_test),
