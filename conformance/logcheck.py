@@ -28,6 +28,7 @@ from typing import Any, Iterable
 
 import attrs
 
+from mhmailbox.impl.crypto import Provision
 from mhmailbox.model import values as val
 from mhmailbox.model.layout import FIELDS, HDR_MAX, OFF_HDR_DATA, OFF_HDR_LEN, OFF_IO_PAGE, PAGE_SIZE, SHARED_SIZE, in_shared_area
 from mhmailbox.model.observe import Divergence, Observer
@@ -143,6 +144,8 @@ class _Mailbox:
         self.io_read: tuple | None = None  # registry entry of the page the helper last read
         self.snaps: dict[str, tuple] = {}  # side -> (memory, its buffer, ghosts) at its last access
         self.frozen: tuple[bytes, dict] | None = None  # memory and ghosts as last copied
+        p = chk.header.provision
+        self.seals = _Seals(Provision(*p) if p is not None else None)
         if "host" in self.judges:
             self._model("host", None, lambda o: o.choose(role=0))
 
@@ -401,8 +404,12 @@ class _Mailbox:
         elif f is not None and e.side in self.judges:
             if f == "io":
                 v = self.io_tag("write", e.data, self.hdr_written if e.side == "guest" else self.hdr_read["host"])
-                if v == val.FORGED and e.side == "guest":
-                    v = self._expected_io()
+                if e.side == "guest" and self.chk.plain(e.data) is None:
+                    sealed = self.seals.tag(self, self.hdr_written, e.data)
+                    if sealed is not None:
+                        v = sealed  # opened with the log's provisioning
+                    elif v == val.FORGED:
+                        v = self._expected_io()  # no key: taken as the seal the model writes
                 if e.side == "guest":
                     self._register(e.data, v)
             else:
@@ -464,6 +471,45 @@ class _Mailbox:
             self._model("guest", e, lambda o: o.finish(["wait"]))
 
 
+@attrs.define(eq=False)
+class _Seals:
+    """With the log's provisioning: the helper's sessions, followed as its model opens them (the
+    first on the provisioning given last, migration 1; later ones the next migration of the same,
+    as the suite's rig follows them), so that the pages it seals can be opened and named."""
+
+    provision: Provision | None
+    pending: Provision | None = None
+    cipher: Any = None
+    epoch: int = 0
+
+    def tag(self, box: "_Mailbox", header: bytes, page: bytes) -> int | None:
+        """The tag of a page the helper sealed; None when the log has no key."""
+        from mhmailbox.impl.crypto import AuthError, PageHeader, SessionCipher
+
+        j = box.judges.get("guest")
+        if self.provision is None and self.pending is None or j is None:
+            return None
+        while self.epoch < j.obs.env["guest.epoch"]:
+            self.epoch += 1
+            if self.pending is not None or self.cipher is None:
+                self.provision, self.pending = self.pending or self.provision, None
+                self.cipher = SessionCipher(self.provision, 1)  # type: ignore[arg-type]
+            else:
+                self.cipher = SessionCipher(self.provision, self.cipher.migration + 1)  # type: ignore[arg-type]
+        if self.cipher is None:
+            return val.FORGED
+        try:
+            h = PageHeader.parse(header)
+            _, plain = self.cipher.open(h.gpa, header, page)
+        except (AuthError, ValueError):
+            return val.FORGED
+        g = box.gpa_class(h.gpa)
+        known = box.chk.ram_at.get(h.gpa)
+        if g not in (val.G0, val.G1) or (known is not None and plain != known):
+            return val.FORGED
+        return 4 + 2 * self.epoch + g
+
+
 def _view_in(mem: bytes | bytearray, buf: list[_Pending], off: int, n: int) -> tuple[bytes, int | None]:
     b = bytearray(mem[off:off + n])
     g = None
@@ -498,6 +544,7 @@ class _Checker:
         self.report = LogReport(source, protocol, memory, self.judge_sides)
         self.boxes: dict[str, _Mailbox] = {}
         self.ram: dict[bytes, int] = {}  # a private page's bytes -> its gpa class
+        self.ram_at: dict[int, bytes] = {}  # gpa -> a private page's bytes
         self.registry: dict[tuple[bytes, bytes], tuple] = {}
         self.accepted: dict[tuple, int] = {}
 
@@ -560,8 +607,11 @@ class _Checker:
             elif e.ev == "ram":
                 if len(e.data) == PAGE_SIZE:
                     g = box.gpa_class(e.gpa)  # type: ignore[arg-type]
+                    self.ram_at[e.gpa] = bytes(e.data)  # type: ignore[index]
                     if g in (val.G0, val.G1):
                         self.ram[bytes(e.data)] = g
+            elif e.ev == "provision":
+                box.seals.pending = Provision(e.data[:32], e.data[32:])
         props: set[str] = set()
         for box in self.boxes.values() or [self.box("")]:
             for side in self.judge_sides:

@@ -31,6 +31,7 @@ EVENTS: dict[str, tuple[str, ...]] = {
     "op": ("op",),
     "result": ("op", "result"),
     "ram": ("gpa", "data"),
+    "provision": ("key", "session"),
 }
 HOST_OPS = ("init", "save", "load", "cleanup")
 GUEST_OPS = ("start", "poll")
@@ -62,6 +63,9 @@ class LogHeader:
     hdr_len_ok: int | None = None
     #: guest RAM size in bytes (a gpa at or past it is outside RAM); None: unknown
     ram_size: int | None = None
+    #: (transfer key, session id) the helper was provisioned with: lets the checker open its
+    #: seals (a test's throwaway key; leave it out of a log of a real deployment)
+    provision: tuple[bytes, bytes] | None = None
 
     def as_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"log": LOG_VERSION, "protocol": self.protocol, "sides": list(self.sides),
@@ -70,6 +74,8 @@ class LogHeader:
             d["hdr_len_ok"] = self.hdr_len_ok
         if self.ram_size is not None:
             d["ram_size"] = self.ram_size
+        if self.provision is not None:
+            d["provision"] = {"key": self.provision[0].hex(), "session": self.provision[1].hex()}
         return d
 
 
@@ -152,7 +158,18 @@ def parse_header(text: str, line: int = 1) -> LogHeader:
         raise LogFormatError(line, f"`writes` must be one of {', '.join(WRITES)}")
     hok = _int(d, "hdr_len_ok", line) if "hdr_len_ok" in d else None
     ram = _int(d, "ram_size", line, 1) if "ram_size" in d else None
-    return LogHeader(protocol, tuple(sides), source, deadline, writes, hok, ram)
+    prov = _provision(d["provision"], line) if d.get("provision") is not None else None
+    return LogHeader(protocol, tuple(sides), source, deadline, writes, hok, ram, prov)
+
+
+def _provision(d: Any, line: int) -> tuple[bytes, bytes]:
+    """A provisioning: ``{"key": 32 bytes hex, "session": 16 bytes hex}``."""
+    if not isinstance(d, dict):
+        raise LogFormatError(line, "`provision` is {\"key\": hex, \"session\": hex}")
+    key, session = _hex(d, "key", line), _hex(d, "session", line)
+    if len(key) != 32 or len(session) != 16:
+        raise LogFormatError(line, "a provisioning is a 32-byte key and a 16-byte session id")
+    return key, session
 
 
 def parse_event(text: str, line: int) -> LogEvent:
@@ -197,6 +214,9 @@ def parse_event(text: str, line: int) -> LogEvent:
             raise LogFormatError(line, f"a {kw['op']} op needs `gpa`")
     elif ev == "ram":
         kw.update(gpa=_int(d, "gpa", line), data=_hex(d, "data", line))
+    elif ev == "provision":
+        key, session = _provision(d, line)
+        kw.update(data=key + session)
     return LogEvent(line, i, side, ev, **kw)
 
 
@@ -281,6 +301,9 @@ class LogWriter:
 
     def ram(self, side: str, gpa: int, data: bytes, vm: str = "") -> None:
         self.event(side, "ram", vm, gpa=gpa, data=bytes(data))
+
+    def provision(self, key: bytes, session: bytes, vm: str = "") -> None:
+        self.event("guest", "provision", vm, key=bytes(key), session=bytes(session))
 
 
 __all__ = ["EVENTS", "LOG_VERSION", "LogEvent", "LogFormatError", "LogHeader", "LogWriter", "parse_event",

@@ -43,6 +43,7 @@ class RigRecorder:
     shadow: bytearray = attrs.field(factory=lambda: bytearray(SHARED_SIZE))
     clock_ns: int | None = None
     side: str = "host"  # the side under test
+    pending: Any = None  # the last provisioning given for a next session, as logged
     peer: str = "guest"
 
     def __attrs_post_init__(self) -> None:
@@ -50,9 +51,10 @@ class RigRecorder:
         host_rig = isinstance(rig, rigmod.HostRig)
         self.side = "host" if host_rig else "guest"
         self.peer = "guest" if host_rig else "host"
+        p = rig.provision  # the suite's throwaway key: with it the checker opens the helper's seals
         header = LogHeader(rig.impl.protocol, (self.side,), f"mhmailbox conform --impl {rig.impl.name}",
                            round(rigmod.TIMEOUT * 1e9), "all", rig.impl.valid_hdr_len,
-                           rigmod.RAM_PAGES * PAGE_SIZE)
+                           rigmod.RAM_PAGES * PAGE_SIZE, None if p is None else (p.transfer_key, p.session_id))
         self.writer = LogWriter(self.out, header)
         self.shadow[:] = rig.mailbox
         for g in (val.G0, val.G1):
@@ -79,6 +81,10 @@ class RigRecorder:
 
     def _access(self, a: Access, side: str) -> None:
         w = self.writer
+        pending = getattr(self.rig, "pending", None)  # a helper rig's next provisioning
+        if pending is not None and pending is not self.pending:
+            self.pending = pending
+            w.provision(pending.transfer_key, pending.session_id)
         if side == "host" and self.side == "host":
             now = round(self.rig.clock.now() * 1e9)
             if now != self.clock_ns:

@@ -219,7 +219,7 @@ def run_migration(ram_size: int, mode: Mode = "hardened", *, stream_path: str | 
     if record is not None:
         from .recording import RunRecorder
 
-        recorder = RunRecorder(record, mode, timeout, ram_size)
+        recorder = RunRecorder(record, mode, timeout, ram_size, provision=provision)
     try:
         return _migrate(ram_size, mode, provision, stream_path, timeout, progress, host_cpus, helper_cpu, recorder)
     finally:

@@ -116,6 +116,9 @@ class RunRecorder:
     timeout: float
     ram_size: int
     source: str = "mhmailbox migrate"
+    #: the helpers' provisioning, written into the header so that check-log can open their seals
+    #: (our migrations' throwaway key; None keeps keys out of the log)
+    provision: Provision | None = None
     counter: AccessCounter = attrs.field(factory=AccessCounter)
     workdir: Any = attrs.field(factory=lambda: tempfile.TemporaryDirectory(prefix="mhmailbox-log-"))
     parts: list = attrs.field(factory=list)
@@ -153,7 +156,9 @@ class RunRecorder:
     def header(self) -> dict[str, Any]:
         return {"log": LOG_VERSION, "protocol": self.mode, "sides": ["host", "guest"], "source": self.source,
                 "deadline_ns": int(round(self.timeout * 1e9)), "writes": "all",
-                "hdr_len_ok": HDR_SIZE if self.mode == "hardened" else 0, "ram_size": self.ram_size}
+                "hdr_len_ok": HDR_SIZE if self.mode == "hardened" else 0, "ram_size": self.ram_size,
+                **({} if self.provision is None else {"provision": {"key": self.provision.transfer_key.hex(),
+                                                                    "session": self.provision.session_id.hex()}})}
 
     def finish(self) -> int:
         """Merge the parts (the helpers must have stopped) into ``path``; the number of events."""

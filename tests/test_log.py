@@ -263,3 +263,24 @@ def test_a_replayed_page_is_forged_in_the_log_as_in_the_suite():
     bad = record_replay("guest/replay", BY_ID["guest-no-replay-window"].impl, steps).splitlines()
     d = check_log(bad, "hardened").divergence
     assert d["line"] == _find(bad, "guest", "write", 0x14, nth=-1) and d["answer"].startswith("wrote ret=0")
+
+
+def test_with_the_provisioning_in_the_log_a_seal_for_the_wrong_session_is_seen():
+    """guest-session-not-in-ad seals without the session: the suite's rig opens seals with its
+    throwaway key, and so does check-log when the log's header carries it; without it the seal is
+    taken as the one the model writes (docs/log.md, what a log cannot show)."""
+    from mhmailbox.conformance.mutants import BY_ID
+
+    steps = [("init", {}), ("encrypt", {"g": 0, "sched": []})]
+    bad = record_replay("guest/honest", BY_ID["guest-session-not-in-ad"].impl, steps).splitlines()
+    assert "provision" in json.loads(bad[0])
+    d = check_log(bad, "hardened").divergence
+    assert (d["line"], d["model_at"]) == (_find(bad, "guest", "write", 0x1000), "save") and "io=3" in d["observed"]
+    header = json.loads(bad[0])
+    del header["provision"]
+    keyless = [json.dumps(header)] + [t for t in bad[1:] if '"ev": "provision"' not in t]
+    assert len(keyless) < len(bad) and check_log(keyless, "hardened").verdict == "conforms"
+    broken = json.loads(bad[0])
+    broken["provision"]["key"] = "00"
+    with pytest.raises(LogFormatError, match="32-byte key"):
+        parse_log([json.dumps(broken)] + bad[1:])
