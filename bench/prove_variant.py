@@ -1,7 +1,7 @@
 """Time `mhmailbox prove` per cell for a variant, from an empty store (so every cell is mined).
 
     python bench/prove_variant.py --variant examples/variants/reqid.py:RequestId [--memory sc ...]
-        [--budget SECONDS] [--store PATH] [--certificate DIR]
+        [--budget SECONDS] [--store PATH] [--certificate DIR] [--jobs N]
 
 Prints, per cell: states explored, candidates, invariants kept, the seconds of each phase
 (mining, Houdini, core, kind) and the verdicts; then, per memory model, the properties
@@ -29,6 +29,7 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=1800.0, help="seconds for the whole run (default 1800)")
     ap.add_argument("--store", help="the store to write (default: a fresh temporary file)")
     ap.add_argument("--certificate", help="also write certificates into this directory")
+    ap.add_argument("--jobs", type=int, default=1, help="cells at once (forked workers)")
     a = ap.parse_args(argv)
     name = resolve_variant(a.variant).name
     props = list(catalog_of([name]))
@@ -38,7 +39,7 @@ def main(argv=None) -> int:
     args = argparse.Namespace(deadline=2, quantum=1, buffer=2, script=None, depth=None, time_limit=None,
                               certificate=None)
     done = prove(todo, props, args, a.budget, path, certificate=a.certificate,
-                 log=lambda m: print(m, file=sys.stderr, flush=True))
+                 log=lambda m: print(m, file=sys.stderr, flush=True), jobs=a.jobs)
     print(f"{'cell':45s} {'states':>7s} {'cands':>6s} {'kept':>5s} {'mine':>6s} {'houd.':>6s} {'core':>6s} "
           f"{'kind':>6s} {'total':>6s}  verdicts")
     per_memory: dict[str, Counter] = {}

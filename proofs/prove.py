@@ -32,13 +32,14 @@ from typing import Any, Callable, Sequence
 import attrs
 
 from mhmailbox.model.check import Result
+from mhmailbox.model.runner import forked_map
 
 from .engines import _with_coverage, run_unbounded
 from .general import general_model
 from .houdini import houdini, inductive_core
 from .invariant import cell_key
 from .mining import SAMPLES, mine, sample_states
-from .store import load, lookup, put, save, with_lemmas
+from .store import lookup, save_cell, with_lemmas
 from .symbolic import UNBOUNDED, Symbolic
 
 MIN_KIND = 10.0
@@ -110,9 +111,7 @@ def prove_cell(cell: tuple, props: list, args: argparse.Namespace | None, share:
             out.seconds["core"] = round(time.perf_counter() - t2, 2)
         out.invariants = len(invs)
         if out.finished:
-            data = load(store_path)
-            put(data, model, sym, invs)
-            save(data, store_path)
+            save_cell(store_path, model, sym, invs)
             log(f"{out.key}: {len(invs)} of {len(cands)} candidates inductive, stored")
         else:
             out.reason = f"Houdini did not finish within the budget ({len(cands)} candidates); nothing stored"
@@ -138,12 +137,24 @@ def cost(cell: tuple) -> tuple:
 
 def prove(cells: Sequence[tuple], props: list, args: argparse.Namespace | None, budget: float, store_path: str,
           certificate: str | None = None, log: Callable[[str], None] = lambda m: None,
-          progress=None) -> list[CellProof]:
-    """:func:`prove_cell` for every cell, cheapest first (:func:`cost`), the budget shared out over
-    the cells still to do; the results in the order of ``cells``."""
+          progress=None, jobs: int = 1) -> list[CellProof]:
+    """:func:`prove_cell` for every cell, cheapest first (:func:`cost`), the results in the order
+    of ``cells``. One at a time, the budget is shared out over the cells still to do; with
+    ``jobs`` > 1, that many cells run at once in forked workers, each with ``jobs`` / (cells)
+    of the budget."""
     end = time.perf_counter() + budget
     order = sorted(range(len(cells)), key=lambda i: cost(cells[i]))
     out: dict[int, CellProof] = {}
+    if jobs > 1:
+        share = max(MIN_KIND, budget * min(jobs, len(cells)) / len(cells))
+        items = [(i, cells[i], props, args, share, store_path, certificate) for i in order]
+        for n, (i, proof, lines) in enumerate(forked_map(_prove_item, items, jobs), 1):
+            for line in lines:
+                log(line)
+            out[i] = proof
+            if progress is not None:
+                progress.finish("/".join(cells[i]))
+        return [out[i] for i in range(len(cells))]
     for n, i in enumerate(order):
         share = max(MIN_KIND, (end - time.perf_counter()) / (len(cells) - n))
         log(f"[{n + 1}/{len(cells)}] {'/'.join(cells[i])} ({share:.0f} s)")
@@ -153,6 +164,13 @@ def prove(cells: Sequence[tuple], props: list, args: argparse.Namespace | None, 
         if progress is not None:
             progress.finish()
     return [out[i] for i in range(len(cells))]
+
+
+def _prove_item(item: tuple) -> tuple[int, CellProof, list[str]]:
+    """One cell in a forked worker: its proof and its log lines (printed by the parent)."""
+    i, cell, props, args, share, store_path, certificate = item
+    lines: list[str] = [f"{'/'.join(cell)} ({share:.0f} s)"]
+    return i, prove_cell(cell, props, args, share, store_path, certificate, lines.append), lines
 
 
 def verdicts(proofs: Sequence[CellProof]) -> list[Result]:

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from mhmailbox.cli import finite_positive, int_up_to
+from mhmailbox.cli import finite_positive, int_up_to, positive_int
 from mhmailbox.errors import UsageError
 from mhmailbox.model.engines import MAX_BUFFER
 from mhmailbox.model.memory import MODELS
@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"the invariant store to write (default ${USER_STORE_ENV}, else "
                         "$XDG_DATA_HOME/mhmailbox/proved-invariants.json)")
     p.add_argument("--buffer", type=int_up_to(MAX_BUFFER), default=2, help="store-buffer entries per thread (default 2)")
+    p.add_argument("--jobs", "-j", type=positive_int, default=1,
+                   help="prove N cells at once in forked workers (default 1; each then gets N/cells of the budget)")
     p.add_argument("--certificate", metavar="DIR", help="write each proof's SMT-LIB certificate into DIR")
     p.add_argument("--force", action="store_true", help="write certificates into a DIR that already has some")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -119,7 +121,7 @@ def run_prove(args: argparse.Namespace) -> int:
                 print(message, file=sys.stderr, flush=True)
 
         proofs = prove(todo, props, cell_args, args.budget, store_path, certificate=args.certificate, log=log,
-                       progress=progress)
+                       progress=progress, jobs=args.jobs)
     seconds = time.perf_counter() - t0
     results = [r for p in proofs for r in p.results]
     counts: dict[str, int] = {}

@@ -17,6 +17,7 @@ never soundness.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from typing import Any, Sequence
@@ -61,6 +62,20 @@ def save(data: dict, path: str | None = None) -> None:
     path = PACKAGE_STORE if path is None else path
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     write_atomically(path, json.dumps(data, indent=0, sort_keys=True) + "\n")
+
+
+def save_cell(path: str, model, sym, invs: Sequence[Invariant]) -> None:
+    """Record one cell's proved set in the store at ``path``: read, update and write under an
+    exclusive lock (``path``.lock), so that parallel ``prove`` workers do not lose each other's."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            data = load(path)
+            put(data, model, sym, invs)
+            save(data, path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def put(data: dict, model, sym, invs: Sequence[Invariant]) -> None:
