@@ -25,6 +25,7 @@ import attrs
 
 from .stress_log import Violation, attach_records, excerpt, merge, model_checks, parse, record_checks, to_log
 from .stress_native import CONTROL_SIZE, core, host_runtime
+from .stress_exec import exec_host_main
 from .stress_peers import SAVE_GPAS, child, helper_main, host_main
 
 MAP_SIZE = 0x2000 + CONTROL_SIZE
@@ -40,12 +41,14 @@ DEFAULT_DELAY = (25, 500)
 
 @attrs.frozen
 class Target:
-    """What is under test: ``kind`` "c-host" (a built file) or "impl" (our Python host)."""
+    """What is under test: ``kind`` "c-host" (a built file), "impl" (our Python host) or "exec"
+    (a process speaking the wire, ``argv``)."""
 
     kind: str
     protocol: str
     name: str
     binary: str = ""
+    argv: tuple[str, ...] = ()
 
 
 @attrs.define
@@ -154,8 +157,11 @@ def one_run(target: Target, adversarial: bool, seed: int,
             proc = subprocess.Popen([target.binary], env=env, pass_fds=(map_fd, logs[0]), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=stderr)
             host_pid = proc.pid
+        elif target.kind == "exec":
+            host_pid = child(lambda: exec_host_main(map_fd, logs[0], target.argv, target.protocol, ops, seed, delay),
+                             stderr.fileno())
         else:
-            host_pid = child(lambda: host_main(map_fd, logs[0], target.protocol, ops, seed, delay))
+            host_pid = child(lambda: host_main(map_fd, logs[0], target.protocol, ops, seed, delay), stderr.fileno())
         status = _wait(host_pid, time.monotonic() + RUN_LIMIT_S)
         if status is None:
             os.kill(host_pid, signal.SIGTERM)  # a C host writes out its log first

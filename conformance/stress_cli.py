@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 
@@ -55,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--c-host", nargs="+", metavar="FILE.c", help="a C host (QEMU-style cgs_mh_* entry points)")
     what.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), help="our Python host of this protocol")
+    what.add_argument("--exec", dest="exec_cmd", metavar='"CMD ARGS"',
+                      help="a host in any language: a process speaking mhmailbox-wire 1 (docs/wire.md)")
     p.add_argument("--side", choices=("host",), default="host",
                    help="the side under test (host: the helper is the peer)")
     p.add_argument("--protocol", choices=("rfc", "hardened"),
@@ -102,6 +105,8 @@ def _log_dir(args: argparse.Namespace) -> str:
 def main(args: argparse.Namespace) -> int:
     from mhmailbox.model.properties import BY_ID
 
+    if (args.define or args.cflags) and not args.c_host:
+        raise UsageError("--define and --cflags are for a C file (--c-host)")
     known = set(BY_ID) | {"divergence", "robust"}
     for prop in args.stop_on:
         if prop not in known:
@@ -117,9 +122,19 @@ def main(args: argparse.Namespace) -> int:
         binary = build_c_host(args.c_host, tuple(args.define), tuple(cflags))
         name = " ".join(os.path.basename(f) for f in args.c_host)
         target = Target("c-host", args.protocol, f"C host {name}", binary)
+    elif args.exec_cmd is not None:
+        if args.protocol is None:
+            raise UsageError("--exec needs --protocol rfc|hardened (the protocol the process implements)")
+        try:
+            argv = tuple(shlex.split(args.exec_cmd))
+        except ValueError as e:
+            raise UsageError(f"--exec: {e}") from None
+        if not argv:
+            raise UsageError("--exec: an empty command")
+        if shutil.which(argv[0]) is None:
+            raise UsageError(f"--exec: {argv[0]}: no such command")
+        target = Target("exec", args.protocol, f"process {args.exec_cmd}", argv=argv)
     else:
-        if args.define or args.cflags:
-            raise UsageError("--define and --cflags are for a C file (--c-host)")
         protocol = args.protocol or IMPLEMENTATIONS[args.impl].protocol
         if protocol != IMPLEMENTATIONS[args.impl].protocol:
             raise UsageError(f"--impl {args.impl} implements {IMPLEMENTATIONS[args.impl].protocol}, not {protocol}")

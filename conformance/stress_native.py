@@ -70,6 +70,7 @@ def core(cc: str | None = None) -> Any:
     lib.mhs_attach.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, u32, u64, u32, u32]
     lib.mhs_attach.restype = ctypes.c_void_p
     lib.mhs_read.argtypes = [u64, u64, ctypes.c_void_p]
+    lib.mhs_read_snapshot.argtypes = [u64, u64, ctypes.c_void_p, ctypes.c_void_p]
     lib.mhs_write.argtypes = [u64, u64, p]
     lib.mhs_barrier.argtypes = [u32]
     lib.mhs_flip_burst.argtypes = [u64, u64, p, p, u32, u32]

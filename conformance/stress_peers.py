@@ -15,8 +15,10 @@ access locked, numbered and logged by the native core):
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import random
+import signal
 import struct
 import time
 from typing import Any, Callable, Sequence
@@ -49,11 +51,24 @@ def attach(map_fd: int, log_fd: int, who: int, seed: int, delay: tuple[int, int]
     return lib
 
 
-def child(fn: Callable[[], None]) -> int:
-    """Fork a child that runs ``fn`` and exits (0, or 3 on an exception: the report says so)."""
+def _die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when its parent ends (a peer never outlives its run)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def child(fn: Callable[[], None], stderr_fd: int | None = None) -> int:
+    """Fork a child that runs ``fn`` and exits (0, or 3 on an exception: the report says so),
+    its stderr on ``stderr_fd`` if given."""
     pid = os.fork()
     if pid:
         return pid
+    _die_with_parent()
+    if stderr_fd is not None:
+        os.dup2(stderr_fd, 2)
     code = 0
     try:
         fn()

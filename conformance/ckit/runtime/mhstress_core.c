@@ -17,9 +17,9 @@
  * percent, up to a number of ns), which widens the windows between a side's accesses.
  *
  * Polls: in a run of reads of one location that find the same bytes, with nothing else of
- * this process in between, the first two are logged and the rest are not (a re-fetch right
- * after a check is two reads, as in the kit); of the field this side polls (a host's done, a
- * helper's go) only the first is (a busy loop of 10^8 reads is one log line).
+ * this process in between, only the first of the field this side polls is logged (a host's
+ * done, a helper's go: a busy loop of 10^8 reads is one log line); of any other location
+ * the first 16 (a re-fetch right after a check is a read of its own), the rest are not.
  *
  * Log records: struct mhs_rec, then `len` bytes for the kinds that carry data.
  */
@@ -34,6 +34,7 @@
 #define MHS_SHARED_SIZE 0x2000ULL
 #define MHS_FAULT_LIMIT (1ULL << 20)
 #define MHS_PATTERN "HOSTMEM!"
+#define MHS_LOGGED_REPEATS 15      /* repeats of a read (not of the polled field) logged before folding */
 
 enum {
     MHS_READ = 1, MHS_WRITE = 2, MHS_BARRIER = 3, MHS_CLOCK = 4, MHS_PUT = 5, MHS_OP = 6, MHS_RESULT = 7,
@@ -61,7 +62,7 @@ static uint64_t pending_i, pending_off, pending_len;
 static int last_read;             /* the previous access was a read of last_off/last_len that found last_val */
 static uint64_t last_off, last_len;
 static uint8_t last_val[8];
-static int repeats;               /* the previous access was already a logged repeat of that read */
+static int repeats;               /* logged repeats of that read so far */
 static uint64_t poll_off;         /* the field this side polls (host: done, helper: go): folded from its first repeat */
 static uint64_t folded;           /* reads not logged again (polls), for the figures */
 static uint8_t logbuf[1 << 20];
@@ -216,11 +217,11 @@ int mhs_read_locked(uint64_t off, uint64_t n, uint8_t *out)
     if (n <= 8 && off + n <= MHS_SHARED_SIZE) {
         read_padded(d, off, n);
         if (last_read && last_off == off && last_len == n && bytes_same(last_val, d, n)) {
-            if (repeats || off == poll_off) {
+            if (repeats >= MHS_LOGGED_REPEATS || off == poll_off) {
                 folded++;
                 return 0;
             }
-            repeats = 1;  /* the second is logged: a re-fetch right after a check is two reads */
+            repeats++;  /* logged: a re-fetch right after a check is a read of its own */
             log_rec(take(), MHS_READ, 0, off, n, d, n);
             return 0;
         }
@@ -273,6 +274,18 @@ static int armed;                 /* a burst to start right after this process's
 static uint64_t arm_trigger, arm_off;
 static uint32_t arm_bad, arm_n, arm_gap;
 int mhs_flip_burst(uint64_t off, uint64_t n_bytes, const uint8_t *bad, const uint8_t *good, uint32_t n, uint32_t gap_ns);
+
+/* A read, and a copy of the whole mailbox as it is at that moment (for a process that reads
+ * its own copy of the mailbox: the process wire's file). */
+int mhs_read_snapshot(uint64_t off, uint64_t n, uint8_t *out, uint8_t *snapshot)
+{
+    if (mhs_acquire())
+        return -2;
+    int r = mhs_read_locked(off, n, out);
+    bytes_copy(snapshot, mb, MHS_SHARED_SIZE);
+    mhs_release();
+    return r;
+}
 
 int mhs_write(uint64_t off, uint64_t n, const uint8_t *data)
 {

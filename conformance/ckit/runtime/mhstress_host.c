@@ -66,7 +66,7 @@ static void access_at(int write, const void *p, uint64_t n)
     int64_t off = shared_off(p);
     if (off < 0)
         return;
-    if (!write && held && last_read && (repeats || last_off == poll_off) && last_off == (uint64_t)off && last_len == n
+    if (!write && held && last_read && (repeats >= MHS_LOGGED_REPEATS || last_off == poll_off) && last_off == (uint64_t)off && last_len == n
         && (++poll_streak & (poll_streak < 65536 ? 255u : 65535u))) {
         folded++;  /* a poll, with the lock held since the last one: nothing can have changed */
         return;
