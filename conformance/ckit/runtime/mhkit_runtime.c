@@ -363,28 +363,7 @@ static void put_private(uint32_t kind, const void *p, size_t n)
     send_event(EV_PUT, kind, 0, n, 0, p, n);
 }
 
-void qemu_put_be32(QEMUFile *f, unsigned int v)
-{
-    (void)f;
-    uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
-    put_private(PUT_BE32, b, 4);
-}
-
-void qemu_put_be64(QEMUFile *f, uint64_t v)
-{
-    (void)f;
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (56 - 8 * i));
-    put_private(PUT_BE64, b, 8);
-}
-
-void qemu_put_byte(QEMUFile *f, int v)
-{
-    (void)f;
-    uint8_t b = (uint8_t)v;
-    put_private(PUT_BYTE, &b, 1);
-}
+#include "mhkit_qemu_put.c"
 
 void qemu_put_buffer(QEMUFile *f, const uint8_t *buf, size_t size)
 {

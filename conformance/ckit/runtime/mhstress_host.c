@@ -218,37 +218,16 @@ void error_report(const char *fmt, ...)
 void warn_report(const char *fmt, ...) { (void)fmt; }
 void info_report(const char *fmt, ...) { (void)fmt; }
 
-static void put(uint32_t kind, const void *p, size_t n) { mhs_mark(MHS_PUT, kind, 0, n, p, n); }
+static void put_private(uint32_t kind, const void *p, size_t n) { mhs_mark(MHS_PUT, kind, 0, n, p, n); }
 
-void qemu_put_be32(QEMUFile *f, unsigned int v)
-{
-    (void)f;
-    uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
-    put(PUT_BE32, b, 4);
-}
-
-void qemu_put_be64(QEMUFile *f, uint64_t v)
-{
-    (void)f;
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (56 - 8 * i));
-    put(PUT_BE64, b, 8);
-}
-
-void qemu_put_byte(QEMUFile *f, int v)
-{
-    (void)f;
-    uint8_t b = (uint8_t)v;
-    put(PUT_BYTE, &b, 1);
-}
+#include "mhkit_qemu_put.c"
 
 void qemu_put_buffer(QEMUFile *f, const uint8_t *buf, size_t size)
 {
     (void)f;
     int64_t off = shared_off(buf);
     if (off < 0) {
-        put(PUT_BUFFER, buf, size);
+        put_private(PUT_BUFFER, buf, size);
         return;
     }
     uint8_t *tmp = malloc(size ? size : 1);
@@ -257,7 +236,7 @@ void qemu_put_buffer(QEMUFile *f, const uint8_t *buf, size_t size)
     next_access();
     if (mhs_read_locked((uint64_t)off, size, tmp) < 0)
         die_faulted();
-    put(PUT_BUFFER, tmp, size);
+    put_private(PUT_BUFFER, tmp, size);
     free(tmp);
 }
 
