@@ -39,14 +39,19 @@ def run_merge(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_output(args.output, force=args.force, what="merge: --output")
     docs = [(path, load(path)) for path in args.reports]
-    command, merged = join(docs)
-    if args.output is not None:
-        buf = io.StringIO()
+    buf = io.StringIO()  # the report is printed whole or not at all
+    try:
+        command, merged = join(docs)
         with contextlib.redirect_stdout(buf):
-            status = show(command, merged, as_json=True)
+            status = show(command, merged, as_json=args.json or args.output is not None)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a hand-edited or foreign report
+        raise UsageError(f"merge: {', '.join(args.reports)}: a field is not what a verify or conform --json "
+                         f"report holds ({type(exc).__name__}: {exc})") from None
+    if args.output is not None:
         write_atomically(args.output, buf.getvalue())
-        return status
-    return show(command, merged, as_json=args.json)
+    else:
+        print(buf.getvalue(), end="")
+    return status
 
 
 def load(path: str) -> dict[str, Any]:

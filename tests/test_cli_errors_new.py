@@ -1,0 +1,87 @@
+"""Bad input to the commands added with sharding, logs, compare, prove, certificates, user
+variants and the viewer: one line on stderr and exit 2 (no traceback), nothing printed as if
+the run had succeeded, no file overwritten without --force."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from mhmailbox.cli import main
+
+ONE_CELL = ["--variant", "rfc", "--memory", "sc", "--guest", "slow", "--property", "order.response"]
+
+
+def _one_line_error(capsys, argv: list[str]) -> str:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    assert out == "", out  # nothing presented as a result
+    return err
+
+
+@pytest.fixture(scope="module")
+def verify_report(tmp_path_factory) -> dict:
+    """``mhmailbox verify ONE_CELL --json``: a real one-cell report (about a tenth of a second)."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["verify", *ONE_CELL, "--json"]) == 0
+    return json.loads(buf.getvalue())
+
+
+# ------------------------------------------------------------------ merge
+
+def _edit(path: str, value):
+    def edit(doc: dict) -> None:
+        *head, last = path.split(".")
+        node = doc
+        for k in head:
+            node = node[int(k)] if isinstance(node, list) else node[k]
+        if value is _DROP:
+            del node[last]
+        else:
+            node[last] = value
+    return edit
+
+
+_DROP = object()
+
+HOSTILE_REPORTS = {
+    "run options null": _edit("run.options", None),
+    "run options missing": _edit("run.options", _DROP),
+    "run options empty": _edit("run.options", {}),
+    "a result that is a number": _edit("results", [1]),
+    "a result with no fields": _edit("results", [{}]),
+    "a trace that is a number": _edit("results.0.trace", 7),
+    "summary a list": _edit("summary", []),
+}
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+@pytest.mark.parametrize("edit", sorted(HOSTILE_REPORTS))
+def test_merge_refuses_a_report_of_the_wrong_shape(capsys, tmp_path, verify_report, edit, as_json) -> None:
+    doc = copy.deepcopy(verify_report)
+    HOSTILE_REPORTS[edit](doc)
+    path = tmp_path / "part.json"
+    path.write_text(json.dumps(doc))
+    err = _one_line_error(capsys, ["merge", str(path), *(["--json"] if as_json else [])])
+    assert "is not what a verify or conform --json report holds" in err
+
+
+def test_merge_of_a_hostile_report_leaves_no_output_file(capsys, tmp_path, verify_report) -> None:
+    doc = copy.deepcopy(verify_report)
+    doc["results"] = [{}]
+    (tmp_path / "part.json").write_text(json.dumps(doc))
+    _one_line_error(capsys, ["merge", str(tmp_path / "part.json"), "-o", str(tmp_path / "all.json")])
+    assert not (tmp_path / "all.json").exists()
+
+
+def test_merge_of_the_real_report_still_prints_it(capsys, tmp_path, verify_report) -> None:
+    (tmp_path / "part.json").write_text(json.dumps(verify_report))
+    assert main(["merge", str(tmp_path / "part.json"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == verify_report["results"]
