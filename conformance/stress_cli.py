@@ -9,6 +9,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+from typing import Callable
 
 from mhmailbox.cli import finite_positive, positive_int
 from mhmailbox.errors import UsageError
@@ -17,34 +18,24 @@ from .adapter import IMPLEMENTATIONS
 from .stress import DEFAULT_DELAY, StressReport, Target, build_c_host, progress_line, stress
 
 
-def _percent(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a percentage 0-100, got {text!r}") from None
-    if not 0 <= v <= 100:
-        raise argparse.ArgumentTypeError(f"expected a percentage 0-100, got {text!r}")
-    return v
+def _int_in(lo: int, hi: int | None, what: str) -> Callable[[str], int]:
+    """argparse type: an integer from ``lo`` to ``hi`` (no bound: None), named ``what`` in its message."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            v = None
+        if v is None or v < lo or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return v
+
+    return parse
 
 
-def _ns(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of nanoseconds (0: no delay), got {text!r}") from None
-    if not 0 <= v <= 10**9:
-        raise argparse.ArgumentTypeError(f"expected 0 to 1000000000 nanoseconds, got {text!r}")
-    return v
-
-
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return v
+_percent = _int_in(0, 100, "a percentage 0-100")
+_ns = _int_in(0, 10**9, "0 to 1000000000 nanoseconds (0: no delay)")
+_seed = _int_in(0, None, "a non-negative integer")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
