@@ -115,3 +115,28 @@ def test_the_users_store_is_read_before_the_packages(user_store) -> None:
     stale = {cell_key(model): data[cell_key(model)], "_fingerprints": {cell_key(model): "0" * 64}}
     store.save(stale, user_store)
     assert store.lookup(model, sym) == (package, mine)  # reused from the package; the user's set comes first
+
+
+def test_parallel_workers_keep_each_others_sets(tmp_path, monkeypatch) -> None:
+    """prove --jobs: workers record their cells in one store; a slow read-modify-write without the
+    lock would lose all but the last writer's."""
+    import time as time_mod
+
+    from mhmailbox.model.runner import forked_map
+
+    path = str(tmp_path / "store.json")
+    real_save = store.save
+
+    def slow_save(data, where=None):
+        time_mod.sleep(0.2)  # every worker has read the store before any has written it
+        real_save(data, where)
+
+    monkeypatch.setattr(store, "put", lambda data, model, sym, invs: data.__setitem__(model, invs))
+    monkeypatch.setattr(store, "save", slow_save)
+    list(forked_map(_save_one, [(path, f"cell{i}") for i in range(4)], 4))
+    assert sorted(k for k in store.load(path)) == ["cell0", "cell1", "cell2", "cell3"]
+
+
+def _save_one(item: tuple) -> None:
+    path, key = item
+    store.save_cell(path, key, None, [key])
