@@ -460,7 +460,7 @@ class _Mailbox:
                 return
             g = val.G0 if e.gpa is None else self.gpa_class(e.gpa)
             if g not in (val.G0, val.G1):
-                self.chk.notes.append(f"line {e.line}: a {e.op} of a gpa outside private RAM: the model's host "
+                self.chk.report.notes.append(f"line {e.line}: a {e.op} of a gpa outside private RAM: the model's host "
                                       "only saves and loads private pages")
             self._model("host", e, lambda o: o.choose(op=_OPS[e.op], g=g if g in (val.G0, val.G1) else val.G0))
 

@@ -85,3 +85,19 @@ def test_merge_of_the_real_report_still_prints_it(capsys, tmp_path, verify_repor
     (tmp_path / "part.json").write_text(json.dumps(verify_report))
     assert main(["merge", str(tmp_path / "part.json"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["results"] == verify_report["results"]
+
+
+# ------------------------------------------------------------------ check-log
+
+EXAMPLE_LOG = Path(__file__).resolve().parent.parent / "examples" / "logs" / "rfc-stale-completion.jsonl"
+
+
+def test_check_log_notes_a_save_outside_ram_instead_of_crashing(capsys, tmp_path) -> None:
+    lines = [json.loads(ln) for ln in EXAMPLE_LOG.read_text().splitlines() if ln.strip()]
+    (save,) = [ln for ln in lines if ln.get("ev") == "op" and ln.get("op") == "save"][:1]
+    save["gpa"] = 2 ** 70  # far past any RAM: the model's host only saves private pages
+    path = tmp_path / "outside.jsonl"
+    path.write_text("\n".join(json.dumps(ln) for ln in lines) + "\n")
+    assert main(["check-log", str(path), "--protocol", "rfc"]) == 1
+    out, err = capsys.readouterr()
+    assert "a save of a gpa outside private RAM" in out and "Traceback" not in err, (out, err)
