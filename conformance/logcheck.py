@@ -35,6 +35,7 @@ from mhmailbox.model.observe import Divergence, Observer
 from mhmailbox.model.variants import OP_CLEANUP, OP_LOAD, OP_SAVE, VARIANTS
 
 from .logformat import LogEvent, LogFormatError, LogHeader, parse_log
+from .sessions import next_session, open_seal
 
 #: the rigs' scaling: the deadline is D_TICKS model ticks (conformance/rig.py)
 D_TICKS = 4
@@ -484,25 +485,17 @@ class _Seals:
 
     def tag(self, box: "_Mailbox", header: bytes, page: bytes) -> int | None:
         """The tag of a page the helper sealed; None when the log has no key."""
-        from mhmailbox.impl.crypto import AuthError, PageHeader, SessionCipher
-
         j = box.judges.get("guest")
         if self.provision is None and self.pending is None or j is None:
             return None
         while self.epoch < j.obs.env["guest.epoch"]:
             self.epoch += 1
-            if self.pending is not None or self.cipher is None:
-                self.provision, self.pending = self.pending or self.provision, None
-                self.cipher = SessionCipher(self.provision, 1)  # type: ignore[arg-type]
-            else:
-                self.cipher = SessionCipher(self.provision, self.cipher.migration + 1)  # type: ignore[arg-type]
-        if self.cipher is None:
+            self.cipher, self.provision = next_session(self.cipher, self.provision, self.pending)
+            self.pending = None
+        opened = open_seal(self.cipher, header, page)
+        if opened is None:
             return val.FORGED
-        try:
-            h = PageHeader.parse(header)
-            _, plain = self.cipher.open(h.gpa, header, page)
-        except (AuthError, ValueError):
-            return val.FORGED
+        h, plain = opened
         g = box.gpa_class(h.gpa)
         known = box.chk.ram_at.get(h.gpa)
         if g not in (val.G0, val.G1) or (known is not None and plain != known):

@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import attrs
 
 from mhmailbox.impl.clock import VirtualClock
-from mhmailbox.impl.crypto import HDR_SIZE, AuthError, PageHeader, Provision, SessionCipher
+from mhmailbox.impl.crypto import HDR_SIZE, Provision, SessionCipher
 from mhmailbox.impl.guest import GuestHelper
 from mhmailbox.impl.memory import HOST_MEMORY_PATTERN, Access, InstrumentedPort, MemoryFault
 from mhmailbox.impl.stream import Record
@@ -45,6 +45,7 @@ from mhmailbox.model.observe import Divergence, Observer
 from mhmailbox.model.variants import VARIANTS
 
 from .adapter import Implementation, OperationFailed
+from .sessions import next_session, open_seal
 
 #: Concrete addresses the rigs use for each abstract gpa class. No gpa is below 0x10000: a C
 #: helper under test dereferences gpas in its own process, and Linux maps nothing below
@@ -594,12 +595,8 @@ class GuestRig(RigBase):
         epoch = self.observer.env["guest.epoch"]
         while self.session_epoch < epoch:
             self.session_epoch += 1
-            if self.pending is not None or self.cipher is None:
-                self.provision, self.pending = self.pending or self.provision, None
-                assert self.provision is not None
-                self.cipher = SessionCipher(self.provision, 1)
-            else:
-                self.cipher = SessionCipher(self.provision, self.cipher.migration + 1)
+            self.cipher, self.provision = next_session(self.cipher, self.provision, self.pending)
+            self.pending = None
 
     def _page_tag(self, header: bytes, page: bytes, *, produced: bool) -> int:
         hint = self.observer.env["guest.gpa"]
@@ -610,13 +607,10 @@ class GuestRig(RigBase):
             return pt
         if produced:  # the helper just sealed it: which page, bound to which session
             self._follow_sessions()
-            if self.cipher is None:
+            opened = open_seal(self.cipher, header, page)
+            if opened is None:
                 return val.FORGED
-            try:
-                h = PageHeader.parse(header)
-                _, plain = self.cipher.open(h.gpa, header, page)
-            except (AuthError, ValueError):
-                return val.FORGED
+            h, plain = opened
             g = gpa_class(h.gpa)
             if g not in (val.G0, val.G1) or plain != self.ram[h.gpa:h.gpa + PAGE_SIZE]:
                 return val.FORGED
