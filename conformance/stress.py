@@ -23,6 +23,8 @@ from typing import Any, Callable, Sequence
 
 import attrs
 
+from mhmailbox.model.properties import BY_ID
+
 from .stress_log import Violation, attach_records, excerpt, merge, model_checks, parse, record_checks, to_log
 from .stress_native import CONTROL_SIZE, core, host_runtime
 from .stress_exec import exec_host_main
@@ -49,6 +51,8 @@ class Target:
     name: str
     binary: str = ""
     argv: tuple[str, ...] = ()
+    #: the side under test; "guest" (our Python helper, ``impl``): our host is the peer
+    side: str = "host"
 
 
 @attrs.define
@@ -86,7 +90,8 @@ class StressReport:
     seed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"implementation": self.target.name, "protocol": self.target.protocol, "peer": self.peer,
+        return {"implementation": self.target.name, "side": self.target.side, "protocol": self.target.protocol,
+                "peer": self.peer,
                 "seed": self.seed, "delay": {"percent": self.delay[0], "max_ns": self.delay[1]},
                 "seconds": round(self.seconds, 3), "runs": self.runs, "operations": self.operations,
                 "saves": self.saves, "accesses": self.accesses,
@@ -142,8 +147,10 @@ def one_run(target: Target, adversarial: bool, seed: int,
     logs = [os.memfd_create(f"mhstress-log-{s}") for s in ("host", "guest")]
     stderr = tempfile.TemporaryFile()
     ready_r, ready_w = os.pipe()
-    peer = child(lambda: helper_main(map_fd, logs[1], target.protocol, adversarial, rnd.getrandbits(32), delay,
-                                     ready_w))
+    helper_seed = rnd.getrandbits(32)
+    guest = target.side == "guest"  # our helper under test, our host its peer (adversarial or not)
+    peer = child(lambda: helper_main(map_fd, logs[1], target.protocol, adversarial and not guest, helper_seed, delay,
+                                     ready_w), stderr.fileno() if guest else None)
     os.close(ready_w)
     extra: list[Violation] = []
     host_pid = 0
@@ -161,7 +168,8 @@ def one_run(target: Target, adversarial: bool, seed: int,
             host_pid = child(lambda: exec_host_main(map_fd, logs[0], target.argv, target.protocol, ops, seed, delay),
                              stderr.fileno())
         else:
-            host_pid = child(lambda: host_main(map_fd, logs[0], target.protocol, ops, seed, delay), stderr.fileno())
+            host_pid = child(lambda: host_main(map_fd, logs[0], target.protocol, ops, seed, delay, adversarial and guest),
+                             None if guest else stderr.fileno())
         status = _wait(host_pid, time.monotonic() + RUN_LIMIT_S)
         if status is None:
             os.kill(host_pid, signal.SIGTERM)  # a C host writes out its log first
@@ -181,8 +189,14 @@ def one_run(target: Target, adversarial: bool, seed: int,
         os.pwrite(map_fd, (1).to_bytes(4, "little"), STOP_AT)
         if host_pid:
             _kill(host_pid)
-        if _wait(peer, time.monotonic() + 5.0) is None:
+        status = _wait(peer, time.monotonic() + 5.0)
+        if status is None:
             _kill(peer)
+        if guest and status:  # the helper under test crashed (our own peers exit 0)
+            stderr.seek(0)
+            last = stderr.read().decode("utf-8", "replace").strip().splitlines()
+            extra.append(Violation("robust", f"the helper exited with status {status}"
+                                   + (f"; it printed: {last[-1]}" if last else ""), 1 << 62, "guest"))
         stderr.close()
         os.close(map_fd)
     try:
@@ -192,17 +206,32 @@ def one_run(target: Target, adversarial: bool, seed: int,
             os.close(fd)
     attach_records(lines, "host")
     log = to_log(lines, target.protocol, f"mhmailbox stress: {target.name}, seed {seed}")
-    found, div = model_checks(log, target.protocol, "host")
+    found, div = model_checks(log, target.protocol, target.side)
     if div is not None:
-        found.append(Violation("divergence", f"the model of {target.protocol} cannot follow the host here: "
-                               f"{div.get('why') or div.get('message') or div}", div["i"], "host"))
-    found += record_checks(lines, "host")
+        found.append(Violation("divergence", f"the model of {target.protocol} cannot follow the {target.side} here: "
+                               f"{div.get('why') or div.get('message') or div}", div["i"], target.side))
+    if not guest:
+        found += record_checks(lines, "host")
     for v in extra:  # a crash or hang: placed at the end of what the log holds
         found.append(attrs.evolve(v, i=lines[-1]["i"] if lines else 0))
     first: dict[str, Violation] = {}  # one per property and run: the first in the log's order
     for v in sorted(found, key=lambda v: v.i):
-        first.setdefault(v.property, v)
+        if judged(v.property, target.side, adversarial):
+            first.setdefault(v.property, v)
     return log, lines, list(first.values())
+
+
+def judged(prop: str, side: str, adversarial: bool) -> bool:
+    """Whether a violation of ``prop`` counts against the ``side`` under test with this peer: the
+    catalog's rule (a host property only against the helper behaviours it lists, e.g. not
+    order.response against a hostile helper, which can always forge a completion; a helper
+    property whatever the host does); ``divergence`` and ``robust`` always count."""
+    p = BY_ID.get(prop)
+    if p is None:
+        return True
+    if side == "guest":
+        return p.side == "guest"
+    return p.side == "host" and p.applies("adversarial" if adversarial else "honest", "faithful")
 
 
 def stress(target: Target, *, seconds: float, adversarial: bool = True, seed: int | None = None,

@@ -49,13 +49,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), help="our Python host of this protocol")
     what.add_argument("--exec", dest="exec_cmd", metavar='"CMD ARGS"',
                       help="a host in any language: a process speaking mhmailbox-wire 1 (docs/wire.md)")
-    p.add_argument("--side", choices=("host",), default="host",
-                   help="the side under test (host: the helper is the peer)")
+    p.add_argument("--side", choices=("host", "guest"), default="host",
+                   help="the side under test (default host, our helper its peer; guest, with --impl: our "
+                        "helper under test, our host its peer)")
     p.add_argument("--protocol", choices=("rfc", "hardened"),
                    help="the protocol the implementation implements (default with --impl: its own)")
     p.add_argument("--seconds", type=finite_positive, default=10.0, help="time budget (default 10)")
     p.add_argument("--peer", choices=("adversarial", "honest"), default="adversarial",
-                   help="our reference helper, or one that also makes the suite's hostile moves (default)")
+                   help="our reference peer, or one that also makes the suite's hostile moves (default)")
     p.add_argument("--keep-going", action="store_true", help="go on after a violation until the time is spent")
     p.add_argument("--stop-on", action="append", default=[], metavar="PROPERTY",
                    help="go on until a violation of this property (repeatable), e.g. adversary.header-bound")
@@ -96,6 +97,9 @@ def _log_dir(args: argparse.Namespace) -> str:
 def main(args: argparse.Namespace) -> int:
     from mhmailbox.model.properties import BY_ID
 
+    if args.side == "guest" and args.impl is None:
+        raise UsageError("--side guest: only our Python helper (--impl NAME) can be stressed as the helper so far; "
+                         "--c-host and --exec run a host")
     if (args.define or args.cflags) and not args.c_host:
         raise UsageError("--define and --cflags are for a C file (--c-host)")
     known = set(BY_ID) | {"divergence", "robust"}
@@ -129,11 +133,13 @@ def main(args: argparse.Namespace) -> int:
         protocol = args.protocol or IMPLEMENTATIONS[args.impl].protocol
         if protocol != IMPLEMENTATIONS[args.impl].protocol:
             raise UsageError(f"--impl {args.impl} implements {IMPLEMENTATIONS[args.impl].protocol}, not {protocol}")
-        target = Target("impl", protocol, f"Python host {args.impl}")
+        target = Target("impl", protocol, f"Python {'helper' if args.side == 'guest' else 'host'} {args.impl}",
+                        side=args.side)
     log_dir = _log_dir(args)
     delay = (args.delay_percent, args.delay_ns) if args.delay_ns else (0, 0)
     if not args.json:
-        print(f"stress: {target.name} ({target.protocol}) against the {args.peer} helper; delays "
+        print(f"stress: {target.name} ({target.protocol}) against our {args.peer} "
+              f"{'host' if target.side == 'guest' else 'helper'}; delays "
               + (f"{delay[0]}% up to {delay[1]} ns" if delay[1] else "off") + f"; {args.seconds:g} s", flush=True)
     show = progress_line if sys.stderr.isatty() and not args.json else None
     rep = stress(target, seconds=args.seconds, adversarial=args.peer == "adversarial", seed=args.seed, delay=delay,

@@ -26,7 +26,8 @@ from mhmailbox.model.layout import HDR_MAX, OFF_HDR_LEN, SHARED_SIZE
 
 from .ckit.host import PUBLISHED_DEADLINE_NS
 from .logformat import LogHeader
-from .stress_native import (BARRIER, BARRIER_NAME, CLOCK, ERROR, FAULT, OP, OP_NAME, PUT, READ, REC, RESULT,
+from .stress_peers import RAM_SIZE as HELPER_RAM
+from .stress_native import (BARRIER, BARRIER_NAME, CLOCK, ERROR, FAULT, OP, OP_NAME, PUT, RAM, READ, REC, RESULT,
                             WRITE)
 
 _PUT_KIND = {0: "buffer", 1: "be32", 2: "be64", 3: "byte"}
@@ -42,7 +43,7 @@ def parse(raw: bytes, side: str) -> list[dict[str, Any]]:
         i, kind, aux, off, length = REC.unpack_from(raw, pos)
         pos += REC.size
         dlen = 0
-        if kind in (READ, PUT, ERROR):
+        if kind in (READ, PUT, ERROR, RAM):
             dlen = length
         elif kind == WRITE:
             dlen = max(0, min(length, SHARED_SIZE - off))
@@ -70,6 +71,8 @@ def parse(raw: bytes, side: str) -> list[dict[str, Any]]:
             ev.update(ev="error", text=data.decode("utf-8", "replace"))
         elif kind == FAULT:
             ev.update(ev="fault", off=off, len=length)
+        elif kind == RAM:
+            ev.update(ev="ram", gpa=off, data=data.hex())
         else:
             continue
         out.append(ev)
@@ -160,7 +163,7 @@ def to_log(lines: list[dict[str, Any]], protocol: str, source: str) -> list[str]
     sides, every write in it. Stream items and error reports go into their operation's result
     (its ``error``); a read reaching more than 1 MiB past the shared area (a fault: nothing was
     read) has no event of the format and is judged by :func:`record_checks` alone."""
-    head = LogHeader(protocol, ("host", "guest"), source, PUBLISHED_DEADLINE_NS, "all")
+    head = LogHeader(protocol, ("host", "guest"), source, PUBLISHED_DEADLINE_NS, "all", ram_size=HELPER_RAM)
     out = [json.dumps(head.as_json())]
     op: dict[str, str] = {}
     errors: dict[str, list[str]] = {"host": [], "guest": []}
@@ -178,7 +181,7 @@ def to_log(lines: list[dict[str, Any]], protocol: str, source: str) -> list[str]
         elif e.get("ev") == "error":
             errors[side].append(e["text"])
             continue
-        elif e.get("ev") in ("read", "write", "barrier", "clock"):
+        elif e.get("ev") in ("read", "write", "barrier", "clock", "ram"):
             if e.get("ev") == "write" and not e["data"]:
                 continue  # a write wholly past the shared area: the process faulted on it
             d = {k: v for k, v in e.items() if k != "by"}

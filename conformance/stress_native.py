@@ -24,7 +24,7 @@ from mhmailbox.model.layout import FIELDS
 from .ckit.build import _kit_file, _run, find_compiler
 
 #: Record kinds of the log (mhstress_core.c).
-READ, WRITE, BARRIER, CLOCK, PUT, OP, RESULT, ERROR, FAULT = range(1, 10)
+READ, WRITE, BARRIER, CLOCK, PUT, OP, RESULT, ERROR, FAULT, RAM = range(1, 11)
 #: A log record's fixed part: number, kind, aux, offset, length.
 REC = struct.Struct("<QIIQQ")
 #: Barrier kinds as the runtime numbers them (mhkit.h).

@@ -11,7 +11,8 @@ access locked, numbered and logged by the native core):
   length again, writes a late ``done``, a wrong ``ret``, clears ``go``, flips a byte of the header or the
   io page;
 * :func:`host_main`: our Python host (``Host``, real clock, 100 ms deadline) running the
-  run's operations, each logged as an operation and its result (a save's with the record).
+  run's operations, each logged as an operation and its result (a save's with the record):
+  the host under test, or (adversarial or not) the peer of a helper under test.
 """
 from __future__ import annotations
 
@@ -28,9 +29,10 @@ from mhmailbox.impl.crypto import Provision
 from mhmailbox.impl.guest import GuestHelper
 from mhmailbox.impl.host import Host, HostError
 from mhmailbox.impl.memory import MemoryFault
-from mhmailbox.model.layout import OFF_DONE, OFF_GO, OFF_HDR_DATA, OFF_HDR_LEN, OFF_IO_PAGE, OFF_RET, PAGE_SIZE
+from mhmailbox.model.layout import (OFF_CMD_TYPE, OFF_DONE, OFF_GO, OFF_GPA, OFF_HDR_DATA, OFF_HDR_LEN, OFF_IO_PAGE, OFF_RET,
+                                    PAGE_SIZE, SHARED_GPA)
 
-from .stress_native import ERROR, OP, OP_CODE, PUT, RESULT, RunStopped, StressPort, core
+from .stress_native import ERROR, OP, OP_CODE, PUT, RAM, RESULT, RunStopped, StressPort, core
 
 #: Guest RAM the helper has (32 pages; the host saves pages 16 and 21, as the suite's G0 and G1).
 RAM_SIZE = 32 * PAGE_SIZE
@@ -96,6 +98,8 @@ def helper_main(map_fd: int, log_fd: int, protocol: str, adversarial: bool, seed
     ram = memoryview(bytearray(rnd.randbytes(RAM_SIZE)))
     prov = Provision(rnd.randbytes(32), rnd.randbytes(16)) if protocol == "hardened" else None
     helper = GuestHelper(port, ram, protocol, prov)
+    for gpa in SAVE_GPAS:  # the private pages a save reads: their plaintext, for guest.confidential
+        port.mark(RAM, 0, gpa, bytes(ram[gpa:gpa + PAGE_SIZE]))
     helper.start()
     os.write(ready_fd, b"r")
     os.close(ready_fd)
@@ -141,14 +145,24 @@ def _hostile(lib: Any, port: StressPort, rnd: random.Random, protocol: str, last
 
 
 def host_main(map_fd: int, log_fd: int, protocol: str, ops: Sequence[tuple[str, int]], seed: int,
-              delay: tuple[int, int]) -> None:
-    """Our Python host running ``ops`` (("save", gpa) or ("cleanup", 0)), each logged."""
+              delay: tuple[int, int], adversarial: bool = False) -> None:
+    """Our Python host running ``ops`` (("save", gpa) or ("cleanup", 0)), each logged; as the peer
+    of a helper under test, ``adversarial`` adds the suite's hostile host moves at random: the
+    parameters rewritten right after go (a burst at native speed: gpa into the mailbox, past
+    RAM or to the other page, ENCRYPT and DECRYPT swapped: the gpa classes the model knows), and after an operation go written again, a byte of the
+    io page or the header flipped, a bad header length."""
     lib = attach(map_fd, log_fd, 0, seed, delay)
+    rnd = random.Random(seed ^ 0x5EED)
     port = StressPort(memoryview(bytearray(0)), "host", lib=lib)
     host = Host(port, protocol, MonotonicClock(), timeout=0.1)
     for op, gpa in ops:
         if lib.mhs_stopped():
             return
+        if adversarial and rnd.random() < 0.5:  # the parameters change under the helper's reads
+            off, bad = rnd.choice(((OFF_GPA, SHARED_GPA), (OFF_GPA, RAM_SIZE + 4 * PAGE_SIZE),
+                                   (OFF_GPA, SAVE_GPAS[1] if gpa == SAVE_GPAS[0] else SAVE_GPAS[0]),
+                                   (OFF_CMD_TYPE, 1), (OFF_CMD_TYPE, 2)))
+            lib.mhs_arm_flip(OFF_GO, off, bad, rnd.randrange(2, 32), rnd.choice((0, 200, 1000)))
         port.mark(OP, OP_CODE[op], gpa)
         try:
             if op == "save":
@@ -167,6 +181,14 @@ def host_main(map_fd: int, log_fd: int, protocol: str, ops: Sequence[tuple[str, 
         except MemoryFault as e:
             port.mark(ERROR, 0, 0, f"fault: {e}".encode())
             raise
+        if adversarial and rnd.random() < 0.3:
+            act = rnd.randrange(3)
+            if act == 0:
+                port.write_bytes(OFF_GO, _I32.pack(1 if protocol == "rfc" else host.seq))
+            elif act == 1:
+                port.write_bytes(OFF_IO_PAGE + rnd.randrange(PAGE_SIZE), bytes([rnd.randrange(1, 256)]))
+            else:
+                port.write_bytes(OFF_HDR_LEN, _U32.pack(rnd.choice(BAD_LENGTHS)))
 
 
 def _be32(v: int) -> bytes:

@@ -19,7 +19,7 @@ from ckit_support import PUBLISHED, needs_cc, needs_published
 from mhmailbox.cli import main
 from mhmailbox.conformance.logcheck import check_log
 from mhmailbox.conformance.logformat import parse_log
-from mhmailbox.conformance.stress import DEFAULT_DELAY, Target, build_c_host, one_run, stress
+from mhmailbox.conformance.stress import DEFAULT_DELAY, Target, build_c_host, judged, one_run, stress
 from mhmailbox.conformance.stress_log import record_checks
 
 pytestmark = needs_cc
@@ -72,6 +72,41 @@ def test_our_hardened_host_survives_the_adversarial_helper() -> None:
     rep = stress(Target("impl", "hardened", "Python host hardened"), seconds=3, seed=11, keep_going=True)
     assert rep.runs >= 1 and rep.accesses > 0 and rep.saves > 0
     assert rep.findings == [], [f.as_dict() for f in rep.findings]
+
+
+def test_a_host_over_the_process_wire() -> None:
+    """--exec: the driver makes each announced access on the shared mapping and copies the mailbox
+    into the process's own file before answering; our hardened host over the wire completes its
+    saves against the adversarial helper and its log is explained by the model (a process reading
+    a stale file would wait for a done it never sees, or diverge)."""
+    argv = (sys.executable, "-m", "mhmailbox.conformance.wire_python", "--side", "host", "--impl", "hardened")
+    rep = stress(Target("exec", "hardened", "wire hardened host", argv=argv), seconds=2, seed=2, keep_going=True)
+    assert rep.saves > 0 and rep.findings == [], [f.as_dict() for f in rep.findings]
+
+
+def test_our_helpers_under_an_adversarial_host() -> None:
+    """The helper side: the rfc helper copies the plaintext page out (guest.confidential, judged on
+    the bytes of the logged RAM pages); the hardened helper, whose parameters a hostile host
+    rewrites right after go, is found doing nothing wrong."""
+    rfc = stress(Target("impl", "rfc", "Python helper rfc", side="guest"), seconds=30, seed=1,
+                 stop_on=("guest.confidential",))
+    assert "guest.confidential" in {f.violation.property for f in rfc.findings}
+    assert all(f.violation.side == "guest" for f in rfc.findings)
+    hardened = stress(Target("impl", "hardened", "Python helper hardened", side="guest"), seconds=3, seed=1,
+                      keep_going=True)
+    assert hardened.runs >= 1 and hardened.findings == [], [f.as_dict() for f in hardened.findings]
+
+
+def test_judged_follows_the_catalog() -> None:
+    """A hostile helper can always forge a completion: order.response is not held against a host
+    under it, but is with an honest helper; a helper's property never counts against a host."""
+    assert not judged("order.response", "host", adversarial=True)
+    assert judged("order.response", "host", adversarial=False)
+    assert judged("adversary.header-bound", "host", adversarial=True)
+    assert not judged("guest.confidential", "host", adversarial=False)
+    assert judged("guest.confidential", "guest", adversarial=True)
+    assert not judged("order.publish", "guest", adversarial=True)
+    assert judged("divergence", "guest", adversarial=True) and judged("robust", "host", adversarial=False)
 
 
 def _save(i: int, reads: list[int], emitted: int, header: bytes) -> list[dict]:
