@@ -53,7 +53,11 @@ def main(args: argparse.Namespace) -> int:
     except LogFormatError as e:
         raise UsageError(f"check-log: {args.log}: {e}") from None
     if args.json:
-        json.dump(report.as_json(), sys.stdout, indent=2)
+        out = report.as_json()
+        first = report.divergence["line"] if report.divergence else (
+            report.violations[0].line if report.violations else None)
+        out["excerpt"] = [] if first is None else excerpt(args.log, first)  # the log around the first finding
+        json.dump(out, sys.stdout, indent=2)
         print()
     else:
         print_report(report, args.log)

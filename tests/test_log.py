@@ -151,6 +151,7 @@ def test_check_log_command(tmp_path, capsys, rfc_log, hardened_log):
     assert main(["check-log", str(bad), "--protocol", "rfc", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["verdict"] == "violated" and [v["property"] for v in out["violations"]] == ["order.response"]
+    assert [x.split()[1] for x in out["excerpt"] if x.startswith(">")] == [str(out["violations"][0]["line"])]
     for argv, needle in (([str(broken), "--protocol", "hardened"], "line 6: not a JSON object"),
                          ([str(good), "--protocol", "rfc"], "recorded with protocol hardened"),
                          ([str(good), "--protocol", "hardened", "--side", "guest"], "no complete guest"),
