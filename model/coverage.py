@@ -24,7 +24,7 @@ import attrs
 from .expr import variables
 from .explore import Exploration, explore
 from .properties import Property
-from .protocol import Bounds, Model, build
+from .protocol import Bounds, Model, build, variant_catalog, variant_class
 from .system import Action, Monitor, System
 
 #: verdicts that say "no violation": the ones a vacuous monitor turns into ``vacuous``
@@ -93,13 +93,15 @@ def reach_of(model: Model, system: System, ex: Exploration) -> list[Reach]:
 
 
 def reachability(cell: tuple, properties: Sequence[Property], bounds: Bounds | None = None,
-                 time_limit: float | None = 20.0, max_states: int = 2_000_000) -> dict[str, Reach]:
+                 time_limit: float | None = 20.0, max_states: int = 2_000_000,
+                 depth: int | None = None) -> dict[str, Reach]:
     """For the Z3 engines: property id -> :class:`Reach` in the cell's bounded model.
 
     The exploration stops once each monitor is reached (a witness run is enough); it
-    runs to the end of the bounded model only for monitors no run reaches. When it is
-    cut short (``time_limit``, ``max_states``), an unreached monitor is ``None``: not
-    established either way.
+    runs to the end of the bounded model (or to ``depth`` steps: a bounded engine's
+    claim is vacuous when no run that short reaches the monitor) only for monitors no
+    run reaches. When it is cut short (``time_limit``, ``max_states``), an unreached
+    monitor is ``None``: not established either way.
     """
     model = build(*cell, bounds or Bounds(), properties)
     if not model.properties:
@@ -109,11 +111,11 @@ def reachability(cell: tuple, properties: Sequence[Property], bounds: Bounds | N
     groups = [monitor_writers(system, m) for m in system.monitors]
     if not any(groups):  # nothing can write any of these monitors: no run needed to say so
         return {p.id: Reach(False, (), exhaustive=True) for p in model.properties}
-    ex = explore(compiled, 10_000, monitors=[], max_states=max_states, stop_when_all_found=False,
+    ex = explore(compiled, depth or 10_000, monitors=[], max_states=max_states, stop_when_all_found=False,
                  time_limit=time_limit, until_fired=[g for g in groups if g])
     out = {}
     for prop, r in zip(model.properties, reach_of(model, system, ex)):
-        if r.reached is False and not ex.exhausted:
+        if r.reached is False and ex.stopped in ("states", "time"):
             r = attrs.evolve(r, reached=None)  # cut short: an unreached monitor may be reached later
         out[prop.id] = r
     return out
@@ -144,8 +146,14 @@ def vacuity(results: list, cell: tuple, properties: Sequence[Property], bounds: 
             time_limit: float | None = 20.0) -> list:
     """What an engine that does not explore (bmc, kind, pdr) calls on its results: explore the
     cell's bounded model just far enough to reach each passing property's monitor
-    (:func:`reachability`), and mark the ones no run reaches ``vacuous``."""
-    passing = [p for p in properties if any(r.property == p.id and r.verdict in PASSING for r in results)]
+    (:func:`reachability`), and mark the ones no run reaches ``vacuous``. A ``holds-to-depth k``
+    (bmc) asks for a run of at most k steps; a proof, for any run of the bounded model."""
+    passing = [r for r in results if r.verdict in PASSING]
     if not passing:
         return results
-    return mark_vacuous(results, reachability(cell, passing, bounds, time_limit))
+    ids = {r.property for r in passing}
+    bounded = [r.depth for r in passing if r.verdict == "holds-to-depth"]
+    depth = max(bounded) if bounded and len(bounded) == len(passing) else None
+    variant = variant_class(cell[0]) if isinstance(cell[0], str) else cell[0]
+    chosen = [p for p in (list(properties) or variant_catalog(variant)) if p.id in ids]
+    return mark_vacuous(results, reachability(cell, chosen, bounds, time_limit, depth=depth))
