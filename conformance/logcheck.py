@@ -145,6 +145,7 @@ class _Mailbox:
         self.io_read: tuple | None = None  # registry entry of the page the helper last read
         self.snaps: dict[str, tuple] = {}  # side -> (memory, its buffer, ghosts) at its last access
         self.frozen: tuple[bytes, dict] | None = None  # memory and ghosts as last copied
+        self.recent: dict[str, list] = {"host": [], "guest": []}  # each side's last accesses (barriers)
         p = chk.header.provision
         self.seals = _Seals(Provision(*p) if p is not None else None)
         if "host" in self.judges:
@@ -357,11 +358,36 @@ class _Mailbox:
             what = "read" if e.ev == "read" else "wrote"
             self.chk.violate("adversary.in-bounds", e.line, e.side,
                              f"the {e.side} {what} {e.len} bytes at {e.off:#x}: past the 8 KiB shared area")
+        if e.side in self.chk.judge_sides and not e.by:
+            self.barriers(e, (e.ev, name))
         if e.ev == "read":
             self._read(e, name, f)
         else:
             self._write(e, name, f)
         self.snapshot(e.side)
+
+    def barriers(self, e: LogEvent, what: tuple) -> None:
+        """``barriers``, judged on the accesses as the suite's rigs judge it: the host's wmb among
+        the few accesses before go and rmb right before ret; the helper's rmb between go and the
+        parameters, wmb between ret and done."""
+        seen = self.recent[e.side]
+        fence = {"write": ("wmb", "mb"), "read": ("rmb", "mb")}
+        if what == ("write", "go") and e.side == "host" and not any(x in fence["write"] for x in seen[-6:]):
+            self.chk.violate("barriers", e.line, "host", "the host wrote go with no write barrier after the parameters")
+        elif what == ("read", "ret") and e.side == "host" and (not seen or seen[-1] not in fence["read"]):
+            self.chk.violate("barriers", e.line, "host", "the host read ret with no read barrier after done")
+        elif e.side == "guest" and what in (("read", "cmd_type"), ("write", "done")):
+            after = ("read", "go") if what[1] == "cmd_type" else ("write", "ret")
+            kinds = fence["read" if what[1] == "cmd_type" else "write"]
+            since = seen[len(seen) - 1 - seen[::-1].index(after):] if after in seen else None
+            if since is not None and not any(x in kinds for x in since):
+                self.chk.violate("barriers", e.line, "guest", "the helper read the parameters with no read barrier "
+                                 "after go" if what[1] == "cmd_type" else "the helper wrote done with no write "
+                                 "barrier after ret")
+        if what == ("read", "go") and e.side == "guest":
+            seen.clear()  # the helper's next command starts at its read of go
+        seen.append(what if what[0] != "barrier" else what[1])
+        del seen[:-64]
 
     def _read(self, e: LogEvent, name: str | None, f: str | None) -> None:
         seen = self.read(e)
@@ -587,6 +613,8 @@ class _Checker:
             elif e.ev == "barrier":
                 r.accesses += 1
                 box.barrier(e.side, e.kind)
+                if e.side in self.judge_sides:
+                    box.barriers(e, ("barrier", e.kind))
                 if e.side == "host":
                     box.start_pending = False
                 box._model(e.side, e, lambda o: o.observe("barrier", e.kind))  # noqa: SLF001
@@ -610,7 +638,7 @@ class _Checker:
             for side in self.judge_sides:
                 props |= _monitors(self.protocol, side)
         direct = {"adversary.in-bounds"} | ({"memory"} if self.header.writes == "all" else set()) \
-            | ({"timeout.no-false-timeout"} if "host" in self.judge_sides else set())
+            | ({"timeout.no-false-timeout"} if "host" in self.judge_sides else set()) | {"barriers"}
         r.judged = tuple(sorted(props | direct))
         return r
 

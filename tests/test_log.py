@@ -54,10 +54,12 @@ def test_rfc_stale_completion_is_order_response_at_the_host_read_of_ret(rfc_log)
     r = check_log(rfc_log, "rfc")
     assert r.divergence is None and r.verdict == "violated" and r.exit_status == 1
     by = {v.prop: v for v in r.violations}
-    assert set(by) == {"order.response"}
+    assert set(by) == {"order.response", "barriers"}
     # the host's last read of ret (0x14): the answer it took for its RESET, left by the late one
     assert by["order.response"].line == _find(rfc_log, "host", "read", 0x14, nth=-1)
     assert by["order.response"].side == "host"
+    # and, as published, it reads ret with no read barrier after done (its first read of ret)
+    assert by["barriers"].line == _find(rfc_log, "host", "read", 0x14, nth=0)
 
 
 def test_the_hardened_pair_conforms_on_the_same_schedule(hardened_log):
@@ -150,7 +152,7 @@ def test_check_log_command(tmp_path, capsys, rfc_log, hardened_log):
     assert "conforms" in capsys.readouterr().out
     assert main(["check-log", str(bad), "--protocol", "rfc", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
-    assert out["verdict"] == "violated" and [v["property"] for v in out["violations"]] == ["order.response"]
+    assert out["verdict"] == "violated" and [v["property"] for v in out["violations"]] == ["barriers", "order.response"]
     assert [x.split()[1] for x in out["excerpt"] if x.startswith(">")] == [str(out["violations"][0]["line"])]
     for argv, needle in (([str(broken), "--protocol", "hardened"], "line 6: not a JSON object"),
                          ([str(good), "--protocol", "rfc"], "recorded with protocol hardened"),
@@ -203,8 +205,9 @@ def test_a_run_over_the_wire_is_recorded_and_judged_as_the_same_run_in_process()
     finally:
         impl.stop()
     r = check_log(lines, "rfc")
-    assert [v.prop for v in r.violations] == ["order.response"] and r.divergence is None
-    assert r.violations[0].line == _find(lines, "host", "read", 0x14, nth=-1)
+    by = {v.prop: v.line for v in r.violations}
+    assert set(by) == {"order.response", "barriers"} and r.divergence is None
+    assert by["order.response"] == _find(lines, "host", "read", 0x14, nth=-1)
 
 
 _VALUES = st.one_of(st.integers(-2, 1 << 70), st.text(max_size=6), st.none(), st.booleans(),
@@ -285,3 +288,14 @@ def test_with_the_provisioning_in_the_log_a_seal_for_the_wrong_session_is_seen()
     broken["provision"]["key"] = "00"
     with pytest.raises(LogFormatError, match="32-byte key"):
         parse_log([json.dumps(broken)] + bad[1:])
+
+
+def test_conform_record_writes_the_failing_case_log_that_check_log_judges(tmp_path, capsys):
+    """conform --record DIR end to end: the published host reads ret with no read barrier after done
+    (host/barriers fails on rfc); its shrunk run's log is written, and check-log finds the same."""
+    assert main(["conform", "--impl", "rfc", "--case", "host/barriers", "--examples", "5", "--record",
+                 str(tmp_path)]) == 1
+    assert f"recorded {tmp_path / 'host-barriers.jsonl'}" in capsys.readouterr().err
+    assert main(["check-log", str(tmp_path / "host-barriers.jsonl"), "--protocol", "rfc", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] in ("diverges", "violated") and out["excerpt"]
