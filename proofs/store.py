@@ -23,6 +23,7 @@ import os
 from typing import Any, Sequence
 
 from mhmailbox.model.properties import CATALOG
+from mhmailbox.errors import UsageError
 from mhmailbox.outfiles import write_atomically
 
 from .general import general_model
@@ -132,8 +133,13 @@ def lookup(model, sym, paths: Sequence[str] | None = None) -> tuple[list[Invaria
         data = load(path)
         if key not in data:
             continue
-        cands = stored_candidates(model, data[key])
-        if cands and data.get("_fingerprints", {}).get(key) == fingerprint(sym, cands):
+        try:
+            cands = stored_candidates(model, data[key])
+            matches = cands and data.get("_fingerprints", {}).get(key) == fingerprint(sym, cands)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:  # a hand-edited store
+            raise UsageError(f"the invariant store {path} has a malformed entry {key!r} "
+                             f"({type(exc).__name__}: {exc}); move it away") from None
+        if matches:
             return cands, first if first is not None else cands
         if first is None:
             first = cands

@@ -101,3 +101,19 @@ def test_check_log_notes_a_save_outside_ram_instead_of_crashing(capsys, tmp_path
     assert main(["check-log", str(path), "--protocol", "rfc"]) == 1
     out, err = capsys.readouterr()
     assert "a save of a gpa outside private RAM" in out and "Traceback" not in err, (out, err)
+
+
+# ------------------------------------------------------------------ the invariant store
+
+KIND_CELL = ["verify", "--engine", "kind", "--variant", "hardened", "--memory", "sc", "--guest", "honest",
+             "--host", "faithful", "--property", "order.response"]
+
+
+@pytest.mark.parametrize("entry", [5, [["a", {"op": "nonsense"}]], [["a"]], "text"])
+def test_a_malformed_store_entry_is_named_not_a_traceback(capsys, tmp_path, monkeypatch, entry) -> None:
+    store = tmp_path / "store.json"
+    store.write_text(json.dumps({"hardened/sc/honest/faithful/sb=2": entry}))
+    monkeypatch.setenv("MHMAILBOX_INVARIANTS", str(store))
+    err = _one_line_error(capsys, KIND_CELL)
+    assert f"the invariant store {store} has a malformed entry 'hardened/sc/honest/faithful/sb=2'" in err
+    assert "move it away" in err
