@@ -28,7 +28,7 @@ from mhmailbox.errors import UsageError
 from .broken import MUTANTS
 from .expr import Expr, variables
 from .program import Read, Step, Thread, Write
-from .properties import CATALOG, GUESTS, HOSTS, Property
+from .properties import CATALOG, GUESTS, Property
 from .variants import VARIANTS, Hardened, Rfc
 
 #: user variants resolved in this process, by the name results carry (forked workers inherit it)
@@ -90,10 +90,6 @@ def variant_arg(spec: str) -> str:
         return resolve_variant(spec).name
     except VariantError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def known_variant(name: str) -> bool:
-    return name in VARIANTS or name in MUTANTS or name in REGISTERED
 
 
 # ---------------------------------------------------------------- loading
@@ -296,5 +292,4 @@ def catalog_of(names: Iterable[str]) -> tuple[Property, ...]:
     return tuple(out.values())
 
 
-__all__ = ["resolve_variant", "variant_arg", "catalog_of", "is_user_spec", "known_variant", "VariantError",
-           "REGISTERED", "HOSTS"]
+__all__ = ["resolve_variant", "variant_arg", "catalog_of", "is_user_spec", "VariantError", "REGISTERED"]
