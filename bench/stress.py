@@ -4,9 +4,10 @@
         the published host file (default ../shared/reference/qemu-rfc/confidential-ram.c, unedited)
         against the adversarial helper, one session per seed until the header double fetch
         (adversary.header-bound or adversary.in-bounds) is found: seconds, runs and saves each took
-    python bench/stress.py soak [--seconds 600] [--target impl|c|both]
+    python bench/stress.py soak [--seconds 600] [--target impl|c|both|c-guest|impl-guest]
         our hardened host (the Python one, our C one in examples/c/hardened-host, or both in turn)
-        against the adversarial helper for the whole time: runs and accesses per second, findings
+        against the adversarial helper, or our hardened helper (C: examples/c/hardened-helper, or
+        Python) against the adversarial host, for the whole time: runs and accesses per second, findings
 
 Real concurrency on a shared machine: the figures depend on the load (printed before and after).
 """
@@ -23,6 +24,7 @@ from mhmailbox.conformance.stress import DEFAULT_DELAY, Target, build_c_host, st
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PUBLISHED = os.path.join(os.path.dirname(REPO), "shared", "reference", "qemu-rfc", "confidential-ram.c")
 HARDENED_C = os.path.join(REPO, "examples", "c", "hardened-host", "confidential-ram.c")
+HARDENED_HELPER = os.path.join(REPO, "examples", "c", "hardened-helper", "ConfidentialMigrationHardened.c")
 DOUBLE_FETCH = ("adversary.header-bound", "adversary.in-bounds")
 
 
@@ -59,8 +61,14 @@ def soak(args: argparse.Namespace) -> None:
         targets.append(Target("impl", "hardened", "Python host hardened"))
     if args.target in ("c", "both"):
         targets.append(Target("c-host", "hardened", "C host examples/c/hardened-host", build_c_host([HARDENED_C])))
+    if args.target == "c-guest":
+        targets.append(Target("c-guest", "hardened", "C helper examples/c/hardened-helper",
+                              build_c_host([HARDENED_HELPER], helper_entry="MigrationHandlerMain"), side="guest"))
+    if args.target == "impl-guest":
+        targets.append(Target("impl", "hardened", "Python helper hardened", side="guest"))
     for t in targets:
-        print(f"{t.name} against the adversarial helper for {args.seconds:g} s; {_load()}", flush=True)
+        peer = "host" if t.side == "guest" else "helper"
+        print(f"{t.name} against the adversarial {peer} for {args.seconds:g} s; {_load()}", flush=True)
         t0 = time.process_time()
         rep = stress(t, seconds=args.seconds, seed=args.seed, keep_going=True, log_dir=args.logs)
         d = rep.as_dict()
@@ -86,7 +94,7 @@ def main() -> None:
     f.add_argument("--budget", type=float, default=300.0, help="seconds per session at most")
     s = sub.add_parser("soak")
     s.add_argument("--seconds", type=float, default=600.0)
-    s.add_argument("--target", choices=("impl", "c", "both"), default="both")
+    s.add_argument("--target", choices=("impl", "c", "both", "c-guest", "impl-guest"), default="both")
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--logs", help="keep the logs of runs with findings here")
     args = ap.parse_args()

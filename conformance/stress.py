@@ -28,11 +28,15 @@ from mhmailbox.model.properties import BY_ID
 from .stress_log import Violation, attach_records, excerpt, merge, model_checks, parse, record_checks, to_log
 from .stress_native import CONTROL_SIZE, core, host_runtime
 from .stress_exec import exec_host_main
+from .stress_peers import RAM_SIZE as HELPER_RAM
 from .stress_peers import SAVE_GPAS, child, helper_main, host_main
 
 MAP_SIZE = 0x2000 + CONTROL_SIZE
-#: Offset of the stop flag in the run's file (the control page: next, serving, stop).
-STOP_AT = 0x2000 + 8
+#: Offsets in the run's file of the stop flag and the ready word (the control page: next,
+#: serving, stop, ready).
+STOP_AT, READY_AT = 0x2000 + 8, 0x2000 + 12
+#: Where a C helper's RAM starts (the lowest gpa a process can map: the kit's ``RAM_LO``).
+C_RAM_LO = 0x10000
 #: Operations per run.
 OPS_PER_RUN = 6
 #: A host that has not finished its operations after this long is stopped (a hang).
@@ -101,11 +105,13 @@ class StressReport:
                 "verdict": "violated" if self.findings else "nothing found"}
 
 
-def build_c_host(files: Sequence[str], defines: Sequence[str] = (), cflags: Sequence[str] = ()) -> str:
-    """The user's C host built with the stress runtime (UsageError, one line, on any problem)."""
+def build_c_host(files: Sequence[str], defines: Sequence[str] = (), cflags: Sequence[str] = (),
+                 helper_entry: str | None = None) -> str:
+    """The user's C host (a helper with ``helper_entry``) built with the stress runtime
+    (UsageError, one line, on any problem)."""
     from .ckit.build import build
 
-    return build(files, defines=defines, cflags=cflags, runtime=host_runtime()).binary
+    return build(files, defines=defines, cflags=cflags, runtime=host_runtime(), helper_entry=helper_entry).binary
 
 
 def _ops(rnd: random.Random) -> list[tuple[str, int]]:
@@ -149,13 +155,26 @@ def one_run(target: Target, adversarial: bool, seed: int,
     ready_r, ready_w = os.pipe()
     helper_seed = rnd.getrandbits(32)
     guest = target.side == "guest"  # our helper under test, our host its peer (adversarial or not)
-    peer = child(lambda: helper_main(map_fd, logs[1], target.protocol, adversarial and not guest, helper_seed, delay,
-                                     ready_w), stderr.fileno() if guest else None)
-    os.close(ready_w)
+    if target.kind == "c-guest":  # the C helper under test: it says it has booted in the control page
+        hrnd = random.Random(helper_seed)
+        env = dict(os.environ, MHS_MAP_FD=str(map_fd), MHS_LOG_FD=str(logs[1]), MHS_SEED=str(helper_seed),
+                   MHS_DELAY_PCT=str(delay[0]), MHS_DELAY_NS=str(delay[1]), MHS_RAM_LO=str(C_RAM_LO),
+                   MHS_RAM_TOP=str(HELPER_RAM), MHS_RAM_PAGES=" ".join(str(g) for g in SAVE_GPAS),
+                   **({"MHS_PROVISION": hrnd.randbytes(48).hex()} if target.protocol == "hardened" else {}))
+        peer = subprocess.Popen([target.binary], env=env, pass_fds=(map_fd, logs[1]), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=stderr).pid
+        os.close(ready_w)
+        booted = time.monotonic() + 10.0
+        while int.from_bytes(os.pread(map_fd, 4, READY_AT), "little") == 0 and time.monotonic() < booted:
+            time.sleep(0.0005)
+    else:
+        peer = child(lambda: helper_main(map_fd, logs[1], target.protocol, adversarial and not guest, helper_seed,
+                                         delay, ready_w), stderr.fileno() if guest else None)
+        os.close(ready_w)
     extra: list[Violation] = []
     host_pid = 0
     try:
-        if not os.read(ready_r, 1):
+        if target.kind != "c-guest" and not os.read(ready_r, 1):
             raise RuntimeError("the peer helper died before booting")
         if target.kind == "c-host":
             env = dict(os.environ, MHS_MAP_FD=str(map_fd), MHS_LOG_FD=str(logs[0]), MHS_SEED=str(seed),
@@ -195,8 +214,9 @@ def one_run(target: Target, adversarial: bool, seed: int,
         if guest and status:  # the helper under test crashed (our own peers exit 0)
             stderr.seek(0)
             last = stderr.read().decode("utf-8", "replace").strip().splitlines()
-            extra.append(Violation("robust", f"the helper exited with status {status}"
-                                   + (f"; it printed: {last[-1]}" if last else ""), 1 << 62, "guest"))
+            how = f"was killed by {signal.Signals(-status).name}" if status < 0 else f"exited with status {status}"
+            extra.append(Violation("robust", f"the helper {how}" + (f"; it printed: {last[-1]}" if last else ""),
+                                   1 << 62, "guest"))
         stderr.close()
         os.close(map_fd)
     try:

@@ -15,6 +15,7 @@ from mhmailbox.cli import finite_positive, positive_int
 from mhmailbox.errors import UsageError
 
 from .adapter import IMPLEMENTATIONS
+from .ckit.build import HELPER_ENTRY
 from .stress import DEFAULT_DELAY, StressReport, Target, build_c_host, progress_line, stress
 
 
@@ -46,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "order and judge each run's log. Exit 1 when a violation is found.")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--c-host", nargs="+", metavar="FILE.c", help="a C host (QEMU-style cgs_mh_* entry points)")
+    what.add_argument("--c-guest", nargs="+", metavar="FILE.c",
+                      help="a C helper (EDK2-style: its entry loops for ever, see --entry); our host is its peer")
     what.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), help="our Python host of this protocol")
     what.add_argument("--exec", dest="exec_cmd", metavar='"CMD ARGS"',
                       help="a host in any language: a process speaking mhmailbox-wire 1 (docs/wire.md)")
@@ -71,8 +74,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace logs of an earlier session in --logs DIR")
     p.add_argument("--json", action="store_true", help="machine-readable report")
     p.add_argument("--define", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a constant the C file #defines, on the kit's copy (reported)")
+                   help="override a constant the C file #defines, on the kit's copy")
     p.add_argument("--cflags", default="", metavar='"..."', help="extra compiler flags for the C file")
+    p.add_argument("--entry", default=HELPER_ENTRY, metavar="NAME",
+                   help=f"the C helper's entry function (default {HELPER_ENTRY})")
     p.set_defaults(func=main)
 
 
@@ -97,26 +102,31 @@ def _log_dir(args: argparse.Namespace) -> str:
 def main(args: argparse.Namespace) -> int:
     from mhmailbox.model.properties import BY_ID
 
-    if args.side == "guest" and args.impl is None:
-        raise UsageError("--side guest: only our Python helper (--impl NAME) can be stressed as the helper so far; "
+    if args.c_guest:
+        args.side = "guest"
+    if args.side == "guest" and args.impl is None and not args.c_guest:
+        raise UsageError("--side guest: a helper is stressed with --c-guest FILE.c or --impl NAME; "
                          "--c-host and --exec run a host")
-    if (args.define or args.cflags) and not args.c_host:
+    if (args.define or args.cflags) and not (args.c_host or args.c_guest):
         raise UsageError("--define and --cflags are for a C file (--c-host)")
     known = set(BY_ID) | {"divergence", "robust"}
     for prop in args.stop_on:
         if prop not in known:
             raise UsageError(f"--stop-on {prop}: not a property (e.g. adversary.header-bound, order.response, "
                              f"divergence, robust)")
-    if args.c_host:
+    if args.c_host or args.c_guest:
+        flag, files = ("--c-host", args.c_host) if args.c_host else ("--c-guest", args.c_guest)
         if args.protocol is None:
-            raise UsageError("--c-host needs --protocol rfc|hardened (the protocol the file implements)")
+            raise UsageError(f"{flag} needs --protocol rfc|hardened (the protocol the file implements)")
         try:
             cflags = shlex.split(args.cflags)
         except ValueError as e:
             raise UsageError(f"--cflags: {e}") from None
-        binary = build_c_host(args.c_host, tuple(args.define), tuple(cflags))
-        name = " ".join(os.path.basename(f) for f in args.c_host)
-        target = Target("c-host", args.protocol, f"C host {name}", binary)
+        binary = build_c_host(files, tuple(args.define), tuple(cflags), args.entry if args.c_guest else None)
+        name = " ".join(os.path.basename(f) for f in files)
+        side = "guest" if args.c_guest else "host"
+        target = Target(f"c-{side}", args.protocol, f"C {'helper' if args.c_guest else 'host'} {name}", binary,
+                        side=side)
     elif args.exec_cmd is not None:
         if args.protocol is None:
             raise UsageError("--exec needs --protocol rfc|hardened (the protocol the process implements)")

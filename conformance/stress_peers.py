@@ -149,7 +149,7 @@ def host_main(map_fd: int, log_fd: int, protocol: str, ops: Sequence[tuple[str, 
     """Our Python host running ``ops`` (("save", gpa) or ("cleanup", 0)), each logged; as the peer
     of a helper under test, ``adversarial`` adds the suite's hostile host moves at random: the
     parameters rewritten right after go (a burst at native speed: gpa into the mailbox, past
-    RAM or to the other page, ENCRYPT and DECRYPT swapped: the gpa classes the model knows), and after an operation go written again, a byte of the
+    RAM or to the other page, ENCRYPT made DECRYPT, in a save: the gpa classes the model knows), and after an operation go written again, a byte of the
     io page or the header flipped, a bad header length."""
     lib = attach(map_fd, log_fd, 0, seed, delay)
     rnd = random.Random(seed ^ 0x5EED)
@@ -158,10 +158,10 @@ def host_main(map_fd: int, log_fd: int, protocol: str, ops: Sequence[tuple[str, 
     for op, gpa in ops:
         if lib.mhs_stopped():
             return
-        if adversarial and rnd.random() < 0.5:  # the parameters change under the helper's reads
+        if adversarial and op == "save" and rnd.random() < 0.5:  # the parameters change under the helper's reads
             off, bad = rnd.choice(((OFF_GPA, SHARED_GPA), (OFF_GPA, RAM_SIZE + 4 * PAGE_SIZE),
                                    (OFF_GPA, SAVE_GPAS[1] if gpa == SAVE_GPAS[0] else SAVE_GPAS[0]),
-                                   (OFF_CMD_TYPE, 1), (OFF_CMD_TYPE, 2)))
+                                   (OFF_CMD_TYPE, 2)))
             lib.mhs_arm_flip(OFF_GO, off, bad, rnd.randrange(2, 32), rnd.choice((0, 200, 1000)))
         port.mark(OP, OP_CODE[op], gpa)
         try:

@@ -97,6 +97,23 @@ def test_our_helpers_under_an_adversarial_host() -> None:
     assert hardened.runs >= 1 and hardened.findings == [], [f.as_dict() for f in hardened.findings]
 
 
+def test_our_c_helpers_under_an_adversarial_host() -> None:
+    """--c-guest: the helper's loop in its own process on the same mapping (RAM at its gpas, its
+    saved pages logged); the C rendering of the published helper copies the plaintext page out,
+    our hardened C helper is found doing nothing wrong in a few seconds."""
+    helpers = os.path.join(REPO, "examples", "c")
+    rfc = Target("c-guest", "rfc", "C rfc helper", build_c_host(
+        [os.path.join(helpers, "rfc-helper", "ConfidentialMigrationRfc.c")], helper_entry="MigrationHandlerMain"),
+        side="guest")
+    rep = stress(rfc, seconds=30, seed=1, stop_on=("guest.confidential",))
+    assert "guest.confidential" in {f.violation.property for f in rep.findings}
+    hardened = Target("c-guest", "hardened", "C hardened helper", build_c_host(
+        [os.path.join(helpers, "hardened-helper", "ConfidentialMigrationHardened.c")],
+        helper_entry="MigrationHandlerMain"), side="guest")
+    rep = stress(hardened, seconds=3, seed=1, keep_going=True)
+    assert rep.runs >= 1 and rep.saves > 0 and rep.findings == [], [f.as_dict() for f in rep.findings]
+
+
 def test_judged_follows_the_catalog() -> None:
     """A hostile helper can always forge a completion: order.response is not held against a host
     under it, but is with an honest helper; a helper's property never counts against a host."""
@@ -146,6 +163,10 @@ def test_cli_json_report_and_exit_status() -> None:
     (["--impl", "hardened", "--stop-on", "no.such"], "--stop-on no.such: not a property"),
     (["--c-host", "/nonexistent.c", "--protocol", "rfc"], "no such file"),
     (["--impl", "hardened", "--seconds", "0"], "expected a finite positive number"),
+    (["--exec", "python3 x.py"], "--exec needs --protocol"),
+    (["--exec", "no-such-command-here", "--protocol", "rfc"], "no such command"),
+    (["--exec", "sh x", "--side", "guest", "--protocol", "rfc"], "--side guest: a helper is stressed with"),
+    (["--c-guest", "x.c"], "--c-guest needs --protocol"),
 ])
 def test_cli_usage_errors_are_one_line_exit_2(args: list[str], message: str, capsys) -> None:
     assert main(["stress", *args]) == 2

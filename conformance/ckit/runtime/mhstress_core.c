@@ -38,14 +38,14 @@
 
 enum {
     MHS_READ = 1, MHS_WRITE = 2, MHS_BARRIER = 3, MHS_CLOCK = 4, MHS_PUT = 5, MHS_OP = 6, MHS_RESULT = 7,
-    MHS_ERROR = 8, MHS_FAULT = 9,
+    MHS_ERROR = 8, MHS_FAULT = 9, MHS_RAM = 10,
 };
 
 struct mhs_rec { uint64_t i; uint32_t kind, aux; uint64_t off, len; };
 
 struct mhs_ctl {
     uint32_t next, serving;  /* ticket lock */
-    uint32_t stop, pad;
+    uint32_t stop, ready;    /* ready: a helper made its first access (it has booted) */
     uint64_t counter;        /* the global order: the next access's number */
 };
 
@@ -56,6 +56,7 @@ static uint32_t side;
 static uint64_t rng_state = 88172645463325252ULL;
 static uint32_t delay_pct, delay_max_ns;
 static int held;                  /* this process holds the lock */
+static int ready_said;
 static uint64_t held_ticket;
 static int pending;               /* a write announced under the lock, its value logged when it is done */
 static uint64_t pending_i, pending_off, pending_len;
@@ -187,6 +188,10 @@ int mhs_acquire(void)
     }
     held = 1;
     held_ticket = t;
+    if (!ready_said) {
+        ready_said = 1;
+        __atomic_store_n(&ctl->ready, 1, __ATOMIC_RELEASE);
+    }
     return 0;
 }
 
@@ -377,7 +382,7 @@ uint8_t *mhs_attach(int map_fd, void *at, int logfd, uint32_t who, uint64_t seed
         rng_state = 1;
     delay_pct = pct;
     delay_max_ns = max_ns;
-    held = pending = last_read = 0;
+    held = pending = last_read = ready_said = 0;
     logn = 0;
     folded = 0;
     return mb;

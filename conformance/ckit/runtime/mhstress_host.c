@@ -1,5 +1,5 @@
 /*
- * mhstress_host.c: the stress runtime for a C host (`mhmailbox stress --c-host`).
+ * mhstress_host.c: the stress runtime for C code (`mhmailbox stress --c-host`, `--c-guest`).
  *
  * The same instrumentation as the kit's runtime (mhkit_runtime.c: the file is compiled with
  * -fsanitize=thread -fno-builtin and linked against this file instead of the sanitizer's
@@ -13,7 +13,8 @@
  * 65536 reads every 65536th (a handover waits for the peer, which may be waiting for a CPU),
  * so that a busy loop of 10^8 polls costs a fraction of a second, and is logged once.
  *
- * main() runs the operations MHS_OPS names ("s65536 c ..."; s: save that gpa, c: cleanup),
+ * A helper (MHS_RAM_TOP set: guest_main below) runs its loop until the run is stopped.
+ * A host's main() runs the operations MHS_OPS names ("s65536 c ..."; s: save that gpa, c: cleanup),
  * each between an OP and a RESULT record, then exits. The clock is the real one
  * (CLOCK_MONOTONIC). The stream items (qemu_put_*) are logged as PUT records: the record
  * the host emitted. A read reaching more than 1 MiB past the shared area is logged as a
@@ -51,14 +52,27 @@ static void die_faulted(void)
     raise(SIGSEGV);  /* a real host would have read unmapped memory */
 }
 
-/* The next access: hand the lock over (after the random spin), take it back. */
+/* The next access: hand the lock over (after the random spin), take it back. A helper's loop
+ * never ends by itself: it ends here once the run is stopped. */
 static void next_access(void)
 {
+    if (mhs_stopped()) {
+        mhs_release();
+        mhs_flush();
+        _exit(0);
+    }
     mhs_release();
     if (mhs_acquire()) {  /* the run was stopped while we waited */
         mhs_flush();
         _exit(0);
     }
+}
+
+/* A poll with the lock held: keep it, but for every 256th (past 65536 polls, every 65536th). */
+static inline int keep_holding(void)
+{
+    poll_streak++;
+    return (poll_streak & (poll_streak < 65536 ? 255u : 65535u)) != 0;
 }
 
 static void access_at(int write, const void *p, uint64_t n)
@@ -67,7 +81,7 @@ static void access_at(int write, const void *p, uint64_t n)
     if (off < 0)
         return;
     if (!write && held && last_read && (repeats >= MHS_LOGGED_REPEATS || last_off == poll_off) && last_off == (uint64_t)off && last_len == n
-        && (++poll_streak & (poll_streak < 65536 ? 255u : 65535u))) {
+        && keep_holding()) {
         folded++;  /* a poll, with the lock held since the last one: nothing can have changed */
         return;
     }
@@ -269,6 +283,69 @@ static uint64_t env_u64(const char *name, uint64_t dflt)
     return s ? strtoull(s, NULL, 0) : dflt;
 }
 
+/* ------------------------------------------------------------------ a helper (MHS_RAM_TOP set) */
+/* Guest RAM at its own gpas (MHS_RAM_LO to MHS_RAM_TOP, private: no host can touch it), filled
+ * from the run's seed; the gpas up to the mailbox unbacked (zeros); the mailbox at SHARED_GPA.
+ * The pages a save reads are logged (RAM records) so that a plaintext copy is recognised. The
+ * control page's ready word is set at the helper's first shared access (the host waits for it:
+ * an rfc helper clears go when it boots). */
+uint64_t _gPcd_PcdConfidentialMigrationGuestRamSize;  /* PcdGet64 of the EDK2 stand-ins */
+int mhkit_guest_entry(void) __attribute__((weak));
+static uint8_t provision[48];
+static int provisioned;
+
+int mhkit_provision(uint8_t *key, uint8_t *sid)
+{
+    if (!provisioned)
+        return -1;
+    copy_bytes(key, provision, 32);
+    copy_bytes(sid, provision + 32, 16);
+    return 0;
+}
+
+static int hexval(char c) { return c <= '9' ? c - '0' : (c | 32) - 'a' + 10; }
+
+static int guest_main(uint64_t seed, const char *log_pages)
+{
+    uint64_t lo = strtoull(getenv("MHS_RAM_LO"), NULL, 0), top = strtoull(getenv("MHS_RAM_TOP"), NULL, 0);
+    const char *prov = getenv("MHS_PROVISION");
+    if (!mhkit_guest_entry) {
+        fprintf(stderr, "mhstress: not a helper build\n");
+        return 2;
+    }
+    if (prov && strlen(prov) == 96) {
+        for (int i = 0; i < 48; i++)
+            provision[i] = (uint8_t)(hexval(prov[2 * i]) << 4 | hexval(prov[2 * i + 1]));
+        provisioned = 1;
+    }
+    void *r = mmap((void *)(uintptr_t)lo, top - lo, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    void *u = mmap((void *)(uintptr_t)top, SHARED_GPA - top, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (r != (void *)(uintptr_t)lo || u != (void *)(uintptr_t)top) {
+        fprintf(stderr, "mhstress: cannot map guest memory at its gpas\n");
+        return 3;
+    }
+    if (!mhs_attach((int)env_u64("MHS_MAP_FD", 0), (void *)(uintptr_t)SHARED_GPA, (int)env_u64("MHS_LOG_FD", 0), 1,
+                    seed, (uint32_t)env_u64("MHS_DELAY_PCT", 0), (uint32_t)env_u64("MHS_DELAY_NS", 0)))
+        return 3;
+    for (uint8_t *b = r; b < (uint8_t *)(uintptr_t)top; b++)
+        *b = (uint8_t)rng();
+    for (const char *p = log_pages; p && *p;) {
+        uint64_t gpa = strtoull(p, (char **)&p, 0);
+        while (*p == ' ')
+            p++;
+        if (gpa >= lo && gpa + 4096 <= top)
+            mhs_mark(MHS_RAM, 0, gpa, 4096, (const uint8_t *)(uintptr_t)gpa, 4096);
+    }
+    _gPcd_PcdConfidentialMigrationGuestRamSize = top;
+    int ret = mhkit_guest_entry();  /* a helper's loop never returns */
+    mhs_release();
+    mhs_mark(MHS_RESULT, (uint32_t)ret, 0, 0, NULL, 0);
+    mhs_flush();
+    return 5;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--entries") == 0) {  /* what the file defines (the kit's build asks) */
@@ -277,11 +354,14 @@ int main(int argc, char **argv)
         return 0;
     }
     const char *ops = getenv("MHS_OPS");
-    if (!ops || !getenv("MHS_MAP_FD") || !getenv("MHS_LOG_FD")) {
+    if ((!ops && !getenv("MHS_RAM_TOP")) || !getenv("MHS_MAP_FD") || !getenv("MHS_LOG_FD")) {
         fprintf(stderr, "mhstress: run by `mhmailbox stress` only (MHS_* unset)\n");
         return 2;
     }
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGTERM, on_term);
+    if (getenv("MHS_RAM_TOP"))
+        return guest_main(env_u64("MHS_SEED", 1), getenv("MHS_RAM_PAGES"));
     size_t span = RAM_SIZE + GUARD_SIZE;
     ram = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (ram == MAP_FAILED)
@@ -291,7 +371,6 @@ int main(int argc, char **argv)
                     (uint32_t)env_u64("MHS_DELAY_NS", 0)))
         return 3;
     mprotect(ram + RAM_SIZE, GUARD_SIZE, PROT_NONE);
-    signal(SIGTERM, on_term);
     if (cgs_mh_init)
         cgs_mh_init();
     for (const char *p = ops; *p && !mhs_stopped();) {
