@@ -158,14 +158,17 @@ def host_main(map_fd: int, log_fd: int, protocol: str, ops: Sequence[tuple[str, 
     for op, gpa in ops:
         if lib.mhs_stopped():
             return
-        if adversarial and op == "save" and rnd.random() < 0.5:  # the parameters change under the helper's reads
-            off, bad = rnd.choice(((OFF_GPA, SHARED_GPA), (OFF_GPA, RAM_SIZE + 4 * PAGE_SIZE),
-                                   (OFF_GPA, SAVE_GPAS[1] if gpa == SAVE_GPAS[0] else SAVE_GPAS[0]),
-                                   (OFF_CMD_TYPE, 2)))
-            lib.mhs_arm_flip(OFF_GO, off, bad, rnd.randrange(2, 32), rnd.choice((0, 200, 1000)))
+        hostile = adversarial and op == "save" and rnd.random() < 0.5
         port.mark(OP, OP_CODE[op], gpa)
         try:
             if op == "save":
+                if hostile:  # the ENCRYPT's parameters change under the helper's reads (not the INIT's)
+                    if not host.initialized:
+                        host.initialize()
+                    off, bad = rnd.choice(((OFF_GPA, SHARED_GPA), (OFF_GPA, RAM_SIZE + 4 * PAGE_SIZE),
+                                           (OFF_GPA, SAVE_GPAS[1] if gpa == SAVE_GPAS[0] else SAVE_GPAS[0]),
+                                           (OFF_CMD_TYPE, 2)))
+                    lib.mhs_arm_flip(OFF_GO, off, bad, rnd.randrange(2, 32), rnd.choice((0, 200, 1000)))
                 rec = host.save_page(gpa)
                 for kind, data in ((1, _be32(rec.emitted_hdr_len)), (0, rec.header), (1, _be32(PAGE_SIZE)),
                                    (0, bytes(rec.page))):

@@ -277,6 +277,15 @@ static void on_term(int sig)
     _exit(124);
 }
 
+/* A crash (a wild pointer, a failed assert): what was logged up to it is kept, then the
+ * process dies of the same signal. Records are appended whole, so the flush is consistent. */
+static void on_crash(int sig)
+{
+    mhs_flush();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static uint64_t env_u64(const char *name, uint64_t dflt)
 {
     const char *s = getenv(name);
@@ -360,6 +369,9 @@ int main(int argc, char **argv)
     }
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     signal(SIGTERM, on_term);
+    signal(SIGSEGV, on_crash);
+    signal(SIGBUS, on_crash);
+    signal(SIGABRT, on_crash);
     if (getenv("MHS_RAM_TOP"))
         return guest_main(env_u64("MHS_SEED", 1), getenv("MHS_RAM_PAGES"));
     size_t span = RAM_SIZE + GUARD_SIZE;
