@@ -163,10 +163,10 @@ def model_definitions(doc: dict) -> Callable[[str, str], str]:
         props = [catalog[i] for i in doc["properties"]]
         cell = (doc["variant"], doc["memory"], doc["guest"], doc["host"])
         args = argparse.Namespace(deadline=2, quantum=1, buffer=int(doc["buffer"]), script=None)
-    except (KeyError, TypeError, ValueError, VariantError) as exc:
+        model, system, _ = general_model(cell, props, args)  # (an unknown memory model is a ValueError)
+    except (KeyError, TypeError, ValueError, AttributeError, VariantError) as exc:
         raise UsageError(f"--model: cannot rebuild the model of {doc.get('cell')!r} "
                          f"({' '.join(str(exc).split())}; a variant of your own needs --variant PATH.py:Class)") from None
-    model, system, _ = general_model(cell, props, args)
     w = Writer(Symbolic(system, UNBOUNDED), model)
     ids = [p.id for p in model.properties]
 

@@ -183,7 +183,7 @@ def check(directory: str, timeout: float = 60.0, progress=None, model=None) -> R
             obs = proof.get("obligations") if isinstance(proof, dict) else None
             if not isinstance(obs, list) or not obs:
                 raise CertificateError(f"{mpath}: a proof without obligations")
-            kinds = sorted(o.get("kind", "") for o in obs if isinstance(o, dict))
+            kinds = sorted(str(o.get("kind", "")) for o in obs if isinstance(o, dict))
             if kinds != sorted(fmt.KINDS):
                 raise CertificateError(f"{mpath}: {proof.get('property')}: the obligations are {kinds}, "
                                        f"not one of each of {list(fmt.KINDS)}")

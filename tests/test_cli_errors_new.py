@@ -117,3 +117,42 @@ def test_a_malformed_store_entry_is_named_not_a_traceback(capsys, tmp_path, monk
     err = _one_line_error(capsys, KIND_CELL)
     assert f"the invariant store {store} has a malformed entry 'hardened/sc/honest/faithful/sb=2'" in err
     assert "move it away" in err
+
+
+# ------------------------------------------------------------------ check-certificate
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> Path:
+    """One proof's certificate (kind, 2-induction; about 2 s), as test_certificate.py writes it."""
+    from mhmailbox.model.properties import BY_ID
+    from mhmailbox.proofs.engines import run_unbounded
+
+    d = tmp_path_factory.mktemp("cert") / "certs"
+    (r,) = run_unbounded("kind", ("hardened", "sc", "honest", "adversarial"), [BY_ID["guest.refusal-reported"]],
+                         None, time_limit=60, certificate=str(d))
+    assert r.verdict == "proved", r.note
+    return d
+
+
+def _edited_certificate(certificate: Path, tmp_path: Path, edit) -> Path:
+    import shutil
+
+    copy = tmp_path / "certs"
+    shutil.copytree(certificate, copy)
+    (manifest,) = copy.glob("*/manifest.json")
+    doc = json.loads(manifest.read_text())
+    edit(doc)
+    manifest.write_text(json.dumps(doc))
+    return copy
+
+
+@pytest.mark.parametrize("kind", [None, 5, [], {}])
+def test_check_certificate_an_obligation_kind_that_is_not_text(capsys, tmp_path, certificate, kind) -> None:
+    cert = _edited_certificate(certificate, tmp_path, lambda d: d["proofs"][0]["obligations"][0].update(kind=kind))
+    assert "the obligations are" in _one_line_error(capsys, ["check-certificate", str(cert)])
+
+
+@pytest.mark.parametrize("field, value", [("variant", None), ("variant", 5), ("memory", "x"), ("memory", None)])
+def test_check_certificate_model_of_a_cell_that_cannot_be_rebuilt(capsys, tmp_path, certificate, field, value) -> None:
+    cert = _edited_certificate(certificate, tmp_path, lambda d: d.update({field: value}))
+    assert "--model: cannot rebuild the model of" in _one_line_error(capsys, ["check-certificate", str(cert), "--model"])
