@@ -5,7 +5,7 @@
 (function () {
   const DATA = JSON.parse(document.getElementById("mh-data").textContent);
   const SVG = "http://www.w3.org/2000/svg";
-  const ROW = 24, TOP = 44, WIDTH = 980;
+  const ROW = 24, TOP = 18, WIDTH = 980;
   const X = {};
   DATA.lanes.forEach(function (lane, i) { X[lane] = 140 + i * ((WIDTH - 280) / (DATA.lanes.length - 1)); });
   let trace = 0, cur = 0;
@@ -25,6 +25,17 @@
   function short(s, n) { s = String(s); return s.length > n ? s.slice(0, n - 1) + "\u2026" : s; }
   function steps() { return DATA.traces.length ? DATA.traces[trace].steps : []; }
 
+  // the lane names stay in sight while the chart scrolls (a sticky row above it)
+  function drawLanes() {
+    const box = document.getElementById("lanes");
+    box.style.width = WIDTH + "px";
+    DATA.lanes.forEach(function (lane) {
+      const e = el("span", {"class": "lane"}, lane);
+      e.style.left = X[lane] + "px";
+      box.appendChild(e);
+    });
+  }
+
   function drawChart() {
     const t = DATA.traces[trace], chart = document.getElementById("chart");
     while (chart.firstChild) chart.removeChild(chart.firstChild);
@@ -37,8 +48,7 @@
     marker.appendChild(svg("path", {d: "M0,0 L10,5 L0,10 z", "class": "arrowhead"}));
     defs.appendChild(marker); chart.appendChild(defs);
     DATA.lanes.forEach(function (lane) {
-      chart.appendChild(svg("line", {x1: X[lane], x2: X[lane], y1: 28, y2: h - 8, "class": "lifeline"}));
-      chart.appendChild(svg("text", {x: X[lane], y: 18, "class": "lane"}, lane));
+      chart.appendChild(svg("line", {x1: X[lane], x2: X[lane], y1: 4, y2: h - 8, "class": "lifeline"}));
     });
     t.steps.forEach(function (s, i) {
       const y = TOP + i * ROW, g = svg("g", {"class": "row" + (i === t.violating ? " violating" : ""),
@@ -202,6 +212,7 @@
     document.getElementById("title").textContent = "No counterexample in this run";
     return;
   }
+  drawLanes();
   const h = fromHash();
   pick.value = String(h[0]);
   showTrace(h[0], h[1]);
