@@ -15,21 +15,17 @@ document only as text: a variant, property or implementation name holding
 """
 from __future__ import annotations
 
-import functools
 import html
 import json
 import os
-import re
 from importlib import resources
 from typing import Any, Iterable
 
 from mhmailbox.errors import UsageError
 
-from .mermaid import _kind, _who
+from .chart import kinds_of, lane, step_kind
 from .properties import BY_ID
 
-#: Words of a step that reads shared memory (when the model's action kind does not say).
-_READ_WORDS = re.compile(r"\bread\b|\bpoll\b|\breturn ret\b|the peer decides")
 #: The lanes of the chart, left to right (as in the Mermaid diagrams).
 LANES = ("Host", "Memory", "Guest")
 
@@ -44,18 +40,6 @@ def _script_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-@functools.lru_cache(maxsize=64)
-def action_kinds(variant: str, memory: str, guest: str, host: str) -> dict[str, str]:
-    """Each action's kind (read, write, fence, flush, ...) as the model declares it; empty
-    when the cell cannot be built here (the chart then guesses from the step's words)."""
-    from .protocol import Bounds, build
-
-    try:
-        return {a.name: a.kind for a in build(variant, memory, guest, host, Bounds()).system.actions}
-    except Exception:  # noqa: BLE001 - a user's variant not loaded in this process, say
-        return {}
-
-
 def chart_step(step: dict[str, Any], kinds: dict[str, str] | None = None) -> dict[str, Any]:
     """Where a step object goes on the chart: its lane, arrow kind and one-line label."""
     if step.get("step") == 0 or step.get("action") == "init":
@@ -63,13 +47,8 @@ def chart_step(step: dict[str, Any], kinds: dict[str, str] | None = None) -> dic
     text = str(step.get("text", ""))
     if step.get("params"):
         text += " [" + ", ".join(f"{k}={v}" for k, v in step["params"].items()) + "]"
-    kind = (kinds or {}).get(str(step.get("action")), "")
-    if kind not in ("read", "write", "fence", "flush", "sync", "tick"):  # "adversary", "step": by its words
-        # a read whose value a hostile peer decides is a "step" of the model; words first for reads,
-        # as "(read with no read barrier)" would otherwise read as a barrier
-        kind = "read" if _READ_WORDS.search(text.lower()) else _kind(step)
-    lane = "Memory" if kind in ("flush", "sync") else _who(step)
-    return {"lane": lane, "kind": kind, "label": text}
+    kind = step_kind(step, kinds)
+    return {"lane": lane(step, kind), "kind": kind, "label": text}
 
 
 def model_trace(result: dict[str, Any], info: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
@@ -78,7 +57,7 @@ def model_trace(result: dict[str, Any], info: Iterable[tuple[str, str]] = ()) ->
     prop = str(result.get("property", "?"))
     cell = " / ".join(str(result.get(k, "?")) for k in ("variant", "memory", "guest", "host"))
     violated = result.get("verdict") == "violated"
-    kinds = action_kinds(*(str(result.get(k)) for k in ("variant", "memory", "guest", "host")))
+    kinds = kinds_of(result)
     return {
         "title": f"{prop} {result.get('verdict', '')}: {cell}",
         "subtitle": f"{result.get('engine', '?')}, {max(len(steps) - 1, 0)} steps; bounds {result.get('bound', '')}",

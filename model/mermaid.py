@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .chart import kinds_of, lane, step_kind
+
 PARTICIPANTS = (("host", "Host"), ("memory", "Memory"), ("guest", "Guest"))
 
 
@@ -27,33 +29,6 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _kind(step: dict) -> str:
-    name = step.get("action", "")
-    text = step.get("text", "").lower()
-    if step.get("kind"):
-        return step["kind"]
-    if name.startswith("flush:"):
-        return "flush"
-    if name.startswith("sync:"):
-        return "sync"
-    if name == "tick" or step.get("actor") == "time":
-        return "tick"
-    if any(w in text for w in ("barrier", "smp_wmb", "wmb", "rmb", "mb()")) and "=" not in text:
-        return "fence"
-    if re.search(r"\bread\b|\bpoll\b|\bspin\b|\breturn ret\b", text):
-        return "read"
-    if re.search(r"\w+\s*=\s*\S", text) or text.startswith("write"):
-        return "write"
-    return "step"
-
-
-def _who(step: dict) -> str:
-    actor = step.get("actor", "")
-    if actor in ("host", "guest"):
-        return actor.capitalize()
-    return "Memory" if actor == "memory" else "Host"
-
-
 def render_mermaid(result: Any) -> str:
     steps = _get(result, "trace") or []
     prop = _get(result, "property", "?")
@@ -64,6 +39,7 @@ def render_mermaid(result: Any) -> str:
     lines.append(f"    Note over Host,Guest: {_clean(cell)} ({_clean(_get(result, 'engine', '?'))}), "
                  f"bounds {_clean(_get(result, 'bound', ''))}")
     prev_mem: dict = {}
+    kinds = kinds_of(result)
     for st in steps:
         if st.get("step") == 0 or st.get("action") == "init":
             prev_mem = dict(st.get("memory") or {})
@@ -82,8 +58,8 @@ def render_mermaid(result: Any) -> str:
         if changed:
             text += " {" + ", ".join(f"{k}={v}" for k, v in changed.items()) + "}"
         msg = _clean(f"{n}. {text}")
-        kind = _kind(st)
-        who = _who(st)
+        kind = step_kind(st, kinds)
+        who = lane(st, kind)
         if kind in ("flush", "sync"):
             lines.append(f"    Note over Memory: {msg}")
         elif kind == "tick":

@@ -264,3 +264,21 @@ def test_a_failure_judged_on_the_wire_is_not_pinned_on_an_access() -> None:
     last = trace["steps"][-1]["state"]
     assert last["written_by"]["done"] == "guest#2" and last["written_by"]["go"] == "host#3"  # the stale completion
     assert any(s["label"].endswith("(reference helper)") for s in trace["steps"])
+
+
+def test_both_charts_draw_a_read_with_no_barrier_as_a_read() -> None:
+    """The Mermaid diagram and the viewer take a step's kind from the model (model/chart.py): the
+    published host's "return ret (read with no read barrier)" is a read, not a barrier note."""
+    from mhmailbox.model.check import check_cell
+    from mhmailbox.model.html import chart_step
+    from mhmailbox.model.mermaid import render_mermaid
+    from mhmailbox.model.properties import BY_ID
+    from mhmailbox.model.protocol import Bounds
+
+    [r] = check_cell("rfc", "relaxed", "honest", "faithful", [BY_ID["order.response"]], Bounds())
+    last = r.trace[-1]
+    assert last["text"].startswith("return ret (read with no read barrier)")
+    assert chart_step(last)["kind"] == "read"  # even with no model at hand: words, reads first
+    diagram = render_mermaid(r).splitlines()
+    [line] = [x for x in diagram if "return ret" in x]
+    assert line.lstrip().startswith("Memory-->>Host:"), line
