@@ -187,48 +187,13 @@ static inline __attribute__((always_inline)) void access_at(uint32_t type, const
 }
 
 /* ------------------------------------------------------------------ -fsanitize=thread entry points */
-void __tsan_init(void) {}
-void __tsan_func_entry(void *pc) { (void)pc; }
-void __tsan_func_exit(void) {}
-void __tsan_vptr_update(void **p, void *v) { (void)p; (void)v; }
-void __tsan_vptr_read(void **p) { (void)p; }
-void __tsan_read_range(void *p, unsigned long n) { access_at(EV_READ, p, n); }
-void __tsan_write_range(void *p, unsigned long n) { access_at(EV_WRITE, p, n); }
-
-#define SIZED(N)                                                                              \
-    void __tsan_read##N(void *p) { access_at(EV_READ, p, N); }                              \
-    void __tsan_write##N(void *p) { access_at(EV_WRITE, p, N); }                            \
-    void __tsan_unaligned_read##N(void *p) { access_at(EV_READ, p, N); }                    \
-    void __tsan_unaligned_write##N(void *p) { access_at(EV_WRITE, p, N); }                  \
-    void __tsan_volatile_read##N(void *p) { access_at(EV_READ, p, N); }                     \
-    void __tsan_volatile_write##N(void *p) { access_at(EV_WRITE, p, N); }                   \
-    void __tsan_unaligned_volatile_read##N(void *p) { access_at(EV_READ, p, N); }           \
-    void __tsan_unaligned_volatile_write##N(void *p) { access_at(EV_WRITE, p, N); }         \
-    void __tsan_read##N##_pc(void *p, void *pc) { (void)pc; access_at(EV_READ, p, N); }     \
-    void __tsan_write##N##_pc(void *p, void *pc) { (void)pc; access_at(EV_WRITE, p, N); }
-SIZED(1)
-SIZED(2)
-SIZED(4)
-SIZED(8)
-SIZED(16)
-
-static int fence_kind(int mo)
-{
-    /* memory orders: 0 relaxed, 1 consume, 2 acquire, 3 release, 4 acq_rel, 5 seq_cst */
-    return mo == 3 ? 1 : (mo == 1 || mo == 2) ? 2 : 3;
-}
+#include "mhkit_tsan.c"
 
 void mhkit_barrier(int kind)
 {
     send_event(EV_BARRIER, (uint32_t)kind, 0, 0, 0, NULL, 0);  /* no wait, as for a write */
 }
 
-void __tsan_atomic_thread_fence(int mo)
-{
-    if (mo != 0)
-        mhkit_barrier(fence_kind(mo));
-}
-void __tsan_atomic_signal_fence(int mo) { (void)mo; }
 
 /* Atomics: a load is a read, a store a write, a read-modify-write a read then a write. */
 #define ATOMICS(N, T)                                                                              \
@@ -306,29 +271,6 @@ void *memmove(void *dst, const void *src, size_t n)
     return dst;
 }
 
-void *memcpy(void *dst, const void *src, size_t n) { return memmove(dst, src, n); }
-
-void *memset(void *dst, int c, size_t n)
-{
-    access_at(EV_WRITE, dst, n);
-    uint8_t *d = dst;
-    for (size_t i = 0; i < n; i++)
-        d[i] = (uint8_t)c;
-    return dst;
-}
-
-int memcmp(const void *a, const void *b, size_t n)
-{
-    access_at(EV_READ, a, n);
-    access_at(EV_READ, b, n);
-    const uint8_t *x = a, *y = b;
-    for (size_t i = 0; i < n; i++)
-        if (x[i] != y[i])
-            return x[i] < y[i] ? -1 : 1;
-    return 0;
-}
-
-int bcmp(const void *a, const void *b, size_t n) { return memcmp(a, b, n); }
 
 /* ------------------------------------------------------------------ QEMU stand-ins */
 typedef struct QEMUFile QEMUFile;

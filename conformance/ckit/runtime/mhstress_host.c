@@ -34,6 +34,7 @@
 #define RAM_SIZE (SHARED_GPA + MHS_SHARED_SIZE)
 enum { PUT_BUFFER = 0, PUT_BE32 = 1, PUT_BE64 = 2, PUT_BYTE = 3 };
 enum { OP_INIT = 1, OP_SAVE = 2, OP_LOAD = 3, OP_CLEANUP = 4 };
+enum { EV_READ = 1, EV_WRITE = 2 };  /* access_at's kinds (mhkit_tsan.c) */
 
 static uint8_t *ram;
 static uint32_t poll_streak;  /* polls since the lock was last handed over */
@@ -75,11 +76,12 @@ static inline int keep_holding(void)
     return (poll_streak & (poll_streak < 65536 ? 255u : 65535u)) != 0;
 }
 
-static void access_at(int write, const void *p, uint64_t n)
+static void access_at(int kind, const void *p, uint64_t n)
 {
     int64_t off = shared_off(p);
     if (off < 0)
         return;
+    int write = kind == EV_WRITE;
     if (!write && held && last_read && (repeats >= MHS_LOGGED_REPEATS || last_off == poll_off) && last_off == (uint64_t)off && last_len == n
         && keep_holding()) {
         folded++;  /* a poll, with the lock held since the last one: nothing can have changed */
@@ -100,30 +102,7 @@ static void access_at(int write, const void *p, uint64_t n)
 }
 
 /* ------------------------------------------------------------------ -fsanitize=thread entry points */
-void __tsan_init(void) {}
-void __tsan_func_entry(void *pc) { (void)pc; }
-void __tsan_func_exit(void) {}
-void __tsan_vptr_update(void **p, void *v) { (void)p; (void)v; }
-void __tsan_vptr_read(void **p) { (void)p; }
-void __tsan_read_range(void *p, unsigned long n) { access_at(0, p, n); }
-void __tsan_write_range(void *p, unsigned long n) { access_at(1, p, n); }
-
-#define SIZED(N)                                                                      \
-    void __tsan_read##N(void *p) { access_at(0, p, N); }                             \
-    void __tsan_write##N(void *p) { access_at(1, p, N); }                            \
-    void __tsan_unaligned_read##N(void *p) { access_at(0, p, N); }                   \
-    void __tsan_unaligned_write##N(void *p) { access_at(1, p, N); }                  \
-    void __tsan_volatile_read##N(void *p) { access_at(0, p, N); }                    \
-    void __tsan_volatile_write##N(void *p) { access_at(1, p, N); }                   \
-    void __tsan_unaligned_volatile_read##N(void *p) { access_at(0, p, N); }          \
-    void __tsan_unaligned_volatile_write##N(void *p) { access_at(1, p, N); }         \
-    void __tsan_read##N##_pc(void *p, void *pc) { (void)pc; access_at(0, p, N); }    \
-    void __tsan_write##N##_pc(void *p, void *pc) { (void)pc; access_at(1, p, N); }
-SIZED(1)
-SIZED(2)
-SIZED(4)
-SIZED(8)
-SIZED(16)
+#include "mhkit_tsan.c"
 
 void mhkit_barrier(int kind)
 {
@@ -132,12 +111,6 @@ void mhkit_barrier(int kind)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-void __tsan_atomic_thread_fence(int mo)
-{
-    if (mo != 0)  /* 3 release: wmb; 1, 2 consume/acquire: rmb; else mb */
-        mhkit_barrier(mo == 3 ? 1 : (mo == 1 || mo == 2) ? 2 : 3);
-}
-void __tsan_atomic_signal_fence(int mo) { (void)mo; }
 
 /* ------------------------------------------------------------------ copies that log shared ranges */
 static void copy_bytes(uint8_t *d, const uint8_t *s, size_t n)
@@ -177,29 +150,6 @@ void *memmove(void *dst, const void *src, size_t n)
     return dst;
 }
 
-void *memcpy(void *dst, const void *src, size_t n) { return memmove(dst, src, n); }
-
-void *memset(void *dst, int c, size_t n)
-{
-    access_at(1, dst, n);
-    uint8_t *d = dst;
-    for (size_t i = 0; i < n; i++)
-        d[i] = (uint8_t)c;
-    return dst;
-}
-
-int memcmp(const void *a, const void *b, size_t n)
-{
-    access_at(0, a, n);
-    access_at(0, b, n);
-    const uint8_t *x = a, *y = b;
-    for (size_t i = 0; i < n; i++)
-        if (x[i] != y[i])
-            return x[i] < y[i] ? -1 : 1;
-    return 0;
-}
-
-int bcmp(const void *a, const void *b, size_t n) { return memcmp(a, b, n); }
 
 /* ------------------------------------------------------------------ QEMU stand-ins */
 typedef struct QEMUFile QEMUFile;
