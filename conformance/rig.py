@@ -86,8 +86,21 @@ def gpa_class(gpa: int) -> int:
     return val.OUTSIDE
 
 
+#: Guest RAM as every rig starts it: page i filled with one byte of its own (built once, copied per rig).
+PATTERN = b"".join(bytes([(7 * i + 1) % 251 + 1]) * PAGE_SIZE for i in range(RAM_PAGES))
+#: The pages of :data:`PATTERN` (a private page's plaintext, for ``guest.confidential``).
+PATTERN_PAGES = frozenset(PATTERN[p * PAGE_SIZE:(p + 1) * PAGE_SIZE] for p in range(RAM_PAGES))
+
+
 def patterned_ram() -> bytearray:
-    return bytearray(b"".join(bytes([(7 * i + 1) % 251 + 1]) * PAGE_SIZE for i in range(RAM_PAGES)))
+    return bytearray(PATTERN)
+
+
+def private_pages(original: bytes) -> frozenset[bytes]:
+    """Every page of ``original`` RAM (the rigs' pattern's pages without rebuilding them)."""
+    if original == PATTERN:
+        return PATTERN_PAGES
+    return frozenset(original[p * PAGE_SIZE:(p + 1) * PAGE_SIZE] for p in range(len(original) // PAGE_SIZE))
 
 
 def _write_field(mailbox: bytearray, name: str, value: int) -> None:
@@ -409,6 +422,8 @@ class HostRig(RigBase):
     def _after_model_step(self) -> None:
         """Command bookkeeping after the model moved: starts, and the time of each return/timeout."""
         obs = self.observer
+        if obs.windows == self.last_window and not obs.timeouts and not obs.returns:
+            return  # most accesses: no command started or returned
         if obs.windows != self.last_window:  # first: a command may start and return in one step
             for w in range(self.last_window + 1, obs.windows + 1):
                 self.window_starts[w] = self.clock.now()
@@ -675,8 +690,7 @@ class GuestRig(RigBase):
         if a.kind == "write" and a.where == "ret" and self.divergence is None and self.impl.protocol == "hardened":
             self._note_acceptance()
         if a.kind == "write" and a.where == OFF_IO_PAGE and isinstance(a.value, bytes):
-            if self.plain_tag(a.value, self.original) is not None or any(
-                    a.value == self.original[p * PAGE_SIZE:(p + 1) * PAGE_SIZE] for p in range(RAM_PAGES)):
+            if a.value in private_pages(self.original):  # G0 and G1 (plain_tag's) among them
                 self.violate("guest.confidential", "the helper wrote a private page's plaintext to the io page")
         if self.divergence is not None:
             return

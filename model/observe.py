@@ -88,9 +88,25 @@ class Divergence(Exception):
                 "model_expects": self.expected, "why": self.why, "answer": self.answer, "model_state": self.state}
 
 
+def _source(e: Expr) -> str:
+    return to_python(e, lambda n: f"env[{n!r}]", lambda n: f"params[{n!r}]")
+
+
 def _compile(e: Expr) -> Callable[[Mapping[str, int], Mapping[str, int]], int]:
-    src = to_python(e, lambda n: f"env[{n!r}]", lambda n: f"params[{n!r}]")
-    return eval(f"lambda env, params: {src}")  # noqa: S307 - our own generated code
+    return eval(f"lambda env, params: {_source(e)}")  # noqa: S307 - our own generated code
+
+
+def _compile_effect(updates: tuple[tuple[str, Expr], ...], nxt: Expr) -> Callable:
+    """One function for a step's whole effect: its updates' new values and the next pc, all
+    computed in the same state before any is assigned (one call per step, not one per update)."""
+    vals = "".join(f"{_source(e)}, " for _, e in updates)
+    return eval(f"lambda env, params: (({vals}), {_source(nxt)})")  # noqa: S307 - our own generated code
+
+
+#: What taking a step means for the host's deadline windows and returns (:meth:`Observer._take`).
+_OPENS_WINDOW = frozenset({"send", "load.quiesce"})
+_RETURNS = frozenset({"send.timeout", "load.timeout", "send.got"})
+_NO_PARAMS: Mapping[str, int] = {}
 
 
 @attrs.frozen
@@ -102,6 +118,12 @@ class _Compiled:
     updates: tuple[tuple[str, Callable], ...]
     next: Callable
     local: bool
+    #: the updates' variables, and (updates, next) computed in one call (what ``_take`` runs)
+    keys: tuple[str, ...] = ()
+    effect: Callable | None = None
+    #: the updated variables that are monitor flags (``v.<property>``)
+    flag_keys: frozenset[str] = frozenset()
+    always_true: bool = False  # a guard of ``true``: not evaluated
 
 
 def normalize(field: str, v: int) -> int:
@@ -161,10 +183,14 @@ class Observer:
         if isinstance(op, Write):
             value, ghost = _compile(t.resolve(op.value)), _compile(t.resolve(op.ghost))
         local = op is None and not st.params and st.guard.op == "true"
+        updates = tuple((k, t.resolve(e)) for k, e in st.updates)
         return _Compiled(
             step=st, guard=_compile(t.resolve(st.guard)), value=value, ghost=ghost,
-            updates=tuple((k, _compile(t.resolve(e))) for k, e in st.updates),
-            next=_compile(t.next_pc(st)), local=local,
+            updates=tuple((k, _compile(e)) for k, e in updates),
+            next=_compile(t.next_pc(st)), local=local, keys=tuple(k for k, _ in updates),
+            effect=_compile_effect(updates, t.next_pc(st)),
+            flag_keys=frozenset(k for k, _ in updates if k.startswith("v.")),
+            always_true=st.guard.op == "true",
         )
 
     # --- state ----------------------------------------------------------------------
@@ -191,35 +217,30 @@ class Observer:
     # --- stepping --------------------------------------------------------------------
     def _take(self, c: _Compiled, inter: dict[str, int] | None = None, params: Mapping[str, int] | None = None) -> None:
         env = self.env
-        params = params or {}
-        if not c.guard(env, params):
+        params = params or _NO_PARAMS
+        if not c.always_true and not c.guard(env, params):
             raise ValueError(f"{c.step.label}: guard false")
-        if inter:
-            tmp = defaultdict(int, env)
-            tmp.update(inter)
-        else:
-            tmp = env
-        new = [(k, f(tmp, params)) for k, f in c.updates]
-        nxt = c.next(tmp, params)
-        if inter:
+        if inter:  # a read's values are in the state the updates see (the guard did not)
             env.update(inter)
-        for k, v in new:
-            if k.startswith("v.") and v and not env.get(k):
+        vals, nxt = c.effect(env, params)  # type: ignore[misc]
+        flags = c.flag_keys
+        for k, v in zip(c.keys, vals):
+            if flags and k in flags and v and not env.get(k):
                 self.flag_at.setdefault(k[2:], (self.accesses, c.step.label, c.step.text))
             env[k] = int(v)
         env[self.pc_var] = int(nxt)
         self.steps += 1
-        self.visited.add(c.step.label)
         label = c.step.label
-        if label in ("send", "load.quiesce"):
+        self.visited.add(label)
+        if label in _OPENS_WINDOW:
             self.windows += 1
-        if label in ("send.timeout", "load.timeout", "send.got"):
+        elif label in _RETURNS:
             cid = env[f"{self.side}.id"]
             self.returns.append((cid, self.windows))
             if label != "send.got":
                 self.timeouts.append((cid, self.windows))
         if len(self.history) < 4000:
-            self.history.append(c.step.label)
+            self.history.append(label)
 
     def _settle(self) -> None:
         for _ in range(10000):

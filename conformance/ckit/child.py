@@ -172,7 +172,7 @@ class Child:
     inbuf: bytearray = attrs.field(factory=bytearray)
     pending_write: tuple[int, int] | None = None
     accesses: int = 0  # shared accesses of this child, for crash reports
-    last_access: str = "none yet"
+    last: tuple[str, int, int] | None = None  # the last of them (kind, offset, length), named on demand
     polls_folded: int = 0  # reads repeated locally (runs of polls), for figures
     ahead: int = 0  # accesses the child may still make without waiting (granted with the last answer)
     ran_ahead: int = 0  # reads it made without waiting, for figures
@@ -280,9 +280,16 @@ class Child:
 
     def _note(self, kind: str, off: int = 0, n: int = 0) -> None:
         self.accesses += 1
+        self.last = (kind, off, n)
+
+    @property
+    def last_access(self) -> str:
+        """The last shared access in words, for crash reports (named only when one is written)."""
+        if self.last is None:
+            return "none yet"
+        kind, off, n = self.last
         name = FIELD_AT.get((off, n))
-        self.last_access = kind if kind in BARRIER.values() else \
-            f"{kind} {name[0] if name else f'{n} bytes at {off:#x}'}"
+        return kind if kind in BARRIER.values() else f"{kind} {name[0] if name else f'{n} bytes at {off:#x}'}"
 
     def _wrote(self, off: int, data: bytes) -> None:
         """The pending write is done and left ``data``: replay it on the port (hook, write, log)."""

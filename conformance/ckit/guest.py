@@ -39,6 +39,7 @@ from mhmailbox.impl.memory import InstrumentedPort, MemoryFault
 from mhmailbox.model.layout import FIELDS
 
 from .build import HELPER_ENTRY
+from ..rig import GuestRig
 from .child import (ANSWER_TIMEOUT, EV_PROVISION, EV_RAM, EV_READ, EV_RESULT, GO_ON, NO_FIELD, POLL_LIMIT,
                     CChildCrashed, Child, ChildImplementation)
 
@@ -137,8 +138,6 @@ def quiet_accesses(rig: Any) -> int:
     """How many of the helper's next accesses need no round trip: what a :class:`GuestRig` says
     (:meth:`GuestRig.quiet_accesses`); 0 for any other hook (a test's own), whose actions the
     kit cannot foresee."""
-    from ..rig import GuestRig
-
     return rig.quiet_accesses() if type(rig) is GuestRig else 0
 
 

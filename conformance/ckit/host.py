@@ -35,6 +35,7 @@ from mhmailbox.model.layout import FIELDS, PAGE_SIZE
 
 from ..adapter import HOST_OPERATIONS, OperationFailed
 from .build import ENTRIES
+from ..rig import HostRig
 from .child import (ANSWER_TIMEOUT, EV_CLOCK, EV_ERROR, EV_GET, EV_PUT, EV_PUT_SHARED, EV_READ, EV_RESULT, GO_ON,
                     POLL_LIMIT, CChildCrashed, CChildHung, Child, ChildImplementation)
 
@@ -169,8 +170,6 @@ class CHost(Child):
 def quiet_host_accesses(rig: Any) -> int:
     """How many of the host's next accesses need no round trip: what a :class:`HostRig` says
     (:meth:`HostRig.quiet_accesses`); 0 for any other hook (a test's own)."""
-    from ..rig import HostRig
-
     return rig.quiet_accesses() if type(rig) is HostRig else 0
 
 
