@@ -23,7 +23,9 @@ from typing import Any, Sequence
 import time
 
 import attrs
-from hypothesis import event, note
+from hypothesis import Verbosity, event, note, settings
+from hypothesis.control import current_build_context
+from hypothesis.errors import InvalidArgument
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -274,6 +276,34 @@ FIRST: dict[str, float] = {}
 ORACLE = {"on": True}
 
 
+def _note_step(name: str, args: dict) -> None:
+    """Hypothesis' note of a step, formatted only when Hypothesis prints notes (the final replay
+    of a failure, or a verbose run): a run makes thousands of steps and prints none."""
+    try:
+        ctx = current_build_context()
+    except InvalidArgument:  # outside a Hypothesis test (replay)
+        return
+    if ctx.is_final or _verbose():
+        note(f"{name}({args})")
+
+
+def _verbose() -> bool:
+    return settings.default is not None and settings.default.verbosity >= Verbosity.verbose
+
+
+def sampled(values: Sequence[Any]) -> st.SearchStrategy:
+    """``st.sampled_from(values)``, built once per tuple of values: a strategy drawn from inside a
+    step is otherwise built and validated anew at every draw (the same draws either way)."""
+    key = tuple(values)
+    strategy = _SAMPLED.get(key)
+    if strategy is None:
+        strategy = _SAMPLED[key] = st.sampled_from(key)
+    return strategy
+
+
+_SAMPLED: dict[tuple, st.SearchStrategy] = {}
+
+
 def _event(text: str) -> None:
     try:
         event(text)
@@ -335,12 +365,14 @@ class HostMachine(RuleBasedStateMachine):
 
     def _record(self, name: str, **args: Any) -> None:
         self.steps.append((name, args))
-        try:
-            note(f"{name}({args})")
-        except Exception:  # noqa: BLE001 - outside a Hypothesis test (replay)
-            pass
+        _note_step(name, args)
 
     @invariant()
+    def after_each_step(self) -> None:
+        """Coverage events, then the case's check (one invariant: Hypothesis' cost is per invariant)."""
+        self.behaviours()
+        self.conforms()
+
     def behaviours(self) -> None:
         """Coverage: which peer behaviours ran, which model outcomes were reached."""
         for e in sorted(set(self.rig.events)):
@@ -353,7 +385,6 @@ class HostMachine(RuleBasedStateMachine):
     def _honest(self) -> bool:
         return self.case.behaviours in (("honest",), ("boot",))
 
-    @invariant()
     def conforms(self) -> None:
         _check(self.case, self.rig, self.steps, stop_at_divergence=self.stop_at_divergence)
 
@@ -401,7 +432,7 @@ def _host_machine(case: Case, impl: Implementation) -> type:
             @precondition(lambda self: bool(self.latest))
             @rule(data=st.data(), sched=sched)
             def load(self, data: Any, sched: list) -> None:
-                self.do_load(data.draw(st.sampled_from(sorted(self.latest))), sched)
+                self.do_load(data.draw(sampled(sorted(self.latest))), sched)
 
         if "cleanup" in ops:
             @rule(sched=sched)
@@ -436,16 +467,17 @@ class GuestMachine(RuleBasedStateMachine):
 
     def _record(self, name: str, **args: Any) -> None:
         self.steps.append((name, args))
-        try:
-            note(f"{name}({args})")
-        except Exception:  # noqa: BLE001 - outside a Hypothesis test (replay)
-            pass
+        _note_step(name, args)
 
     @invariant()
+    def after_each_step(self) -> None:
+        """Coverage events, then the case's check (the order Hypothesis ran them in as two invariants)."""
+        self.behaviours()
+        self.conforms()
+
     def conforms(self) -> None:
         _check(self.case, self.rig, self.steps, stop_at_divergence=self.stop_at_divergence)
 
-    @invariant()
     def behaviours(self) -> None:
         for e in sorted(set(self.rig.events)):
             _event(e)
@@ -559,7 +591,7 @@ def _guest_machine(case: Case, impl: Implementation) -> type:
         @precondition(lambda self: bool(self.fresh))
         @rule(data=st.data(), sched=sched)
         def decrypt_fresh(self, data: Any, sched: list) -> None:
-            self.do_decrypt_fresh(data.draw(st.sampled_from(sorted(self.fresh))), sched)
+            self.do_decrypt_fresh(data.draw(sampled(sorted(self.fresh))), sched)
 
         if "gpa" in b or "hostile-host" in b:
             @precondition(lambda self: bool(self.fresh) or bool(self.old))
@@ -575,13 +607,13 @@ def _guest_machine(case: Case, impl: Implementation) -> type:
             @precondition(lambda self: bool(self.fresh))
             @rule(data=st.data(), off=st.integers(0, 4095 + 68), byte=st.integers(1, 255))
             def decrypt_tampered(self, data: Any, off: int, byte: int) -> None:
-                self.do_decrypt_tampered(data.draw(st.sampled_from(sorted(self.fresh))), off, byte)
+                self.do_decrypt_tampered(data.draw(sampled(sorted(self.fresh))), off, byte)
 
         if "moved" in b:
             @precondition(lambda self: bool(self.fresh))
             @rule(data=st.data())
             def decrypt_moved(self, data: Any) -> None:
-                g = data.draw(st.sampled_from(sorted(self.fresh)))
+                g = data.draw(sampled(sorted(self.fresh)))
                 self.do_decrypt_moved(g, val.G1 if g == val.G0 else val.G0)
 
         if "replay" in b:
