@@ -51,6 +51,16 @@ def chart_step(step: dict[str, Any], kinds: dict[str, str] | None = None) -> dic
     return {"lane": lane(step, kind), "kind": kind, "label": text}
 
 
+def property_text(prop: str, variant: str) -> str:
+    """The property in words: the catalog's, or the variant's own (a user variant loaded in this run)."""
+    if prop in BY_ID:
+        return BY_ID[prop].text
+    from .user_variant import REGISTERED
+
+    own = {p.id: p for p in getattr(REGISTERED.get(variant), "PROPERTIES", ())}
+    return own[prop].text if prop in own else ""
+
+
 def model_trace(result: dict[str, Any], info: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
     """A counterexample (a ``verify --json`` result) as one trace of a page."""
     steps = list(result.get("trace") or [])
@@ -62,7 +72,7 @@ def model_trace(result: dict[str, Any], info: Iterable[tuple[str, str]] = ()) ->
         "title": f"{prop} {result.get('verdict', '')}: {cell}",
         "subtitle": f"{result.get('engine', '?')}, {max(len(steps) - 1, 0)} steps; bounds {result.get('bound', '')}",
         "property": prop,
-        "property_text": BY_ID[prop].text if prop in BY_ID else "",
+        "property_text": property_text(prop, str(result.get("variant", ""))),
         "violating": len(steps) - 1 if violated and steps else None,
         "violating_text": f"{prop} is violated here" if violated else "",
         "info": [list(x) for x in info],

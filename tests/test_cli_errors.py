@@ -234,11 +234,11 @@ def test_replay_confirms_the_real_trace_and_names_what_it_ignores(capsys, tmp_pa
     rc, out = _replay(tmp_path, real_trace, capsys=capsys)
     assert rc == 0 and out.startswith("CONFIRMED")
     assert "not checked (they describe the search that found a trace, not the trace): " \
-           "engine, states, seconds, exhaustive, note" in out
+           "engine, states, seconds, exhaustive, note, unreached, coverage" in out
     rc, out = _replay(tmp_path, real_trace, "--json", capsys=capsys)
     doc = json.loads(out)
     assert rc == 0 and doc["replays"][0]["confirmed"]
-    assert doc["ignored_fields"] == ["engine", "states", "seconds", "exhaustive", "note"]
+    assert doc["ignored_fields"] == ["engine", "states", "seconds", "exhaustive", "note", "unreached", "coverage"]
     edited = copy.deepcopy(real_trace)
     edited["seconds"], edited["states"], edited["note"] = 99.0, 1, "edited"
     assert _replay(tmp_path, edited, capsys=capsys)[0] == 0  # what it says it ignores, it ignores

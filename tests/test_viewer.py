@@ -282,3 +282,13 @@ def test_both_charts_draw_a_read_with_no_barrier_as_a_read() -> None:
     diagram = render_mermaid(r).splitlines()
     [line] = [x for x in diagram if "return ret" in x]
     assert line.lstrip().startswith("Memory-->>Host:"), line
+
+
+def test_a_user_variants_own_property_is_described_in_its_page() -> None:
+    from mhmailbox.model.html import property_text
+    from mhmailbox.model.user_variant import resolve_variant
+
+    cls = resolve_variant(f"{ROOT / 'examples/variants/reqid.py'}:RequestId")
+    [own] = [p for p in cls.PROPERTIES if p.id == "reqid.at-most-once"]
+    assert property_text("reqid.at-most-once", cls.name) == own.text != ""
+    assert property_text("reqid.at-most-once", "rfc") == ""
