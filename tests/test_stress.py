@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -26,10 +25,6 @@ pytestmark = needs_cc
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HARDENED_C_HOST = os.path.join(REPO, "examples", "c", "hardened-host", "confidential-ram.c")
 DOUBLE_FETCH = ("adversary.header-bound", "adversary.in-bounds")
-
-
-def _mhmailbox(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mhmailbox", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_an_honest_run_is_one_coherent_order_of_both_sides() -> None:
@@ -69,7 +64,7 @@ def test_the_published_hosts_double_fetch_is_found_on_real_concurrency(tmp_path)
 
 def test_our_hardened_host_survives_the_adversarial_helper() -> None:
     """Our Python hardened host reads the header length once: a few seconds of stress find nothing."""
-    rep = stress(Target("impl", "hardened", "Python host hardened"), seconds=3, seed=11, keep_going=True)
+    rep = stress(Target("impl", "hardened", "Python host hardened"), seconds=2, seed=11, keep_going=True)
     assert rep.runs >= 1 and rep.accesses > 0 and rep.saves > 0
     assert rep.findings == [], [f.as_dict() for f in rep.findings]
 
@@ -92,7 +87,7 @@ def test_our_helpers_under_an_adversarial_host() -> None:
                  stop_on=("guest.confidential",))
     assert "guest.confidential" in {f.violation.property for f in rfc.findings}
     assert all(f.violation.side == "guest" for f in rfc.findings)
-    hardened = stress(Target("impl", "hardened", "Python helper hardened", side="guest"), seconds=3, seed=1,
+    hardened = stress(Target("impl", "hardened", "Python helper hardened", side="guest"), seconds=2, seed=1,
                       keep_going=True)
     assert hardened.runs >= 1 and hardened.findings == [], [f.as_dict() for f in hardened.findings]
 
@@ -110,7 +105,7 @@ def test_our_c_helpers_under_an_adversarial_host() -> None:
     hardened = Target("c-guest", "hardened", "C hardened helper", build_c_host(
         [os.path.join(helpers, "hardened-helper", "ConfidentialMigrationHardened.c")],
         helper_entry="MigrationHandlerMain"), side="guest")
-    rep = stress(hardened, seconds=3, seed=1, keep_going=True)
+    rep = stress(hardened, seconds=2, seed=1, keep_going=True)
     assert rep.runs >= 1 and rep.saves > 0 and rep.findings == [], [f.as_dict() for f in rep.findings]
 
 
@@ -148,10 +143,11 @@ def test_record_checks_judge_what_the_host_read_and_emitted() -> None:
     assert record_checks(_save(0, [0, 2048], 0, b""), side="guest") == []  # only the side under test
 
 
-def test_cli_json_report_and_exit_status() -> None:
-    p = _mhmailbox("stress", "--impl", "hardened", "--seconds", "1", "--seed", "3", "--json")
-    assert p.returncode == 0, (p.stdout[-3000:], p.stderr)
-    d = json.loads(p.stdout)
+def test_cli_json_report_and_exit_status(capsys) -> None:
+    code = main(["stress", "--impl", "hardened", "--seconds", "1", "--seed", "3", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    d = json.loads(out)
     assert d["verdict"] == "nothing found" and d["violations"] == [] and d["runs"] >= 1
     assert d["protocol"] == "hardened" and d["peer"] == "adversarial"
 
