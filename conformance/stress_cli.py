@@ -11,7 +11,7 @@ import sys
 import tempfile
 from typing import Callable
 
-from mhmailbox.cli import finite_positive, positive_int
+from mhmailbox.cli import finite_positive
 from mhmailbox.errors import UsageError
 
 from .adapter import IMPLEMENTATIONS
