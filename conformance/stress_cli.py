@@ -42,9 +42,10 @@ _seed = _int_in(0, None, "a non-negative integer")
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "stress", help="an implementation and a peer on real concurrency, one shared mapping, every access logged",
-        description="Run a host under test and our helper (honest or adversarial) as separate processes on one "
-                    "real shared mapping, with random short delays at accesses; log every access in one global "
-                    "order and judge each run's log. Exit 1 when a violation is found.")
+        description="Run an implementation (a host, or a helper) and our peer (honest or adversarial) as separate "
+                    "processes on one real shared mapping, with random short delays at accesses; log every access "
+                    "in one global order and judge each run's log against the model (check-log). Exit 1 when a "
+                    "violation is found, 0 when none is, 2 for a usage error.")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--c-host", nargs="+", metavar="FILE.c", help="a C host (QEMU-style cgs_mh_* entry points)")
     what.add_argument("--c-guest", nargs="+", metavar="FILE.c",
