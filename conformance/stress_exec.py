@@ -68,7 +68,7 @@ def _line(lines: _Lines) -> dict[str, Any]:
     except json.JSONDecodeError:
         d = None
     if not isinstance(d, dict):
-        raise WireBroken(f"broke the wire: {text.strip()[:200]}")
+        raise WireBroken(f"broke the wire: {text.strip()[:200]!r}")  # (quoted: it may be any bytes)
     return d
 
 
@@ -115,7 +115,7 @@ def _drive(lib: Any, tx: IO[str], rx: _Lines, own: mmap.mmap, hello: dict, ops: 
     h = _line(rx)
     if h.get("wire") != WIRE_VERSION:
         raise WireBroken(f"answered the hello with wire {h.get('wire')!r}, not {WIRE_VERSION!r}")
-    has = set(h.get("operations") or ())
+    has = set(h["operations"]) if isinstance(h.get("operations"), list) else set(OP_CODE)  # none listed: all, as conform
     buf = ctypes.create_string_buffer(SHARED_SIZE + (1 << 20))
     snap = ctypes.create_string_buffer(SHARED_SIZE)
     for op, gpa in ops:

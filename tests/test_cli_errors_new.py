@@ -156,3 +156,36 @@ def test_check_certificate_an_obligation_kind_that_is_not_text(capsys, tmp_path,
 def test_check_certificate_model_of_a_cell_that_cannot_be_rebuilt(capsys, tmp_path, certificate, field, value) -> None:
     cert = _edited_certificate(certificate, tmp_path, lambda d: d.update({field: value}))
     assert "--model: cannot rebuild the model of" in _one_line_error(capsys, ["check-certificate", str(cert), "--model"])
+
+
+# ------------------------------------------------------------------ stress --exec
+
+def _stress_exec(capsys, tmp_path, program: str) -> tuple[int, str]:
+    script = tmp_path / "host.py"
+    script.write_text(program)
+    import subprocess
+    import sys
+
+    # a subprocess: the driver reports through the real stderr, which capsys would swallow in the fork
+    p = subprocess.run([sys.executable, "-m", "mhmailbox", "stress", "--exec", f"{sys.executable} {script}",
+                        "--protocol", "rfc", "--seconds", "1", "--seed", "1", "--logs", str(tmp_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in p.stderr, p.stderr
+    return p.returncode, p.stdout
+
+
+def test_stress_exec_a_host_that_lists_no_operations_is_driven_through_all(capsys, tmp_path) -> None:
+    """As conform does: no `operations` in the hello means all of them, not none (which passed
+    every run with 0 operations: `stress --exec cat` said `nothing found`)."""
+    rc, out = _stress_exec(capsys, tmp_path, "import sys, json\nsys.stdin.readline()\n"
+                           "print(json.dumps({'wire': 'mhmailbox-wire 1'}), flush=True)\n"
+                           "for line in sys.stdin:\n    print(line, end='', flush=True)\n")
+    assert rc == 1 and "VIOLATED robust" in out and "broke the wire" in out, out
+    assert "nothing found" not in out
+
+
+def test_stress_exec_quotes_what_a_hostile_process_printed(capsys, tmp_path) -> None:
+    rc, out = _stress_exec(capsys, tmp_path, "import sys\nsys.stdin.readline()\n"
+                           "sys.stdout.buffer.write(b'\\x1b[2Jgarbage\\n'); sys.stdout.flush()\n")
+    assert rc == 1 and "broke the wire: '\\x1b[2Jgarbage'" in out, out
+    assert "\x1b" not in out  # no terminal escape reaches the user's screen
