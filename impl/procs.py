@@ -62,6 +62,7 @@ def _helper_main(mailbox_path: str, ram_path: str, mode: Mode, secret: tuple[byt
                  ready: Any, stop: Any, cpu: int | None, run_kwargs: dict[str, Any]) -> None:
     """Entry point of a helper process."""
     parent = os.getppid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the host's to handle: it stops this helper
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
     mailbox = MappedFile.attach(mailbox_path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import json
 import os
+import signal
 import tempfile
 from typing import Any, Callable, Iterable, Iterator
 
@@ -97,6 +98,7 @@ def _helper_main(mailbox_path: str, ram_path: str, mode: Mode, secret: tuple[byt
                  stop: Any, counter: AccessCounter, part: str, vm: str) -> None:
     """A helper process whose every mailbox access is logged into ``part``."""
     parent = os.getppid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the host's to handle: it stops this helper
     mailbox, ram = MappedFile.attach(mailbox_path), MappedFile.attach(ram_path)
     prov = Provision(*secret) if secret is not None else None
     with open(part, "w", encoding="utf-8", buffering=1) as out:  # a killed helper keeps its lines

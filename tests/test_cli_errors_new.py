@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,25 @@ def test_stress_exec_quotes_what_a_hostile_process_printed(capsys, tmp_path) -> 
                            "sys.stdout.buffer.write(b'\\x1b[2Jgarbage\\n'); sys.stdout.flush()\n")
     assert rc == 1 and "broke the wire: '\\x1b[2Jgarbage'" in out, out
     assert "\x1b" not in out  # no terminal escape reaches the user's screen
+
+
+# ------------------------------------------------------------------ Ctrl-C
+
+@pytest.mark.parametrize("record", [False, True])
+def test_ctrl_c_during_migrate_is_one_line_exit_130(tmp_path, record) -> None:
+    """Ctrl-C reaches the whole process group: the helper process left a KeyboardInterrupt
+    traceback beside the host's `interrupted`; the helper now leaves it to the host."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    argv = [sys.executable, "-m", "mhmailbox", "migrate", "--ram", "64MiB"]
+    if record:
+        argv += ["--record", str(tmp_path / "run.jsonl")]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(3)  # the helper is serving by then; the whole run takes about 10 s
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and err == "interrupted\n", err
+    assert not (tmp_path / "run.jsonl").exists()  # no partial log left as if the run were recorded
