@@ -38,7 +38,7 @@ class ProofOf:
     exprs: tuple
 
 
-def check_target(directory: str, *, force: bool) -> None:
+def check_target(directory: str, *, force: bool, remedy: str = "add --force to overwrite its certificates") -> None:
     """UsageError unless ``directory`` may receive certificates: its parent exists, it is a
     directory or absent, and (without ``force``) it holds no certificate yet."""
     if not directory:
@@ -49,7 +49,7 @@ def check_target(directory: str, *, force: bool) -> None:
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise UsageError(f"--certificate: {directory} is not a directory")
     if not force and os.path.isdir(directory) and os.listdir(directory):
-        raise UsageError(f"--certificate: {directory} is not empty (add --force to overwrite its certificates)")
+        raise UsageError(f"--certificate: {directory} is not empty ({remedy})")
 
 
 def _one_line(term: z3.ExprRef) -> str:

@@ -77,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             if args.certificate:
                 if args.engine not in ("kind", "pdr", "all"):
                     raise UsageError("verify: --certificate needs --engine kind, pdr or all (the engines that prove)")
-                check_target(args.certificate, force=False)
+                check_target(args.certificate, force=False, remedy="verify writes only into an empty or new directory")
             return run(args)
 
         verify.set_defaults(func=run_verify)

@@ -212,3 +212,12 @@ def test_ctrl_c_during_migrate_is_one_line_exit_130(tmp_path, record) -> None:
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130 and err == "interrupted\n", err
     assert not (tmp_path / "run.jsonl").exists()  # no partial log left as if the run were recorded
+
+
+def test_verify_certificate_into_a_busy_directory_names_a_remedy_verify_has(capsys, tmp_path) -> None:
+    """verify has no --force: the message told the user to add one (which argparse then refused)."""
+    (tmp_path / "earlier.smt2").write_text("(check-sat)")
+    err = _one_line_error(capsys, [*KIND_CELL, "--certificate", str(tmp_path)])
+    assert "is not empty" in err and "--force" not in err and "empty or new directory" in err
+    assert main(["prove", "--variant", "hardened", "--certificate", str(tmp_path)]) == 2
+    assert "add --force" in capsys.readouterr().err  # prove has --force
