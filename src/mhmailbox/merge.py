@@ -64,7 +64,7 @@ def load(path: str) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"merge: {path} is not JSON ({exc})") from None
     run = doc.get("run") if isinstance(doc, dict) else None
-    if not isinstance(run, dict) or run.get("command") not in ENTRIES:
+    if not isinstance(run, dict) or not isinstance(run.get("command"), str) or run["command"] not in ENTRIES:
         raise UsageError(f"merge: {path} is not a verify or conform --json report (it has no run record)")
     entries = doc.get(ENTRIES[run["command"]])
     held = run.get("held")
