@@ -236,7 +236,7 @@ def replay(result: dict) -> Outcome:
         try:
             params = tuple(int(st["params"][p]) for p, _ in act.params)
         except (KeyError, TypeError, ValueError):
-            raise Malformed(f"step {i} ({name}): parameters {st['params']!r} do not match the action's "
+            raise Malformed(f"step {i} ({name}): parameters {st.get('params')!r} do not match the action's "
                             f"{[p for p, _ in act.params]}") from None
         matches = [nxt for ai, ps, nxt in compiled.successors(state) if ai == by_name[name] and tuple(ps) == params]
         if not matches and gen.any:

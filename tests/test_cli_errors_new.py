@@ -222,3 +222,14 @@ def test_verify_certificate_into_a_busy_directory_names_a_remedy_verify_has(caps
     assert "is not empty" in err and "--force" not in err and "empty or new directory" in err
     assert main(["prove", "--variant", "hardened", "--certificate", str(tmp_path)]) == 2
     assert "add --force" in capsys.readouterr().err  # prove has --force
+
+
+# ------------------------------------------------------------------ replay
+
+def test_replay_a_step_without_params_is_named(capsys, tmp_path, verify_report) -> None:
+    """The message about a step's parameters read them with st['params']: a KeyError traceback."""
+    doc = copy.deepcopy(verify_report)
+    step = next(s for s in doc["results"][0]["trace"][1:] if s.get("params"))
+    del step["params"]
+    (tmp_path / "t.json").write_text(json.dumps(doc))
+    assert "parameters None do not match the action's" in _one_line_error(capsys, ["replay", str(tmp_path / "t.json")])
