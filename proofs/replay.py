@@ -62,6 +62,8 @@ def results_in(doc: Any) -> list[dict]:
         return [r for r in rs if isinstance(r, dict)]
     if isinstance(doc, dict):
         return [doc]
+    if doc == []:  # what verify --trace-format itf writes when no property is violated
+        raise Malformed("an empty list: no trace to replay (verify --trace-format itf found no violation)")
     raise Malformed("expected a JSON object (one result, or {\"results\": [...]})")
 
 

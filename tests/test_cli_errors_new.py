@@ -233,3 +233,17 @@ def test_replay_a_step_without_params_is_named(capsys, tmp_path, verify_report) 
     del step["params"]
     (tmp_path / "t.json").write_text(json.dumps(doc))
     assert "parameters None do not match the action's" in _one_line_error(capsys, ["replay", str(tmp_path / "t.json")])
+
+
+def test_replay_of_an_itf_file_with_no_trace_says_so(capsys, tmp_path) -> None:
+    """verify --trace-format itf writes [] when nothing is violated; replay called it 'not a JSON object'."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["verify", "--variant", "hardened", "--memory", "sc", "--guest", "slow",
+                     "--property", "order.response", "--trace-format", "itf"]) == 0
+    capsys.readouterr()
+    (tmp_path / "none.itf.json").write_text(buf.getvalue())
+    assert "no trace to replay" in _one_line_error(capsys, ["replay", str(tmp_path / "none.itf.json")])
