@@ -188,7 +188,7 @@ class _Mailbox:
         dl = self.chk.header.deadline_ns
         for cid, w in j.obs.timeouts:
             took = self.clock - self.starts.get(w, self.cmd_start)
-            if int(round(took * D_TICKS / dl)) < D_TICKS:
+            if took < dl:
                 self.chk.violate("timeout.no-false-timeout", e.line if e is not None else 1, "host",
                                  f"command #{cid} timed out {took / 1e6:.3f} ms after it started by the host's own "
                                  f"clock reads, before its deadline ({dl / 1e6:.3f} ms)")
@@ -408,7 +408,7 @@ class _Mailbox:
                 self.guest_gpa = struct.unpack("<Q", e.data)[0]
         if e.side == "host" and f == "done" and "host" in self.judges:
             dl = self.chk.header.deadline_ns
-            self.judges["host"].obs.set_time(int(round((self.clock - self.cmd_start) * D_TICKS / dl)))
+            self.judges["host"].obs.set_time((self.clock - self.cmd_start) * D_TICKS // dl)
         self._model(e.side, e, lambda o: o.observe("read", f, v, seen))
 
     def _favourable(self, side: str) -> int:
