@@ -25,7 +25,8 @@ from mhmailbox.model.properties import BY_ID, CATALOG
 from mhmailbox.model.protocol import MAX_SESSIONS, Bounds, cells
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+#: every page, the course in docs/tutorial/ included (tests/test_tutorial.py adds the course's own checks)
+DOCS = sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
 #: repository folders whose files the docs name as `folder/file.ext`
 TREES = ("docs", "model", "proofs", "impl", "conformance", "tests", "bench", "src")
 
@@ -60,7 +61,7 @@ def run(argv: list[str], capsys, *, codes: tuple[int, ...] = (0,)) -> str:
 
 
 # ------------------------------------------------------------------ standing on their own
-@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_doc_names_a_file_outside_the_repository(doc: Path) -> None:
     for n, line in enumerate(doc.read_text().splitlines(), 1):
         assert "shared/" not in line, f"{doc.name}:{n} points outside the repository: {line.strip()}"
@@ -70,7 +71,7 @@ LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 PATH = re.compile(r"(?<![\w./-])((?:%s)/[\w./-]*\w\.(?:md|py|json|c|h|toml))\b" % "|".join(TREES))
 
 
-@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_relative_links_and_named_paths_exist(doc: Path) -> None:
     body = doc.read_text()
     for target in LINK.findall(body):
@@ -104,10 +105,12 @@ def _mask(line: str) -> str:
 def console_blocks() -> list[tuple[str, str, list[str]]]:
     out = []
     for doc in DOCS:
+        if doc.parent.name == "tutorial":  # tests/test_tutorial.py runs the course's, each command once
+            continue
         for block in FENCE.findall(doc.read_text()):
             first, *expected = block.rstrip("\n").split("\n")
             assert first.startswith("$ mhmailbox "), f"{doc.name}: a console block starts with its command"
-            out.append((doc.name, first[2:], expected))
+            out.append((str(doc.relative_to(ROOT)), first[2:], expected))
     return out
 
 
@@ -167,7 +170,7 @@ def test_console_block_shows_what_the_command_prints(doc, command, expected, cap
 
 def test_every_figure_doc_has_its_console_blocks() -> None:
     names = [d for d, _, _ in console_blocks()]
-    assert names.count("README.md") >= 2 and "model.md" in names
+    assert names.count("README.md") >= 2 and "docs/model.md" in names
 
 
 # ------------------------------------------------------------------ generated pages
