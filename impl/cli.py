@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from typing import Any
@@ -90,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = run_migration(ram, args.mode, stream_path=args.stream, timeout=args.timeout_ms / 1e3,
                                progress=_progress_bar(), record=args.record)
+    except KeyboardInterrupt:
+        if args.record is not None and os.path.exists(args.record):  # the recorder keeps what it saw
+            print(f"migrate: the run up to the interrupt is recorded in {args.record}", file=sys.stderr)
+        raise
     except MigrationFailed as exc:
         print(f"error: migration failed: {exc}", file=sys.stderr)
         if args.record is not None:
