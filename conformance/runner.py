@@ -232,8 +232,9 @@ def summary(results: Sequence[Result]) -> dict[str, Any]:
     out["examples"] = sum(r.examples for r in results)
     secs = sum(r.seconds for r in results)
     out["seconds"] = round(secs, 2)
-    out["examples_per_second"] = round(out["examples"] / secs, 1) if secs else None
-    out["model_steps_per_second"] = round(sum(r.model_steps for r in results) / secs) if secs else None
+    # no time spent (no case ran: an empty --shard part): no examples per second, not None in the text
+    out["examples_per_second"] = round(out["examples"] / secs, 1) if secs else 0.0
+    out["model_steps_per_second"] = round(sum(r.model_steps for r in results) / secs) if secs else 0
     return out
 
 

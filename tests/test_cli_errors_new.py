@@ -251,3 +251,10 @@ def test_replay_of_an_itf_file_with_no_trace_says_so(capsys, tmp_path) -> None:
     capsys.readouterr()
     (tmp_path / "none.itf.json").write_text(buf.getvalue())
     assert "no trace to replay" in _one_line_error(capsys, ["replay", str(tmp_path / "none.itf.json")])
+
+
+def test_an_empty_conform_shard_prints_no_none(capsys) -> None:
+    """--shard 2/2 of a one-case run holds no case: the summary printed 'None examples/s'."""
+    assert main(["conform", "--impl", "hardened", "--case", "host/honest", "--examples", "3", "--shard", "2/2"]) == 0
+    out = capsys.readouterr().out
+    assert "0 examples in 0 s (0.0 examples/s, 0 model steps/s)" in out and "None" not in out, out
