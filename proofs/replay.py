@@ -145,7 +145,10 @@ def _property(result: dict) -> Property:
     try:
         catalog = {p.id: p for p in variant_catalog(variant_class(result["variant"]))}
     except UsageError as exc:  # an unknown variant, or a user variant not given with --variant
-        raise Malformed(str(exc)) from None
+        if not str(exc).startswith("unknown variant "):
+            raise Malformed(str(exc)) from None
+        raise Malformed(f"unknown variant {result['variant']!r}: not rfc, hardened or broken:NAME; the trace of a "
+                        "variant of your own replays with --variant PATH.py:Class (docs/variants.md)") from None
     if result["property"] not in catalog:
         raise Malformed(f"unknown property {result['property']!r}")
     return catalog[result["property"]]

@@ -258,3 +258,25 @@ def test_an_empty_conform_shard_prints_no_none(capsys) -> None:
     assert main(["conform", "--impl", "hardened", "--case", "host/honest", "--examples", "3", "--shard", "2/2"]) == 0
     out = capsys.readouterr().out
     assert "0 examples in 0 s (0.0 examples/s, 0 model steps/s)" in out and "None" not in out, out
+
+
+def test_replay_of_a_user_variant_trace_without_variant_says_how(capsys, tmp_path) -> None:
+    """The message listed the forms verify takes; replay's remedy is its own --variant option."""
+    import contextlib
+    import io
+
+    keep_go = str(Path(__file__).resolve().parent.parent / "examples" / "variants" / "keep_go.py") + ":KeepGo"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["verify", "--variant", keep_go, *ONE_CELL[2:], "--json"]) == 0
+    capsys.readouterr()
+    (tmp_path / "t.json").write_text(buf.getvalue())
+    import subprocess
+    import sys
+
+    # a new process: this one has registered keep-go while verifying
+    p = subprocess.run([sys.executable, "-m", "mhmailbox", "replay", str(tmp_path / "t.json")], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and p.stdout == "", p.stderr
+    assert "unknown variant 'keep-go'" in p.stderr and "replays with --variant PATH.py:Class" in p.stderr
+    assert main(["replay", str(tmp_path / "t.json"), "--variant", keep_go]) == 0
