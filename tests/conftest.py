@@ -15,3 +15,12 @@ settings.register_profile(
 settings.register_profile("dev", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", deadline=None, max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+# The suite never reads or writes the user's own invariant store (~/.local/share/mhmailbox, or
+# $MHMAILBOX_INVARIANTS): what a user proved with `mhmailbox prove` must not change a verdict here,
+# and tests that prove must not leave sets behind. Subprocesses inherit this; tests that need a
+# store of their own set the variable again (monkeypatch).
+import tempfile  # noqa: E402
+
+os.environ["MHMAILBOX_INVARIANTS"] = os.path.join(tempfile.mkdtemp(prefix="mhmailbox-test-store-"),
+                                                  "proved-invariants.json")
