@@ -113,19 +113,23 @@ def run_unbounded(engine: str, cell: tuple, props: list, args: argparse.Namespac
     """``kind`` or ``pdr`` on one cell; with ``certificate`` (or ``args.certificate``) a
     directory, each verdict proved relative to the invariants gets its certificate there."""
     certificate = certificate or (getattr(args, "certificate", None) if args is not None else None)
-    model, system, bounds = general_model(cell, props, args)
+    t0 = time.perf_counter()
+    model, system, bounds, sym = _stored_model(cell, props, args)
     if not model.properties:
         return []
     limit = time_limit or (_time_limit(args) if args is not None else DEFAULT_TIME)
-    t0 = time.perf_counter()
-    sym = Symbolic(system, UNBOUNDED, sort="int")
+    wanted = {p.id for p in props} or {p.id for p in model.properties}  # none given: the cell's catalog
     factory = bmc_mod.compiled_factory(system)
     fn = pdr.prove if engine == "pdr" else induction.prove
     verdicts = fn(sym, model, limit)
     common = _common(model, engine, describe_general(bounds, cell[3]))
-    certified = _certify(certificate, engine, model, sym, verdicts) if certificate else {}
+    certified = (_certify(certificate, engine, model, sym,
+                          {mi: v for mi, v in verdicts.items() if model.properties[mi].id in wanted})
+                 if certificate else {})
     out = []
     for mi, prop in enumerate(model.properties):
+        if prop.id not in wanted:
+            continue
         v = verdicts[mi]
         trace = None
         depth = v.depth
@@ -139,6 +143,32 @@ def run_unbounded(engine: str, cell: tuple, props: list, args: argparse.Namespac
         out.append(Result(property=prop.id, verdict=v.verdict, depth=depth, states=0,
                           seconds=round(time.perf_counter() - t0, 3), trace=trace, note=note, **common))
     return out
+
+
+def _stored_model(cell: tuple, props: list, args: argparse.Namespace | None):
+    """The generalized model of the cell for ``props``, with its symbolic encoding; or, when
+    the stores hold a set proved for the model of the cell's whole catalog but not for this
+    one (a run with --property: the model keeps only the chosen monitors' variables, so its
+    fingerprint differs), that whole model, whose stored proof is then reused as it is
+    (run_unbounded reports the chosen properties only). Without it, one property alone
+    would send Houdini over the stored set again and could end ``unknown`` where the cell's
+    full run proves it."""
+    from mhmailbox.model.user_variant import catalog_of
+
+    from . import store
+
+    model, system, bounds = general_model(cell, props, args)
+    sym = Symbolic(system, UNBOUNDED, sort="int")
+    if not props or not model.properties or store.lookup(model, sym)[0] is not None:
+        return model, system, bounds, sym
+    full = list(catalog_of([cell[0]]))
+    if {p.id for p in full} == {p.id for p in props}:
+        return model, system, bounds, sym
+    fmodel, fsystem, fbounds = general_model(cell, full, args)
+    fsym = Symbolic(fsystem, UNBOUNDED, sort="int")
+    if store.lookup(fmodel, fsym)[0] is not None:
+        return fmodel, fsystem, fbounds, fsym
+    return model, system, bounds, sym
 
 
 def _certify(directory: str, engine: str, model: Model, sym: Symbolic, verdicts: dict) -> dict[int, str]:

@@ -212,3 +212,23 @@ def test_roots_point_at_the_lemmas_that_need_more_support() -> None:
     found = hd.roots(sym, model, lemmas(model), time.perf_counter() + 120, log=log.append)
     assert found and all(n.startswith("lemma: ") for n in found)
     assert log[0] == f"ROOT {found[0]}" and log[1].startswith("  host: ")
+
+
+def test_one_property_alone_reuses_the_cells_stored_proof(monkeypatch) -> None:
+    """`verify --engine kind --property P` on a hardened cell: the model of one property keeps only
+    its monitor's variables, so its fingerprint is not the stored set's; the engine then proves on
+    the model of the cell's whole catalog, whose stored proof it reuses, and reports P alone. (Before,
+    Houdini ran again over the whole stored set, 1,938 candidates on tso, and a loaded machine got
+    `unknown` where the full run proves.)"""
+    from mhmailbox.model.properties import BY_ID
+    from mhmailbox.proofs import engines, store
+
+    def no_houdini(*a, **k):
+        raise AssertionError("Houdini ran again: the stored proof was not reused")
+
+    monkeypatch.setattr(store, "houdini", no_houdini)
+    monkeypatch.setattr(store, "_CACHE", {})
+    rs = engines.run_unbounded("kind", ("hardened", "tso", "honest", "faithful"), [BY_ID["order.response"]],
+                               None, time_limit=120)
+    assert [(r.property, r.verdict) for r in rs] == [("order.response", "proved")]
+    assert "relative to" in rs[0].note
