@@ -1,21 +1,21 @@
-"""``mhmailbox verify`` and ``mhmailbox litmus``."""
+"""``mhmailbox verify``, ``review``, ``properties`` and ``litmus``: argument handling (the cells a command checks are chosen in model/cells.py)."""
 from __future__ import annotations
 
 import argparse
 import json
 import time
 
-from mhmailbox.cli import UsageError, int_up_to, positive_int, finite_positive
+from mhmailbox.cli import UsageError, positive_int
 from mhmailbox.shard import add_shard_option, run_record, select as select_shard
 
+from .cells import add_cell_options, chosen_cells
 from .check import Result
-from .engines import ENGINES, MAX_BUFFER, MAX_TICKS, load_engines
+from .engines import ENGINES, load_engines
 from .litmus import TESTS, table
 from .memory import MODELS
-from .properties import BY_ID, GUESTS, HOSTS
-from .protocol import SCRIPTS, cells
+from .properties import BY_ID
 from .report import disagreements, print_report
-from .runner import ALL_TIME_LIMIT, run_cells
+from .runner import run_cells
 from .trace import render_table
 from .user_variant import catalog_of, variant_arg
 
@@ -62,45 +62,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = sub.add_parser("litmus", help="the litmus table of the memory models")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=run_litmus)
-
-
-def add_cell_options(p: argparse.ArgumentParser) -> None:
-    """The options that choose cells and bounds and run engines (verify, compare)."""
-    p.add_argument("--memory", action="append", choices=MODELS, help="sc, tso or relaxed (repeatable)")
-    p.add_argument("--guest", action="append", choices=GUESTS, help="guest behaviour (repeatable)")
-    p.add_argument("--host", action="append", choices=HOSTS, help="host behaviour (repeatable)")
-    p.add_argument("--property", action="append", metavar="ID", help="property id (repeatable); see docs/properties.md")
-    p.add_argument("--depth", type=_positive, help="explore at most K steps (default: until exhausted or a budget)")
-    p.add_argument("--max-states", type=_positive, default=1_000_000, help="state budget per cell (default 1000000)")
-    p.add_argument("--time-limit", type=finite_positive, default=None, help="seconds per cell and engine (default: none for "
-                   f"explicit, 20 for a Z3 engine alone, {ALL_TIME_LIMIT:g} for each Z3 engine under --engine all)")
-    p.add_argument("--jobs", "-j", type=_positive, default=None,
-                   help="cells checked at once, each in its own process (default: the CPUs this process may use)")
-    p.add_argument("--deadline", type=int_up_to(MAX_TICKS), default=2,
-                   help=f"host deadline in model ticks (default 2, at most {MAX_TICKS})")
-    p.add_argument("--quantum", type=int_up_to(MAX_TICKS), default=1,
-                   help=f"polling burst in model ticks (default 1, at most {MAX_TICKS})")
-    p.add_argument("--buffer", type=int_up_to(MAX_BUFFER), default=2,
-                   help=f"store-buffer entries per thread (default 2, at most {MAX_BUFFER})")
-    p.add_argument("--script", action="append", choices=sorted(SCRIPTS), help="host migration script (repeatable)")
-
-
-def chosen_cells(args: argparse.Namespace, variants: list[str], command: str) -> tuple[list, list[tuple]]:
-    """The properties (``--property``, else the variants' whole catalog) and the cells the
-    options choose; a usage error for an unknown property or an empty choice."""
-    catalog = {p.id: p for p in catalog_of(variants)}  # with the variants' own properties
-    props = []
-    for pid in args.property or []:
-        if pid not in catalog:
-            raise UsageError(f"{command}: unknown property {pid!r}; known: {', '.join(catalog)}")
-        props.append(catalog[pid])
-    props = props or list(catalog.values())
-    memories = args.memory or list(MODELS)
-    todo = [c for c in cells(variants, memories, args.guest, props) if not args.host or c[3] in args.host]
-    if not todo:
-        raise UsageError(f"{command}: no property applies to the chosen cells (guest.* needs --host adversarial; "
-                         "see docs/properties.md)")
-    return props, todo
 
 
 def run_verify(args: argparse.Namespace) -> int:

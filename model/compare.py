@@ -112,7 +112,7 @@ def summary(rows: list[Row]) -> dict[str, int]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from .cli import add_cell_options
+    from .cells import add_cell_options
 
     load_engines()
     p = sub.add_parser("compare", help="two variants side by side: what B fixes, breaks and keeps",
@@ -132,7 +132,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from .cli import chosen_cells
+    from .cells import chosen_cells
 
     if args.a == args.b:
         raise UsageError(f"compare: A and B are the same variant ({args.a})")

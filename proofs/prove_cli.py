@@ -12,7 +12,7 @@ from mhmailbox.errors import UsageError
 from mhmailbox.model.engines import MAX_BUFFER
 from mhmailbox.model.memory import MODELS
 from mhmailbox.model.properties import GUESTS, HOSTS
-from mhmailbox.model.cli import chosen_cells
+from mhmailbox.model.cells import chosen_cells
 from mhmailbox.model.user_variant import variant_arg
 from mhmailbox.progress import Progress
 
