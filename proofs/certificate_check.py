@@ -3,10 +3,11 @@
 For every ``manifest.json`` in the directory (itself or one folder down), every
 obligation file is read, its SHA-256 compared with the manifest's, its goal
 compared with the one :func:`.certificate_format.goal` rebuilds from the
-obligation's kind and k (so a file can only differ in its definitions), its
+obligation's kind, k and part (so a file can only differ in its definitions), its
 definitions compared with those of the other files of the same proof (one
-invariant, one transition relation, one property), and then parsed and solved
-by cvc5's own SMT-LIB parser. An obligation *holds* when cvc5 answers
+invariant, one transition relation, one property; a consecution part's ``Part``
+rebuilt from ``Inv``), the consecution parts checked to cover every conjunct of
+``Inv``, and then each file parsed and solved by cvc5's own SMT-LIB parser. An obligation *holds* when cvc5 answers
 ``unsat``; it *fails* on ``sat`` or on any of the checks above; it *times out*
 on ``unknown`` (the ``--timeout`` per file).
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import time
 from collections import Counter
@@ -155,16 +157,31 @@ def _solve(text: str, name: str, timeout: float, expected: Counter) -> tuple[str
     return TIMEOUT, f"cvc5 answered {answers[0]!r} within {timeout:g} s"
 
 
-def commands(kind: str, goal: str) -> Counter:
-    """The commands an obligation file of ``kind`` with this goal holds."""
-    c = Counter({"set-logic": 1, "define-fun": len(fmt.USES[kind])})
+def _solve_file(item: tuple) -> tuple[str, str, float]:
+    """(status, reason, seconds) of one obligation file (a pool worker's job)."""
+    path, name, timeout, expected = item
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    t1 = time.perf_counter()
+    status, reason = _solve(text, name, timeout, expected)
+    return status, reason, round(time.perf_counter() - t1, 3)
+
+
+def _solve_nth(item: tuple) -> tuple[int, tuple[str, str, float]]:
+    return item[0], _solve_file(item[1])
+
+
+def commands(kind: str, goal: str, split: bool = False) -> Counter:
+    """The commands an obligation file of ``kind`` with this goal holds (``split``: a consecution part)."""
+    c = Counter({"set-logic": 1, "define-fun": len(fmt.USES[kind]) + split})
     for line in goal.splitlines():
         c[line[1:].split(" ", 1)[0].rstrip(")")] += 1
     return c
 
 
-def check(directory: str, timeout: float = 60.0, progress=None, model=None) -> Report:
-    """Check every obligation of every manifest in ``directory`` (see the module docstring).
+def check(directory: str, timeout: float = 60.0, progress=None, model=None, jobs: int = 1) -> Report:
+    """Check every obligation of every manifest in ``directory`` (see the module docstring),
+    ``jobs`` cvc5 processes at a time.
 
     ``model``: a function from a manifest to ``(name, property) -> definition text``
     (:func:`.certificate.model_definitions`); then ``Init``, ``Trans`` and ``Bad`` must also be
@@ -184,9 +201,11 @@ def check(directory: str, timeout: float = 60.0, progress=None, model=None) -> R
             if not isinstance(obs, list) or not obs:
                 raise CertificateError(f"{mpath}: a proof without obligations")
             kinds = sorted(str(o.get("kind", "")) for o in obs if isinstance(o, dict))
-            if kinds != sorted(fmt.KINDS):
+            if len(kinds) != len(obs) or sorted(set(kinds)) != sorted(fmt.KINDS) or len(kinds) - kinds.count(
+                    "consecution") != len(fmt.KINDS) - 1:
                 raise CertificateError(f"{mpath}: {proof.get('property')}: the obligations are {kinds}, "
-                                       f"not one of each of {list(fmt.KINDS)}")
+                                       f"not one of each of {list(fmt.KINDS)} (consecution maybe in parts)")
+            _check_cover(mpath, proof, obs)
             defs_of_proof: dict[str, tuple[str, str]] = {}
             mine: list[Obligation] = []
             for o in obs:
@@ -195,8 +214,9 @@ def check(directory: str, timeout: float = 60.0, progress=None, model=None) -> R
                 mine.append(ob)
                 ob.status, ob.reason = _static(root, rel, o, proof, doc, defs_of_proof, reference)
                 if not ob.status:
+                    split = "part" in o
                     expected[id(ob)] = commands(o["kind"], fmt.goal(o["kind"], proof.get("k") or 1, doc["state_variables"],
-                                                                    doc["selectors"], doc["parameters"]))
+                                                                    doc["selectors"], doc["parameters"], split), split)
             proofs.append({"cell": doc["cell"], "property": proof.get("property"), "engine": proof.get("engine"),
                            "method": proof.get("method"), "k": proof.get("k"), "assumes": proof.get("assumes"),
                            "files": [ob.file for ob in mine]})
@@ -210,15 +230,43 @@ def check(directory: str, timeout: float = 60.0, progress=None, model=None) -> R
                 elif ob.status:  # a shared file that failed a static check for this proof
                     prev.status, prev.reason = ob.status, ob.reason
     todo = [ob for ob in order if not ob.status]
-    for i, ob in enumerate(todo):
-        with open(paths[id(ob)], encoding="utf-8") as fh:
-            text = fh.read()
-        t1 = time.perf_counter()
-        ob.status, ob.reason = _solve(text, ob.file, timeout, expected[id(ob)])
-        ob.seconds = round(time.perf_counter() - t1, 3)
-        if progress is not None:
-            progress(i + 1, len(todo), ob)
+    work = [(paths[id(ob)], ob.file, timeout, expected[id(ob)]) for ob in todo]
+    if jobs > 1 and len(todo) > 1:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(todo))) as pool:
+            for i, (j, answer) in enumerate(pool.imap_unordered(_solve_nth, enumerate(work))):
+                ob = todo[j]
+                ob.status, ob.reason, ob.seconds = answer
+                if progress is not None:
+                    progress(i + 1, len(todo), ob)
+    else:
+        for i, (ob, item) in enumerate(zip(todo, work)):
+            ob.status, ob.reason, ob.seconds = _solve_file(item)
+            if progress is not None:
+                progress(i + 1, len(todo), ob)
     return Report(directory, order, proofs, round(time.perf_counter() - t0, 3))
+
+
+def _check_cover(mpath: str, proof: dict, obs: list) -> None:
+    """CertificateError unless the proof's consecution obligations cover every conjunct of Inv
+    (one whole obligation, or parts [a, b) that tile 0 .. N-1): a missing part, and the proof
+    would show only some of Inv preserved."""
+    total = proof.get("invariants")
+    where = f"{mpath}: {proof.get('property')}"
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise CertificateError(f"{where}: the proof's 'invariants' is {total!r}, not a count of Inv's conjuncts")
+    ranges = []
+    for o in obs:
+        if o["kind"] != "consecution":
+            continue
+        part = o.get("part", [0, total])
+        if (not isinstance(part, list) or len(part) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in part)):
+            raise CertificateError(f"{where}: a consecution part is {part!r}, not [first, end) conjunct numbers")
+        ranges.append(tuple(part))
+    why = fmt.tiling_error(sorted(ranges), total)
+    if why:
+        raise CertificateError(f"{where}: the consecution parts do not cover Inv's {total} conjuncts ({why}): "
+                               f"the proof is incomplete")
 
 
 def _static(root: str, rel: str, o: dict, proof: dict, doc: dict, defs_of_proof: dict,
@@ -244,12 +292,25 @@ def _static(root: str, rel: str, o: dict, proof: dict, doc: dict, defs_of_proof:
     k = proof.get("k")
     if not isinstance(k, int) or not 1 <= k <= MAX_K:
         return FAILS, f"the proof's k is {k!r}, not an integer from 1 to {MAX_K}"
-    want = fmt.goal(o["kind"], k, doc["state_variables"], doc["selectors"], doc["parameters"])
+    split = "part" in o
+    want = fmt.goal(o["kind"], k, doc["state_variables"], doc["selectors"], doc["parameters"], split)
     if goal != want:
         return FAILS, f"its goal is not the {o['kind']} obligation's (only the definitions may differ between files)"
-    if sorted(defs) != sorted(fmt.USES[o["kind"]]):
-        return FAILS, f"it defines {sorted(defs)}, the {o['kind']} obligation needs {sorted(fmt.USES[o['kind']])}"
+    needs = sorted(fmt.USES[o["kind"]] + (("Part",) if split else ()))
+    if sorted(defs) != needs:
+        return FAILS, f"it defines {sorted(defs)}, the {o['kind']} obligation needs {needs}"
+    if "Inv" in defs:
+        try:
+            n = len(fmt.conjuncts(defs["Inv"]))
+        except ValueError as exc:
+            return FAILS, str(exc)
+        if n != proof.get("invariants"):
+            return FAILS, f"its Inv has {n} conjuncts, the manifest's proof {proof.get('invariants')}"
+    if split and defs["Part"].rstrip("\n") != fmt.part_definition(defs["Inv"], o["part"]).rstrip("\n"):
+        return FAILS, f"its Part is not Inv's conjuncts {o['part'][0]} to {o['part'][1] - 1} (the manifest's part)"
     for name, body in defs.items():
+        if name == "Part":
+            continue
         first = defs_of_proof.setdefault(name, (rel, body))
         if first[1] != body:
             return FAILS, f"its {name} differs from the one in {first[0]} (one proof, one {name})"

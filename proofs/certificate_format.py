@@ -14,6 +14,10 @@ The goals, for a property proved by k-induction relative to ``Inv``:
 
 * ``initiation``: ``Init(s0) /\\ not Inv(s0)`` (initial states satisfy the invariant);
 * ``consecution``: ``Inv(s0) /\\ Trans(s0, s1) /\\ not Inv(s1)`` (every transition preserves it);
+  split in *parts* (one query over a set of ~2,000 conjuncts is too much for cvc5):
+  ``Inv(s0) /\\ Trans(s0, s1) /\\ not Part(s1)`` per part, ``Part`` the conjuncts ``a .. b-1``
+  of ``Inv`` (the manifest's ``"part": [a, b]``, :func:`part_definition`); the parts of a
+  proof must tile the conjuncts ``0 .. N-1`` (:func:`tiling_error`), so together they are the whole;
 * ``base``: ``Init(s0) /\\ Trans(s0, s1) .. Trans(s(k-2), s(k-1)) /\\ (Bad(s0) \\/ .. \\/ Bad(s(k-1)))``
   (no violation in the first k - 1 steps);
 * ``step``: ``Inv(s0) .. Inv(sk) /\\ Trans(s0, s1) .. Trans(s(k-1), sk) /\\ not Bad(s0) .. not Bad(s(k-1))
@@ -22,7 +26,13 @@ The goals, for a property proved by k-induction relative to ``Inv``:
 All four unsat prove the property for every reachable state. The goal text is a
 function of the obligation's kind, k and the definitions' parameters only
 (:func:`goal`), so the checker rebuilds it and refuses a file whose goal differs:
-only the definitions are free, and they must be the same in every file of a proof.
+only the definitions are free, and they must be the same in every file of a proof
+(but ``Part``, which the checker rebuilds from ``Inv`` and the part).
+
+``Inv`` is printed in a fixed layout so that its conjuncts can be counted and
+picked out: its ``define-fun`` line ends in ``Bool (and``; then per conjunct a
+comment line (``  ; name``) and a line holding balanced terms (:func:`conjuncts`);
+then ``  true))``.
 """
 from __future__ import annotations
 
@@ -33,7 +43,7 @@ FORMAT = "mhmailbox-certificate 1"
 MANIFEST = "manifest.json"
 LOGIC = "QF_LIA"
 KINDS = ("initiation", "consecution", "base", "step")
-#: the definitions each kind of goal uses
+#: the definitions each kind of goal uses (a consecution part also defines ``Part``)
 USES = {"initiation": ("Init", "Inv"), "consecution": ("Inv", "Trans"), "base": ("Init", "Trans", "Bad"),
         "step": ("Inv", "Trans", "Bad")}
 CLAIMS = {"initiation": "the initial states satisfy the invariant",
@@ -62,9 +72,11 @@ def cell_folder(key: str) -> str:
     return key.replace("/", ".").replace("=", "")
 
 
-def goal(kind: str, k: int, names: Sequence[str], selectors: int, params: Sequence[str]) -> str:
-    """The declarations, assertions and check-sat of one obligation (see the module docstring)."""
-    if kind not in KINDS:
+def goal(kind: str, k: int, names: Sequence[str], selectors: int, params: Sequence[str],
+         split: bool = False) -> str:
+    """The declarations, assertions and check-sat of one obligation (see the module docstring);
+    ``split``: a consecution part (``not Part(s1)`` instead of ``not Inv(s1)``)."""
+    if kind not in KINDS or (split and kind != "consecution"):
         raise ValueError(kind)
     steps = {"initiation": 0, "consecution": 1, "base": max(k - 1, 0), "step": k}[kind]
     lines: list[str] = []
@@ -83,7 +95,8 @@ def goal(kind: str, k: int, names: Sequence[str], selectors: int, params: Sequen
     if kind == "initiation":
         lines += [f"(assert {app('Init', states[0])})", f"(assert (not {app('Inv', states[0])}))"]
     elif kind == "consecution":
-        lines += [f"(assert {app('Inv', states[0])})", *trans, f"(assert (not {app('Inv', states[1])}))"]
+        lines += [f"(assert {app('Inv', states[0])})", *trans,
+                  f"(assert (not {app('Part' if split else 'Inv', states[1])}))"]
     elif kind == "base":
         bads = " ".join(app("Bad", st) for st in states)
         lines += [f"(assert {app('Init', states[0])})", *trans, f"(assert (or {bads} false))"]
@@ -101,3 +114,61 @@ _DEFINE = re.compile(r"^\(define-fun (\w+) ")
 def defined_names(text: str) -> list[str]:
     """The names of the top-level ``define-fun``s of a file (each starts a line)."""
     return [m.group(1) for m in (_DEFINE.match(line) for line in text.splitlines()) if m]
+
+
+INV_HEAD = re.compile(r"^\(define-fun Inv (\(.*\)) Bool \(and$")
+INV_TAIL = "  true))"
+
+
+def conjuncts(definition: str) -> list[tuple[str, str]]:
+    """The (comment line, term line) pairs of an ``Inv`` definition in the fixed layout; ValueError
+    when it is not in it. Each term line must be balanced on its own (no parenthesis closed on
+    another line, no ``;`` outside a quoted symbol), so a line is whole conjuncts and picking
+    lines out of ``Inv`` picks conjuncts."""
+    lines = definition.rstrip("\n").split("\n")
+    if len(lines) < 2 or not INV_HEAD.match(lines[0]) or lines[-1] != INV_TAIL or len(lines) % 2:
+        raise ValueError("Inv is not laid out as its writer lays it out (a comment and a term per conjunct)")
+    pairs = [(lines[i], lines[i + 1]) for i in range(1, len(lines) - 1, 2)]
+    for n, (comment, term) in enumerate(pairs):
+        if not comment.startswith("  ; ") or not term.startswith("  ") or not _balanced(term):
+            raise ValueError(f"Inv's conjunct {n} is not a comment line and a balanced term line")
+    return pairs
+
+
+def _balanced(line: str) -> bool:
+    depth, quoted = 0, False
+    for ch in line:
+        if quoted:
+            quoted = ch != "|"
+        elif ch == "|":
+            quoted = True
+        elif ch in ';"':
+            return False
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0 and not quoted and bool(line.strip())
+
+
+def part_definition(inv: str, part: Sequence[int]) -> str:
+    """The ``Part`` definition of a consecution part: ``Inv``'s conjuncts ``a .. b-1``, same layout."""
+    a, b = part
+    head = inv.split("\n", 1)[0].replace("(define-fun Inv ", "(define-fun Part ", 1)
+    picked = [line for pair in conjuncts(inv)[a:b] for line in pair]
+    return "\n".join([head, *picked, INV_TAIL]) + "\n"
+
+
+def tiling_error(parts: Sequence[Sequence[int]], total: int) -> str:
+    """Why ``parts`` ([a, b) ranges, in order) do not tile ``0 .. total-1``; "" when they do."""
+    at = 0
+    for a, b in parts:
+        if a != at:
+            return (f"conjuncts {at} to {a - 1} are in no part" if a > at else f"the part [{a}, {b}) overlaps another")
+        if b <= a and total:
+            return f"the part [{a}, {b}) is empty"
+        at = b
+    return "" if at == total else (f"conjuncts {at} to {total - 1} are in no part" if at < total
+                                   else f"a part ends at {at}, past the {total} conjuncts")
