@@ -31,6 +31,8 @@ import cvc5
 from . import certificate_format as fmt
 
 HOLDS, FAILS, TIMEOUT = "holds", "fails", "timeout"
+#: cvc5's options for every obligation (measured in bench/prove_certificates.py: ``--option``)
+OPTIONS: dict[str, str] = {}
 #: the largest k a certificate may claim (kind stops at 6): the goal grows with k
 MAX_K = 64
 
@@ -118,13 +120,15 @@ def _split(text: str) -> tuple[dict[str, str], str]:
     return defs, "".join(lines[goal_at:])
 
 
-def _solve(text: str, name: str, timeout: float, expected: Counter) -> tuple[str, str]:
+def _solve(text: str, name: str, timeout: float, expected: Counter, options: dict[str, str]) -> tuple[str, str]:
     """cvc5's answer to one SMT-LIB file: (status, reason). ``expected``: how many commands of
     each kind the file must hold (a command hidden in a definition's lines, say an ``assert``
     indented like a conjunct, makes the count differ and the file fail)."""
     tm = cvc5.TermManager()
     solver = cvc5.Solver(tm)
     solver.setOption("tlimit-per", str(max(1, int(timeout * 1000))))
+    for key, value in options.items():
+        solver.setOption(key, value)
     sm = cvc5.SymbolManager(tm)
     parser = cvc5.InputParser(solver, sm)
     parser.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text, name)
@@ -159,11 +163,11 @@ def _solve(text: str, name: str, timeout: float, expected: Counter) -> tuple[str
 
 def _solve_file(item: tuple) -> tuple[str, str, float]:
     """(status, reason, seconds) of one obligation file (a pool worker's job)."""
-    path, name, timeout, expected = item
+    path, name, timeout, expected, options = item
     with open(path, encoding="utf-8") as fh:
         text = fh.read()
     t1 = time.perf_counter()
-    status, reason = _solve(text, name, timeout, expected)
+    status, reason = _solve(text, name, timeout, expected, options)
     return status, reason, round(time.perf_counter() - t1, 3)
 
 
@@ -179,9 +183,10 @@ def commands(kind: str, goal: str, split: bool = False) -> Counter:
     return c
 
 
-def check(directory: str, timeout: float = 60.0, progress=None, model=None, jobs: int = 1) -> Report:
+def check(directory: str, timeout: float = 60.0, progress=None, model=None, jobs: int = 1,
+          options: dict[str, str] | None = None) -> Report:
     """Check every obligation of every manifest in ``directory`` (see the module docstring),
-    ``jobs`` cvc5 processes at a time.
+    ``jobs`` cvc5 processes at a time, with cvc5's :data:`OPTIONS` (or ``options``).
 
     ``model``: a function from a manifest to ``(name, property) -> definition text``
     (:func:`.certificate.model_definitions`); then ``Init``, ``Trans`` and ``Bad`` must also be
@@ -230,7 +235,7 @@ def check(directory: str, timeout: float = 60.0, progress=None, model=None, jobs
                 elif ob.status:  # a shared file that failed a static check for this proof
                     prev.status, prev.reason = ob.status, ob.reason
     todo = [ob for ob in order if not ob.status]
-    work = [(paths[id(ob)], ob.file, timeout, expected[id(ob)]) for ob in todo]
+    work = [(paths[id(ob)], ob.file, timeout, expected[id(ob)], OPTIONS if options is None else options) for ob in todo]
     if jobs > 1 and len(todo) > 1:
         with multiprocessing.get_context("fork").Pool(min(jobs, len(todo))) as pool:
             for i, (j, answer) in enumerate(pool.imap_unordered(_solve_nth, enumerate(work))):

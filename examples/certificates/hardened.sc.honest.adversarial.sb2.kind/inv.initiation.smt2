@@ -2,17 +2,17 @@
 ; obligation: initiation (the initial states satisfy the invariant)
 ; expected: unsat
 (set-logic QF_LIA)
-(define-fun Init ((guest.pc@s Int) (guest.go@s Int) (guest.cmd@s Int) (guest.gpa@s Int) (guest.io@s Int) (guest.ret@s Int) (guest.did@s Int) (guest.init@s Int) (guest.last@s Int) (guest.epoch@s Int) (v.guest.refusal-reported@s Int)) Bool
-  (and true (= 1 guest.pc@s) (= 0 guest.go@s) (= 0 guest.cmd@s) (= 0 guest.gpa@s) (= 0 guest.io@s) (= 0 guest.ret@s) (= 0 guest.did@s) (= 0 guest.init@s) (= 0 guest.last@s) (= 0 guest.epoch@s) (= 0 v.guest.refusal-reported@s)))
-(define-fun Inv ((guest.pc@s Int) (guest.go@s Int) (guest.cmd@s Int) (guest.gpa@s Int) (guest.io@s Int) (guest.ret@s Int) (guest.did@s Int) (guest.init@s Int) (guest.last@s Int) (guest.epoch@s Int) (v.guest.refusal-reported@s Int)) Bool (and
+(define-fun Init ((guest.pc@s Int) (guest.go@s Int) (guest.cmd@s Int) (guest.gpa@s Int) (guest.io@s Int) (guest.ret@s Int) (guest.did@s Int) (guest.init@s Int) (guest.last@s Int) (guest.epoch@s Int) (v.guest.confidential@s Int) (v.guest.refusal-reported@s Int) (v.guest.integrity@s Int) (v.guest.gpa-checked@s Int)) Bool
+  (and true (= 1 guest.pc@s) (= 0 guest.go@s) (= 0 guest.cmd@s) (= 0 guest.gpa@s) (= 0 guest.io@s) (= 0 guest.ret@s) (= 0 guest.did@s) (= 0 guest.init@s) (= 0 guest.last@s) (= 0 guest.epoch@s) (= 0 v.guest.confidential@s) (= 0 v.guest.refusal-reported@s) (= 0 v.guest.integrity@s) (= 0 v.guest.gpa-checked@s)))
+(define-fun Inv ((guest.pc@s Int) (guest.go@s Int) (guest.cmd@s Int) (guest.gpa@s Int) (guest.io@s Int) (guest.ret@s Int) (guest.did@s Int) (guest.init@s Int) (guest.last@s Int) (guest.epoch@s Int) (v.guest.confidential@s Int) (v.guest.refusal-reported@s Int) (v.guest.integrity@s Int) (v.guest.gpa-checked@s Int)) Bool (and
   ; always: guest only at reached steps (10)
   (or (= 1 guest.pc@s) (= 2 guest.pc@s) (= 3 guest.pc@s) (= 4 guest.pc@s) (= 6 guest.pc@s) (= 7 guest.pc@s) (= 8 guest.pc@s) (= 10 guest.pc@s) (= 11 guest.pc@s) (= 12 guest.pc@s))
   ; always: v.guest.confidential == 0
-  (= 0 0)
+  (= 0 v.guest.confidential@s)
   ; always: v.guest.integrity == 0
-  (= 0 0)
+  (= 0 v.guest.integrity@s)
   ; always: v.guest.gpa-checked == 0
-  (= 0 0)
+  (= 0 v.guest.gpa-checked@s)
   ; always: guest.pc >= 1
   (<= 1 guest.pc@s)
   ; always: guest.pc <= 12
@@ -44,13 +44,13 @@
   ; always: guest.epoch >= 0
   (<= 0 guest.epoch@s)
   ; always: 0 <= v.guest.confidential <= 1
-  (and (<= 0 0) (<= 0 1))
+  (and (<= 0 v.guest.confidential@s) (>= 1 v.guest.confidential@s))
   ; always: 0 <= v.guest.refusal-reported <= 1
   (and (<= 0 v.guest.refusal-reported@s) (>= 1 v.guest.refusal-reported@s))
   ; always: 0 <= v.guest.integrity <= 1
-  (and (<= 0 0) (<= 0 1))
+  (and (<= 0 v.guest.integrity@s) (>= 1 v.guest.integrity@s))
   ; always: 0 <= v.guest.gpa-checked <= 1
-  (and (<= 0 0) (<= 0 1))
+  (and (<= 0 v.guest.gpa-checked@s) (>= 1 v.guest.gpa-checked@s))
   ; guest at wait: guest.cmd == 0
   (or (not (= 1 guest.pc@s)) (= 0 guest.cmd@s))
   ; guest at wait: guest.gpa == 0
@@ -62,11 +62,11 @@
   ; guest at wait: guest.did == 0
   (or (not (= 1 guest.pc@s)) (= 0 guest.did@s))
   ; guest at wait: v.guest.confidential == 0
-  (or (not (= 1 guest.pc@s)) (= 0 0))
+  (or (not (= 1 guest.pc@s)) (= 0 v.guest.confidential@s))
   ; guest at wait: v.guest.integrity == 0
-  (or (not (= 1 guest.pc@s)) (= 0 0))
+  (or (not (= 1 guest.pc@s)) (= 0 v.guest.integrity@s))
   ; guest at wait: v.guest.gpa-checked == 0
-  (or (not (= 1 guest.pc@s)) (= 0 0))
+  (or (not (= 1 guest.pc@s)) (= 0 v.guest.gpa-checked@s))
   ; guest at wait: guest.init >= 0
   (or (not (= 1 guest.pc@s)) (<= 0 guest.init@s))
   ; guest at wait: guest.init <= 1
@@ -84,11 +84,11 @@
   ; guest at accept: guest.did == 0
   (or (not (= 2 guest.pc@s)) (= 0 guest.did@s))
   ; guest at accept: v.guest.confidential == 0
-  (or (not (= 2 guest.pc@s)) (= 0 0))
+  (or (not (= 2 guest.pc@s)) (= 0 v.guest.confidential@s))
   ; guest at accept: v.guest.integrity == 0
-  (or (not (= 2 guest.pc@s)) (= 0 0))
+  (or (not (= 2 guest.pc@s)) (= 0 v.guest.integrity@s))
   ; guest at accept: v.guest.gpa-checked == 0
-  (or (not (= 2 guest.pc@s)) (= 0 0))
+  (or (not (= 2 guest.pc@s)) (= 0 v.guest.gpa-checked@s))
   ; guest at accept: guest.init >= 0
   (or (not (= 2 guest.pc@s)) (<= 0 guest.init@s))
   ; guest at accept: guest.init <= 1
@@ -106,11 +106,11 @@
   ; guest at cmd: guest.did == 0
   (or (not (= 3 guest.pc@s)) (= 0 guest.did@s))
   ; guest at cmd: v.guest.confidential == 0
-  (or (not (= 3 guest.pc@s)) (= 0 0))
+  (or (not (= 3 guest.pc@s)) (= 0 v.guest.confidential@s))
   ; guest at cmd: v.guest.integrity == 0
-  (or (not (= 3 guest.pc@s)) (= 0 0))
+  (or (not (= 3 guest.pc@s)) (= 0 v.guest.integrity@s))
   ; guest at cmd: v.guest.gpa-checked == 0
-  (or (not (= 3 guest.pc@s)) (= 0 0))
+  (or (not (= 3 guest.pc@s)) (= 0 v.guest.gpa-checked@s))
   ; guest at cmd: guest.init >= 0
   (or (not (= 3 guest.pc@s)) (<= 0 guest.init@s))
   ; guest at cmd: guest.init <= 1
@@ -126,11 +126,11 @@
   ; guest at gpa: guest.did == 0
   (or (not (= 4 guest.pc@s)) (= 0 guest.did@s))
   ; guest at gpa: v.guest.confidential == 0
-  (or (not (= 4 guest.pc@s)) (= 0 0))
+  (or (not (= 4 guest.pc@s)) (= 0 v.guest.confidential@s))
   ; guest at gpa: v.guest.integrity == 0
-  (or (not (= 4 guest.pc@s)) (= 0 0))
+  (or (not (= 4 guest.pc@s)) (= 0 v.guest.integrity@s))
   ; guest at gpa: v.guest.gpa-checked == 0
-  (or (not (= 4 guest.pc@s)) (= 0 0))
+  (or (not (= 4 guest.pc@s)) (= 0 v.guest.gpa-checked@s))
   ; guest at gpa: guest.cmd >= 0
   (or (not (= 4 guest.pc@s)) (<= 0 guest.cmd@s))
   ; guest at gpa: guest.init >= 0
@@ -150,11 +150,11 @@
   ; guest at save: guest.init == 1
   (or (not (= 6 guest.pc@s)) (= 1 guest.init@s))
   ; guest at save: v.guest.confidential == 0
-  (or (not (= 6 guest.pc@s)) (= 0 0))
+  (or (not (= 6 guest.pc@s)) (= 0 v.guest.confidential@s))
   ; guest at save: v.guest.integrity == 0
-  (or (not (= 6 guest.pc@s)) (= 0 0))
+  (or (not (= 6 guest.pc@s)) (= 0 v.guest.integrity@s))
   ; guest at save: v.guest.gpa-checked == 0
-  (or (not (= 6 guest.pc@s)) (= 0 0))
+  (or (not (= 6 guest.pc@s)) (= 0 v.guest.gpa-checked@s))
   ; guest at save: guest.gpa >= 0
   (or (not (= 6 guest.pc@s)) (<= 0 guest.gpa@s))
   ; guest at save: guest.gpa <= 1
@@ -170,11 +170,11 @@
   ; guest at save.hdr: guest.init == 1
   (or (not (= 7 guest.pc@s)) (= 1 guest.init@s))
   ; guest at save.hdr: v.guest.confidential == 0
-  (or (not (= 7 guest.pc@s)) (= 0 0))
+  (or (not (= 7 guest.pc@s)) (= 0 v.guest.confidential@s))
   ; guest at save.hdr: v.guest.integrity == 0
-  (or (not (= 7 guest.pc@s)) (= 0 0))
+  (or (not (= 7 guest.pc@s)) (= 0 v.guest.integrity@s))
   ; guest at save.hdr: v.guest.gpa-checked == 0
-  (or (not (= 7 guest.pc@s)) (= 0 0))
+  (or (not (= 7 guest.pc@s)) (= 0 v.guest.gpa-checked@s))
   ; guest at save.hdr: guest.gpa >= 0
   (or (not (= 7 guest.pc@s)) (<= 0 guest.gpa@s))
   ; guest at save.hdr: guest.gpa <= 1
@@ -190,21 +190,21 @@
   ; guest at restore: guest.init == 1
   (or (not (= 8 guest.pc@s)) (= 1 guest.init@s))
   ; guest at restore: v.guest.confidential == 0
-  (or (not (= 8 guest.pc@s)) (= 0 0))
+  (or (not (= 8 guest.pc@s)) (= 0 v.guest.confidential@s))
   ; guest at restore: v.guest.integrity == 0
-  (or (not (= 8 guest.pc@s)) (= 0 0))
+  (or (not (= 8 guest.pc@s)) (= 0 v.guest.integrity@s))
   ; guest at restore: v.guest.gpa-checked == 0
-  (or (not (= 8 guest.pc@s)) (= 0 0))
+  (or (not (= 8 guest.pc@s)) (= 0 v.guest.gpa-checked@s))
   ; guest at restore: guest.gpa >= 0
   (or (not (= 8 guest.pc@s)) (<= 0 guest.gpa@s))
   ; guest at restore: guest.gpa <= 1
   (or (not (= 8 guest.pc@s)) (>= 1 guest.gpa@s))
   ; guest at ret: v.guest.confidential == 0
-  (or (not (= 10 guest.pc@s)) (= 0 0))
+  (or (not (= 10 guest.pc@s)) (= 0 v.guest.confidential@s))
   ; guest at ret: v.guest.integrity == 0
-  (or (not (= 10 guest.pc@s)) (= 0 0))
+  (or (not (= 10 guest.pc@s)) (= 0 v.guest.integrity@s))
   ; guest at ret: v.guest.gpa-checked == 0
-  (or (not (= 10 guest.pc@s)) (= 0 0))
+  (or (not (= 10 guest.pc@s)) (= 0 v.guest.gpa-checked@s))
   ; guest at ret: guest.cmd >= 0
   (or (not (= 10 guest.pc@s)) (<= 0 guest.cmd@s))
   ; guest at ret: guest.gpa in [0, 1, 2, 3]
@@ -232,11 +232,11 @@
   ; guest at ret: guest.epoch >= 0
   (or (not (= 10 guest.pc@s)) (<= 0 guest.epoch@s))
   ; guest at wmb: v.guest.confidential == 0
-  (or (not (= 11 guest.pc@s)) (= 0 0))
+  (or (not (= 11 guest.pc@s)) (= 0 v.guest.confidential@s))
   ; guest at wmb: v.guest.integrity == 0
-  (or (not (= 11 guest.pc@s)) (= 0 0))
+  (or (not (= 11 guest.pc@s)) (= 0 v.guest.integrity@s))
   ; guest at wmb: v.guest.gpa-checked == 0
-  (or (not (= 11 guest.pc@s)) (= 0 0))
+  (or (not (= 11 guest.pc@s)) (= 0 v.guest.gpa-checked@s))
   ; guest at wmb: guest.cmd >= 0
   (or (not (= 11 guest.pc@s)) (<= 0 guest.cmd@s))
   ; guest at wmb: guest.gpa in [0, 1, 2, 3]
@@ -264,11 +264,11 @@
   ; guest at wmb: guest.epoch >= 0
   (or (not (= 11 guest.pc@s)) (<= 0 guest.epoch@s))
   ; guest at done: v.guest.confidential == 0
-  (or (not (= 12 guest.pc@s)) (= 0 0))
+  (or (not (= 12 guest.pc@s)) (= 0 v.guest.confidential@s))
   ; guest at done: v.guest.integrity == 0
-  (or (not (= 12 guest.pc@s)) (= 0 0))
+  (or (not (= 12 guest.pc@s)) (= 0 v.guest.integrity@s))
   ; guest at done: v.guest.gpa-checked == 0
-  (or (not (= 12 guest.pc@s)) (= 0 0))
+  (or (not (= 12 guest.pc@s)) (= 0 v.guest.gpa-checked@s))
   ; guest at done: guest.cmd >= 0
   (or (not (= 12 guest.pc@s)) (<= 0 guest.cmd@s))
   ; guest at done: guest.gpa in [0, 1, 2, 3]
@@ -306,7 +306,10 @@
 (declare-fun |guest.init@0| () Int)
 (declare-fun |guest.last@0| () Int)
 (declare-fun |guest.epoch@0| () Int)
+(declare-fun |v.guest.confidential@0| () Int)
 (declare-fun |v.guest.refusal-reported@0| () Int)
-(assert (Init |guest.pc@0| |guest.go@0| |guest.cmd@0| |guest.gpa@0| |guest.io@0| |guest.ret@0| |guest.did@0| |guest.init@0| |guest.last@0| |guest.epoch@0| |v.guest.refusal-reported@0|))
-(assert (not (Inv |guest.pc@0| |guest.go@0| |guest.cmd@0| |guest.gpa@0| |guest.io@0| |guest.ret@0| |guest.did@0| |guest.init@0| |guest.last@0| |guest.epoch@0| |v.guest.refusal-reported@0|)))
+(declare-fun |v.guest.integrity@0| () Int)
+(declare-fun |v.guest.gpa-checked@0| () Int)
+(assert (Init |guest.pc@0| |guest.go@0| |guest.cmd@0| |guest.gpa@0| |guest.io@0| |guest.ret@0| |guest.did@0| |guest.init@0| |guest.last@0| |guest.epoch@0| |v.guest.confidential@0| |v.guest.refusal-reported@0| |v.guest.integrity@0| |v.guest.gpa-checked@0|))
+(assert (not (Inv |guest.pc@0| |guest.go@0| |guest.cmd@0| |guest.gpa@0| |guest.io@0| |guest.ret@0| |guest.did@0| |guest.init@0| |guest.last@0| |guest.epoch@0| |v.guest.confidential@0| |v.guest.refusal-reported@0| |v.guest.integrity@0| |v.guest.gpa-checked@0|)))
 (check-sat)
