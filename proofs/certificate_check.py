@@ -7,9 +7,9 @@ obligation's kind, k and part (so a file can only differ in its definitions), it
 definitions compared with those of the other files of the same proof (one
 invariant, one transition relation, one property; a consecution part's ``Part``
 rebuilt from ``Inv``), the consecution parts checked to cover every conjunct of
-``Inv``, and then each file parsed and solved by cvc5's own SMT-LIB parser. An obligation *holds* when cvc5 answers
-``unsat``; it *fails* on ``sat`` or on any of the checks above; it *times out*
-on ``unknown`` (the ``--timeout`` per file).
+``Inv``, and then each file parsed and solved by cvc5's own SMT-LIB parser.
+An obligation *holds* when cvc5 answers ``unsat``; it *fails* on ``sat`` or on
+any of the checks above; it *times out* on ``unknown`` (the ``--timeout`` per file).
 
 What the certificate does not show, and the check trusts: that ``Init``,
 ``Trans`` and ``Bad`` say what the model says (the translation of
@@ -262,6 +262,8 @@ def _check_cover(mpath: str, proof: dict, obs: list) -> None:
     ranges = []
     for o in obs:
         if o["kind"] != "consecution":
+            if "part" in o:
+                raise CertificateError(f"{where}: a {o['kind']} obligation with a part (only consecution is split)")
             continue
         part = o.get("part", [0, total])
         if (not isinstance(part, list) or len(part) != 2

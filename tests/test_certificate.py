@@ -198,6 +198,11 @@ def test_a_part_that_claims_more_than_it_shows_is_refused(cert) -> None:
     m["proofs"][0]["obligations"][1]["part"] = [0, 145]
     (folder(cert) / fmt.MANIFEST).write_text(json.dumps(m))
     assert main(["check-certificate", str(cert)]) == 2
+    m["proofs"][0]["obligations"][1]["part"] = [0, 72]
+    m["proofs"][0]["obligations"][4]["part"] = [72, 145]  # a step is never split
+    (folder(cert) / fmt.MANIFEST).write_text(json.dumps(m))
+    assert main(["check-certificate", str(cert)]) == 2
+    del m["proofs"][0]["obligations"][4]["part"]
     m["proofs"][0]["obligations"][1]["part"] = [0, 50]  # the parts still tile 0-144
     m["proofs"][0]["obligations"][2]["part"] = [50, 145]
     (folder(cert) / fmt.MANIFEST).write_text(json.dumps(m))
