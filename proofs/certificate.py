@@ -110,19 +110,27 @@ class Writer:
         return "\n".join(head + defs) + "\n" + body
 
 
-#: conjuncts per consecution part: cvc5 takes 2 s for a part of 50 of tso honest's 1,938, 4 s for
-#: 200, 14 s for 500 and more than 600 s for all of them in one query (bench/prove_certificates.py)
-PART_SIZE = 100
+#: a consecution part's size, in conjuncts of up to TYPICAL characters (a longer one counts for its
+#: length / TYPICAL): cvc5 takes 2 s for a part of 50 of tso honest's 1,938 conjuncts, 4 s for 200,
+#: 14 s for 500 and more than 600 s for all of them in one query; the long relational lemmas at the
+#: end of a set are the slow ones (bench/prove_certificates.py measures every part)
+PART_SIZE, TYPICAL = 100, 80
 
 
-def parts(total: int, size: int = PART_SIZE) -> list[tuple[int, int]] | None:
-    """The [a, b) ranges a consecution over ``total`` conjuncts is split into (as even as can be),
-    or None when one query will do."""
+def parts(terms: Sequence[str], size: int = PART_SIZE) -> list[tuple[int, int]] | None:
+    """The [a, b) ranges a consecution over the conjuncts ``terms`` is split into, each about
+    ``size`` typical conjuncts' worth (a long one weighs more), or None when one query will do."""
+    weights = [max(1.0, len(t) / TYPICAL) for t in terms]
+    total = sum(weights)
     if total <= size:
         return None
-    n = -(-total // size)
-    cuts = [total * i // n for i in range(n + 1)]
-    return list(zip(cuts, cuts[1:]))
+    target = total / -(-total // size)
+    cuts, sum_ = [0], 0.0
+    for i, w in enumerate(weights[:-1]):
+        sum_ += w
+        if sum_ >= target * len(cuts):
+            cuts.append(i + 1)
+    return list(zip(cuts, cuts[1:] + [len(terms)]))
 
 
 def _sha256(text: str) -> str:
@@ -154,7 +162,7 @@ def write_cell(directory: str, engine: str, model, sym, proofs: Sequence[ProofOf
         tag = sets.setdefault(pr.names, f"inv{len(sets) + 1}" if len(sets) else "inv")
         defs = {"Init": w.init, "Trans": w.trans, "Inv": w.inv(pr.names, pr.exprs), "Bad": w.bad(pr.monitor)}
         title = f"{key}, {prop.id} ({engine}, {pr.k}-induction relative to {len(pr.names)} invariants)"
-        split = parts(len(pr.names))
+        split = parts([term for _, term in fmt.conjuncts(defs["Inv"] + "\n")])
         files = [("initiation", f"{tag}.initiation.smt2", None)]
         files += ([("consecution", f"{tag}.consecution.{i + 1}of{len(split)}.smt2", p) for i, p in enumerate(split)]
                   if split else [("consecution", f"{tag}.consecution.smt2", None)])

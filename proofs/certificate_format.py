@@ -36,6 +36,7 @@ then ``  true))``.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Sequence
 
@@ -120,7 +121,8 @@ INV_HEAD = re.compile(r"^\(define-fun Inv (\(.*\)) Bool \(and$")
 INV_TAIL = "  true))"
 
 
-def conjuncts(definition: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=16)  # every file of a cell holds the same Inv: read it once
+def conjuncts(definition: str) -> tuple[tuple[str, str], ...]:
     """The (comment line, term line) pairs of an ``Inv`` definition in the fixed layout; ValueError
     when it is not in it. Each term line must be balanced on its own (no parenthesis closed on
     another line, no ``;`` outside a quoted symbol), so a line is whole conjuncts and picking
@@ -128,7 +130,7 @@ def conjuncts(definition: str) -> list[tuple[str, str]]:
     lines = definition.rstrip("\n").split("\n")
     if len(lines) < 2 or not INV_HEAD.match(lines[0]) or lines[-1] != INV_TAIL or len(lines) % 2:
         raise ValueError("Inv is not laid out as its writer lays it out (a comment and a term per conjunct)")
-    pairs = [(lines[i], lines[i + 1]) for i in range(1, len(lines) - 1, 2)]
+    pairs = tuple((lines[i], lines[i + 1]) for i in range(1, len(lines) - 1, 2))
     for n, (comment, term) in enumerate(pairs):
         if not comment.startswith("  ; ") or not term.startswith("  ") or not _balanced(term):
             raise ValueError(f"Inv's conjunct {n} is not a comment line and a balanced term line")

@@ -2,7 +2,7 @@
 
 One small cell (hardened, sc, the helper against the adversarial host) and one property that
 kind proves with k = 2, so both the 1-step and the k-step goals are exercised; its 145 invariants
-make two consecution parts (conjuncts 0-71 and 72-144), so the parts are exercised too. Each test copies
+make two consecution parts (conjuncts 0-72 and 73-144), so the parts are exercised too. Each test copies
 the certificate and edits the copy as a careless or dishonest producer would.
 """
 from __future__ import annotations
@@ -92,7 +92,7 @@ def test_the_manifest_lists_the_four_obligations_with_hashes(written) -> None:
     (proof,) = m["proofs"]
     assert (proof["property"], proof["engine"], proof["k"]) == (PROPERTY, "kind", 2)
     assert [(o["kind"], o.get("part")) for o in proof["obligations"]] == [
-        ("initiation", None), ("consecution", [0, 72]), ("consecution", [72, 145]), ("base", None), ("step", None)]
+        ("initiation", None), ("consecution", [0, 73]), ("consecution", [73, 145]), ("base", None), ("step", None)]
     assert proof["invariants"] == 145
     for o in proof["obligations"]:
         path = written / o["file"]
@@ -151,28 +151,28 @@ def test_a_conjunct_weakened_in_one_part_is_refused(cert) -> None:
     rewrite(cert, PART1, lambda t: weaken_once(t, WEAKENED, "Part"))
     report = check(str(cert), timeout=120)
     (bad,) = [o for o in report.obligations if o.status == "fails"]
-    assert bad.file.endswith(PART1) and bad.reason == "its Part is not Inv's conjuncts 0 to 71 (the manifest's part)"
+    assert bad.file.endswith(PART1) and bad.reason == "its Part is not Inv's conjuncts 0 to 72 (the manifest's part)"
 
 
 def test_a_missing_part_is_refused(cert, capsys) -> None:
-    """Without its second part the certificate shows only conjuncts 0-71 preserved: incomplete."""
+    """Without its second part the certificate shows only conjuncts 0-72 preserved: incomplete."""
     m = manifest(cert)
     m["proofs"][0]["obligations"] = [o for o in m["proofs"][0]["obligations"] if not o["file"].endswith(PART2)]
     (folder(cert) / fmt.MANIFEST).write_text(json.dumps(m))
     assert main(["check-certificate", str(cert)]) == 2
     err = capsys.readouterr().err
-    assert "conjuncts 72 to 144 are in no part" in err and "incomplete" in err and len(err.splitlines()) == 1
+    assert "conjuncts 73 to 144 are in no part" in err and "incomplete" in err and len(err.splitlines()) == 1
 
 
 def test_an_inv_shorter_in_the_manifest_than_in_the_files_is_refused(cert) -> None:
-    """A manifest saying Inv has 72 conjuncts, part 1 covering them all: the files' Inv has 145."""
+    """A manifest saying Inv has 73 conjuncts, part 1 covering them all: the files' Inv has 145."""
     m = manifest(cert)
-    m["proofs"][0]["invariants"] = 72
+    m["proofs"][0]["invariants"] = 73
     m["proofs"][0]["obligations"] = [o for o in m["proofs"][0]["obligations"] if not o["file"].endswith(PART2)]
     (folder(cert) / fmt.MANIFEST).write_text(json.dumps(m))
     report = check(str(cert), timeout=120)
     assert not report.ok and {o.reason for o in report.obligations if "define-fun Inv" in (cert / o.file).read_text()} \
-        == {"its Inv has 145 conjuncts, the manifest's proof 72"}
+        == {"its Inv has 145 conjuncts, the manifest's proof 73"}
 
 
 def test_inv_layout_and_tiling() -> None:
@@ -198,8 +198,8 @@ def test_a_part_that_claims_more_than_it_shows_is_refused(cert) -> None:
     m["proofs"][0]["obligations"][1]["part"] = [0, 145]
     (folder(cert) / fmt.MANIFEST).write_text(json.dumps(m))
     assert main(["check-certificate", str(cert)]) == 2
-    m["proofs"][0]["obligations"][1]["part"] = [0, 72]
-    m["proofs"][0]["obligations"][4]["part"] = [72, 145]  # a step is never split
+    m["proofs"][0]["obligations"][1]["part"] = [0, 73]
+    m["proofs"][0]["obligations"][4]["part"] = [73, 145]  # a step is never split
     (folder(cert) / fmt.MANIFEST).write_text(json.dumps(m))
     assert main(["check-certificate", str(cert)]) == 2
     del m["proofs"][0]["obligations"][4]["part"]

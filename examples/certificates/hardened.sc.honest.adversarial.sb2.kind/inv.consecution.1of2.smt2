@@ -1,6 +1,6 @@
 ; mhmailbox proof certificate: hardened/sc/honest/adversarial/sb=2, the invariant inv
 ; obligation: consecution (every transition preserves the invariant)
-; part: the conjuncts 0 to 71 of Inv after the step
+; part: the conjuncts 0 to 72 of Inv after the step
 ; expected: unsat
 (set-logic QF_LIA)
 (define-fun Inv ((guest.pc@s Int) (guest.go@s Int) (guest.cmd@s Int) (guest.gpa@s Int) (guest.io@s Int) (guest.ret@s Int) (guest.did@s Int) (guest.init@s Int) (guest.last@s Int) (guest.epoch@s Int) (v.guest.confidential@s Int) (v.guest.refusal-reported@s Int) (v.guest.integrity@s Int) (v.guest.gpa-checked@s Int)) Bool (and
@@ -442,6 +442,8 @@
   (or (not (= 6 guest.pc@s)) (= 0 guest.did@s))
   ; guest at save: guest.init == 1
   (or (not (= 6 guest.pc@s)) (= 1 guest.init@s))
+  ; guest at save: v.guest.confidential == 0
+  (or (not (= 6 guest.pc@s)) (= 0 v.guest.confidential@s))
   true))
 (declare-fun |guest.pc@0| () Int)
 (declare-fun |guest.go@0| () Int)
