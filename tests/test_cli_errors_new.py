@@ -208,7 +208,10 @@ def test_ctrl_c_during_migrate_is_one_line_exit_130(tmp_path, record) -> None:
     argv = [sys.executable, "-m", "mhmailbox", "migrate", "--ram", "64MiB"]
     if record:
         argv += ["--record", str(tmp_path / "run.jsonl")]
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # as from a terminal: a shell starts background jobs with SIGINT ignored, and Python then installs
+    # no KeyboardInterrupt handler (a CI runner launched that way would see the run finish)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(3)  # the helper is serving by then; the whole run takes about 10 s
     os.killpg(p.pid, signal.SIGINT)
     out, err = p.communicate(timeout=60)
