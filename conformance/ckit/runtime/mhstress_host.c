@@ -151,20 +151,13 @@ void *memmove(void *dst, const void *src, size_t n)
 }
 
 
-/* ------------------------------------------------------------------ QEMU stand-ins */
-typedef struct QEMUFile QEMUFile;
-typedef struct RAMBlock RAMBlock;
-
-void *mhkit_map_gpa(uint64_t gpa) { return gpa < RAM_SIZE ? ram + gpa : NULL; }
-void *qemu_map_ram_ptr(RAMBlock *block, uint64_t addr) { (void)block; return mhkit_map_gpa(addr); }
-
+/* ------------------------------------------------------------------ QEMU stand-ins (and mhkit_qemu_standins.c) */
 int64_t mhkit_clock_ns(void)
 {
     uint64_t t = mhs_now_ns();
     mhs_mark(MHS_CLOCK, 0, t, 0, NULL, 0);
     return (int64_t)t;
 }
-int64_t qemu_clock_get_ns(int type) { (void)type; return mhkit_clock_ns(); }
 
 void error_report(const char *fmt, ...)
 {
@@ -179,12 +172,10 @@ void error_report(const char *fmt, ...)
         n = sizeof msg - 1;
     mhs_mark(MHS_ERROR, 0, 0, (uint64_t)n, (const uint8_t *)msg, (uint64_t)n);
 }
-void warn_report(const char *fmt, ...) { (void)fmt; }
-void info_report(const char *fmt, ...) { (void)fmt; }
 
 static void put_private(uint32_t kind, const void *p, size_t n) { mhs_mark(MHS_PUT, kind, 0, n, p, n); }
 
-#include "mhkit_qemu_put.c"
+#include "mhkit_qemu_standins.c"
 
 void qemu_put_buffer(QEMUFile *f, const uint8_t *buf, size_t size)
 {
