@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -41,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--html", metavar="DIR", help="also write a trace viewer page per failed case (its shrunk run "
                    "beside the model's steps) and an index.html into DIR (checked before the run)")
     add_shard_option(p, "cases")
+    p.add_argument("--jobs", type=_positive, default=1, metavar="N",
+                   help="run N cases at once in worker processes (default 1); the same results, in the same order")
     p.add_argument("--record", metavar="DIR", help="write the log of each failing case's shrunk run into DIR "
                    "(CASE.jsonl, mhmailbox-log 1: check it again with `mhmailbox check-log`; --force overwrites)")
     from .ckit.cli import add_options
@@ -121,11 +124,16 @@ def main(args: argparse.Namespace) -> int:
             from .ckit.cli import main as c_main
 
             return c_main(args, cases, report_case)
+    from .parallel import run_cases
+
+    started = time.perf_counter()
     results = []
+    run = functools.partial(run_case, impl=args.impl, examples=args.examples, derandomize=not args.random)
+    ran = run_cases(run, cases, args.jobs, args.impl)  # (forks its workers before the ticker starts)
     with Progress(len(cases)) as progress:
         for c in cases:
             progress.start(c.id)
-            r = run_case(c, args.impl, examples=args.examples, derandomize=not args.random)
+            r = next(ran)
             results.append(r)
             if not args.json:
                 with progress.paused():
@@ -137,7 +145,8 @@ def main(args: argparse.Namespace) -> int:
         report_json(args, results, summ)
     else:
         print(f"\n{summary_line(args.impl, summ)}; {summ['examples']} examples in {summ['seconds']} s "
-              f"({summ['examples_per_second']} examples/s, {summ['model_steps_per_second']} model steps/s)")
+              f"({summ['examples_per_second']} examples/s, {summ['model_steps_per_second']} model steps/s)"
+              f"{wall_note(args, started, summ)}")
     return finish(args.junit, args.impl, results, summ)
 
 
@@ -168,6 +177,15 @@ def summary_line(name: str, summ: dict) -> str:
         if summ[key]:
             line += f" ({what}: {', '.join(summ[key])})"
     return line
+
+
+def wall_note(args: argparse.Namespace, started: float, summ: dict) -> str:
+    """With ``--jobs`` N > 1, the run's wall time and examples per wall second (the summary's
+    seconds and examples/s add up the cases' own times, which overlap then)."""
+    if args.jobs <= 1:
+        return ""
+    wall = time.perf_counter() - started
+    return f"; {wall:.1f} s wall with --jobs {args.jobs} ({summ['examples'] / wall:.1f} examples per wall second)"
 
 
 def exit_status(summ: dict) -> int:

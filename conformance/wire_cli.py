@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
+import time
 from typing import Any, Callable
 
 import attrs
@@ -12,6 +14,7 @@ from mhmailbox.errors import UsageError
 
 from .adapter import OperationFailed
 from .ckit.run import CResult
+from .parallel import run_cases
 from .runner import SHRINK_SECONDS, run_case, summary
 from .wire import WIRE_VERSION, WireGuestImplementation, WireHostImplementation, wire_guest, wire_host
 from .wire_format import GUEST_OPERATIONS
@@ -69,7 +72,7 @@ def describe(impl: WireHostImplementation | WireGuestImplementation) -> str:
 
 def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], None]) -> int:
     """Say hello to the command once, run its side's cases on it, report as the suite does."""
-    from .cli import finish, report_json, summary_line
+    from .cli import finish, report_json, summary_line, wall_note
 
     _check(args, cases)
     try:
@@ -81,9 +84,10 @@ def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], No
         return 1
     if not args.json:
         print(describe(impl), flush=True)
+    started = time.perf_counter()
     results = []
-    for c in cases:
-        r = run_wire_case(c, impl, examples=args.examples, derandomize=not args.random)
+    run = functools.partial(run_wire_case, impl=impl, examples=args.examples, derandomize=not args.random)
+    for r in run_cases(run, cases, args.jobs, impl.name):
         results.append(r)
         print_result(r)  # (it prints unless --json, and counts the case done)
     summ = summary(results)
@@ -94,5 +98,5 @@ def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], No
         report_json(args, results, summ, exec=info)
     else:
         print(f"\n{summary_line(impl.name, summ)}; {summ['examples']} examples in {summ['seconds']} s "
-              f"({summ['examples_per_second']} examples/s)")
+              f"({summ['examples_per_second']} examples/s){wall_note(args, started, summ)}")
     return finish(args.junit, impl.name, results, summ)

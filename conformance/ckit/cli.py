@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
+import time
 from typing import Any, Callable
 
 from mhmailbox.errors import UsageError
 
-from ..cli import finish, report_json, summary_line
+from ..cli import finish, report_json, summary_line, wall_note
+from ..parallel import run_cases
 from .build import HELPER_ENTRY
 from .guest import c_guest
 from .host import c_host
@@ -56,14 +59,13 @@ def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], No
     if "guest" in sides:
         impls.append(c_guest(args.c_guest, args.protocol, entry=args.entry, defines=tuple(args.define),
                              cflags=tuple(cflags)))
+    started = time.perf_counter()  # (after the builds)
     results = []
     for impl in impls:
         if not args.json:
             print(describe(impl), flush=True)
-        for c in cases:
-            if c.side != side_of(impl):
-                continue
-            r = run_c_case(c, impl, examples=args.examples, derandomize=not args.random)
+        run = functools.partial(run_c_case, impl=impl, examples=args.examples, derandomize=not args.random)
+        for r in run_cases(run, [c for c in cases if c.side == side_of(impl)], args.jobs, impl.name):
             results.append(r)
             print_result(r)  # (it prints unless --json, and counts the case done)
     name = " + ".join(i.name for i in impls)
@@ -75,5 +77,5 @@ def main(args: argparse.Namespace, cases: list, print_result: Callable[[Any], No
     else:
         print("\n" + "\n".join(describe(i) for i in impls))
         print(f"{summary_line(name, summ)}; {summ['examples']} examples in "
-              f"{summ['seconds']} s ({summ['examples_per_second']} examples/s)")
+              f"{summ['seconds']} s ({summ['examples_per_second']} examples/s){wall_note(args, started, summ)}")
     return finish(args.junit, name, results, summ)
