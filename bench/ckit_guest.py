@@ -1,7 +1,7 @@
 """C kit throughput on a C helper: examples/s per guest case, and the cost of one command.
 
     python bench/ckit_guest.py [FILE.c ...] [--protocol hardened] [--entry NAME] [--examples N]
-                               [--shrink-seconds S] [--case ID] [--python] [--no-speedups]
+                               [--shrink-seconds S] [--case ID] [--python] [--no-speedups] [--jobs N]
 
 With no file: our hardened C helper (examples/c/hardened-helper/) at 200 examples per case, the
 acceptance run of docs/ckit.md. Per case: the verdict (and property), the examples Hypothesis ran
@@ -54,7 +54,7 @@ def main() -> None:
     a = p.parse_args()
     impl = as_asked(c_guest(a.files, a.protocol, entry=a.entry), a)
     honest_commands(impl)
-    cases(impl, a.examples, a.shrink_seconds, a.case, side="guest", python=a.python)
+    cases(impl, a.examples, a.shrink_seconds, a.case, side="guest", python=a.python, jobs=a.jobs)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """C kit throughput on a C host file: examples/s per host case, and one timed-out command's wall time.
 
     python bench/ckit_host.py FILE.c [FILE.c ...] [--protocol rfc] [--define NAME=VALUE] [--examples N]
-                              [--shrink-seconds S] [--case ID] [--python] [--no-timeout] [--no-speedups]
+                              [--shrink-seconds S] [--case ID] [--python] [--no-timeout] [--no-speedups] [--jobs N]
 
 Per case: the verdict (and property), the examples Hypothesis ran (shrinking included, as the
-suite counts them), the seconds and examples/s. Then the wall time of one command that times
+suite counts them), the seconds and examples/s, per wall second and per CPU second (this process
+and the C processes; with --jobs N, each worker's own). Then the run's examples per wall second
+(with --jobs N: N cases at once, in worker processes, as ``conform --jobs N``). Then the wall time of one command that times
 out (a cleanup's RESET to a silent helper: every burst of the file's busy loop runs in full)
 and how many accesses and folded polls it took. The load average is printed before and after:
 on a shared machine the wall figures measure mostly the wait for a CPU, the CPU figures less so.
@@ -12,6 +14,7 @@ on a shared machine the wall figures measure mostly the wait for a CPU, the CPU 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import resource
 import time
@@ -22,6 +25,7 @@ from mhmailbox.conformance.adapter import IMPLEMENTATIONS
 from mhmailbox.conformance.ckit import c_host, run_c_case
 from mhmailbox.conformance.ckit.run import describe
 from mhmailbox.conformance.rig import QUANTUM, HostRig
+from mhmailbox.conformance.parallel import run_cases
 from mhmailbox.conformance.runner import run_case, select
 
 
@@ -37,30 +41,41 @@ def load() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def cases(impl, examples: int, shrink: float, ids: list[str], side: str = "host", python: bool = False) -> None:
+def _measured(run, c):
+    """``run(c)`` and the CPU seconds it took (this process's and its reaped children's: run in a
+    worker, the worker's own)."""
+    c0 = cpu()
+    r = run(c)
+    return r, cpu() - c0
+
+
+def cases(impl, examples: int, shrink: float, ids: list[str], side: str = "host", python: bool = False,
+          jobs: int = 1) -> None:
     """Each case of ``side``: verdict, examples, wall and CPU seconds and rates (bench/ckit_guest.py too);
-    with ``python``, the Python implementation of the same protocol on the same case right after
-    (the same load), so that the kit's own cost shows against the suite's."""
-    print(f"cases at {examples} examples each; {load()}", flush=True)
-    runs = [(impl, lambda c: run_c_case(c, impl, examples=examples, shrink_seconds=shrink))]
+    with ``python``, the Python implementation of the same protocol on the same cases right after
+    (about the same load), so that the kit's own cost shows against the suite's. With ``jobs`` N > 1 the
+    cases run N at once, as ``conform --jobs N`` runs them: a case's seconds are its own (they
+    overlap), and the last lines give the run's wall time and examples per wall second."""
+    print(f"cases at {examples} examples each, --jobs {jobs}; {load()}", flush=True)
+    runs = [(impl, functools.partial(run_c_case, impl=impl, examples=examples, shrink_seconds=shrink))]
     if python:
         py = IMPLEMENTATIONS[impl.protocol]
-        runs.append((py, lambda c: run_case(c, py, examples=examples, shrink_seconds=shrink)))
-    totals = {im.name: [0.0, 0.0, 0.0] for im, _ in runs}
-    for c in select(side, ids):
-        for im, run in runs:
-            c0 = cpu()
-            r = run(c)
-            used = cpu() - c0
-            t = totals[im.name]
-            t[0], t[1], t[2] = t[0] + r.examples, t[1] + r.seconds, t[2] + used
+        runs.append((py, functools.partial(run_case, impl=py, examples=examples, shrink_seconds=shrink)))
+    chosen = select(side, ids)
+    for im, run in runs:
+        ex = secs = cpus = 0.0
+        t0 = time.perf_counter()
+        for c, (r, used) in zip(chosen, run_cases(functools.partial(_measured, run), chosen, jobs, im.name)):
+            ex, secs, cpus = ex + r.examples, secs + r.seconds, cpus + used
             what = r.verdict + (f" {r.prop}" if r.prop else "")
-            name = c.id if im is impl else f"  ({im.name})"
-            print(f"{name:28} {what:36} {r.examples:5} examples {r.seconds:7.1f} s wall "
-                  f"{r.examples / r.seconds:6.1f}/s {used:7.1f} s CPU {r.examples / used:6.1f}/s", flush=True)
-    for name, (ex, secs, cpus) in totals.items():
-        print(f"{'all ' + name:64} {ex:5.0f} examples {secs:7.1f} s wall {ex / secs:6.1f}/s "
+            print(f"{c.id + ('' if im is impl else f' ({im.name})'):28} {what:36} {r.examples:5} examples "
+                  f"{r.seconds:7.1f} s wall {r.examples / r.seconds:6.1f}/s {used:7.1f} s CPU {r.examples / used:6.1f}/s",
+                  flush=True)
+        wall = time.perf_counter() - t0
+        print(f"{'all ' + im.name:64} {ex:5.0f} examples {secs:7.1f} s wall {ex / secs:6.1f}/s "
               f"{cpus:7.1f} s CPU {ex / cpus:6.1f}/s")
+        print(f"{'all ' + im.name + f', --jobs {jobs}':64} {ex:5.0f} examples in {wall:7.1f} s of wall time: "
+              f"{ex / wall:6.1f} per wall second", flush=True)
     print(f"then {load()}", flush=True)
 
 
@@ -87,6 +102,7 @@ def add_run_options(p: argparse.ArgumentParser, *, examples: int, side: str) -> 
     p.add_argument("--no-speedups", action="store_true",
                    help="an exec per example and every read waiting, as the kit was before (to compare)")
     p.add_argument("--python", action="store_true", help=f"each case for the Python {side} of the protocol too")
+    p.add_argument("--jobs", type=int, default=1, help="cases at once, in worker processes (as conform --jobs)")
 
 
 def as_asked(impl, a: argparse.Namespace):
@@ -108,7 +124,7 @@ def main() -> None:
     impl = as_asked(c_host(a.files, a.protocol, defines=tuple(a.define)), a)
     if not a.no_timeout:
         timed_out_command(impl)
-    cases(impl, a.examples, a.shrink_seconds, a.case, python=a.python)
+    cases(impl, a.examples, a.shrink_seconds, a.case, python=a.python, jobs=a.jobs)
 
 
 if __name__ == "__main__":
