@@ -151,7 +151,7 @@ def test_a_crash_abort_or_endless_loop_is_a_failed_case_with_a_reproducer(tmp_pa
 
     impl = c_guest(faulty(tmp_path, fault), "rfc", poll_limit=100_000, answer_timeout=2.0)
     try:
-        r = run_c_case("guest/honest", impl, examples=20, shrink_seconds=1.0)
+        r = run_c_case("guest/honest", impl, examples=60, shrink_seconds=1.0)  # 20 examples draw no restore
         assert (r.verdict, r.prop) == ("fail", "robust")
         for w in words:
             assert w in r.message, r.message
@@ -164,7 +164,7 @@ def test_a_crash_abort_or_endless_loop_is_a_failed_case_with_a_reproducer(tmp_pa
 def test_the_run_goes_on_after_a_crash(capsys, tmp_path):
     from mhmailbox.cli import main
 
-    code = main(["conform", "--c-guest", faulty(tmp_path, "wild-pointer"), "--protocol", "rfc", "--examples", "12",
+    code = main(["conform", "--c-guest", faulty(tmp_path, "wild-pointer"), "--protocol", "rfc", "--examples", "60",
                  "--case", "guest/honest", "--case", "guest/confidential", "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 1
