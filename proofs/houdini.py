@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import defaultdict
 from typing import Sequence
 
 import attrs
@@ -27,6 +28,45 @@ def _evaluators(sym, cands: list[Invariant]):
     src = "[" + ",".join(f"lambda e: {to_python(c.expr, lambda n: f'e[{n!r}]' if n in sym.system.variables else repr(dropped[n]))}"
                          for c in cands) + "]"
     return eval(src)  # noqa: S307 - generated from our own expressions
+
+
+class Relevant:
+    """Which candidates can be false in a state, so that a state is checked against tens of
+    candidates instead of thousands: a candidate ``not (x == c and ...) or e`` (every mined
+    candidate guarded by a step) is true in any state where ``x != c``, so it is indexed
+    under ``(x, c)`` and only looked at in states with ``x == c``; the others always are."""
+
+    def __init__(self, cands: Sequence[Invariant], variables):
+        """``variables``: the state's variable names (a guard on any other name is not indexed)."""
+        self.always: list[int] = []
+        self.guarded: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for i, c in enumerate(cands):
+            key = _guard_key(c.expr)
+            if key is None or key[0] not in variables:
+                self.always.append(i)
+            else:
+                self.guarded[key].append(i)
+        self.keys = sorted({n for n, _ in self.guarded})
+
+    def falsified(self, fns, alive: set[int], env) -> set[int]:
+        """The candidates of ``alive`` false in the state ``env`` (``fns``: their evaluators)."""
+        out = {i for i in self.always if i in alive and not fns[i](env)}
+        for n in self.keys:
+            for i in self.guarded.get((n, env[n]), ()):
+                if i in alive and not fns[i](env):
+                    out.add(i)
+        return out
+
+
+def _guard_key(e) -> tuple[str, int] | None:
+    """``(x, c)`` when ``e`` is ``not (x == c [and ...]) or ...``, else None."""
+    if e.op != "or" or e.args[0].op != "not":
+        return None
+    g = e.args[0].args[0]
+    first = g.args[0] if g.op == "and" else g
+    if first.op == "eq" and first.args[0].op == "var" and first.args[1].op == "const":
+        return first.args[0].args[0], first.args[1].args[0]
+    return None
 
 
 def _values(sym, m, st) -> dict[str, int]:
@@ -70,6 +110,7 @@ def houdini(sym, cands: list[Invariant], deadline: float) -> tuple[list[Invarian
         return [], True
     alive = [alive[i] for i in sorted(keep)]
     fns = [fns[i] for i in sorted(keep)]
+    relevant = Relevant(alive, sym.system.variables)
     # consecution
     compiled = sym.system.compile()
     solver = z3.SolverFor("QF_LIA")
@@ -99,14 +140,14 @@ def houdini(sym, cands: list[Invariant], deadline: float) -> tuple[list[Invarian
             return [], False
         model = solver.model()
         env = _values(sym, model, t)
-        gone = {i for i in keep if not fns[i](env)}
+        gone = relevant.falsified(fns, keep, env)
         if not gone:
             raise AssertionError("Houdini: a counterexample to induction falsifies no candidate")
         keep -= gone
         # the same counterexample's pre-state, explored with the explicit successor function
         # (a subset of the generalized model's steps): every state reached through states
         # that satisfy the remaining candidates falsifies more of them at no solver cost
-        keep -= _explore_drops(sym, compiled, fns, keep, _values(sym, model, s))
+        keep -= _explore_drops(sym, compiled, fns, keep, _values(sym, model, s), relevant)
     return [], True
 
 
@@ -166,7 +207,8 @@ def inductive_core(sym, invs: list[Invariant], deadline: float, log=None) -> lis
     return [invs[i] for i in sorted(need)]
 
 
-def _explore_drops(sym, compiled, fns, keep: set[int], start: dict[str, int], budget: int = 400) -> set[int]:
+def _explore_drops(sym, compiled, fns, keep: set[int], start: dict[str, int], relevant: Relevant,
+                   budget: int = 400) -> set[int]:
     names = sym.names
     gone: set[int] = set()
     frontier = [tuple(start[n] for n in names)]
@@ -175,15 +217,14 @@ def _explore_drops(sym, compiled, fns, keep: set[int], start: dict[str, int], bu
     while frontier and len(seen) < budget:
         st = frontier.pop()
         env = dict(zip(names, st))
-        if any(not fns[i](env) for i in alive):
+        if relevant.falsified(fns, alive, env):
             continue  # outside the current candidate set: its successors prove nothing
         try:
             succ = [nxt for _, _, nxt in compiled.successors(st)]
         except Exception:  # noqa: BLE001 - a state outside the explicit model's domains
             continue
         for nxt in succ:
-            e2 = dict(zip(names, nxt))
-            bad = {i for i in alive if not fns[i](e2)}
+            bad = relevant.falsified(fns, alive, dict(zip(names, nxt)))
             if bad:
                 gone |= bad
                 alive -= bad

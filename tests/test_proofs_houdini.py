@@ -11,7 +11,7 @@ import time
 import pytest
 import z3
 
-from mhmailbox.model.expr import C, V
+from mhmailbox.model.expr import C, Not, Or, V
 from mhmailbox.model.properties import CATALOG
 from mhmailbox.proofs import houdini as hd
 from mhmailbox.proofs import invariant as ivt
@@ -185,3 +185,38 @@ def test_no_stored_set_and_no_lemma_proves_nothing(monkeypatch, cell) -> None:
     monkeypatch.setattr(store, "lemmas", lambda m: [])
     got = store.proved(sym, model, later())
     assert (got.names, got.exprs, got.dropped) == ([], [], 0)
+
+
+# --- which candidates a state is checked against -------------------------------------------
+def test_relevant_finds_exactly_the_candidates_a_state_falsifies(cell) -> None:
+    """Houdini checks a state only against the candidates whose step guard it meets
+    (hd.Relevant): on reachable states, each with one variable moved off its value, that
+    must be exactly what evaluating every candidate finds false, within the alive set."""
+    from mhmailbox.proofs.mining import mine, sample_states
+
+    model, sym, _ = cell
+    rows = sample_states(sym.system, samples=((2, 1),), max_states=400)
+    cands = mine(model, sym.system, rows=rows)
+    fns = hd._evaluators(sym, cands)
+    rel = hd.Relevant(cands, sym.system.variables)
+    assert rel.guarded and rel.always
+    everything = set(range(len(cands)))
+    half = set(range(0, len(cands), 2))
+    hits = 0
+    for k, row in enumerate(rows[:150]):
+        env = dict(zip(sym.names, row))
+        env[sym.names[k % len(sym.names)]] += 1 + k % 3
+        want = {i for i in everything if not fns[i](env)}
+        assert rel.falsified(fns, everything, env) == want
+        assert rel.falsified(fns, half, env) == want & half
+        hits += bool(want)
+    assert hits > 20
+
+
+def test_a_guard_on_a_dropped_variable_is_always_checked(cell) -> None:
+    _, sym, _ = cell
+    name, value = next(iter(sym.system.dropped.items()))
+    cand = Invariant("guard on a constant", Or(Not(V(name).eq(value)), V("host.seq").le(-1)))
+    rel = hd.Relevant([cand], sym.system.variables)
+    env = {n: 0 for n in sym.names}
+    assert rel.falsified(hd._evaluators(sym, [cand]), {0}, env) == {0}
