@@ -226,9 +226,20 @@ def test_one_property_alone_reuses_the_cells_stored_proof(monkeypatch) -> None:
     def no_houdini(*a, **k):
         raise AssertionError("Houdini ran again: the stored proof was not reused")
 
+    fingerprints = []
+
+    def counted(sym, invs):
+        fingerprints.append(len(invs))
+        return fingerprint(sym, invs)
+
+    fingerprint = store.fingerprint
     monkeypatch.setattr(store, "houdini", no_houdini)
+    monkeypatch.setattr(store, "fingerprint", counted)
     monkeypatch.setattr(store, "_CACHE", {})
     rs = engines.run_unbounded("kind", ("hardened", "tso", "honest", "faithful"), [BY_ID["order.response"]],
                                None, time_limit=120)
     assert [(r.property, r.verdict) for r in rs] == [("order.response", "proved")]
     assert "relative to" in rs[0].note
+    # the one-property model's set, then the whole catalog's: each fingerprinted once (choosing the
+    # model and proving on it ask the stores the same question; the second answer is remembered)
+    assert len(fingerprints) == 2, fingerprints
