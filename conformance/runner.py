@@ -20,7 +20,7 @@ import time
 from typing import Any, Iterable, Sequence
 
 import attrs
-from hypothesis import HealthCheck, Verbosity, settings
+from hypothesis import HealthCheck, Verbosity, core as _core, settings
 from hypothesis.errors import Flaky
 from hypothesis.internal.conjecture import engine as _engine
 from hypothesis.internal.conjecture import providers as _providers
@@ -136,7 +136,7 @@ def run_case(case: Case | str, impl: Implementation | str, *, examples: int = 60
     saved_budget = _engine.MAX_SHRINKING_SECONDS
     _engine.MAX_SHRINKING_SECONDS = shrink_seconds  # type: ignore[assignment]
     try:
-        with fixed_constant_pool():
+        with fixed_constant_pool(), remembered_digests():
             run_state_machine_as_test(M, settings=s)
             if counters["deviation"] is not None:
                 _shrink_deviation(case, impl, s)
@@ -197,6 +197,37 @@ def fixed_constant_pool():
     finally:
         _providers._get_local_constants = saved
         _providers.CONSTANTS_CACHE.cache.clear()
+
+
+@contextlib.contextmanager
+def remembered_digests():
+    """Hypothesis' digest of a test function (its derandomized seed, its database key), computed
+    once per function code instead of twice per run.
+
+    The digest hashes the function's source (found, read and re-tokenized each time: about 15 ms
+    for the state machine runner's inner test, the same code in every run), its signature and the
+    digest of the machine class added to it; those two are the key here with the code, so the
+    digest, the seed and the examples drawn are the ones Hypothesis computes."""
+    saved = _core.function_digest
+
+    def digest(function: Any) -> bytes:
+        code = getattr(function, "__code__", None)
+        if code is None:
+            return saved(function)
+        key = (code, getattr(function, "_hypothesis_internal_add_digest", None))
+        if key not in _DIGESTS:
+            _DIGESTS[key] = saved(function)
+        return _DIGESTS[key]
+
+    _core.function_digest = digest
+    try:
+        yield
+    finally:
+        _core.function_digest = saved
+
+
+#: (function code, the digest Hypothesis adds to it) -> Hypothesis' digest of the function
+_DIGESTS: dict[tuple, bytes] = {}
 
 
 def _shrink_deviation(case: Case, impl: Implementation, s: settings) -> None:

@@ -62,7 +62,7 @@ ANY_VALUE: frozenset[tuple[str, str]] = frozenset({("host", "load.len"), ("host"
 #: the writes before it, so a write block ends before it (see the module docstring).
 FLAG: Mapping[str, str] = {"host": "go", "guest": "done"}
 
-_CACHE: dict[tuple, tuple[Thread, list]] = {}
+_CACHE: dict[tuple, tuple[Thread, list, Callable]] = {}
 
 Peek = Callable[[str], tuple[int, int]]  # field -> (abstract value, ghost) now in memory
 
@@ -145,8 +145,8 @@ class Observer:
         if key not in _CACHE:  # compiling a thread costs ~5 ms; a test suite builds thousands
             thread = variant.host([]) if side == "host" else variant.guest()
             self.thread = thread
-            _CACHE[key] = (thread, [self._compile_step(s) for s in thread.steps])
-        self.thread, self._steps = _CACHE[key]
+            _CACHE[key] = (thread, [self._compile_step(s) for s in thread.steps], _compile(variant.D))
+        self.thread, self._steps, self._deadline = _CACHE[key]  # (the deadline: for the claim of elided polls)
         self.peek = peek
         self.env: dict[str, int] = defaultdict(int)
         for k, v in self.thread.locals.items():
@@ -171,7 +171,6 @@ class Observer:
         self.visited: set[str] = set()  # model steps taken (coverage of the model by the run)
         #: property -> (access #, step label, step text) where its monitor flag was first set
         self.flag_at: dict[str, tuple[int, str, str]] = {}
-        self._deadline = _compile(variant.D)  # for the deadline claim (elided polls)
         self.history: list[str] = []  # labels taken, for reports (bounded)
         self._settle()
 
