@@ -57,6 +57,16 @@ def test_jobs_2_text_is_in_catalog_order_with_the_wall_time(capsys) -> None:
     assert "s wall with --jobs 2 (" in out.splitlines()[-1]
 
 
+def test_jobs_2_keeps_the_progress_line() -> None:
+    """On a terminal: the same line as with --jobs 1, counting to the total, cleared at the end."""
+    from test_progress import CLEAR, CONFORM, run_with_stderr_on_a_terminal
+
+    status, out, err = run_with_stderr_on_a_terminal(CONFORM + ["--jobs", "2"])
+    assert status == 0, err
+    assert "\r\x1b[K[0/2] 0:00 host/honest" in err and "\r\x1b[K[2/2] 0:" in err and err.endswith(CLEAR)
+    assert "\x1b" not in out and out.index("host/honest") < out.index("guest/honest")
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "two"])
 def test_jobs_not_positive_is_a_one_line_usage_error(capsys, value) -> None:
     assert main(["conform", "--impl", "hardened", "--jobs", value]) == 2
@@ -100,14 +110,18 @@ def test_ctrl_c_ends_the_workers_and_exits_130(tmp_path) -> None:
     env = dict(os.environ, **dict([mark.split("=")]))
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                          env=env, cwd=tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 30
-    while len(_marked_processes(mark)) < 3 and time.monotonic() < deadline:  # the main process and 2 workers
-        time.sleep(0.1)
-    assert len(_marked_processes(mark)) >= 3
-    os.killpg(p.pid, signal.SIGINT)
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 130 and err.endswith("interrupted\n") and "Traceback" not in err, err
-    deadline = time.monotonic() + 10
-    while _marked_processes(mark) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _marked_processes(mark) == []
+    try:
+        deadline = time.monotonic() + 30
+        while len(_marked_processes(mark)) < 3 and time.monotonic() < deadline:  # the main process and 2 workers
+            time.sleep(0.1)
+        assert len(_marked_processes(mark)) >= 3
+        os.killpg(p.pid, signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 130 and err.endswith("interrupted\n") and "Traceback" not in err, err
+        deadline = time.monotonic() + 10
+        while _marked_processes(mark) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _marked_processes(mark) == []
+    finally:  # a failed check leaves nothing running (the workers share the group)
+        for pid in _marked_processes(mark):
+            os.kill(pid, signal.SIGKILL)
