@@ -209,13 +209,23 @@ def inductive_core(sym, invs: list[Invariant], deadline: float, log=None) -> lis
 
 def _explore_drops(sym, compiled, fns, keep: set[int], start: dict[str, int], relevant: Relevant,
                    budget: int = 400) -> set[int]:
+    """The candidates of ``keep`` falsified in states reached from ``start`` (a counterexample's
+    pre-state, which satisfies them all) through states that satisfy the rest: none of them is
+    in the largest inductive subset, *if* each explicit step is a step of the generalized
+    model. That holds from a settled state only: from a state with some thread at a local
+    step (possible in a counterexample to induction, never reachable), the explicit model's
+    settling after another thread's step runs that thread's local steps too, which the
+    generalized model does not, and dropping on such a step lost inductive candidates."""
     names = sym.names
+    unsettled = [(names.index(pcv), frozenset(table)) for pcv, table in sym.locals.items() if pcv in names]
     gone: set[int] = set()
     frontier = [tuple(start[n] for n in names)]
     seen = set(frontier)
     alive = set(keep)
     while frontier and len(seen) < budget:
         st = frontier.pop()
+        if any(st[k] in pcs for k, pcs in unsettled):
+            continue
         env = dict(zip(names, st))
         if relevant.falsified(fns, alive, env):
             continue  # outside the current candidate set: its successors prove nothing

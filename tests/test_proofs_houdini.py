@@ -220,3 +220,32 @@ def test_a_guard_on_a_dropped_variable_is_always_checked(cell) -> None:
     rel = hd.Relevant([cand], sym.system.variables)
     env = {n: 0 for n in sym.names}
     assert rel.falsified(hd._evaluators(sym, [cand]), {0}, env) == {0}
+
+
+def test_exploration_drops_only_along_steps_of_the_generalized_model() -> None:
+    """After a counterexample, Houdini explores from its pre-state with the explicit successor
+    function. From a settled state (the initial one) a step that falsifies a candidate drops
+    it; from a state with the host at a local step (a counterexample may have one), the
+    explicit model settles every thread after a helper's step that ends at a local step of
+    its own, so the host moves too, which the generalized model does not: nothing may be
+    dropped there (it lost 80-120 inductive candidates of reqid's sc honest cell)."""
+    from mhmailbox.proofs.mining import sample_states
+
+    _, system, _ = general_model(("hardened", "sc", "honest", "faithful"), list(CATALOG), None)
+    sym = Symbolic(system, UNBOUNDED)
+    compiled = system.compile()
+    rows = sample_states(system, samples=((2, 1),), max_states=300)
+    k = sym.names.index("host.pc")
+
+    def drops(state: tuple) -> set[int]:
+        cands = [Invariant("pc stays", V("host.pc").eq(state[k]))]
+        return hd._explore_drops(sym, compiled, hd._evaluators(sym, cands), {0}, dict(zip(sym.names, state)),
+                                 hd.Relevant(cands, sym.system.variables), budget=2)
+
+    assert drops(rows[0]) == {0}
+    # a reachable state with the host moved to a local step, where a helper's action makes the
+    # explicit model run the host's local steps too
+    unsettled = next(u for r in rows for pc in sorted(sym.locals["host.pc"])
+                     for u in [r[:k] + (pc,) + r[k + 1:]]
+                     if any(nxt[k] != pc for _, _, nxt in compiled.successors(u)))
+    assert drops(unsettled) == set()
