@@ -288,12 +288,37 @@ def roots(sym, model, cands: list[Invariant], deadline: float, log=print) -> lis
             if len(out) == 1:
                 m = solver.model()
                 pre, post = _values(sym, m, s), _values(sym, m, t)
-                for th in ("host", "guest"):
-                    if f"{th}.pc" in pre:
-                        log(f"  {th}: {model.label(th, pre[f'{th}.pc'])} -> {model.label(th, post[f'{th}.pc'])}")
+                for th, moved in _moves(sym, model, pre, post):
+                    log(f"  {th}: {moved}")
                 log("  " + ", ".join(f"{n}: {pre[n]}" + (f" -> {post[n]}" if post[n] != pre[n] else "")
                                      for n in sym.names if pre[n] or post[n]))
         elif r != z3.unsat:
             log(f"?    {c.name} (no answer)")
         solver.pop()
     return out
+
+
+def _moves(sym, model, pre: dict[str, int], post: dict[str, int]) -> list[tuple[str, str]]:
+    """(thread, "step -> step") of each thread in a step from ``pre`` to ``post``."""
+    return [(th, f"{model.label(th, pre[f'{th}.pc'])} -> {model.label(th, post[f'{th}.pc'])}")
+            for th in ("host", "guest") if f"{th}.pc" in pre]
+
+
+def counterexample_step(sym, model, invs: Sequence[Invariant], monitor: int, deadline: float) -> str | None:
+    """Why ``invs`` do not prove a monitor: one step from a state that satisfies them all and
+    not the monitor's violation into a violation (the positions the missing invariant must talk
+    about), or None when there is none (1-inductive) or no answer before ``deadline``."""
+    s, t = sym.state("w0"), sym.state("w1")
+    sel = sym.selectors("w")
+    solver = z3.SolverFor("QF_LIA")
+    memo: dict = {}
+    solver.add(*[sym.to_z3(i.expr, s, None, memo) for i in invs])
+    solver.add(*sym.trans(s, t, sel, sym.params("w")))
+    solver.add(z3.Not(sym.bad(monitor, s)), sym.bad(monitor, t))
+    solver.set("timeout", max(1, int((deadline - time.perf_counter()) * 1000)))
+    if deadline <= time.perf_counter() or solver.check() != z3.sat:
+        return None
+    m = solver.model()
+    step = next(j for j, x in enumerate(sel) if z3.is_true(m.eval(x, model_completion=True)))
+    moves = ", ".join(f"{th} {moved}" for th, moved in _moves(sym, model, _values(sym, m, s), _values(sym, m, t)))
+    return f"{sym.system.actions[sym.transitions[step].action].name} ({moves})"

@@ -36,7 +36,7 @@ from mhmailbox.model.runner import forked_map
 
 from .engines import _with_coverage, run_unbounded
 from .general import general_model
-from .houdini import houdini, inductive_core
+from .houdini import counterexample_step, houdini, inductive_core
 from .invariant import cell_key
 from .mining import SAMPLES, mine, sample_states
 from .store import lookup, save_cell, with_lemmas
@@ -121,8 +121,27 @@ def prove_cell(cell: tuple, props: list, args: argparse.Namespace | None, share:
     out.results = _with_coverage(run_unbounded("kind", cell, props, args, time_limit=left, certificate=certificate),
                                  cell, props, args)  # vacuous, as verify says
     out.seconds["kind"] = round(time.perf_counter() - t3, 2)
+    if invs and out.finished:
+        _explain_unknown(out.results, model, sym, invs)
     out.seconds["total"] = round(time.perf_counter() - t0, 2)
     return out
+
+
+#: seconds to find the step that shows why one property is not proved (under a second measured)
+WHY_LIMIT = 20.0
+
+
+def _explain_unknown(results: list[Result], model, sym, invs: list) -> None:
+    """Add to each "needs a strengthening invariant" the step where the proved set falls short:
+    from a state that satisfies every invariant, into a violation (see :func:`counterexample_step`)."""
+    index = {m.id: i for i, m in enumerate(sym.system.monitors)}
+    for r in results:
+        if r.verdict != "unknown" or "strengthening" not in r.note or r.property not in index:
+            continue
+        step = counterexample_step(sym, model, invs, index[r.property], time.perf_counter() + WHY_LIMIT)
+        if step is not None:
+            r.note += (f"; relative to the {len(invs)} invariants stored, the step {step} reaches a "
+                       f"violation from a state they allow: the missing invariant is about those steps")
 
 
 #: cells in this order get their share of the budget: the cheap ones first, so that what they leave

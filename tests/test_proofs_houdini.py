@@ -249,3 +249,30 @@ def test_exploration_drops_only_along_steps_of_the_generalized_model() -> None:
                      for u in [r[:k] + (pc,) + r[k + 1:]]
                      if any(nxt[k] != pc for _, _, nxt in compiled.successors(u)))
     assert drops(unsettled) == set()
+
+
+def test_a_monitor_the_set_does_not_prove_gets_the_step_that_shows_why(cell) -> None:
+    """prove's "needs a strengthening invariant" names the step where the set falls short."""
+    from mhmailbox.model.check import Result
+    from mhmailbox.proofs.prove import _explain_unknown
+
+    model, sym, stored = cell
+    mons = range(len(sym.system.monitors))
+    assert all(hd.counterexample_step(sym, model, stored, m, later()) is None for m in mons)
+    why = {sym.system.monitors[m].id: hd.counterexample_step(sym, model, stored[:3], m, later()) for m in mons}
+    actions = {a.name for a in sym.system.actions}
+    shown = {p: w for p, w in why.items() if w}
+    assert shown and all(w.split(" (")[0] in actions and "(host " in w for w in shown.values())
+    prop = next(iter(shown))
+
+    def result(verdict: str, note: str) -> Result:
+        return Result(prop, "hardened", "sc", "silent", "faithful", "kind", verdict, 0, 0, 0.0, "", note=note)
+
+    rs = [result("unknown", "needs a strengthening invariant"), result("unknown", "out of time"),
+          result("proved", "1-inductive")]
+    _explain_unknown(rs, model, sym, stored[:3])
+    head = "needs a strengthening invariant; relative to the 3 invariants stored, the step "
+    tail = " reaches a violation from a state they allow: the missing invariant is about those steps"
+    assert rs[0].note.startswith(head) and rs[0].note.endswith(tail)
+    assert rs[0].note[len(head):].split(" (")[0] in actions  # which step: the solver's choice
+    assert [r.note for r in rs[1:]] == ["out of time", "1-inductive"]
