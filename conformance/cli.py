@@ -295,7 +295,6 @@ def _list(args: argparse.Namespace) -> int:
 
 def _mutants(args: argparse.Namespace) -> int:
     from .mutants import BY_ID, MUTANTS
-    from .runner import run_mutant
 
     chosen = MUTANTS
     if args.mutant:
@@ -303,16 +302,21 @@ def _mutants(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"unknown mutant {', '.join(unknown)}; known: {', '.join(BY_ID)}")
         chosen = tuple(BY_ID[m] for m in args.mutant)
+    from .parallel import run_each
+
     t0 = time.perf_counter()
     out = []
+    # (by index: a mutant's classes do not pickle)
+    run = functools.partial(_run_mutant_at, chosen, args.examples, not args.oracle_only)
+    ran = run_each(run, range(len(chosen)), args.jobs, functools.partial(_mutant_lost, chosen))
     with Progress(len(chosen)) as progress:
         for m in chosen:
             progress.start(m.id)
-            r = run_mutant(m, examples=args.examples, properties_too=not args.oracle_only)
+            r = next(ran)
             out.append(r)
             if not args.json:
                 status = (f"killed by {r.by} ({r.property}{': deviates' if r.verdict == 'deviates' else ''})"
-                          if r.killed else "SURVIVED")
+                          if r.killed else f"UNKNOWN: {r.property}" if r.verdict == "unknown" else "SURVIVED")
                 alone = "" if args.oracle_only else (
                     f"  | properties alone: {r.by_property} ({r.property_only})" if r.by_property
                     else "  | properties alone: survives")
@@ -333,6 +337,24 @@ def _mutants(args: argparse.Namespace) -> int:
         only = f"; detected only by a deviation: {', '.join(by_deviation)}" if by_deviation else ""
         print(f"\n{killed}/{len(out)} mutants killed in {time.perf_counter() - t0:.1f} s{only}")
     return 0
+
+
+def _run_mutant_at(chosen: Sequence[Any], examples: int, properties_too: bool, i: int) -> Any:
+    from .runner import run_mutant
+
+    return run_mutant(chosen[i], examples=examples, properties_too=properties_too)
+
+
+def _mutant_lost(chosen: Sequence[Any], i: int, why: str) -> Any:
+    """A mutant whose worker process died twice under it: neither killed nor survived."""
+    from mhmailbox.impl.host import Host
+
+    from .runner import MutantResult
+
+    m = chosen[i]
+    side = "host" if m.impl.host_cls is not Host else "guest"
+    return MutantResult(m.id, m.text, side, False, None, f"the worker process running it died ({why})", 0.0,
+                        verdict="unknown")
 
 
 def _junit(impl: str, results: Sequence[Any]) -> str:

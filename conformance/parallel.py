@@ -22,22 +22,22 @@ import multiprocessing
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .cases import Case
 from .runner import Result
 
 #: What the forked workers run: set just before the pool forks them (a closure, which the
 #: pool could not pickle, is inherited by the fork instead).
-_RUN: list[Callable[[Case], Result]] = []
+_RUN: list[Callable[[Any], Any]] = []
 
 
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_in_worker(case: Case) -> Result:
-    return _RUN[-1](case)
+def _run_in_worker(item: Any) -> Any:
+    return _RUN[-1](item)
 
 
 def _pool(jobs: int) -> ProcessPoolExecutor:
@@ -67,16 +67,23 @@ def run_cases(run: Callable[[Case], Result], cases: Sequence[Case], jobs: int, i
     order of ``cases`` (with ``jobs`` 1 or a single case: in this process, one after the other,
     each when asked for). The workers are forked here, before the caller starts anything of its
     own (a progress ticker's thread). ``impl`` names the implementation in a :func:`lost` result."""
-    if jobs <= 1 or len(cases) <= 1:
-        return (run(c) for c in cases)
+    return run_each(run, cases, jobs, lambda case, why: lost(case, impl, why))
+
+
+def run_each(run: Callable[[Any], Any], items: Sequence[Any], jobs: int,
+             lost_as: Callable[[Any, str], Any]) -> Iterator[Any]:
+    """:func:`run_cases` for any items (cases, mutants): ``lost_as(item, why)`` is the result of
+    an item whose worker died twice under it (it may raise instead)."""
+    if jobs <= 1 or len(items) <= 1:
+        return (run(c) for c in items)
     _RUN.append(run)
-    todo = list(cases)
+    todo = list(items)
     pool = _pool(min(jobs, len(todo)))
-    return _collect(pool, [pool.submit(_run_in_worker, c) for c in todo], todo, jobs, impl)
+    return _collect(pool, [pool.submit(_run_in_worker, c) for c in todo], todo, jobs, lost_as)
 
 
-def _collect(pool: ProcessPoolExecutor, futures: list[Future], todo: list[Case], jobs: int,
-             impl: str) -> Iterator[Result]:
+def _collect(pool: ProcessPoolExecutor, futures: list[Future], todo: list[Any], jobs: int,
+             lost_as: Callable[[Any, str], Any]) -> Iterator[Any]:
     """The results of ``futures`` (one per case of ``todo``) in order; a fresh pool after a worker died."""
     try:
         while todo:
@@ -85,7 +92,7 @@ def _collect(pool: ProcessPoolExecutor, futures: list[Future], todo: list[Case],
                     try:
                         r = f.result()
                     except BrokenProcessPool as e:
-                        r = _alone(c, impl, str(e) or "broken pool")
+                        r = _alone(c, lost_as, str(e) or "broken pool")
                         todo.pop(0)
                         yield r
                         break  # a fresh pool for the cases after it
@@ -100,12 +107,12 @@ def _collect(pool: ProcessPoolExecutor, futures: list[Future], todo: list[Case],
         _RUN.pop()
 
 
-def _alone(case: Case, impl: str, why: str) -> Result:
-    """Run a case whose pool broke again, alone in a fresh worker: its result, or ``unknown``."""
+def _alone(item: Any, lost_as: Callable[[Any, str], Any], why: str) -> Any:
+    """Run an item whose pool broke again, alone in a fresh worker: its result, or ``lost_as``'s."""
     pool = _pool(1)
     try:
-        return pool.submit(_run_in_worker, case).result()
+        return pool.submit(_run_in_worker, item).result()
     except BrokenProcessPool:
-        return lost(case, impl, why)
+        return lost_as(item, why)
     finally:
         _end(pool)

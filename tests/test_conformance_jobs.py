@@ -49,6 +49,20 @@ def test_jobs_2_reports_what_jobs_1_reports(capsys, argv) -> None:
     assert {c["verdict"] for c in one["cases"]} >= {"pass"}
 
 
+def test_mutants_with_jobs_2_are_judged_as_with_jobs_1(capsys) -> None:
+    """Each mutant in a worker: the same verdicts, killing cases and properties, in the order asked."""
+    argv = ["conform", "--mutants", "--mutant", "guest-no-replay-window", "--mutant", "host-seq-not-checked",
+            "--oracle-only", "--examples", "10", "--json"]
+    reports = []
+    for jobs in ("1", "2"):
+        main(argv + ["--jobs", jobs])
+        reports.append([{k: v for k, v in m.items() if k != "seconds"}
+                        for m in json.loads(capsys.readouterr().out)["mutants"]])
+    assert reports[1] == reports[0]
+    assert [(m["id"], m["killed"]) for m in reports[0]] == [("guest-no-replay-window", False),
+                                                            ("host-seq-not-checked", True)]
+
+
 def test_jobs_2_text_is_in_catalog_order_with_the_wall_time(capsys) -> None:
     main(["conform", "--impl", "hardened", "--case", "guest/honest", "--case", "host/honest", "--examples", "5",
           "--jobs", "2"])
