@@ -248,6 +248,13 @@ class Deviation(ConformanceFailure):
     (raised only when a run is asked to shrink a deviation: the runner's second pass)."""
 
 
+def divergence_line(d: dict) -> str:
+    """A divergence (``Divergence.as_dict()``) in one line: where, what the implementation did,
+    what its model expected there."""
+    return (f"first divergence at access #{d['access']}: implementation did `{d['observed']}`; "
+            f"model at {d['model_at']} expects: {'; '.join(d['model_expects'])}")
+
+
 def deviation_message(case: Case, divergence: dict, examples: int | None = None, diverged: int | None = None) -> str:
     """Exactly what was and was not checked when the only finding is a divergence."""
     k = divergence["access"]

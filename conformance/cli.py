@@ -245,13 +245,6 @@ def write_junit(path: str, impl: str, results: Sequence[Any]) -> int:
     return 0
 
 
-def divergence_line(d: dict) -> str:
-    """A divergence (``Divergence.as_dict()``) in one line: where, what the implementation did,
-    what its model expected there."""
-    return (f"first divergence at access #{d['access']}: implementation did `{d['observed']}`; "
-            f"model at {d['model_at']} expects: {'; '.join(d['model_expects'])}")
-
-
 def _print_result(r: Any) -> None:
     print_case(r.as_json())
 
@@ -273,6 +266,8 @@ def print_case(c: dict) -> None:
         print(f"     {c['reason']}")
     if verdict in ("fail", "deviates"):
         if c["divergence"]:
+            from .cases import divergence_line
+
             print(f"     {divergence_line(c['divergence'])}")
         print("     reproducer:")
         for line in (c["reproducer"] or "").splitlines():

@@ -157,7 +157,7 @@ def conformance_trace(result: Any, impl: Any = None) -> dict[str, Any]:
         steps.append({"lane": lane.get(r["actor"], "Memory"), "kind": _kind(r["action"]), "label": r["text"], "state": r})
     info = [("Verdict", f"{result.verdict}: {result.prop}: {result.message}")]
     if result.divergence:
-        from .cli import divergence_line
+        from .cases import divergence_line
 
         info.append(("Divergence", divergence_line(result.divergence)))
     info.append(("Reproducer", result.reproducer or ""))

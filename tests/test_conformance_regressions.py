@@ -131,7 +131,7 @@ def test_docs_quote_a_real_divergence() -> None:
     """docs/conformance.md's divergence example is what the suite prints for that mutant's run."""
     from pathlib import Path
 
-    from mhmailbox.conformance.cli import divergence_line
+    from mhmailbox.conformance.cases import divergence_line
     from mhmailbox.conformance.mutants import MUTANTS
 
     mutant = {m.id: m for m in MUTANTS}["guest-plaintext-page"]
