@@ -88,10 +88,8 @@ def prove_cell(cell: tuple, props: list, args: argparse.Namespace | None, share:
         per_sample = share * 0.25 / len(SAMPLES)
         rows = sample_states(system, time_limit=per_sample)
         out.states = len(rows)
-        out.seconds["mine"] = round(time.perf_counter() - t0, 2)
-        mined = mine(model, system, rows=rows)
-        if len(mined) > JOINT_LIMIT:
-            mined = mine(model, system, rows=rows, joint=False)
+        mined = mine(model, system, rows=rows, joint_limit=JOINT_LIMIT)
+        out.seconds["mine"] = round(time.perf_counter() - t0, 2)  # exploring and mining
         cands = with_lemmas(model, mined)
         known = {c.name for c in cands}
         cands += [c for c in stored or [] if c.name not in known]

@@ -276,3 +276,19 @@ def test_a_monitor_the_set_does_not_prove_gets_the_step_that_shows_why(cell) -> 
     assert rs[0].note.startswith(head) and rs[0].note.endswith(tail)
     assert rs[0].note[len(head):].split(" (")[0] in actions  # which step: the solver's choice
     assert [r.note for r in rs[1:]] == ["out of time", "1-inductive"]
+
+
+def test_the_joint_limit_leaves_out_the_joint_family_as_joint_false_does() -> None:
+    """prove mines once: past ``joint_limit`` candidates, what ``joint=False`` would have mined."""
+    from mhmailbox.proofs.mining import mine, sample_states
+
+    model, system, _ = general_model(("hardened", "sc", "honest", "faithful"), list(CATALOG), None)
+    rows = sample_states(system, samples=((2, 1),), max_states=60)
+
+    def named(cands: list[Invariant]) -> list[str]:
+        return [c.name for c in cands]
+
+    full, without = mine(model, system, rows=rows), mine(model, system, rows=rows, joint=False)
+    assert len(without) < len(full)
+    assert named(mine(model, system, rows=rows, joint_limit=len(full))) == named(full)
+    assert named(mine(model, system, rows=rows, joint_limit=len(full) - 1)) == named(without)
