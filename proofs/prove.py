@@ -139,7 +139,8 @@ def _explain_unknown(results: list[Result], model, sym, invs: list) -> None:
         step = counterexample_step(sym, model, invs, index[r.property], time.perf_counter() + WHY_LIMIT)
         if step is not None:
             r.note += (f"; relative to the {len(invs)} invariants stored, the step {step} reaches a "
-                       f"violation from a state they allow: the missing invariant is about those steps")
+                       "violation from a state they allow (an invariant about those steps is missing, "
+                       "or a longer run does violate it)")
 
 
 #: cells in this order get their share of the budget: the cheap ones first, so that what they leave
