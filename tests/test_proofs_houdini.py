@@ -181,6 +181,7 @@ def test_proved_formula_is_the_conjunction(cell) -> None:
 
 def test_no_stored_set_and_no_lemma_proves_nothing(monkeypatch, cell) -> None:
     model, sym, _ = cell
+    monkeypatch.delitem(sym.__dict__, "_store_lookups", raising=False)  # earlier tests' lookups of this sym
     monkeypatch.setattr(store, "load", lambda *path: {})
     monkeypatch.setattr(store, "lemmas", lambda m: [])
     got = store.proved(sym, model, later())
