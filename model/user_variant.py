@@ -240,10 +240,43 @@ def check_variant(cls: type[Rfc]) -> None:
                     if problem:
                         raise VariantError(f"variant {cls.name}, thread {thread.name}, step {st.label!r}: {problem}")
                     flagged.update(n for n, _ in st.updates)
+            if cls.lemmas is not Rfc.lemmas:
+                variant_lemmas(cls, model)
     for p in cls.PROPERTIES:
         if type(p).bad is Property.bad and f"v.{p.id}" not in flagged:
             raise VariantError(f"variant {cls.name}: no step sets the monitor of its property {p.id} "
                                f"(flag({p.id!r}, condition) in a step's ghost=): it could never fail")
+
+
+def variant_lemmas(cls: type[Rfc], model) -> list[tuple[str, Expr]]:
+    """``(name, expr)`` of each lemma the variant's ``lemmas(model)`` writes for this cell, checked.
+
+    A lemma is an ``Invariant(name, expr)`` (``mhmailbox.proofs.lemmas``; checked by shape here,
+    the model being below the proofs); one that is not, that names a step a thread lacks, or that
+    reads a variable the model does not declare is refused in one line naming it."""
+    if cls.lemmas is Rfc.lemmas:
+        return []
+    cell = f"{model.memory}, {model.guest} guest, {model.host} host"
+    try:
+        got = list(cls().lemmas(model))
+    except Exception as exc:  # the user's code: a step its at() names that the thread lacks, ...
+        raise VariantError(f"variant {cls.name}: its lemmas ({cell}) fail{_user_frame(exc, cls)}: "
+                           f"{_one_line(exc)}") from None
+    declared = set(model.system.variables)
+    out = []
+    for i, lem in enumerate(got, 1):
+        name, e = getattr(lem, "name", None), getattr(lem, "expr", None)
+        if not isinstance(name, str) or not isinstance(e, Expr):
+            raise VariantError(f"variant {cls.name}: lemma {i} ({lem!r:.60}) is not an Invariant(name, expr) "
+                               "from mhmailbox.proofs.lemmas")
+        unknown = sorted(variables(e) - declared)
+        if unknown:
+            raise VariantError(f"variant {cls.name}: lemma {name!r} reads unknown variable {unknown[0]} ({cell})")
+        stray = sorted(_params(e))
+        if stray:
+            raise VariantError(f"variant {cls.name}: lemma {name!r} uses step parameter {stray[0]!r}")
+        out.append((name, e))
+    return out
 
 
 def _step_problem(cls: type[Rfc], thread, st, declared: set[str]) -> str | None:
@@ -292,4 +325,4 @@ def catalog_of(names: Iterable[str]) -> tuple[Property, ...]:
     return tuple(out.values())
 
 
-__all__ = ["resolve_variant", "variant_arg", "catalog_of", "is_user_spec", "VariantError", "REGISTERED"]
+__all__ = ["resolve_variant", "variant_lemmas", "variant_arg", "catalog_of", "is_user_spec", "VariantError", "REGISTERED"]

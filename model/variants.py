@@ -409,6 +409,13 @@ class Rfc:
         """Values an adversarial guest writes to done."""
         return (0, 1, 2)
 
+    def lemmas(self, model) -> list:
+        """Strengthening lemmas for this cell's proofs (``mhmailbox.proofs.lemmas.Invariant``s).
+
+        Candidates like the mined ones: Houdini keeps those inductive together, so a wrong one
+        costs time, never soundness. None by default (``hardened``'s are built into the proofs)."""
+        return []
+
 
 class Hardened(Rfc):
     """The fix: sequence numbers, one fetch, wait for consumption, barriers, checked gpas, AEAD pages.

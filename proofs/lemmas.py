@@ -20,18 +20,25 @@ from __future__ import annotations
 from typing import Callable
 
 from mhmailbox.model import values as val
-from mhmailbox.model.expr import And, Expr, In, Not, Or, V, lift
+from mhmailbox.model.expr import And, Expr, In, Ite, Not, Or, V, lift
+from mhmailbox.model.protocol import variant_class
+from mhmailbox.model.user_variant import variant_lemmas as check_variant_lemmas
 
 from .invariant import Invariant
 
 
-def _at(model, thread: str) -> Callable[..., Expr]:
+def at(model, thread: str) -> Callable[..., Expr]:
+    """``at = at(model, "host")``; ``at("send.poll", "send.rmb")`` holds where the thread is at one of
+    those steps (a ``KeyError`` names a step the thread does not have); ``at.index(label)`` is the
+    step's pc value."""
+    if thread not in model.threads:
+        raise KeyError(f"the model has no thread {thread!r} (it has {', '.join(model.threads)})")
     idx = {st.label: i for i, st in enumerate(model.threads[thread].steps)}
 
     def at(*labels: str) -> Expr:  # noqa: D401 - also at.index(label)
         missing = [lb for lb in labels if lb not in idx]
         if missing:
-            raise KeyError(f"{thread} has no step {missing}")
+            raise KeyError(f"{thread} has no step {', '.join(map(repr, missing))}")
         return In(V(f"{thread}.pc"), [idx[lb] for lb in labels])
 
     at.index = idx.__getitem__  # type: ignore[attr-defined]
@@ -85,7 +92,7 @@ def handshake(model) -> list[Invariant]:
     if model.variant != "hardened" or not {"host", "guest"} <= set(model.threads):
         return []
     slow = model.guest == "slow"
-    H, G = _at(model, "host"), _at(model, "guest")
+    H, G = at(model, "host"), at(model, "guest")
     M, MG = _latest(model, "v"), _latest(model, "g")
     S, I, P = V("host.seq"), V("host.id"), MG("go")
     last, done, go = V("guest.last"), M("done"), M("go")
@@ -514,6 +521,20 @@ def _buffers(model, H, G, M, MG, S, P, inflight, not_taken, taking, finished, se
     return out
 
 
+def variant_lemmas(model) -> list[Invariant]:
+    """The lemmas the cell's variant writes itself (its ``lemmas(model)`` method), checked
+    (:func:`mhmailbox.model.user_variant.variant_lemmas`) and named ``lemma: <variant>: <name>``,
+    so that a store refreshes them to their current form as it does the built-in ones."""
+    vcls = variant_class(model.variant)
+    prefix = f"lemma: {vcls.name}: "
+    return [Invariant(name if name.startswith(prefix) else prefix + name, e)
+            for name, e in check_variant_lemmas(vcls, model)]
+
+
 def lemmas(model) -> list[Invariant]:
-    """Every hand-written candidate for this cell (empty where none are written)."""
-    return handshake(model)
+    """Every hand-written candidate for this cell: the built-in ones and the variant's own."""
+    return handshake(model) + variant_lemmas(model)
+
+
+#: what a variant's ``lemmas(model)`` needs (docs/variants.md, "Your own lemmas")
+__all__ = ["Invariant", "V", "And", "Or", "Not", "In", "Ite", "lift", "at", "lemmas", "variant_lemmas", "handshake"]

@@ -1,0 +1,106 @@
+"""A user variant's own strengthening lemmas (``lemmas(self, model)``, docs/variants.md):
+they join the proofs' candidates, Houdini keeps the inductive ones and drops the rest,
+and a lemma that cannot be evaluated is a one-line error (exit 2)."""
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+
+import pytest
+
+from mhmailbox.cli import main
+from mhmailbox.model.properties import CATALOG
+from mhmailbox.model.user_variant import resolve_variant
+from mhmailbox.proofs import houdini as hd
+from mhmailbox.proofs.general import general_model
+from mhmailbox.proofs.lemmas import handshake, lemmas
+from mhmailbox.proofs.store import with_lemmas
+from mhmailbox.proofs.symbolic import UNBOUNDED, Symbolic
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLE = os.path.join(ROOT, "examples", "variants", "reqid.py") + ":RequestId"
+
+#: a variant with one inductive lemma and one that holds initially but not after a command
+WITH_LEMMAS = f"""
+from mhmailbox.model.user_variant import resolve_variant
+from mhmailbox.proofs.lemmas import Invariant, V
+
+RequestId = resolve_variant({EXAMPLE!r})
+
+
+class WithLemmas(RequestId):
+    name = "reqid-with-lemmas"
+
+    def lemmas(self, model):
+        if model.host != "faithful" or model.guest not in ("honest", "slow"):
+            return []
+        return [Invariant("go in memory is not ahead of the host's seq", V("m.go").le(V("host.seq"))),
+                Invariant("never past the first command", V("host.seq").le(0))]
+"""
+
+GOOD = "lemma: reqid-with-lemmas: go in memory is not ahead of the host's seq"
+WRONG = "lemma: reqid-with-lemmas: never past the first command"
+
+
+@pytest.fixture(scope="module")
+def with_lemmas_cell(tmp_path_factory):
+    """The sc honest cell of WITH_LEMMAS, as prove builds it (registered once per run)."""
+    path = tmp_path_factory.mktemp("lemmas") / "mine.py"
+    path.write_text(textwrap.dedent(WITH_LEMMAS))
+    cls = resolve_variant(f"{path}:WithLemmas")
+    model, system, _ = general_model((cls.name, "sc", "honest", "faithful"), list(CATALOG), None)
+    return model, Symbolic(system, UNBOUNDED)
+
+
+def test_a_variants_lemmas_join_the_candidates_prove_uses(with_lemmas_cell) -> None:
+    model, _ = with_lemmas_cell
+    names = [c.name for c in with_lemmas(model, [])]
+    assert names == [GOOD, WRONG]  # reqid is not hardened: no built-in lemma, only its own
+
+
+def test_houdini_keeps_the_inductive_lemma_and_drops_the_wrong_one(with_lemmas_cell) -> None:
+    model, sym = with_lemmas_cell
+    kept, finished = hd.houdini(sym, lemmas(model), time.perf_counter() + 60)
+    assert finished
+    assert [c.name for c in kept] == [GOOD]
+
+
+def test_built_in_variants_get_only_the_built_in_lemmas() -> None:
+    model, _, _ = general_model(("hardened", "sc", "silent", "faithful"), list(CATALOG), None)
+    assert [c.name for c in lemmas(model)] == [c.name for c in handshake(model)]
+    model, _, _ = general_model(("rfc", "sc", "honest", "faithful"), list(CATALOG), None)
+    assert lemmas(model) == []
+
+
+BAD = """
+from mhmailbox.model.user_variant import resolve_variant
+from mhmailbox.proofs.lemmas import Invariant, V, at
+
+RequestId = resolve_variant({example!r})
+
+
+class Bad(RequestId):
+    name = {name!r}
+
+    def lemmas(self, model):
+        if model.host != "faithful" or model.guest not in ("honest", "slow"):
+            return []
+        G = at(model, "guest")
+        return [{lemma}]
+"""
+
+
+@pytest.mark.parametrize("case, lemma, expected", [
+    ("unknown-var", 'Invariant("the ghost", V("guest.nonesuch").le(1))',
+     "lemma 'the ghost' reads unknown variable guest.nonesuch"),
+    ("unknown-step", 'Invariant("parked", G("nowhere"))', "guest has no step 'nowhere'"),
+    ("not-invariant", 'V("host.seq").ge(0)', "lemma 1 ("),
+])
+def test_a_broken_lemma_is_a_one_line_error_with_exit_2(capsys, tmp_path, case, lemma, expected) -> None:
+    path = tmp_path / "bad.py"
+    path.write_text(textwrap.dedent(BAD.format(example=EXAMPLE, name=f"reqid-bad-{case}", lemma=lemma)))
+    assert main(["verify", "--variant", f"{path}:Bad", "--memory", "sc"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"variant reqid-bad-{case}" in err and expected in err, err
