@@ -28,7 +28,7 @@ from mhmailbox.errors import UsageError
 from .broken import MUTANTS
 from .expr import Expr, variables
 from .program import Read, Step, Thread, Write
-from .properties import CATALOG, GUESTS, Property
+from .properties import CATALOG, GUESTS, HOSTS, Property
 from .variants import VARIANTS, Hardened, Rfc
 
 #: user variants resolved in this process, by the name results carry (forked workers inherit it)
@@ -240,8 +240,11 @@ def check_variant(cls: type[Rfc]) -> None:
                     if problem:
                         raise VariantError(f"variant {cls.name}, thread {thread.name}, step {st.label!r}: {problem}")
                     flagged.update(n for n, _ in st.updates)
-            if cls.lemmas is not Rfc.lemmas:
-                variant_lemmas(cls, model)
+    if cls.lemmas is not Rfc.lemmas:  # evaluated on the models the proofs build: any script, symbolic time
+        for memory in MODELS:
+            for guest in GUESTS:
+                for host in HOSTS:
+                    variant_lemmas(cls, build(cls, memory, guest, host, Bounds(scripts=("any",), symbolic_time=True)))
     for p in cls.PROPERTIES:
         if type(p).bad is Property.bad and f"v.{p.id}" not in flagged:
             raise VariantError(f"variant {cls.name}: no step sets the monitor of its property {p.id} "

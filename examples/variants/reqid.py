@@ -29,6 +29,7 @@ from typing import ClassVar
 
 from mhmailbox.model import values as val
 from mhmailbox.model.expr import And, Expr, Ite
+from mhmailbox.proofs.lemmas import In, Invariant, Not, Or, V, at
 from mhmailbox.model.program import Read, Thread, Write
 from mhmailbox.model.properties import Property
 from mhmailbox.model.variants import Hardened, Rfc, flag, g
@@ -77,3 +78,112 @@ class RequestId(Rfc):
                ghost=flag("guest.refusal-reported", And(status.eq(val.OK), g("did").eq(0))))
         G.step("done", "done = the request id (echo)", Write("done", g("go"), self.gghost()),
                set={"last": g("go"), **{k: 0 for k in self.GUEST_SCRATCH + ("go",)}}, next="wait")
+
+    # ---- proofs -----------------------------------------------------------------
+    def lemmas(self, model) -> list[Invariant]:
+        """The handshake's phases (docs/variants.md, "Your own lemmas"): see :func:`phase_lemmas`."""
+        return phase_lemmas(model)
+
+
+def _implies(a: Expr, b: Expr) -> Expr:
+    return Or(Not(a), b)
+
+
+def phase_lemmas(model) -> list[Invariant]:
+    """What kind needs, beyond the mined facts, to prove the order, timeout and liveness properties
+    with a faithful host and an honest helper under sc: the phase of the command in flight.
+
+    ``S`` is the host's ``seq`` (the id of its current request), ``I`` its command count ``id``; the
+    host writes command ``I`` with the ghost ``2*I`` and the helper answers with ``2*I + 1``, so the
+    ghost ``P`` of the last go written is ``2*S`` once published. While the host waits for ``S`` the
+    helper has either not taken it (``last == done == S - 1``), is serving it (``go == S``), or has
+    finished it (``last == done == S``); between commands it has finished the last one. The same
+    ideas as ``hardened``'s built-in lemmas, on the published host (no pending command to wait out).
+    """
+    if model.memory != "sc" or model.host != "faithful" or model.guest != "honest":
+        return []
+    H, G = at(model, "host"), at(model, "guest")
+    S, I, P = V("host.seq"), V("host.id"), V("mg.go")
+    last, done, go = V("guest.last"), V("m.done"), V("m.go")
+    before_go = H("send.gpa", "send.ret", "send.wmb", "send.go")  # seq bumped, go not yet written
+    waiting = H("send.poll", "send.poll.last")
+    seen = H("send.got")
+    inflight = Or(waiting, seen)
+    between = H("begin", "idle", "save.len1", "save.page", "load.len", "load.page")
+    in_call = Or(H("send.cmd"), before_go, waiting, seen)
+    working = G("accept", "cmd", "gpa", "dispatch", "save", "restore", "restore.copy", "ret", "done")
+    not_taken = And(G("wait"), last.eq(S - 1), done.eq(S - 1), V("mg.done").lt(P))
+    taking = And(working, V("guest.go").eq(S), V("guest.gog").eq(P), last.eq(S - 1), done.eq(S - 1),
+                 V("mg.done").lt(P))
+    finished = And(G("wait"), last.eq(S), done.eq(S), V("mg.done").eq(P + 1))
+    quiet = And(G("wait"), last.eq(S), done.eq(S), go.eq(S),
+                Or(V("mg.done").eq(P + 1), And(S.eq(0), P.eq(0), V("mg.done").eq(0))))
+    resting = {t: sorted({a.name.split(":", 1)[1].split("@", 1)[0] for a in model.system.actions
+                          if a.name.startswith(f"{t}:") and not a.local} | {"begin" if t == "host" else "start"})
+               for t in ("host", "guest")}
+    calls = (("save.inited", 0), ("load.inited", 0), ("save.encd", 1), ("load.decd", 2), ("cleanup.done", 3))
+    facts = [
+        ("the host rests only at its memory accesses", H(*resting["host"])),
+        ("the helper rests only at its memory accesses", G(*resting["guest"])),
+        ("deadline and quantum are positive", And(V("k.D").ge(1), V("k.Q").ge(1))),
+        ("past the deadline only after the clock said so", _implies(H("send.poll.last"), V("host.t").ge(V("k.D")))),
+        ("in a command the ghost clock is the host's, and its burst ends by D + Q",
+         _implies(in_call, And(V("x.el").eq(V("host.t")), V("host.t").le(V("host.nc")),
+                               V("host.nc").le(V("k.D") + V("k.Q"))))),
+        ("seq counts the commands published; a command being published is one of them",
+         And(S.ge(0), _implies(Or(before_go, inflight), S.ge(1)))),
+        ("id and seq advance together (id first, when the command starts)",
+         Or(And(H("send.cmd"), I.eq(S + 1)), And(Not(H("send.cmd")), I.eq(S)))),
+        ("go's ghost is twice the last seq published", Or(And(before_go, P.eq(S + S - 2)), And(Not(before_go), P.eq(S + S)))),
+        ("between commands: the helper has finished the last one", _implies(Or(between, H("send.cmd")), quiet)),
+        ("publishing: the helper is idle on the previous command",
+         _implies(before_go, And(G("wait"), last.eq(S - 1), done.eq(S - 1), go.eq(S - 1),
+                                 Or(V("mg.done").eq(P + 1), And(S.eq(1), P.eq(0), V("mg.done").eq(0)))))),
+        ("publishing: the parameters written so far are this command's", And(
+            _implies(H("send.gpa", "send.ret", "send.wmb", "send.go"),
+                     And(V("mg.cmd").eq(I + I), V("m.cmd").eq(V("host.cmd")))),
+            _implies(H("send.ret", "send.wmb", "send.go"), And(V("mg.gpa").eq(I + I), V("m.gpa").eq(V("host.cgpa")))),
+            _implies(H("send.wmb", "send.go"), And(V("m.ret").eq(-1), V("mg.ret").eq(I + I))))),
+        ("in flight: not taken, being served, or finished",
+         _implies(inflight, And(V("mg.cmd").eq(P), V("mg.gpa").eq(P), go.eq(S), S.ge(1),
+                                Or(not_taken, taking, finished)))),
+        ("the parameters in memory are the host's",
+         _implies(inflight, And(V("m.cmd").eq(V("host.cmd")), V("m.gpa").eq(V("host.cgpa"))))),
+        ("no completion is seen before the command is published",
+         _implies(Or(H("send.cmd"), before_go), V("x.seen").eq(0))),
+        ("a completion seen while waiting is this command's, and stays",
+         _implies(And(V("x.seen").eq(1), waiting), And(finished, done.eq(S)))),
+        ("done == seq seen: the helper has finished this command", _implies(seen, And(finished, V("host.dg").eq(P + 1)))),
+        ("a helper at work read this command's cmd_type",
+         _implies(And(G("gpa", "dispatch", "save", "restore", "restore.copy", "ret", "done"), inflight),
+                  And(V("guest.cmdg").eq(P), V("guest.cmd").eq(V("host.cmd"))))),
+        ("a helper at work read this command's gpa",
+         _implies(And(G("dispatch", "save", "restore", "restore.copy", "ret", "done"), inflight),
+                  V("guest.gpa").eq(V("host.cgpa")))),
+        ("a helper past ret wrote this command's ret",
+         _implies(And(G("done"), inflight), And(V("mg.ret").eq(P + 1), V("m.ret").eq(V("guest.ret"))))),
+        ("finished: ret is this command's", _implies(And(finished, inflight), V("mg.ret").eq(P + 1))),
+        ("the host only asks for pages in RAM", And(In(V("host.gpa"), [0, 1]), In(V("host.cgpa"), [0, 1]))),
+        ("done never runs ahead of the host's seq", done.le(S)),
+        ("a call returns to one of its call sites", _implies(in_call, In(V("host.ret_to"), [H.index(b) for b, _ in calls]))),
+        *[(f"a command called from {back} is command {code}",
+           _implies(And(V("host.ret_to").eq(H.index(back)), in_call), V("host.cmd").eq(code))) for back, code in calls],
+        ("a helper past dispatch knows the command", _implies(And(G("save", "restore", "restore.copy", "ret", "done"),
+                                                                 inflight), V("guest.ret").eq(0))),
+        ("an honest result is OK: the helper's status",
+         _implies(And(G("ret", "done"), inflight), And(V("guest.ret").eq(0), V("guest.did").eq(1)))),
+        ("an honest result is OK: ret in memory", _implies(And(Or(finished, G("done")), inflight), V("m.ret").eq(0))),
+        ("the helper's branch is its command's", And(_implies(G("save"), V("guest.cmd").eq(1)),
+                                                     _implies(G("restore", "restore.copy"), V("guest.cmd").eq(2)))),
+        ("an ENCRYPT's io page is the helper's output for it",
+         _implies(And(V("host.cmd").eq(1), inflight, Or(finished, G("ret", "done"))), V("mg.io").eq(P + 1))),
+        ("saving: the io page the host copies is this ENCRYPT's output",
+         _implies(H("save.len1", "save.page"), And(V("mg.io").eq(P + 1), V("host.cmd").eq(1)))),
+        ("saving: the header length was read once and checked",
+         _implies(H("save.page"), And(V("host.l1").le(1024), V("host.l2").eq(V("host.l1")), V("host.l3").eq(V("host.l1"))))),
+        ("with an honest helper nothing ever fails", V("x.failed").eq(0)),
+        ("no time passes before a command is published", _implies(Or(H("send.cmd"), before_go), V("host.t").eq(0))),
+        ("no time passes until the current command's done is in memory",
+         _implies(And(waiting, Not(And(finished, done.eq(S)))), V("host.t").eq(0))),
+    ]
+    return [Invariant(name, e) for name, e in facts]
