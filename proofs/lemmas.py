@@ -54,7 +54,7 @@ def _implies(a: Expr, b: Expr) -> Expr:
     return Or(Not(a), b)
 
 
-def _latest(model, part: str) -> Callable[[str], Expr]:
+def latest(model, part: str) -> Callable[[str], Expr]:
     """The newest value (``part`` "v") or ghost ("g") of a field, whoever holds it: the
     shared memory under sc; under tso the youngest store-buffer entry for the field (the
     helper's, then the host's), else memory. In reachable states at most one thread has
@@ -93,7 +93,7 @@ def handshake(model) -> list[Invariant]:
         return []
     slow = model.guest == "slow"
     H, G = at(model, "host"), at(model, "guest")
-    M, MG = _latest(model, "v"), _latest(model, "g")
+    M, MG = latest(model, "v"), latest(model, "g")
     S, I, P = V("host.seq"), V("host.id"), MG("go")
     last, done, go = V("guest.last"), M("done"), M("go")
     two_i = I + I
@@ -537,4 +537,4 @@ def lemmas(model) -> list[Invariant]:
 
 
 #: what a variant's ``lemmas(model)`` needs (docs/variants.md, "Your own lemmas")
-__all__ = ["Invariant", "V", "And", "Or", "Not", "In", "Ite", "lift", "at", "lemmas", "variant_lemmas", "handshake"]
+__all__ = ["Invariant", "V", "And", "Or", "Not", "In", "Ite", "lift", "at", "latest", "lemmas", "variant_lemmas", "handshake"]

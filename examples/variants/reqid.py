@@ -29,7 +29,7 @@ from typing import ClassVar
 
 from mhmailbox.model import values as val
 from mhmailbox.model.expr import And, Expr, Ite
-from mhmailbox.proofs.lemmas import In, Invariant, Not, Or, V, at
+from mhmailbox.proofs.lemmas import In, Invariant, Not, Or, V, at, latest, lift
 from mhmailbox.model.program import Read, Thread, Write
 from mhmailbox.model.properties import Property
 from mhmailbox.model.variants import Hardened, Rfc, flag, g
@@ -91,7 +91,7 @@ def _implies(a: Expr, b: Expr) -> Expr:
 
 def phase_lemmas(model) -> list[Invariant]:
     """What kind needs, beyond the mined facts, to prove the order, timeout and liveness properties
-    with a faithful host and an honest helper under sc: the phase of the command in flight.
+    with a faithful host and an honest helper under sc and tso: the phase of the command in flight.
 
     ``S`` is the host's ``seq`` (the id of its current request), ``I`` its command count ``id``; the
     host writes command ``I`` with the ghost ``2*I`` and the helper answers with ``2*I + 1``, so the
@@ -100,11 +100,12 @@ def phase_lemmas(model) -> list[Invariant]:
     finished it (``last == done == S``); between commands it has finished the last one. The same
     ideas as ``hardened``'s built-in lemmas, on the published host (no pending command to wait out).
     """
-    if model.memory != "sc" or model.host != "faithful" or model.guest != "honest":
+    if model.memory not in ("sc", "tso") or model.host != "faithful" or model.guest != "honest":
         return []
     H, G = at(model, "host"), at(model, "guest")
-    S, I, P = V("host.seq"), V("host.id"), V("mg.go")
-    last, done, go = V("guest.last"), V("m.done"), V("m.go")
+    M, MG = latest(model, "v"), latest(model, "g")  # the newest value of a field (under tso: buffered or not)
+    S, I, P = V("host.seq"), V("host.id"), MG("go")
+    last, done, go = V("guest.last"), M("done"), M("go")
     before_go = H("send.gpa", "send.ret", "send.wmb", "send.go")  # seq bumped, go not yet written
     waiting = H("send.poll", "send.poll.last")
     seen = H("send.got")
@@ -112,12 +113,12 @@ def phase_lemmas(model) -> list[Invariant]:
     between = H("begin", "idle", "save.len1", "save.page", "load.len", "load.page")
     in_call = Or(H("send.cmd"), before_go, waiting, seen)
     working = G("accept", "cmd", "gpa", "dispatch", "save", "restore", "restore.copy", "ret", "done")
-    not_taken = And(G("wait"), last.eq(S - 1), done.eq(S - 1), V("mg.done").lt(P))
+    not_taken = And(G("wait"), last.eq(S - 1), done.eq(S - 1), MG("done").lt(P))
     taking = And(working, V("guest.go").eq(S), V("guest.gog").eq(P), last.eq(S - 1), done.eq(S - 1),
-                 V("mg.done").lt(P))
-    finished = And(G("wait"), last.eq(S), done.eq(S), V("mg.done").eq(P + 1))
+                 MG("done").lt(P))
+    finished = And(G("wait"), last.eq(S), done.eq(S), MG("done").eq(P + 1))
     quiet = And(G("wait"), last.eq(S), done.eq(S), go.eq(S),
-                Or(V("mg.done").eq(P + 1), And(S.eq(0), P.eq(0), V("mg.done").eq(0))))
+                Or(MG("done").eq(P + 1), And(S.eq(0), P.eq(0), MG("done").eq(0))))
     resting = {t: sorted({a.name.split(":", 1)[1].split("@", 1)[0] for a in model.system.actions
                           if a.name.startswith(f"{t}:") and not a.local} | {"begin" if t == "host" else "start"})
                for t in ("host", "guest")}
@@ -138,21 +139,21 @@ def phase_lemmas(model) -> list[Invariant]:
         ("between commands: the helper has finished the last one", _implies(Or(between, H("send.cmd")), quiet)),
         ("publishing: the helper is idle on the previous command",
          _implies(before_go, And(G("wait"), last.eq(S - 1), done.eq(S - 1), go.eq(S - 1),
-                                 Or(V("mg.done").eq(P + 1), And(S.eq(1), P.eq(0), V("mg.done").eq(0)))))),
+                                 Or(MG("done").eq(P + 1), And(S.eq(1), P.eq(0), MG("done").eq(0)))))),
         ("publishing: the parameters written so far are this command's", And(
             _implies(H("send.gpa", "send.ret", "send.wmb", "send.go"),
-                     And(V("mg.cmd").eq(I + I), V("m.cmd").eq(V("host.cmd")))),
-            _implies(H("send.ret", "send.wmb", "send.go"), And(V("mg.gpa").eq(I + I), V("m.gpa").eq(V("host.cgpa")))),
-            _implies(H("send.wmb", "send.go"), And(V("m.ret").eq(-1), V("mg.ret").eq(I + I))))),
+                     And(MG("cmd").eq(I + I), M("cmd").eq(V("host.cmd")))),
+            _implies(H("send.ret", "send.wmb", "send.go"), And(MG("gpa").eq(I + I), M("gpa").eq(V("host.cgpa")))),
+            _implies(H("send.wmb", "send.go"), And(M("ret").eq(-1), MG("ret").eq(I + I))))),
         ("in flight: not taken, being served, or finished",
-         _implies(inflight, And(V("mg.cmd").eq(P), V("mg.gpa").eq(P), go.eq(S), S.ge(1),
+         _implies(inflight, And(MG("cmd").eq(P), MG("gpa").eq(P), go.eq(S), S.ge(1),
                                 Or(not_taken, taking, finished)))),
         ("the parameters in memory are the host's",
-         _implies(inflight, And(V("m.cmd").eq(V("host.cmd")), V("m.gpa").eq(V("host.cgpa"))))),
+         _implies(inflight, And(M("cmd").eq(V("host.cmd")), M("gpa").eq(V("host.cgpa"))))),
         ("no completion is seen before the command is published",
          _implies(Or(H("send.cmd"), before_go), V("x.seen").eq(0))),
         ("a completion seen while waiting is this command's, and stays",
-         _implies(And(V("x.seen").eq(1), waiting), And(finished, done.eq(S)))),
+         _implies(And(V("x.seen").eq(1), waiting), And(finished, V("m.done").eq(S)))),
         ("done == seq seen: the helper has finished this command", _implies(seen, And(finished, V("host.dg").eq(P + 1)))),
         ("a helper at work read this command's cmd_type",
          _implies(And(G("gpa", "dispatch", "save", "restore", "restore.copy", "ret", "done"), inflight),
@@ -161,8 +162,8 @@ def phase_lemmas(model) -> list[Invariant]:
          _implies(And(G("dispatch", "save", "restore", "restore.copy", "ret", "done"), inflight),
                   V("guest.gpa").eq(V("host.cgpa")))),
         ("a helper past ret wrote this command's ret",
-         _implies(And(G("done"), inflight), And(V("mg.ret").eq(P + 1), V("m.ret").eq(V("guest.ret"))))),
-        ("finished: ret is this command's", _implies(And(finished, inflight), V("mg.ret").eq(P + 1))),
+         _implies(And(G("done"), inflight), And(MG("ret").eq(P + 1), M("ret").eq(V("guest.ret"))))),
+        ("finished: ret is this command's", _implies(And(finished, inflight), MG("ret").eq(P + 1))),
         ("the host only asks for pages in RAM", And(In(V("host.gpa"), [0, 1]), In(V("host.cgpa"), [0, 1]))),
         ("done never runs ahead of the host's seq", done.le(S)),
         ("a call returns to one of its call sites", _implies(in_call, In(V("host.ret_to"), [H.index(b) for b, _ in calls]))),
@@ -172,18 +173,93 @@ def phase_lemmas(model) -> list[Invariant]:
                                                                  inflight), V("guest.ret").eq(0))),
         ("an honest result is OK: the helper's status",
          _implies(And(G("ret", "done"), inflight), And(V("guest.ret").eq(0), V("guest.did").eq(1)))),
-        ("an honest result is OK: ret in memory", _implies(And(Or(finished, G("done")), inflight), V("m.ret").eq(0))),
+        ("an honest result is OK: ret in memory", _implies(And(Or(finished, G("done")), inflight), M("ret").eq(0))),
         ("the helper's branch is its command's", And(_implies(G("save"), V("guest.cmd").eq(1)),
                                                      _implies(G("restore", "restore.copy"), V("guest.cmd").eq(2)))),
         ("an ENCRYPT's io page is the helper's output for it",
-         _implies(And(V("host.cmd").eq(1), inflight, Or(finished, G("ret", "done"))), V("mg.io").eq(P + 1))),
+         _implies(And(V("host.cmd").eq(1), inflight, Or(finished, G("ret", "done"))), MG("io").eq(P + 1))),
         ("saving: the io page the host copies is this ENCRYPT's output",
-         _implies(H("save.len1", "save.page"), And(V("mg.io").eq(P + 1), V("host.cmd").eq(1)))),
+         _implies(H("save.len1", "save.page"), And(MG("io").eq(P + 1), V("host.cmd").eq(1)))),
         ("saving: the header length was read once and checked",
          _implies(H("save.page"), And(V("host.l1").le(1024), V("host.l2").eq(V("host.l1")), V("host.l3").eq(V("host.l1"))))),
         ("with an honest helper nothing ever fails", V("x.failed").eq(0)),
         ("no time passes before a command is published", _implies(Or(H("send.cmd"), before_go), V("host.t").eq(0))),
         ("no time passes until the current command's done is in memory",
-         _implies(And(waiting, Not(And(finished, done.eq(S)))), V("host.t").eq(0))),
+         _implies(And(waiting, Not(And(finished, V("m.done").eq(S)))), V("host.t").eq(0))),
     ]
+    if model.memory == "tso":
+        facts += _store_buffers(model, H, G, S, P, I, waiting, seen, not_taken, finished, between, before_go)
     return [Invariant(name, e) for name, e in facts]
+
+
+def _store_buffers(model, H, G, S, P, I, waiting, seen, not_taken, finished, between, before_go) -> list:
+    """tso: where the stores of the handshake still are (FIFO store buffers, no barrier needed)."""
+    mm = model.memory_model
+    cap = mm.capacity
+    writes = {"host": ("cmd", "gpa", "ret", "go", "hdr_len", "io"), "guest": ("io", "ret", "done")}
+
+    def n(t: str) -> Expr:
+        return V(f"{t}.sb.n")
+
+    def has(t: str, f: str) -> Expr:
+        return Or(*[And(n(t).gt(i), V(f"{t}.sb{i}.f").eq(mm.fid(f))) for i in range(cap)])
+
+    def newest(order: tuple) -> Expr:
+        """The host's buffer ends with (a suffix of) these stores of its current command, as written."""
+        value = {"cmd": V("host.cmd"), "gpa": V("host.cgpa"), "ret": lift(-1), "go": S}
+        cases = [n("host").eq(0)]
+        for k in range(1, min(cap, len(order)) + 1):
+            cases.append(And(n("host").eq(k), *[And(V(f"host.sb{i}.f").eq(mm.fid(f)), V(f"host.sb{i}.g").eq(I + I),
+                                                    V(f"host.sb{i}.v").eq(value[f]))
+                                                for i, f in enumerate(order[-k:])]))
+        if len(order) < cap:  # an older entry may be a load's request, written before the command
+            cases.append(And(n("host").eq(len(order) + 1), In(V("host.sb0.f"), [mm.fid("hdr_len"), mm.fid("io")]),
+                             *[And(V(f"host.sb{i + 1}.f").eq(mm.fid(f)), V(f"host.sb{i + 1}.g").eq(I + I),
+                                   V(f"host.sb{i + 1}.v").eq(value[f])) for i, f in enumerate(order)]))
+        return Or(*cases)
+
+    inflight = Or(waiting, seen)
+    host_empty, guest_empty = n("host").eq(0), n("guest").eq(0)
+    out = []
+    for t in ("host", "guest"):
+        out.append((f"the {t}'s store buffer holds 0..{cap} entries", And(n(t).ge(0), n(t).le(cap))))
+        for i in range(cap):
+            out.append((f"the {t}'s buffer slot {i} is empty beyond the count",
+                        _implies(n(t).le(i), And(*[V(f"{t}.sb{i}.{x}").eq(0) for x in ("f", "v", "g")]))))
+            out.append((f"the {t}'s buffer slot {i} holds a field it writes",
+                        _implies(n(t).gt(i), In(V(f"{t}.sb{i}.f"), [mm.fid(f) for f in writes[t]]))))
+    lreq = Or(*[And(n("host").eq(len(sh)), *[V(f"host.sb{i}.f").eq(mm.fid(f)) for i, f in enumerate(sh)])
+                for sh in ((), ("hdr_len",), ("io",), ("hdr_len", "io"))])
+    out += [
+        ("a load's request is the host's only store before a command", _implies(Or(between, H("send.cmd")), lreq)),
+        ("writing a load's page: only its length may still be buffered",
+         _implies(H("load.page"), Or(host_empty, And(n("host").eq(1), V("host.sb0.f").eq(mm.fid("hdr_len")))))),
+        ("before a load, nothing is buffered", _implies(H("begin", "idle", "save.len1", "save.page", "load.len"), host_empty)),
+        ("publishing: cmd_type is the newest store", _implies(H("send.gpa"), newest(("cmd",)))),
+        ("publishing: then gpa", _implies(H("send.ret"), newest(("cmd", "gpa")))),
+        ("publishing: then ret = -1", _implies(H("send.wmb", "send.go"), newest(("cmd", "gpa", "ret")))),
+        ("published: go is the newest store", _implies(inflight, newest(("cmd", "gpa", "ret", "go")))),
+        ("the helper has seen go only once it was in memory (and all before it: FIFO)",
+         _implies(And(inflight, Not(not_taken)), And(V("m.go").eq(S), host_empty))),
+        ("go still buffered: the helper has not taken the command", _implies(And(inflight, has("host", "go")), not_taken)),
+        ("go still buffered: memory holds the previous go",
+         _implies(And(inflight, has("host", "go")), And(V("m.go").eq(S - 1), V("mg.go").le(P - 2)))),
+        ("a helper yet to take the command has nothing buffered", _implies(And(inflight, not_taken), guest_empty)),
+        ("the helper's buffered stores are this command's",
+         _implies(inflight, And(*[_implies(n("guest").gt(i), V(f"guest.sb{i}.g").eq(P + 1)) for i in range(cap)]))),
+        ("done in memory: everything the helper wrote before it is too",
+         _implies(And(inflight, finished, V("m.done").eq(S)), guest_empty)),
+        ("done == seq seen: the helper's stores are all in memory", _implies(seen, guest_empty)),
+        ("before publishing, no go is buffered and the helper's stores are in memory",
+         _implies(Or(between, H("send.cmd"), before_go), And(Not(has("host", "go")), guest_empty))),
+        ("the helper's stores leave in program order: done last", _implies(
+            G("wait"), Or(guest_empty, And(n("guest").eq(1), V("guest.sb0.f").eq(mm.fid("done"))),
+                          And(n("guest").eq(2), V("guest.sb0.f").eq(mm.fid("ret")), V("guest.sb1.f").eq(mm.fid("done")))))),
+        ("the helper's stores so far, in program order", And(
+            _implies(G("cmd", "gpa", "save", "restore"), guest_empty),
+            _implies(G("ret"), Or(guest_empty, And(n("guest").eq(1), V("guest.sb0.f").eq(mm.fid("io"))))),
+            _implies(G("done"), Or(guest_empty, And(n("guest").eq(1), V("guest.sb0.f").eq(mm.fid("ret"))),
+                                   And(n("guest").eq(2), V("guest.sb0.f").eq(mm.fid("io")),
+                                       V("guest.sb1.f").eq(mm.fid("ret"))))))),
+    ]
+    return out
