@@ -82,11 +82,44 @@ class RequestId(Rfc):
     # ---- proofs -----------------------------------------------------------------
     def lemmas(self, model) -> list[Invariant]:
         """The handshake's phases (docs/variants.md, "Your own lemmas"): see :func:`phase_lemmas`."""
-        return phase_lemmas(model)
+        return phase_lemmas(model)  # (and slow_lemmas for a slow helper under sc)
 
 
 def _implies(a: Expr, b: Expr) -> Expr:
     return Or(Not(a), b)
+
+
+def _host_facts(model, H, G, S, in_call) -> list:
+    """What holds whatever the helper does: where the threads rest, the host's clock, call sites
+    and commands, and its checked copy of the response header's length."""
+    resting = {t: sorted({a.name.split(":", 1)[1].split("@", 1)[0] for a in model.system.actions
+                          if a.name.startswith(f"{t}:") and not a.local} | {"begin" if t == "host" else "start"})
+               for t in ("host", "guest")}
+    calls = (("save.inited", 0), ("load.inited", 0), ("save.encd", 1), ("load.decd", 2), ("cleanup.done", 3))
+    return [
+        ("the host rests only at its memory accesses", H(*resting["host"])),
+        ("the helper rests only at its memory accesses", G(*resting["guest"])),
+        ("deadline and quantum are positive", And(V("k.D").ge(1), V("k.Q").ge(1))),
+        ("past the deadline only after the clock said so", _implies(H("send.poll.last"), V("host.t").ge(V("k.D")))),
+        ("in a command the ghost clock is the host's, and its burst ends by D + Q",
+         _implies(in_call, And(V("x.el").eq(V("host.t")), V("host.t").le(V("host.nc")),
+                               V("host.nc").le(V("k.D") + V("k.Q"))))),
+        ("the host only asks for pages in RAM", And(In(V("host.gpa"), [0, 1]), In(V("host.cgpa"), [0, 1]))),
+        ("a call returns to one of its call sites", _implies(in_call, In(V("host.ret_to"), [H.index(b) for b, _ in calls]))),
+        *[(f"a command called from {back} is command {code}",
+           _implies(And(V("host.ret_to").eq(H.index(back)), in_call), V("host.cmd").eq(code))) for back, code in calls],
+        ("saving: the header length was read once and checked",
+         _implies(H("save.page"), And(V("host.l1").le(1024), V("host.l2").eq(V("host.l1")), V("host.l3").eq(V("host.l1"))))),
+    ]
+
+
+def _publishing(H, M, MG, I, ret: bool = True) -> tuple[str, Expr]:
+    """Publishing a command: what the host has written so far is its current command's (``ret``:
+    also ret = -1, which a slow helper answering an older request may overwrite)."""
+    return ("publishing: the parameters written so far are this command's", And(
+        _implies(H("send.gpa", "send.ret", "send.wmb", "send.go"), And(MG("cmd").eq(I + I), M("cmd").eq(V("host.cmd")))),
+        _implies(H("send.ret", "send.wmb", "send.go"), And(MG("gpa").eq(I + I), M("gpa").eq(V("host.cgpa")))),
+        *([_implies(H("send.wmb", "send.go"), And(M("ret").eq(-1), MG("ret").eq(I + I)))] if ret else [])))
 
 
 def phase_lemmas(model) -> list[Invariant]:
@@ -100,6 +133,8 @@ def phase_lemmas(model) -> list[Invariant]:
     finished it (``last == done == S``); between commands it has finished the last one. The same
     ideas as ``hardened``'s built-in lemmas, on the published host (no pending command to wait out).
     """
+    if model.memory == "sc" and model.host == "faithful" and model.guest == "slow":
+        return slow_lemmas(model)
     if model.memory not in ("sc", "tso") or model.host != "faithful" or model.guest != "honest":
         return []
     H, G = at(model, "host"), at(model, "guest")
@@ -119,18 +154,7 @@ def phase_lemmas(model) -> list[Invariant]:
     finished = And(G("wait"), last.eq(S), done.eq(S), MG("done").eq(P + 1))
     quiet = And(G("wait"), last.eq(S), done.eq(S), go.eq(S),
                 Or(MG("done").eq(P + 1), And(S.eq(0), P.eq(0), MG("done").eq(0))))
-    resting = {t: sorted({a.name.split(":", 1)[1].split("@", 1)[0] for a in model.system.actions
-                          if a.name.startswith(f"{t}:") and not a.local} | {"begin" if t == "host" else "start"})
-               for t in ("host", "guest")}
-    calls = (("save.inited", 0), ("load.inited", 0), ("save.encd", 1), ("load.decd", 2), ("cleanup.done", 3))
-    facts = [
-        ("the host rests only at its memory accesses", H(*resting["host"])),
-        ("the helper rests only at its memory accesses", G(*resting["guest"])),
-        ("deadline and quantum are positive", And(V("k.D").ge(1), V("k.Q").ge(1))),
-        ("past the deadline only after the clock said so", _implies(H("send.poll.last"), V("host.t").ge(V("k.D")))),
-        ("in a command the ghost clock is the host's, and its burst ends by D + Q",
-         _implies(in_call, And(V("x.el").eq(V("host.t")), V("host.t").le(V("host.nc")),
-                               V("host.nc").le(V("k.D") + V("k.Q"))))),
+    facts = _host_facts(model, H, G, S, Or(H("send.cmd"), before_go, inflight)) + [
         ("seq counts the commands published; a command being published is one of them",
          And(S.ge(0), _implies(Or(before_go, inflight), S.ge(1)))),
         ("id and seq advance together (id first, when the command starts)",
@@ -140,11 +164,7 @@ def phase_lemmas(model) -> list[Invariant]:
         ("publishing: the helper is idle on the previous command",
          _implies(before_go, And(G("wait"), last.eq(S - 1), done.eq(S - 1), go.eq(S - 1),
                                  Or(MG("done").eq(P + 1), And(S.eq(1), P.eq(0), MG("done").eq(0)))))),
-        ("publishing: the parameters written so far are this command's", And(
-            _implies(H("send.gpa", "send.ret", "send.wmb", "send.go"),
-                     And(MG("cmd").eq(I + I), M("cmd").eq(V("host.cmd")))),
-            _implies(H("send.ret", "send.wmb", "send.go"), And(MG("gpa").eq(I + I), M("gpa").eq(V("host.cgpa")))),
-            _implies(H("send.wmb", "send.go"), And(M("ret").eq(-1), MG("ret").eq(I + I))))),
+        _publishing(H, M, MG, I),
         ("in flight: not taken, being served, or finished",
          _implies(inflight, And(MG("cmd").eq(P), MG("gpa").eq(P), go.eq(S), S.ge(1),
                                 Or(not_taken, taking, finished)))),
@@ -164,11 +184,7 @@ def phase_lemmas(model) -> list[Invariant]:
         ("a helper past ret wrote this command's ret",
          _implies(And(G("done"), inflight), And(MG("ret").eq(P + 1), M("ret").eq(V("guest.ret"))))),
         ("finished: ret is this command's", _implies(And(finished, inflight), MG("ret").eq(P + 1))),
-        ("the host only asks for pages in RAM", And(In(V("host.gpa"), [0, 1]), In(V("host.cgpa"), [0, 1]))),
         ("done never runs ahead of the host's seq", done.le(S)),
-        ("a call returns to one of its call sites", _implies(in_call, In(V("host.ret_to"), [H.index(b) for b, _ in calls]))),
-        *[(f"a command called from {back} is command {code}",
-           _implies(And(V("host.ret_to").eq(H.index(back)), in_call), V("host.cmd").eq(code))) for back, code in calls],
         ("a helper past dispatch knows the command", _implies(And(G("save", "restore", "restore.copy", "ret", "done"),
                                                                  inflight), V("guest.ret").eq(0))),
         ("an honest result is OK: the helper's status",
@@ -180,8 +196,6 @@ def phase_lemmas(model) -> list[Invariant]:
          _implies(And(V("host.cmd").eq(1), inflight, Or(finished, G("ret", "done"))), MG("io").eq(P + 1))),
         ("saving: the io page the host copies is this ENCRYPT's output",
          _implies(H("save.len1", "save.page"), And(MG("io").eq(P + 1), V("host.cmd").eq(1)))),
-        ("saving: the header length was read once and checked",
-         _implies(H("save.page"), And(V("host.l1").le(1024), V("host.l2").eq(V("host.l1")), V("host.l3").eq(V("host.l1"))))),
         ("with an honest helper nothing ever fails", V("x.failed").eq(0)),
         ("no time passes before a command is published", _implies(Or(H("send.cmd"), before_go), V("host.t").eq(0))),
         ("no time passes until the current command's done is in memory",
@@ -263,3 +277,53 @@ def _store_buffers(model, H, G, S, P, I, waiting, seen, not_taken, finished, bet
                                        V("guest.sb1.f").eq(mm.fid("ret"))))))),
     ]
     return out
+
+
+def slow_lemmas(model) -> list[Invariant]:
+    """A slow helper under sc: the host may time out and publish newer requests while the helper
+    still serves an older one, so there are no phases, only order: the helper serves ids in
+    increasing order, none newer than the last go, and ``done`` is the last id it finished; once
+    it has finished the host's current id, the ``ret`` and ``done`` in memory are that request's."""
+    H, G = at(model, "host"), at(model, "guest")
+    S, I = V("host.seq"), V("host.id")
+    last, done, go = V("guest.last"), V("m.done"), V("m.go")
+    before_go = H("send.gpa", "send.ret", "send.wmb", "send.go")
+    waiting = H("send.poll", "send.poll.last")
+    working = G("accept", "cmd", "gpa", "dispatch", "save", "restore", "restore.copy", "ret", "done")
+    facts = _host_facts(model, H, G, S, Or(H("send.cmd"), before_go, waiting, H("send.got"))) + [
+        ("id and seq advance together (id first, when the command starts)",
+         Or(And(H("send.cmd"), I.eq(S + 1)), And(Not(H("send.cmd")), I.eq(S)))),
+        ("go in memory is the last seq published",
+         And(S.ge(0), Or(And(before_go, go.eq(S - 1), S.ge(1)), And(Not(before_go), go.eq(S))),
+             _implies(Or(waiting, H("send.got")), S.ge(1)))),
+        ("go in memory is the one its ghost says", V("mg.go").eq(go + go)),
+        ("done in memory is the last id the helper finished", done.eq(last)),
+        ("done's ghost is the helper's answer to it", Or(V("mg.done").eq(done + done + 1), And(done.eq(0), V("mg.done").eq(0)))),
+        ("the helper has served no id newer than the last go", And(last.ge(0), last.le(go))),
+        ("the helper serves an id newer than the last it finished, not newer than the last go",
+         _implies(working, And(V("guest.go").gt(last), V("guest.go").le(go), V("guest.gog").eq(V("guest.go") + V("guest.go"))))),
+        ("about to write done: the ret in memory is the helper's, unless the host published since",
+         _implies(And(G("done"), V("guest.go").eq(S)), V("mg.ret").eq(V("guest.gog") + 1))),
+        ("the host's current request finished: ret and done in memory are its answer",
+         _implies(And(last.eq(S), S.ge(1)), And(V("mg.ret").eq(S + S + 1), V("mg.done").eq(S + S + 1)))),
+        ("done == seq seen: the answer read is this request's",
+         _implies(H("send.got"), And(V("host.dg").eq(I + I + 1), last.eq(S), S.ge(1)))),
+        ("no completion is seen before the command is published", _implies(Or(H("send.cmd"), before_go), V("x.seen").eq(0))),
+        _publishing(H, lambda f: V(f"m.{f}"), lambda f: V(f"mg.{f}"), I, ret=False),
+        ("waiting: the parameters in memory are the host's",
+         _implies(Or(waiting, H("send.got")), And(V("m.cmd").eq(V("host.cmd")), V("m.gpa").eq(V("host.cgpa"))))),
+        ("serving the request the host waits for: the command it read is the host's",
+         _implies(And(G("gpa", "dispatch", "save", "restore", "restore.copy", "ret", "done"), V("guest.go").eq(S),
+                      Or(waiting, H("send.got"))), V("guest.cmd").eq(V("host.cmd")))),
+        ("an ENCRYPT served for the request the host waits for wrote its io page",
+         _implies(And(G("ret", "done"), V("guest.cmd").eq(1), V("guest.go").eq(S), Or(waiting, H("send.got"))),
+                  V("mg.io").eq(V("guest.gog") + 1))),
+        ("the request the host waits for finished as an ENCRYPT: the io page is its output",
+         _implies(And(last.eq(S), V("host.cmd").eq(1), Or(waiting, H("send.got"))), V("mg.io").eq(S + S + 1))),
+        ("saving: the ENCRYPT finished, and its io page is in memory",
+         _implies(H("save.len1", "save.page"), And(last.eq(S), S.ge(1), V("host.cmd").eq(1), V("mg.io").eq(I + I + 1)))),
+        ("the helper's branch is its command's", And(_implies(G("save"), V("guest.cmd").eq(1)),
+                                                     _implies(G("restore", "restore.copy"), V("guest.cmd").eq(2)))),
+        ("a completion seen while waiting stays in memory", _implies(And(V("x.seen").eq(1), waiting), done.eq(S))),
+    ]
+    return [Invariant(name, e) for name, e in facts]
