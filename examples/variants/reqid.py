@@ -324,6 +324,19 @@ def slow_lemmas(model) -> list[Invariant]:
          _implies(H("save.len1", "save.page"), And(last.eq(S), S.ge(1), V("host.cmd").eq(1), V("mg.io").eq(I + I + 1)))),
         ("the helper's branch is its command's", And(_implies(G("save"), V("guest.cmd").eq(1)),
                                                      _implies(G("restore", "restore.copy"), V("guest.cmd").eq(2)))),
+        ("serving the request the host waits for: the page it read is the host's, and its status OK", And(
+            _implies(And(G("dispatch", "save", "restore", "restore.copy", "ret", "done"), V("guest.go").eq(S),
+                         Or(waiting, H("send.got"))), V("guest.gpa").eq(V("host.cgpa"))),
+            _implies(And(G("save", "restore", "restore.copy", "ret", "done"), V("guest.go").eq(S),
+                         Or(waiting, H("send.got"))), V("guest.ret").eq(0)),
+            _implies(And(G("ret", "done"), V("guest.go").eq(S), Or(waiting, H("send.got"))), V("guest.did").eq(1)),
+            _implies(And(G("done"), V("guest.go").eq(S), Or(waiting, H("send.got"))), V("m.ret").eq(0)))),
+        ("the request the host waits for finished: its ret is OK",
+         _implies(And(last.eq(S), S.ge(1), Or(waiting, H("send.got"))), V("m.ret").eq(0))),
+        ("prompt at some command", _implies(V("x.prompt").eq(1), V("x.prompt_at").le(I))),
+        ("no time passes before a command is published", _implies(Or(H("send.cmd"), before_go), V("host.t").eq(0))),
+        ("once prompt, time passes in a later command only when the helper has finished it",
+         _implies(And(V("x.prompt").eq(1), I.gt(V("x.prompt_at")), waiting, V("host.t").gt(0)), last.eq(S))),
         ("a completion seen while waiting stays in memory", _implies(And(V("x.seen").eq(1), waiting), done.eq(S))),
     ]
     return [Invariant(name, e) for name, e in facts]
