@@ -133,7 +133,7 @@ def phase_lemmas(model) -> list[Invariant]:
     finished it (``last == done == S``); between commands it has finished the last one. The same
     ideas as ``hardened``'s built-in lemmas, on the published host (no pending command to wait out).
     """
-    if model.memory == "sc" and model.host == "faithful" and model.guest == "slow":
+    if model.memory in ("sc", "tso") and model.host == "faithful" and model.guest == "slow":
         return slow_lemmas(model)
     if model.memory not in ("sc", "tso") or model.host != "faithful" or model.guest != "honest":
         return []
@@ -206,18 +206,14 @@ def phase_lemmas(model) -> list[Invariant]:
     return [Invariant(name, e) for name, e in facts]
 
 
-def _store_buffers(model, H, G, S, P, I, waiting, seen, not_taken, finished, between, before_go) -> list:
-    """tso: where the stores of the handshake still are (FIFO store buffers, no barrier needed)."""
+def _host_buffers(model, H, S, I, waiting, seen, between, before_go, timeouts: bool = False) -> list:
+    """tso: the store buffers' shape, and (unless a command may time out, leaving its stores
+    buffered into the next) the host's stores in its buffer at each step of a command."""
     mm = model.memory_model
     cap = mm.capacity
     writes = {"host": ("cmd", "gpa", "ret", "go", "hdr_len", "io"), "guest": ("io", "ret", "done")}
 
-    def n(t: str) -> Expr:
-        return V(f"{t}.sb.n")
-
-    def has(t: str, f: str) -> Expr:
-        return Or(*[And(n(t).gt(i), V(f"{t}.sb{i}.f").eq(mm.fid(f))) for i in range(cap)])
-
+    n = _n
     def newest(order: tuple) -> Expr:
         """The host's buffer ends with (a suffix of) these stores of its current command, as written."""
         value = {"cmd": V("host.cmd"), "gpa": V("host.cgpa"), "ret": lift(-1), "go": S}
@@ -233,7 +229,7 @@ def _store_buffers(model, H, G, S, P, I, waiting, seen, not_taken, finished, bet
         return Or(*cases)
 
     inflight = Or(waiting, seen)
-    host_empty, guest_empty = n("host").eq(0), n("guest").eq(0)
+    host_empty = n("host").eq(0)
     out = []
     for t in ("host", "guest"):
         out.append((f"the {t}'s store buffer holds 0..{cap} entries", And(n(t).ge(0), n(t).le(cap))))
@@ -242,6 +238,8 @@ def _store_buffers(model, H, G, S, P, I, waiting, seen, not_taken, finished, bet
                         _implies(n(t).le(i), And(*[V(f"{t}.sb{i}.{x}").eq(0) for x in ("f", "v", "g")]))))
             out.append((f"the {t}'s buffer slot {i} holds a field it writes",
                         _implies(n(t).gt(i), In(V(f"{t}.sb{i}.f"), [mm.fid(f) for f in writes[t]]))))
+    if timeouts:
+        return out
     lreq = Or(*[And(n("host").eq(len(sh)), *[V(f"host.sb{i}.f").eq(mm.fid(f)) for i, f in enumerate(sh)])
                 for sh in ((), ("hdr_len",), ("io",), ("hdr_len", "io"))])
     out += [
@@ -253,6 +251,33 @@ def _store_buffers(model, H, G, S, P, I, waiting, seen, not_taken, finished, bet
         ("publishing: then gpa", _implies(H("send.ret"), newest(("cmd", "gpa")))),
         ("publishing: then ret = -1", _implies(H("send.wmb", "send.go"), newest(("cmd", "gpa", "ret")))),
         ("published: go is the newest store", _implies(inflight, newest(("cmd", "gpa", "ret", "go")))),
+    ]
+    return out
+
+
+def _n(t: str) -> Expr:
+    return V(f"{t}.sb.n")
+
+
+def _has(model, t: str, f: str) -> Expr:
+    """Thread ``t``'s store buffer holds a store to field ``f``."""
+    mm = model.memory_model
+    return Or(*[And(_n(t).gt(i), V(f"{t}.sb{i}.f").eq(mm.fid(f))) for i in range(mm.capacity)])
+
+
+def _store_buffers(model, H, G, S, P, I, waiting, seen, not_taken, finished, between, before_go) -> list:
+    """tso, honest helper: where the stores of the command in flight are, in each phase (FIFO buffers)."""
+    mm = model.memory_model
+    cap = mm.capacity
+    n = _n
+    inflight = Or(waiting, seen)
+    host_empty, guest_empty = n("host").eq(0), n("guest").eq(0)
+
+    def has(t: str, f: str) -> Expr:
+        return _has(model, t, f)
+
+    out = _host_buffers(model, H, S, I, waiting, seen, between, before_go)
+    out += [
         ("the helper has seen go only once it was in memory (and all before it: FIFO)",
          _implies(And(inflight, Not(not_taken)), And(V("m.go").eq(S), host_empty))),
         ("go still buffered: the helper has not taken the command", _implies(And(inflight, has("host", "go")), not_taken)),
@@ -280,13 +305,14 @@ def _store_buffers(model, H, G, S, P, I, waiting, seen, not_taken, finished, bet
 
 
 def slow_lemmas(model) -> list[Invariant]:
-    """A slow helper under sc: the host may time out and publish newer requests while the helper
+    """A slow helper under sc and tso: the host may time out and publish newer requests while the helper
     still serves an older one, so there are no phases, only order: the helper serves ids in
     increasing order, none newer than the last go, and ``done`` is the last id it finished; once
     it has finished the host's current id, the ``ret`` and ``done`` in memory are that request's."""
     H, G = at(model, "host"), at(model, "guest")
     S, I = V("host.seq"), V("host.id")
-    last, done, go = V("guest.last"), V("m.done"), V("m.go")
+    M, MG = latest(model, "v"), latest(model, "g")
+    last, done, go = V("guest.last"), M("done"), M("go")
     before_go = H("send.gpa", "send.ret", "send.wmb", "send.go")
     waiting = H("send.poll", "send.poll.last")
     working = G("accept", "cmd", "gpa", "dispatch", "save", "restore", "restore.copy", "ret", "done")
@@ -296,32 +322,35 @@ def slow_lemmas(model) -> list[Invariant]:
         ("go in memory is the last seq published",
          And(S.ge(0), Or(And(before_go, go.eq(S - 1), S.ge(1)), And(Not(before_go), go.eq(S))),
              _implies(Or(waiting, H("send.got")), S.ge(1)))),
-        ("go in memory is the one its ghost says", V("mg.go").eq(go + go)),
+        ("go is the one its ghost says", And(MG("go").eq(go + go), V("mg.go").eq(V("m.go") + V("m.go")))),
         ("done in memory is the last id the helper finished", done.eq(last)),
-        ("done's ghost is the helper's answer to it", Or(V("mg.done").eq(done + done + 1), And(done.eq(0), V("mg.done").eq(0)))),
-        ("the helper has served no id newer than the last go", And(last.ge(0), last.le(go))),
+        ("done's ghost is the helper's answer to it", And(
+            Or(MG("done").eq(done + done + 1), And(done.eq(0), MG("done").eq(0))),
+            Or(V("mg.done").eq(V("m.done") + V("m.done") + 1), And(V("m.done").eq(0), V("mg.done").eq(0))))),
+        ("the helper has served no id newer than the last go it read", And(last.ge(0), last.le(V("m.go")), V("m.go").le(go),
+                                                                          V("m.done").le(done))),
         ("the helper serves an id newer than the last it finished, not newer than the last go",
-         _implies(working, And(V("guest.go").gt(last), V("guest.go").le(go), V("guest.gog").eq(V("guest.go") + V("guest.go"))))),
+         _implies(working, And(V("guest.go").gt(last), V("guest.go").le(V("m.go")), V("guest.gog").eq(V("guest.go") + V("guest.go"))))),
         ("about to write done: the ret in memory is the helper's, unless the host published since",
-         _implies(And(G("done"), V("guest.go").eq(S)), V("mg.ret").eq(V("guest.gog") + 1))),
+         _implies(And(G("done"), V("guest.go").eq(S)), MG("ret").eq(V("guest.gog") + 1))),
         ("the host's current request finished: ret and done in memory are its answer",
-         _implies(And(last.eq(S), S.ge(1)), And(V("mg.ret").eq(S + S + 1), V("mg.done").eq(S + S + 1)))),
+         _implies(And(last.eq(S), S.ge(1)), And(MG("ret").eq(S + S + 1), MG("done").eq(S + S + 1)))),
         ("done == seq seen: the answer read is this request's",
-         _implies(H("send.got"), And(V("host.dg").eq(I + I + 1), last.eq(S), S.ge(1)))),
+         _implies(H("send.got"), And(V("host.dg").eq(I + I + 1), last.eq(S), V("m.done").eq(S), S.ge(1)))),
         ("no completion is seen before the command is published", _implies(Or(H("send.cmd"), before_go), V("x.seen").eq(0))),
-        _publishing(H, lambda f: V(f"m.{f}"), lambda f: V(f"mg.{f}"), I, ret=False),
+        _publishing(H, M, MG, I, ret=False),
         ("waiting: the parameters in memory are the host's",
-         _implies(Or(waiting, H("send.got")), And(V("m.cmd").eq(V("host.cmd")), V("m.gpa").eq(V("host.cgpa"))))),
+         _implies(Or(waiting, H("send.got")), And(M("cmd").eq(V("host.cmd")), M("gpa").eq(V("host.cgpa"))))),
         ("serving the request the host waits for: the command it read is the host's",
          _implies(And(G("gpa", "dispatch", "save", "restore", "restore.copy", "ret", "done"), V("guest.go").eq(S),
                       Or(waiting, H("send.got"))), V("guest.cmd").eq(V("host.cmd")))),
         ("an ENCRYPT served for the request the host waits for wrote its io page",
          _implies(And(G("ret", "done"), V("guest.cmd").eq(1), V("guest.go").eq(S), Or(waiting, H("send.got"))),
-                  V("mg.io").eq(V("guest.gog") + 1))),
+                  MG("io").eq(V("guest.gog") + 1))),
         ("the request the host waits for finished as an ENCRYPT: the io page is its output",
-         _implies(And(last.eq(S), V("host.cmd").eq(1), Or(waiting, H("send.got"))), V("mg.io").eq(S + S + 1))),
+         _implies(And(last.eq(S), V("host.cmd").eq(1), Or(waiting, H("send.got"))), MG("io").eq(S + S + 1))),
         ("saving: the ENCRYPT finished, and its io page is in memory",
-         _implies(H("save.len1", "save.page"), And(last.eq(S), S.ge(1), V("host.cmd").eq(1), V("mg.io").eq(I + I + 1)))),
+         _implies(H("save.len1", "save.page"), And(last.eq(S), S.ge(1), V("host.cmd").eq(1), MG("io").eq(I + I + 1)))),
         ("the helper's branch is its command's", And(_implies(G("save"), V("guest.cmd").eq(1)),
                                                      _implies(G("restore", "restore.copy"), V("guest.cmd").eq(2)))),
         ("serving the request the host waits for: the page it read is the host's, and its status OK", And(
@@ -330,13 +359,73 @@ def slow_lemmas(model) -> list[Invariant]:
             _implies(And(G("save", "restore", "restore.copy", "ret", "done"), V("guest.go").eq(S),
                          Or(waiting, H("send.got"))), V("guest.ret").eq(0)),
             _implies(And(G("ret", "done"), V("guest.go").eq(S), Or(waiting, H("send.got"))), V("guest.did").eq(1)),
-            _implies(And(G("done"), V("guest.go").eq(S), Or(waiting, H("send.got"))), V("m.ret").eq(0)))),
+            _implies(And(G("done"), V("guest.go").eq(S), Or(waiting, H("send.got"))), M("ret").eq(0)))),
         ("the request the host waits for finished: its ret is OK",
-         _implies(And(last.eq(S), S.ge(1), Or(waiting, H("send.got"))), V("m.ret").eq(0))),
+         _implies(And(last.eq(S), S.ge(1), Or(waiting, H("send.got"))), M("ret").eq(0))),
         ("prompt at some command", _implies(V("x.prompt").eq(1), V("x.prompt_at").le(I))),
         ("no time passes before a command is published", _implies(Or(H("send.cmd"), before_go), V("host.t").eq(0))),
         ("once prompt, time passes in a later command only when the helper has finished it",
-         _implies(And(V("x.prompt").eq(1), I.gt(V("x.prompt_at")), waiting, V("host.t").gt(0)), last.eq(S))),
-        ("a completion seen while waiting stays in memory", _implies(And(V("x.seen").eq(1), waiting), done.eq(S))),
+         _implies(And(V("x.prompt").eq(1), I.gt(V("x.prompt_at")), waiting, V("host.t").gt(0)),
+                  And(last.eq(S), V("m.done").eq(S)))),
+        ("a completion seen while waiting stays in memory", _implies(And(V("x.seen").eq(1), waiting), V("m.done").eq(S))),
     ]
+    if model.memory == "tso":
+        facts += _slow_buffers(model, H, G, S, I, waiting, before_go)
     return [Invariant(name, e) for name, e in facts]
+
+
+def _slow_buffers(model, H, G, S, I, waiting, before_go) -> list:
+    """tso, slow helper: the host's go in memory means all its stores are; the helper's buffered
+    stores are of requests newer than the done in memory, in the order it served them."""
+    mm = model.memory_model
+    cap = mm.capacity
+    n = _n
+    seen = H("send.got")
+    inflight = Or(waiting, seen)
+    between = H("begin", "idle", "save.len1", "save.page", "load.len", "load.page")
+    out = _host_buffers(model, H, S, I, waiting, seen, between, before_go, timeouts=True)
+    slots = range(cap)
+
+    def is_go(i: int) -> Expr:
+        return And(n("host").gt(i), V(f"host.sb{i}.f").eq(mm.fid("go")))
+
+    out += [
+        ("waiting: go is the host's newest store, if still buffered",
+         _implies(inflight, Or(n("host").eq(0), *[And(n("host").eq(i + 1), is_go(i), V(f"host.sb{i}.v").eq(S))
+                                                  for i in slots]))),
+        ("a buffered go is newer than memory's, and carries its ghost",
+         And(*[_implies(is_go(i), And(V(f"host.sb{i}.v").gt(V("m.go")), V(f"host.sb{i}.g").eq(V(f"host.sb{i}.v") + V(f"host.sb{i}.v"))))
+               for i in slots])),
+        ("go in memory is the host's current one: its stores of commands are all in memory",
+         _implies(V("m.go").eq(S), Not(Or(*[_has(model, "host", f) for f in ("cmd", "gpa", "ret", "go")])))),
+        ("the host's stores carry its current ghost at most",
+         And(*[_implies(n("host").gt(i), V(f"host.sb{i}.g").le(I + I)) for i in slots])),
+        ("the host's buffered command stores are of published commands, ret's is -1",
+         And(*[_implies(And(n("host").gt(i), In(V(f"host.sb{i}.f"), [mm.fid(f) for f in ("cmd", "gpa", "ret", "go")])),
+                        V(f"host.sb{i}.g").le(S + S)) for i in slots],
+             *[_implies(And(n("host").gt(i), V(f"host.sb{i}.f").eq(mm.fid("ret"))), V(f"host.sb{i}.v").eq(-1)) for i in slots])),
+        ("the host's buffer in program order: a command store after a go is a later command's",
+         _implies(n("host").eq(2), And(V("host.sb1.g").ge(V("host.sb0.g")),
+                                       _implies(And(is_go(0), In(V("host.sb1.f"), [mm.fid(f) for f in ("cmd", "gpa", "ret", "go")])),
+                                                V("host.sb1.g").gt(V("host.sb0.g")))))),
+        ("buffered gos leave oldest first", _implies(And(is_go(0), is_go(1)), V("host.sb1.v").gt(V("host.sb0.v")))),
+        ("waiting, go in memory: the host's stores are all in memory (go was its last)",
+         _implies(And(inflight, V("m.go").eq(S)), n("host").eq(0))),
+        ("the helper's buffered stores are of requests newer than the done in memory",
+         And(*[_implies(n("guest").gt(i), V(f"guest.sb{i}.g").gt(V("mg.done"))) for i in slots])),
+        ("the helper's buffered stores are of requests it has served or serves",
+         And(*[_implies(And(n("guest").gt(i), G("start", "wait")), V(f"guest.sb{i}.g").le(V("guest.last") + V("guest.last") + 1))
+               for i in slots],
+             *[_implies(And(n("guest").gt(i), G("accept", "cmd", "gpa", "dispatch", "save", "restore", "restore.copy",
+                                                "ret", "done")),
+                        V(f"guest.sb{i}.g").le(V("guest.gog") + 1)) for i in slots])),
+        ("a buffered done carries its own ghost",
+         And(*[_implies(And(n("guest").gt(i), V(f"guest.sb{i}.f").eq(mm.fid("done"))),
+                        V(f"guest.sb{i}.g").eq(V(f"guest.sb{i}.v") + V(f"guest.sb{i}.v") + 1)) for i in slots])),
+        ("the helper's buffer in the order it served: a store after a done is of a newer request",
+         _implies(n("guest").eq(2), And(V("guest.sb1.g").ge(V("guest.sb0.g")),
+                                        _implies(V("guest.sb0.f").eq(mm.fid("done")), V("guest.sb1.g").gt(V("guest.sb0.g")))))),
+        ("done == seq seen: the helper's answer is in memory", _implies(seen, And(n("guest").eq(0), n("host").eq(0)))),
+        ("saving: the answer is in memory", _implies(H("save.len1", "save.page"), n("guest").eq(0))),
+    ]
+    return out
