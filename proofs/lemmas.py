@@ -268,6 +268,37 @@ def handshake(model) -> list[Invariant]:
     return [Invariant(f"lemma: {name}", e) for name, e in out]
 
 
+def fifo_phases(model, S: Expr, P: Expr, inflight: Expr, not_taken: Expr, taken: Expr, finished: Expr,
+                seen: Expr) -> list[tuple[str, Expr]]:
+    """Where the stores of the command in flight are, in each phase, with store buffers: the helper
+    takes a command only once its go (the host's last store) is in memory, and its done leaves
+    after everything it wrote before. ``S``: the command's go value, ``P``: its ghost; ``inflight``:
+    the host waits for it or has seen it done (``seen``); the helper has not taken it
+    (``not_taken``), has taken it (``taken``), has finished it (``finished``)."""
+    cap = model.memory_model.capacity
+    fid = model.memory_model.fid
+
+    def n(t: str) -> Expr:
+        return V(f"{t}.sb.n")
+
+    host_go = Or(*[And(n("host").gt(i), V(f"host.sb{i}.f").eq(fid("go"))) for i in range(cap)])
+    host_empty, guest_empty = n("host").eq(0), n("guest").eq(0)
+    return [
+        ("the helper has seen go only once it was in memory (and all before it: FIFO)",
+         _implies(And(inflight, taken), And(V("m.go").eq(S), host_empty))),
+        ("go still buffered: the helper has not taken the command",
+         _implies(And(inflight, host_go), not_taken)),
+        ("go still buffered: memory holds the previous go",
+         _implies(And(inflight, host_go), And(V("m.go").eq(S - 1), V("mg.go").le(P - 2)))),
+        ("a helper yet to take the command has nothing buffered", _implies(And(inflight, not_taken), guest_empty)),
+        ("the helper's buffered stores are this command's",
+         _implies(inflight, And(*[_implies(n("guest").gt(i), V(f"guest.sb{i}.g").eq(P + 1)) for i in range(cap)]))),
+        ("done in memory: everything the helper wrote before it is too",
+         _implies(And(inflight, finished, V("m.done").eq(S)), guest_empty)),
+        ("done == seq seen: the helper's stores are all in memory", _implies(seen, guest_empty)),
+    ]
+
+
 def _buffers(model, H, G, M, MG, S, P, inflight, not_taken, taking, finished, seen, between,
              pending) -> list[tuple[str, Expr]]:
     """Where the stores of the handshake still are: tso (FIFO store buffers) and relaxed (a store
@@ -417,18 +448,7 @@ def _buffers(model, H, G, M, MG, S, P, inflight, not_taken, taking, finished, se
             _implies(H("send.wmb", "send.go"), And(M("ret").eq(-1), MG("ret").eq(I + I))))),
     ]
     out += [
-        ("the helper has seen go only once it was in memory (and all before it: FIFO)",
-         _implies(And(inflight, Or(taking, finished)), And(V("m.go").eq(S), host_empty))),
-        ("go still buffered: the helper has not taken the command",
-         _implies(And(inflight, has("host", "go")), not_taken)),
-        ("go still buffered: memory holds the previous go",
-         _implies(And(inflight, has("host", "go")), And(V("m.go").eq(S - 1), V("mg.go").le(P - 2)))),
-        ("a helper yet to take the command has nothing buffered", _implies(And(inflight, not_taken), guest_empty)),
-        ("the helper's buffered stores are this command's",
-         _implies(inflight, And(*[_implies(n("guest").gt(i), V(f"guest.sb{i}.g").eq(P + 1)) for i in range(cap)]))),
-        ("done in memory: everything the helper wrote before it is too",
-         _implies(And(inflight, finished, V("m.done").eq(S)), guest_empty)),
-        ("done == seq seen: the helper's stores are all in memory", _implies(seen, guest_empty)),
+        *fifo_phases(model, S, P, inflight, not_taken, Or(taking, finished), finished, seen),
         ("before publishing, no go is buffered (the last one was seen by the helper)",
          _implies(And(Or(between, H("send.cmd", "send.gpa", "send.ret", "send.wmb", "send.go")), pending.eq(0)),
                   And(Not(has("host", "go")), guest_empty))),
@@ -537,4 +557,4 @@ def lemmas(model) -> list[Invariant]:
 
 
 #: what a variant's ``lemmas(model)`` needs (docs/variants.md, "Your own lemmas")
-__all__ = ["Invariant", "V", "And", "Or", "Not", "In", "Ite", "lift", "at", "latest", "lemmas", "variant_lemmas", "handshake"]
+__all__ = ["Invariant", "V", "And", "Or", "Not", "In", "Ite", "lift", "at", "latest", "fifo_phases", "lemmas", "variant_lemmas", "handshake"]

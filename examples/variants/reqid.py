@@ -29,7 +29,7 @@ from typing import ClassVar
 
 from mhmailbox.model import values as val
 from mhmailbox.model.expr import And, Expr, Ite
-from mhmailbox.proofs.lemmas import In, Invariant, Not, Or, V, at, latest, lift
+from mhmailbox.proofs.lemmas import In, Invariant, Not, Or, V, at, fifo_phases, latest, lift
 from mhmailbox.model.program import Read, Thread, Write
 from mhmailbox.model.properties import Property
 from mhmailbox.model.variants import Hardened, Rfc, flag, g
@@ -268,29 +268,14 @@ def _has(model, t: str, f: str) -> Expr:
 def _store_buffers(model, H, G, S, P, I, waiting, seen, not_taken, finished, between, before_go) -> list:
     """tso, honest helper: where the stores of the command in flight are, in each phase (FIFO buffers)."""
     mm = model.memory_model
-    cap = mm.capacity
     n = _n
     inflight = Or(waiting, seen)
-    host_empty, guest_empty = n("host").eq(0), n("guest").eq(0)
-
-    def has(t: str, f: str) -> Expr:
-        return _has(model, t, f)
-
+    guest_empty = n("guest").eq(0)
     out = _host_buffers(model, H, S, I, waiting, seen, between, before_go)
     out += [
-        ("the helper has seen go only once it was in memory (and all before it: FIFO)",
-         _implies(And(inflight, Not(not_taken)), And(V("m.go").eq(S), host_empty))),
-        ("go still buffered: the helper has not taken the command", _implies(And(inflight, has("host", "go")), not_taken)),
-        ("go still buffered: memory holds the previous go",
-         _implies(And(inflight, has("host", "go")), And(V("m.go").eq(S - 1), V("mg.go").le(P - 2)))),
-        ("a helper yet to take the command has nothing buffered", _implies(And(inflight, not_taken), guest_empty)),
-        ("the helper's buffered stores are this command's",
-         _implies(inflight, And(*[_implies(n("guest").gt(i), V(f"guest.sb{i}.g").eq(P + 1)) for i in range(cap)]))),
-        ("done in memory: everything the helper wrote before it is too",
-         _implies(And(inflight, finished, V("m.done").eq(S)), guest_empty)),
-        ("done == seq seen: the helper's stores are all in memory", _implies(seen, guest_empty)),
+        *fifo_phases(model, S, P, inflight, not_taken, Not(not_taken), finished, seen),
         ("before publishing, no go is buffered and the helper's stores are in memory",
-         _implies(Or(between, H("send.cmd"), before_go), And(Not(has("host", "go")), guest_empty))),
+         _implies(Or(between, H("send.cmd"), before_go), And(Not(_has(model, "host", "go")), guest_empty))),
         ("the helper's stores leave in program order: done last", _implies(
             G("wait"), Or(guest_empty, And(n("guest").eq(1), V("guest.sb0.f").eq(mm.fid("done"))),
                           And(n("guest").eq(2), V("guest.sb0.f").eq(mm.fid("ret")), V("guest.sb1.f").eq(mm.fid("done")))))),
