@@ -124,6 +124,7 @@ def _one_step_safe(sym, invs, monitor: int) -> bool:
     ("tso", "honest", ("order.publish", "order.response", "liveness.honest-progress")),
     ("sc", "slow", ("order.response", "timeout.no-false-timeout", "liveness.recovery")),
     ("tso", "slow", ("order.response", "timeout.no-false-timeout", "liveness.recovery")),
+    ("relaxed", "honest", ("timeout.bounded-wait", "adversary.header-bound", "adversary.in-bounds")),
 ])
 def test_reqids_own_lemmas_are_inductive_and_prove_what_mining_alone_does_not(memory, guest, props) -> None:
     """examples/variants/reqid.py's lemmas alone: all kept by Houdini, and with them each of these
