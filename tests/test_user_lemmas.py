@@ -126,10 +126,10 @@ def _one_step_safe(sym, invs, monitor: int) -> bool:
     ("tso", "slow", ("order.response", "timeout.no-false-timeout", "liveness.recovery")),
     ("relaxed", "honest", ("timeout.bounded-wait", "adversary.header-bound", "adversary.in-bounds")),
 ])
-def test_reqids_own_lemmas_are_inductive_and_prove_what_mining_alone_does_not(memory, guest, props) -> None:
+def test_reqids_own_lemmas_are_inductive_and_prove_the_properties_that_hold(memory, guest, props) -> None:
     """examples/variants/reqid.py's lemmas alone: all kept by Houdini, and with them each of these
-    properties (left unknown by the mined sets alone, docs/review-reqid.md) is 1-inductive, while
-    the one the explicit engine finds violated is not."""
+    properties (the order, timeout and liveness ones left unknown by the mined sets alone,
+    docs/review-reqid.md) is 1-inductive, while the one the explicit engine finds violated is not."""
     cls = resolve_variant(EXAMPLE)
     model, system, _ = general_model((cls.name, memory, guest, "faithful"), list(CATALOG) + list(cls.PROPERTIES), None)
     sym = Symbolic(system, UNBOUNDED)
