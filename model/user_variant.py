@@ -244,7 +244,12 @@ def check_variant(cls: type[Rfc]) -> None:
         for memory in MODELS:
             for guest in GUESTS:
                 for host in HOSTS:
-                    variant_lemmas(cls, build(cls, memory, guest, host, Bounds(scripts=("any",), symbolic_time=True)))
+                    try:
+                        model = build(cls, memory, guest, host, Bounds(scripts=("any",), symbolic_time=True))
+                    except Exception as exc:  # the user's code, or a rule build() enforces
+                        raise VariantError(f"variant {cls.name}{_failing_step(exc)} ({memory}, {guest} guest, {host} host, "
+                                           f"any script) cannot be built{_user_frame(exc, cls)}: {_one_line(exc)}") from None
+                    variant_lemmas(cls, model)
     for p in cls.PROPERTIES:
         if type(p).bad is Property.bad and f"v.{p.id}" not in flagged:
             raise VariantError(f"variant {cls.name}: no step sets the monitor of its property {p.id} "
