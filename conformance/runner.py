@@ -188,7 +188,10 @@ def fixed_constant_pool():
     derandomized run depends on the case, the implementation and the settings only. Hypothesis'
     own global constants (edge values of each type) are still drawn.
     """
-    saved = _providers._get_local_constants
+    saved = getattr(_providers, "_get_local_constants", None)
+    if saved is None:  # an older Hypothesis draws no local constants: nothing to pin
+        yield
+        return
     empty = _providers.Constants()
     _providers._get_local_constants = lambda: empty
     _providers.CONSTANTS_CACHE.cache.clear()
