@@ -263,13 +263,8 @@ def roots(sym, model, cands: list[Invariant], deadline: float, log=print) -> lis
     failing proof starts (Houdini then drops the rest in cascade). The counterexample to
     induction of the first is logged: the pre- and post-state's positions and every
     nonzero variable, which usually shows the fact that is missing."""
-    s, t = sym.state("r0"), sym.state("r1")
-    solver = z3.SolverFor("QF_LIA")
-    memo_s: dict = {}
+    solver, s, t, _ = _step_solver(sym, cands, "r")
     memo_t: dict = {}
-    for c in cands:
-        solver.add(sym.to_z3(c.expr, s, None, memo_s))
-    solver.add(*sym.trans(s, t, sym.selectors("r"), sym.params("r")))
     out: list[str] = []
     for c in cands:
         if not c.name.startswith("lemma: "):
@@ -304,21 +299,42 @@ def _moves(sym, model, pre: dict[str, int], post: dict[str, int]) -> list[tuple[
             for th in ("host", "guest") if f"{th}.pc" in pre]
 
 
-def counterexample_step(sym, model, invs: Sequence[Invariant], monitor: int, deadline: float) -> str | None:
-    """Why ``invs`` do not prove a monitor: one step from a state that satisfies them all and
-    not the monitor's violation into a violation (the positions the missing invariant must talk
-    about), or None when there is none (1-inductive) or no answer before ``deadline``."""
-    s, t = sym.state("w0"), sym.state("w1")
-    sel = sym.selectors("w")
+def _step_solver(sym, invs: Sequence[Invariant], tag: str):
+    """A solver holding ``invs`` in a state and one step of the generalized model out of it:
+    (solver, pre-state, post-state, the step's selectors)."""
+    s, t = sym.state(f"{tag}0"), sym.state(f"{tag}1")
+    sel = sym.selectors(tag)
     solver = z3.SolverFor("QF_LIA")
     memo: dict = {}
     solver.add(*[sym.to_z3(i.expr, s, None, memo) for i in invs])
-    solver.add(*sym.trans(s, t, sel, sym.params("w")))
-    solver.add(z3.Not(sym.bad(monitor, s)), sym.bad(monitor, t))
-    solver.set("timeout", max(1, int((deadline - time.perf_counter()) * 1000)))
-    if deadline <= time.perf_counter() or solver.check() != z3.sat:
-        return None
-    m = solver.model()
-    step = next(j for j, x in enumerate(sel) if z3.is_true(m.eval(x, model_completion=True)))
-    moves = ", ".join(f"{th} {moved}" for th, moved in _moves(sym, model, _values(sym, m, s), _values(sym, m, t)))
-    return f"{sym.system.actions[sym.transitions[step].action].name} ({moves})"
+    solver.add(*sym.trans(s, t, sel, sym.params(tag)))
+    return solver, s, t, sel
+
+
+def counterexample_steps(sym, model, invs: Sequence[Invariant], monitors: Sequence[int],
+                         seconds_each: float) -> dict[int, str | None]:
+    """Why ``invs`` do not prove each monitor: one step from a state that satisfies them all and
+    not the monitor's violation into a violation (the positions the missing invariant must talk
+    about), or None when there is none (1-inductive) or no answer within ``seconds_each``. The
+    invariants and the step are translated once for all the monitors (thousands of invariants)."""
+    if not monitors:
+        return {}
+    solver, s, t, sel = _step_solver(sym, invs, "w")
+    out: dict[int, str | None] = {}
+    for monitor in monitors:
+        solver.push()
+        solver.add(z3.Not(sym.bad(monitor, s)), sym.bad(monitor, t))
+        solver.set("timeout", max(1, int(seconds_each * 1000)))
+        out[monitor] = None
+        if seconds_each > 0 and solver.check() == z3.sat:
+            m = solver.model()
+            step = next(j for j, x in enumerate(sel) if z3.is_true(m.eval(x, model_completion=True)))
+            moves = ", ".join(f"{th} {moved}" for th, moved in _moves(sym, model, _values(sym, m, s), _values(sym, m, t)))
+            out[monitor] = f"{sym.system.actions[sym.transitions[step].action].name} ({moves})"
+        solver.pop()
+    return out
+
+
+def counterexample_step(sym, model, invs: Sequence[Invariant], monitor: int, deadline: float) -> str | None:
+    """:func:`counterexample_steps` for one monitor, by ``deadline``."""
+    return counterexample_steps(sym, model, invs, [monitor], deadline - time.perf_counter())[monitor]

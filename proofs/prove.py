@@ -36,7 +36,7 @@ from mhmailbox.model.runner import forked_map
 
 from .engines import _with_coverage, run_unbounded
 from .general import general_model
-from .houdini import counterexample_step, houdini, inductive_core
+from .houdini import counterexample_steps, houdini, inductive_core
 from .invariant import cell_key
 from .mining import SAMPLES, mine, sample_states
 from .store import lookup, save_cell, with_lemmas
@@ -131,12 +131,12 @@ WHY_LIMIT = 20.0
 
 def _explain_unknown(results: list[Result], model, sym, invs: list) -> None:
     """Add to each "needs a strengthening invariant" the step where the proved set falls short:
-    from a state that satisfies every invariant, into a violation (see :func:`counterexample_step`)."""
+    from a state that satisfies every invariant, into a violation (see :func:`counterexample_steps`)."""
     index = {m.id: i for i, m in enumerate(sym.system.monitors)}
-    for r in results:
-        if r.verdict != "unknown" or "strengthening" not in r.note or r.property not in index:
-            continue
-        step = counterexample_step(sym, model, invs, index[r.property], time.perf_counter() + WHY_LIMIT)
+    todo = [r for r in results if r.verdict == "unknown" and "strengthening" in r.note and r.property in index]
+    steps = counterexample_steps(sym, model, invs, [index[r.property] for r in todo], WHY_LIMIT)
+    for r in todo:
+        step = steps[index[r.property]]
         if step is not None:
             r.note += (f"; relative to the {len(invs)} invariants stored, the step {step} reaches a "
                        "violation from a state they allow (an invariant about those steps is missing, "
