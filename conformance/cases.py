@@ -19,6 +19,7 @@ fewer actions, earlier indices, smaller values) and replays exactly
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable, Sequence
 
 import time
@@ -149,49 +150,87 @@ def unrun_checks(case: Case, operations: frozenset[str]) -> list[str]:
 
 
 # ====================================================================== schedules (drawn data)
-#: access indices: the first ones (a command's publish) drawn more often
-_K = st.one_of(st.integers(0, 8), st.integers(0, 16))
+# Each schedule element is one draw from a table (``st.sampled_from``) rather than a ``one_of`` of
+# tuples of draws: the same distribution (every branch of a choice keeps its share), a fifth of
+# the choices Hypothesis makes and records per element, so an example costs less (docs/ckit.md,
+# "Speed"). A table lists the simplest values first: shrinking moves toward index 0.
 SLEEPS = (1, D_TICKS - 1, D_TICKS, D_TICKS + 1, 2 * D_TICKS, 3 * D_TICKS)
 HDR_LENS = (0, 1, 16, 67, 68, 69, 1024, 1025, 4096, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF)
 DONE_VALUES = (0, 1, 2, -1, "+0", "+1", "-1", 0x7FFFFFFF)
 RET_VALUES = (0, -1, -2, 7, 0x7FFFFFFF, -(1 << 31))
 
 
-def _actions(behaviours: Sequence[str]) -> st.SearchStrategy:
-    acts: list[st.SearchStrategy] = []
+def weighted(*branches: Sequence[Any]) -> tuple:
+    """One table of the values of ``branches``, each branch the same share of it (as
+    ``st.one_of`` gives each of its strategies) and each value its branch's share split evenly:
+    values repeat, a branch of n values n' / n times where n' is the least common multiple."""
+    n = math.lcm(*(len(b) for b in branches))
+    return tuple(v for b in branches for v in b for _ in range(n // len(b)))
+
+
+#: access indices: the first ones (a command's publish) drawn more often
+_K = weighted(range(9), range(17))
+
+
+#: stands in a table for a byte flip, whose values are drawn after it (too many for a table)
+_FLIP = ("flip",)
+
+
+def _action_table(behaviours: Sequence[str]) -> tuple:
+    """The peer actions a list schedule draws from, each behaviour's alternatives weighed as one
+    ``one_of`` of them all would weigh them (a byte flip as :data:`_FLIP`)."""
+    acts: list[Sequence[Any]] = []
     for b in behaviours:
         if b == "slow":
-            acts += [st.tuples(st.just("sleep"), st.sampled_from(SLEEPS)), st.just(("serve",)), st.just(("serve",)),
-                     st.just(("wake",))]
+            acts += [[("sleep", s) for s in SLEEPS], [("serve",)], [("serve",)], [("wake",)]]
         elif b == "silent":
-            acts += [st.just(("silent",)), st.just(("wake",))]
+            acts += [[("silent",)], [("wake",)]]
         elif b == "header":
-            acts += [st.tuples(st.just("hdr_len"), st.sampled_from(HDR_LENS))]
+            acts += [[("hdr_len", n) for n in HDR_LENS]]
         elif b == "hostile-ret":
-            acts += [st.tuples(st.just("write"), st.just("ret"), st.sampled_from(RET_VALUES)),
-                     st.tuples(st.just("sleep"), st.sampled_from(SLEEPS))]
+            acts += [[("write", "ret", v) for v in RET_VALUES], [("sleep", s) for s in SLEEPS]]
         elif b == "hostile":
-            acts += [st.tuples(st.just("write"), st.just("done"), st.sampled_from(DONE_VALUES)),
-                     st.tuples(st.just("write"), st.just("ret"), st.sampled_from(RET_VALUES)),
-                     st.tuples(st.just("write"), st.sampled_from(("go", "cmd_type", "gpa")), st.integers(-1, 5)),
-                     st.just(("serve",)),
-                     st.tuples(st.just("flip"), st.sampled_from(("io", "hdr")), st.integers(0, 4095), st.integers(1, 255))]
-    return st.one_of(*acts) if acts else st.nothing()
+            acts += [[("write", "done", v) for v in DONE_VALUES], [("write", "ret", v) for v in RET_VALUES],
+                     [("write", f, v) for f in ("go", "cmd_type", "gpa") for v in range(-1, 6)], [("serve",)],
+                     [_FLIP]]
+    return weighted(*acts) if acts else ()
+
+
+_FLIP_WHERE = st.sampled_from(("io", "hdr"))
+_FLIP_AT = st.integers(0, 4095)
+_FLIP_MASK = st.integers(1, 255)
+
+
+def _element(behaviours: Sequence[str]) -> st.SearchStrategy:
+    """One ``(k, action)``: two draws from tables, three more for a byte flip's page, offset and mask."""
+    acts = st.sampled_from(_action_table(behaviours))
+    k = st.sampled_from(_K)
+    if "hostile" not in behaviours:
+        return st.tuples(k, acts)
+
+    @st.composite
+    def element(draw: Callable[[st.SearchStrategy], Any]) -> tuple:
+        at, act = draw(k), draw(acts)
+        if act is _FLIP:
+            act = ("flip", draw(_FLIP_WHERE), draw(_FLIP_AT), draw(_FLIP_MASK))
+        return at, act
+
+    return element()
 
 
 def _slow_schedule() -> st.SearchStrategy:
     """Slow helper: maybe asleep from early in the operation, maybe a late completion at k."""
-    sleep = st.none() | st.tuples(st.integers(0, 3), st.tuples(st.just("sleep"), st.sampled_from(SLEEPS)))
-    serve = st.none() | st.tuples(st.integers(0, 10), st.sampled_from((("serve",), ("serve",), ("wake",))))
+    sleep = st.sampled_from(weighted([None], [(k, ("sleep", s)) for k in range(4) for s in SLEEPS]))
+    serve = st.sampled_from(weighted([None], [(k, a) for k in range(11) for a in (("serve",), ("serve",), ("wake",))]))
     return st.builds(lambda a, b: [x for x in (a, b) if x is not None], sleep, serve)
 
 
 def _header_schedule() -> st.SearchStrategy:
     """Hostile header length: maybe one value early (before the check), maybe one later (between
     check and use), at the indices of a save's header reads with or without an INIT first."""
-    early = st.none() | st.tuples(st.integers(0, 8), st.tuples(st.just("hdr_len"), st.sampled_from(HDR_LENS)))
-    late = st.none() | st.tuples(st.sampled_from((9, 10, 11, 12, 18, 19, 20, 21)),
-                                 st.tuples(st.just("hdr_len"), st.sampled_from(HDR_LENS)))
+    early = st.sampled_from(weighted([None], [(k, ("hdr_len", n)) for k in range(9) for n in HDR_LENS]))
+    late = st.sampled_from(weighted([None], [(k, ("hdr_len", n)) for k in (9, 10, 11, 12, 18, 19, 20, 21)
+                                             for n in HDR_LENS]))
     return st.builds(lambda a, b: [x for x in (a, b) if x is not None], early, late)
 
 
@@ -200,10 +239,9 @@ def _ret_schedule() -> st.SearchStrategy:
     rewritten, mostly where a host reads it (just after done, for an INIT and the command after).
     Never empty: an empty schedule is what Hypothesis draws first, and this case has nothing to
     find in an operation left alone."""
-    sleep = st.tuples(st.integers(0, 3), st.tuples(st.just("sleep"), st.sampled_from(SLEEPS)))
-    ret = st.tuples(st.sampled_from((7, 8, 9, 16, 17, 18)) | st.integers(0, 24),
-                    st.tuples(st.just("write"), st.just("ret"), st.sampled_from(RET_VALUES)))
-    return st.lists(st.one_of(sleep, ret), min_size=1, max_size=2)
+    sleep = [(k, ("sleep", s)) for k in range(4) for s in SLEEPS]
+    ret = [(k, ("write", "ret", v)) for k in weighted((7, 8, 9, 16, 17, 18), range(25)) for v in RET_VALUES]
+    return st.lists(st.sampled_from(weighted(sleep, ret)), min_size=1, max_size=2)
 
 
 def host_schedules(case: Case) -> st.SearchStrategy:
@@ -215,22 +253,25 @@ def host_schedules(case: Case) -> st.SearchStrategy:
         return _header_schedule()
     if case.behaviours == ("hostile-ret",):
         return _ret_schedule()
-    return st.lists(st.tuples(_K, _actions(case.behaviours)), max_size=3)
+    return st.lists(_element(case.behaviours), max_size=3)
 
 
 def guest_schedules(case: Case) -> st.SearchStrategy:
-    acts: list[st.SearchStrategy] = []
+    acts: list[Sequence[Any]] = []
     if "hostile-host" in case.behaviours:
-        acts += [st.tuples(st.just("param"), st.just("gpa"), st.sampled_from((val.G0, val.G1, val.MAILBOX, val.OUTSIDE))),
+        acts += [[("param", "gpa", g) for g in (val.G0, val.G1, val.MAILBOX, val.OUTSIDE)],
                  # every command, INIT included (a repeated INIT keeps the session; one after a
                  # RESET opens the next: docs/hardened.md, "Sessions and replays")
-                 st.tuples(st.just("param"), st.just("cmd_type"), st.integers(0, 5)),
-                 st.just(("go",))]
+                 [("param", "cmd_type", c) for c in range(6)],
+                 [("go",)]]
+    k = st.integers(0, 12)
     if "tamper" in case.behaviours:
-        acts += [st.tuples(st.just("flip"), st.integers(0, 4095), st.integers(1, 255))]
+        if acts:
+            raise ValueError(f"{case.id}: a byte flip and hostile parameters in one schedule are not drawn")
+        return st.lists(st.tuples(k, st.tuples(st.just("flip"), _FLIP_AT, _FLIP_MASK)), max_size=2)
     if not acts:
         return st.just([])
-    return st.lists(st.tuples(st.integers(0, 12), st.one_of(*acts)), max_size=2)
+    return st.lists(st.tuples(k, st.sampled_from(weighted(*acts))), max_size=2)
 
 
 # ====================================================================== failures
