@@ -242,6 +242,25 @@ def test_a_load_gives_up_on_a_pending_command() -> None:
     assert obs.timeouts == [(2, 2), (3, 3)] and obs.returns == [(1, 1), (2, 2), (3, 3)]
 
 
+def test_a_load_waits_out_a_pending_command_that_then_completes() -> None:
+    """hardened: a save's ENCRYPT times out; the load polls for it across a clock read
+    (load.prev.clock), sees it consumed (load.prevok) and goes on to its own command."""
+    mem = {"done": (0, 0)}
+    obs = _host(_hardened(), mem)
+    obs.choose(op=SAVE, g=val.G0)
+    _publish(obs, val.INIT, 0, 1)
+    _complete(obs, 1)
+    _publish(obs, val.ENCRYPT, val.G0, 2)
+    obs.finish(["idle"])
+    obs.choose(op=LOAD, g=val.G0)
+    assert obs.at == "load.prev" and obs.env["host.pending"] == 2
+    obs.set_time(1)
+    obs.observe("read", "done", 0)  # a burst over: the clock read, still within the deadline
+    assert obs.at == "load.prev" and "load.prev.clock" in obs.history
+    obs.observe("read", "done", 2, 2 * 2 + 1)  # the late helper consumed the timed-out ENCRYPT
+    assert "load.prevok" in obs.history and obs.at == "load.len" and obs.env["host.pending"] == 0
+
+
 def test_skipping_the_poll_claims_the_deadline_and_never_moves_the_clock_back() -> None:
     """The host goes on to its read barrier without polling; memory shows the completion."""
     for now, after in ((0, 4), (6, 6)):
