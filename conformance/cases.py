@@ -218,10 +218,14 @@ def _element(behaviours: Sequence[str]) -> st.SearchStrategy:
     return element()
 
 
+#: a slow operation's two slots, each empty half the time: asleep from early on; a late completion
+SLOW_SLOTS = (weighted([None], [(k, ("sleep", s)) for k in range(4) for s in SLEEPS]),
+              weighted([None], [(k, a) for k in range(11) for a in (("serve",), ("serve",), ("wake",))]))
+
+
 def _slow_schedule() -> st.SearchStrategy:
     """Slow helper: maybe asleep from early in the operation, maybe a late completion at k."""
-    sleep = st.sampled_from(weighted([None], [(k, ("sleep", s)) for k in range(4) for s in SLEEPS]))
-    serve = st.sampled_from(weighted([None], [(k, a) for k in range(11) for a in (("serve",), ("serve",), ("wake",))]))
+    sleep, serve = (st.sampled_from(t) for t in SLOW_SLOTS)
     return st.builds(lambda a, b: [x for x in (a, b) if x is not None], sleep, serve)
 
 
