@@ -226,8 +226,8 @@ def test_giving_up_on_a_pending_command_elides_its_wait() -> None:
     assert obs.timeouts == [(1, 1), (2, 2)] and obs.windows == 2
 
 
-def test_a_load_gives_up_on_a_pending_command() -> None:
-    """hardened: a save's ENCRYPT times out; the load then waits it out (load.prev) and gives up."""
+def _load_after_a_timed_out_encrypt() -> Observer:
+    """hardened: a save's INIT succeeds, its ENCRYPT (seq 2) times out; then a load starts."""
     mem = {"done": (0, 0)}
     obs = _host(_hardened(), mem)
     obs.choose(op=SAVE, g=val.G0)
@@ -236,6 +236,12 @@ def test_a_load_gives_up_on_a_pending_command() -> None:
     _publish(obs, val.ENCRYPT, val.G0, 2)
     obs.finish(["idle"])
     obs.choose(op=LOAD, g=val.G0)
+    return obs
+
+
+def test_a_load_gives_up_on_a_pending_command() -> None:
+    """hardened: a save's ENCRYPT times out; the load then waits it out (load.prev) and gives up."""
+    obs = _load_after_a_timed_out_encrypt()
     assert obs.at == "load.prev" and obs.windows == 3
     obs.finish(["idle"])  # load.prev (deadline claimed), load.prev.last, load.timeout
     assert "load.prev.last" in obs.history and "load.timeout" in obs.history
@@ -245,14 +251,7 @@ def test_a_load_gives_up_on_a_pending_command() -> None:
 def test_a_load_waits_out_a_pending_command_that_then_completes() -> None:
     """hardened: a save's ENCRYPT times out; the load polls for it across a clock read
     (load.prev.clock), sees it consumed (load.prevok) and goes on to its own command."""
-    mem = {"done": (0, 0)}
-    obs = _host(_hardened(), mem)
-    obs.choose(op=SAVE, g=val.G0)
-    _publish(obs, val.INIT, 0, 1)
-    _complete(obs, 1)
-    _publish(obs, val.ENCRYPT, val.G0, 2)
-    obs.finish(["idle"])
-    obs.choose(op=LOAD, g=val.G0)
+    obs = _load_after_a_timed_out_encrypt()
     assert obs.at == "load.prev" and obs.env["host.pending"] == 2
     obs.set_time(1)
     obs.observe("read", "done", 0)  # a burst over: the clock read, still within the deadline
