@@ -150,10 +150,10 @@ def unrun_checks(case: Case, operations: frozenset[str]) -> list[str]:
 
 
 # ====================================================================== schedules (drawn data)
-# Each schedule element is one draw from a table (``st.sampled_from``) rather than a ``one_of`` of
-# tuples of draws: the same distribution (every branch of a choice keeps its share), a fifth of
-# the choices Hypothesis makes and records per element, so an example costs less (docs/ckit.md,
-# "Speed"). A table lists the simplest values first: shrinking moves toward index 0.
+# Each schedule slot or element is drawn from tables (``st.sampled_from``) rather than as a ``one_of``
+# of tuples of draws: the same distribution (every branch of a choice keeps its share), a third to
+# a half of the choices per element and no branch filtering, so an example costs less
+# (docs/ckit.md, "Speed"). A table lists the simplest values first: shrinking moves toward index 0.
 SLEEPS = (1, D_TICKS - 1, D_TICKS, D_TICKS + 1, 2 * D_TICKS, 3 * D_TICKS)
 HDR_LENS = (0, 1, 16, 67, 68, 69, 1024, 1025, 4096, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF)
 DONE_VALUES = (0, 1, 2, -1, "+0", "+1", "-1", 0x7FFFFFFF)
