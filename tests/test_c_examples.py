@@ -152,15 +152,21 @@ def test_c_helper_mutant_is_killed_by_its_case(tmp_path, mutant):
 
 def _killed_by_its_case(impl, mutant: dict) -> None:
     """Killed by its case, with the oracle on (``property``; ``divergence``: the oracle refused an
-    access and no property failed, the verdict ``deviates``) and, where one does, by the case's property alone with the oracle off (``property_alone``)."""
+    access and no property failed, the verdict ``deviates``) and, where one does, by the case's property alone with the oracle off (``property_alone``).
+
+    ``property`` may list several: a mutant whose examples fail in more than one way reports the
+    failure its shrinking ends on, and shrinking is limited in time, so which one depends on the
+    machine's speed (``c-host-init-failure-ignored``: a wrong command the oracle refuses, or a
+    record emitted after a failed INIT)."""
     from mhmailbox.conformance.cases import ORACLE
     from mhmailbox.conformance.ckit import run_c_case
 
+    allowed = mutant["property"] if isinstance(mutant["property"], list) else [mutant["property"]]
     try:
         r = run_c_case(mutant["case"], impl, examples=EXAMPLES, shrink_seconds=SHRINK)
-        detected = "deviates" if mutant["property"] == "divergence" else "fail"
+        detected = "deviates" if allowed == ["divergence"] else "fail"
         assert r.verdict == detected, f"{mutant['id']} survived {mutant['case']} ({r.examples} examples)"
-        assert r.prop == mutant["property"], (r.prop, r.message)
+        assert r.prop in allowed, (r.prop, r.message)
         if mutant["property_alone"] is not None:
             ORACLE["on"] = False
             try:
