@@ -1,6 +1,6 @@
-"""Schedules are drawn from weighted tables (one draw per element) with the shares a ``one_of``
-of the same alternatives would give: each behaviour's alternatives equal, each value of an
-alternative an equal part of it, the simplest first (shrinking goes toward index 0)."""
+"""Schedules are drawn from weighted tables (one draw per slot, two per list element) with the
+shares a ``one_of`` of the same alternatives would give: each behaviour's alternatives equal, each
+value of an alternative an equal part of it, the simplest first (shrinking goes toward index 0)."""
 from __future__ import annotations
 
 from collections import Counter
