@@ -333,8 +333,3 @@ def counterexample_steps(sym, model, invs: Sequence[Invariant], monitors: Sequen
             out[monitor] = f"{sym.system.actions[sym.transitions[step].action].name} ({moves})"
         solver.pop()
     return out
-
-
-def counterexample_step(sym, model, invs: Sequence[Invariant], monitor: int, deadline: float) -> str | None:
-    """:func:`counterexample_steps` for one monitor, by ``deadline``."""
-    return counterexample_steps(sym, model, invs, [monitor], deadline - time.perf_counter())[monitor]

@@ -259,8 +259,8 @@ def test_a_monitor_the_set_does_not_prove_gets_the_step_that_shows_why(cell) -> 
 
     model, sym, stored = cell
     mons = range(len(sym.system.monitors))
-    assert all(hd.counterexample_step(sym, model, stored, m, later()) is None for m in mons)
-    why = {sym.system.monitors[m].id: hd.counterexample_step(sym, model, stored[:3], m, later()) for m in mons}
+    assert all(w is None for w in hd.counterexample_steps(sym, model, stored, mons, 120).values())
+    why = {sym.system.monitors[m].id: w for m, w in hd.counterexample_steps(sym, model, stored[:3], mons, 120).items()}
     actions = {a.name for a in sym.system.actions}
     shown = {p: w for p, w in why.items() if w}
     assert shown and all(w.split(" (")[0] in actions and "(host " in w for w in shown.values())
