@@ -50,7 +50,8 @@ _CALLS = (("save.inited", "INIT", 0), ("load.inited", "INIT", 0), ("save.encd", 
           ("load.decd", "DECRYPT", 2), ("cleanup.done", "RESET", 3))
 
 
-def _implies(a: Expr, b: Expr) -> Expr:
+def implies(a: Expr, b: Expr) -> Expr:
+    """``a`` implies ``b``: most lemmas are "at these steps, this holds"."""
     return Or(Not(a), b)
 
 
@@ -127,96 +128,96 @@ def handshake(model) -> list[Invariant]:
         ("the host rests only at its memory accesses", H(*resting["host"])),
         ("the helper rests only at its memory accesses", G(*resting["guest"])),
         ("past the deadline only after the clock said so",
-         _implies(H("send.poll.last", "send.prev.last", "load.prev.last"), V("host.t").ge(V("k.D")))),
+         implies(H("send.poll.last", "send.prev.last", "load.prev.last"), V("host.t").ge(V("k.D")))),
         ("deadline and quantum are positive", And(V("k.D").ge(1), V("k.Q").ge(1))),
         ("in a command the ghost clock is the host's, and the host's burst ends by D + Q",
-         _implies(Or(H("send.cmd", "send.gpa", "send.ret", "send.wmb", "send.go", "send.poll", "send.poll.last",
+         implies(Or(H("send.cmd", "send.gpa", "send.ret", "send.wmb", "send.go", "send.poll", "send.poll.last",
                        "send.rmb", "send.got", "send.prev", "send.prev.last", "load.prev", "load.prev.last",
                        "load.len", "load.page")),
                   And(V("x.el").eq(V("host.t")), V("host.t").le(V("host.nc")),
                       V("host.nc").le(V("k.D") + V("k.Q"))))),
         ("no command is ever left pending", pending.eq(0)) if not slow else
         ("a pending command is the last one published", Or(pending.eq(0), pending.eq(S))),
-        ("waiting or answered: the command published is the host's current one", _implies(Or(waiting, seen), P.eq(two_i))),
+        ("waiting or answered: the command published is the host's current one", implies(Or(waiting, seen), P.eq(two_i))),
         ("the published command is not newer than the host's", P.le(two_i)),
         ("a command being started has not published yet",
-         _implies(Or(H("send.cmd", "send.prev", "send.prev.last", "load.prev", "load.prev.last", "load.len",
+         implies(Or(H("send.cmd", "send.prev", "send.prev.last", "load.prev", "load.prev.last", "load.len",
                        "load.page"), before_go), P.le(two_i - 2))),
         ("between commands: the helper has finished the last one",
-         _implies(Or(And(between, pending.eq(0)), H("send.cmd")), quiet)),
+         implies(Or(And(between, pending.eq(0)), H("send.cmd")), quiet)),
         ("publishing: the helper is idle on the previous command",
-         _implies(before_go, And(G("wait"), last.eq(S - 1), done.eq(S - 1), go.eq(S - 1),
+         implies(before_go, And(G("wait"), last.eq(S - 1), done.eq(S - 1), go.eq(S - 1),
                                  Or(MG("done").eq(P + 1), And(S.eq(1), P.eq(0), MG("done").eq(0)))))),
         ("publishing: the parameters written so far are this command's",
-         _implies(H("send.ret", "send.wmb", "send.go"), And(MG("cmd").eq(two_i), MG("gpa").eq(two_i)))),
-        ("publishing: cmd_type written first", _implies(H("send.gpa"), MG("cmd").eq(two_i))),
-        ("in flight: not taken, being served, or finished", _implies(inflight, any_phase)),
+         implies(H("send.ret", "send.wmb", "send.go"), And(MG("cmd").eq(two_i), MG("gpa").eq(two_i)))),
+        ("publishing: cmd_type written first", implies(H("send.gpa"), MG("cmd").eq(two_i))),
+        ("in flight: not taken, being served, or finished", implies(inflight, any_phase)),
         ("no completion is seen for a command not yet published",
-         _implies(Or(prevwait, H("send.cmd", "load.len", "load.page"), before_go), V("x.seen").eq(0))),
+         implies(Or(prevwait, H("send.cmd", "load.len", "load.page"), before_go), V("x.seen").eq(0))),
         ("a completion seen while waiting is this command's, and stays",
-         _implies(And(V("x.seen").eq(1), waiting), And(finished, V("m.done").eq(S)))),
+         implies(And(V("x.seen").eq(1), waiting), And(finished, V("m.done").eq(S)))),
         ("done == seq seen: the helper has finished this command",
-         _implies(seen, And(finished, V("host.dg").eq(P + 1)))),
+         implies(seen, And(finished, V("host.dg").eq(P + 1)))),
         ("a helper at work read this command's parameters",
-         _implies(And(G("gpa", "dispatch", "save", "save.hdr", "restore", "restore.copy", "ret", "wmb", "done"),
+         implies(And(G("gpa", "dispatch", "save", "save.hdr", "restore", "restore.copy", "ret", "wmb", "done"),
                       inflight), V("guest.cmdg").eq(P))),
         ("a helper past ret wrote this command's ret",
-         _implies(And(G("wmb", "done"), inflight), And(MG("ret").eq(P + 1), M("ret").eq(V("guest.ret"))))),
-        ("finished: ret is this command's", _implies(And(finished, inflight), MG("ret").eq(P + 1))),
+         implies(And(G("wmb", "done"), inflight), And(MG("ret").eq(P + 1), M("ret").eq(V("guest.ret"))))),
+        ("finished: ret is this command's", implies(And(finished, inflight), MG("ret").eq(P + 1))),
         # what makes every honest result OK (liveness.*)
         ("the helper's command is the host's",
-         _implies(And(working, Not(G("accept", "cmd")), Or(waiting, seen)), V("guest.cmd").eq(V("host.cmd")))),
+         implies(And(working, Not(G("accept", "cmd")), Or(waiting, seen)), V("guest.cmd").eq(V("host.cmd")))),
         ("the helper's gpa is the host's",
-         _implies(And(working, Not(G("accept", "cmd", "gpa")), Or(waiting, seen)), V("guest.gpa").eq(V("host.cgpa")))),
+         implies(And(working, Not(G("accept", "cmd", "gpa")), Or(waiting, seen)), V("guest.gpa").eq(V("host.cgpa")))),
         ("the parameters in memory are the host's",
-         _implies(Or(waiting, seen), And(M("cmd").eq(V("host.cmd")), M("gpa").eq(V("host.cgpa"))))),
+         implies(Or(waiting, seen), And(M("cmd").eq(V("host.cmd")), M("gpa").eq(V("host.cgpa"))))),
         ("the host only asks for pages in RAM", In(V("host.cgpa"), [0, 1])),
         ("done never runs ahead of the host's seq", And(V("m.done").le(S), M("done").le(S))),
         ("a call returns to one of its call sites",
-         _implies(in_call, In(V("host.ret_to"), [H.index(back) for back, _, _ in _CALLS]))),
+         implies(in_call, In(V("host.ret_to"), [H.index(back) for back, _, _ in _CALLS]))),
         ("a save's copy and a load's request happen only initialized",
-         _implies(H("save.len1", "save.page", "load.len", "load.page"), V("host.init").eq(1))),
+         implies(H("save.len1", "save.page", "load.len", "load.page"), V("host.init").eq(1))),
         ("ENCRYPT and DECRYPT are sent only by an initialized host",
-         _implies(And(In(V("host.cmd"), [1, 2]), in_call), V("host.init").eq(1))),
+         implies(And(In(V("host.cmd"), [1, 2]), in_call), V("host.init").eq(1))),
         ("INIT is sent only by an uninitialized host",
-         _implies(And(V("host.cmd").eq(0), in_call), V("host.init").eq(0))),
+         implies(And(V("host.cmd").eq(0), in_call), V("host.init").eq(0))),
         ("writing a DECRYPT's page: nothing is pending (the load waited it out first)",
-         _implies(H("load.len", "load.page"), pending.eq(0))),
+         implies(H("load.len", "load.page"), pending.eq(0))),
         ("a DECRYPT never waits for a pending command (the load waited before writing the page)",
-         _implies(H("send.prev", "send.prev.last"), V("host.cmd").ne(2))),
+         implies(H("send.prev", "send.prev.last"), V("host.cmd").ne(2))),
         *[(f"a command called from {back} is {name}",
-           _implies(And(V("host.ret_to").eq(H.index(back)), in_call), V("host.cmd").eq(code)))
+           implies(And(V("host.ret_to").eq(H.index(back)), in_call), V("host.cmd").eq(code)))
           for back, name, code in _CALLS],
         ("ENCRYPT and DECRYPT only after INIT: the helper is initialized",
-         _implies(And(In(V("host.cmd"), [1, 2]), Or(waiting, seen)), V("guest.init").eq(1))),
+         implies(And(In(V("host.cmd"), [1, 2]), Or(waiting, seen)), V("guest.init").eq(1))),
         ("an initialized host's INIT succeeded since the last RESET (but inside cleanup's RESET)",
-         _implies(And(V("host.init").eq(1), Not(And(V("host.cmd").eq(3), Or(waiting, seen)))), V("x.ginit").eq(1))),
+         implies(And(V("host.init").eq(1), Not(And(V("host.cmd").eq(3), Or(waiting, seen)))), V("x.ginit").eq(1))),
         ("initialized host, initialized helper (but inside cleanup's RESET)",
-         _implies(And(V("host.init").eq(1), Not(And(V("host.cmd").eq(3), Or(waiting, seen)))), V("guest.init").eq(1))),
+         implies(And(V("host.init").eq(1), Not(And(V("host.cmd").eq(3), Or(waiting, seen)))), V("guest.init").eq(1))),
         ("an ENCRYPT's io page is the helper's output for it",
-         _implies(And(V("host.cmd").eq(1), Or(waiting, seen),
+         implies(And(V("host.cmd").eq(1), Or(waiting, seen),
                       Or(finished, G("save.hdr", "ret", "wmb", "done"))), MG("io").eq(P + 1))),
         ("an ENCRYPT's response header length is the helper's",
-         _implies(And(V("host.cmd").eq(1), Or(waiting, seen), Or(finished, G("ret", "wmb", "done"))),
+         implies(And(V("host.cmd").eq(1), Or(waiting, seen), Or(finished, G("ret", "wmb", "done"))),
                   M("hdr_len").eq(val.HLEN_OK))),
         ("saving: the header length the host reads and copies is the helper's", And(
-            _implies(H("save.len1"), M("hdr_len").eq(val.HLEN_OK)),
-            _implies(H("save.page"), And(V("host.l1").eq(val.HLEN_OK), V("host.l2").eq(val.HLEN_OK), V("host.l3").eq(val.HLEN_OK))))),
+            implies(H("save.len1"), M("hdr_len").eq(val.HLEN_OK)),
+            implies(H("save.page"), And(V("host.l1").eq(val.HLEN_OK), V("host.l2").eq(val.HLEN_OK), V("host.l3").eq(val.HLEN_OK))))),
         ("saving: the io page the host copies is this command's output",
-         _implies(H("save.len1", "save.page"), And(MG("io").eq(P + 1), P.eq(two_i)))),
+         implies(H("save.len1", "save.page"), And(MG("io").eq(P + 1), P.eq(two_i)))),
         ("a carried-out INIT left the helper initialized",
-         _implies(And(V("host.cmd").eq(0), Or(waiting, seen),
+         implies(And(V("host.cmd").eq(0), Or(waiting, seen),
                       Or(finished, G("save", "save.hdr", "restore", "restore.copy", "ret", "wmb", "done"))),
                   V("guest.init").eq(1))),
         ("the helper's session is the model's", V("guest.epoch").eq(V("x.epoch"))),
         ("a DECRYPT's io page is this session's ciphertext of its gpa",
-         _implies(And(V("host.cmd").eq(2), Or(H("send.cmd"), before_go, waiting, seen), Not(G("save", "save.hdr"))),
+         implies(And(V("host.cmd").eq(2), Or(H("send.cmd"), before_go, waiting, seen), Not(G("save", "save.hdr"))),
                   M("io").eq(V("x.epoch") + V("x.epoch") + V("host.cgpa") + 4))),
         ("the helper's copy of a DECRYPT page is that ciphertext",
-         _implies(And(G("restore.copy"), Or(waiting, seen)),
+         implies(And(G("restore.copy"), Or(waiting, seen)),
                   V("guest.io").eq(V("x.epoch") + V("x.epoch") + V("host.cgpa") + 4))),
-        ("an honest result is OK", _implies(And(G("ret", "wmb", "done"), Or(waiting, seen)), V("guest.ret").eq(0))),
-        ("a finished command's ret is OK", _implies(And(finished, Or(waiting, seen)), M("ret").eq(0))),
+        ("an honest result is OK", implies(And(G("ret", "wmb", "done"), Or(waiting, seen)), V("guest.ret").eq(0))),
+        ("a finished command's ret is OK", implies(And(finished, Or(waiting, seen)), M("ret").eq(0))),
     ]
     if model.memory in ("tso", "relaxed"):
         out += _buffers(model, H, G, M, MG, S, P, inflight, not_taken, taking, finished, seen, between, pending)
@@ -227,44 +228,44 @@ def handshake(model) -> list[Invariant]:
              Or(And(H("send.cmd", "load.len", "load.page"), I.eq(S + 1)),
                 And(Not(H("send.cmd", "load.len", "load.page")), I.eq(S)))),
             ("no time passes before a command is published",
-             _implies(Or(H("send.cmd", "load.len", "load.page"), before_go), V("host.t").eq(0))),
+             implies(Or(H("send.cmd", "load.len", "load.page"), before_go), V("host.t").eq(0))),
             ("no time passes until the current command's done is in memory",
-             _implies(And(waiting, Not(complete)), V("host.t").eq(0))),
+             implies(And(waiting, Not(complete)), V("host.t").eq(0))),
         ]
     else:
         after_prompt = And(V("x.prompt").eq(1), I.gt(V("x.prompt_at")))
         out += [
             ("once prompt, waiting out a pending command takes at most one burst",
-             _implies(And(after_prompt, prevwait), And(V("host.t").le(V("k.Q")), V("host.nc").eq(V("k.Q"))))),
+             implies(And(after_prompt, prevwait), And(V("host.t").le(V("k.Q")), V("host.nc").eq(V("k.Q"))))),
             ("a pending RESET: the host is no longer initialized",
-             _implies(And(pending.ne(0), M("cmd").eq(3)), V("host.init").eq(0))),
+             implies(And(pending.ne(0), M("cmd").eq(3)), V("host.init").eq(0))),
             ("a helper at work on a pending command read its cmd_type",
-             _implies(And(pending.ne(0), G("gpa", "dispatch", "save", "save.hdr", "restore", "restore.copy", "ret",
+             implies(And(pending.ne(0), G("gpa", "dispatch", "save", "save.hdr", "restore", "restore.copy", "ret",
                                            "wmb", "done")), V("guest.cmd").eq(M("cmd")))),
             ("once prompt, no time passes in a new wait until the pending command's done is in memory",
-             _implies(And(after_prompt, prevwait, Not(complete)), And(V("host.t").eq(0), V("host.nc").eq(V("k.Q"))))),
+             implies(And(after_prompt, prevwait, Not(complete)), And(V("host.t").eq(0), V("host.nc").eq(V("k.Q"))))),
             ("once prompt, a new command has used at most one burst before it is published",
-             _implies(And(after_prompt, Or(H("send.cmd", "load.len", "load.page"), before_go)), V("host.t").le(V("k.Q")))),
+             implies(And(after_prompt, Or(H("send.cmd", "load.len", "load.page"), before_go)), V("host.t").le(V("k.Q")))),
             ("once prompt, a new command unfinished has used at most one burst (noticing the pending one)",
-             _implies(And(after_prompt, waiting, Not(complete)), And(V("host.t").le(V("k.Q")), V("host.t").le(V("host.nc"))))),
-            ("prompt at some command", _implies(V("x.prompt").eq(1), V("x.prompt_at").le(I))),
+             implies(And(after_prompt, waiting, Not(complete)), And(V("host.t").le(V("k.Q")), V("host.t").le(V("host.nc"))))),
+            ("prompt at some command", implies(V("x.prompt").eq(1), V("x.prompt_at").le(I))),
             ("waiting out a pending command: it is the last one published",
-             _implies(prevwait, And(pending.eq(S), S.ge(1)))),
+             implies(prevwait, And(pending.eq(S), S.ge(1)))),
         ]
         out.append(("a command seen done (and a save copying its output) leaves nothing pending",
-                    _implies(Or(seen, H("save.len1", "save.page")), pending.eq(0))))
+                    implies(Or(seen, H("save.len1", "save.page")), pending.eq(0))))
         out.append(("saving: an ENCRYPT that succeeded, after nothing failed",
-                    _implies(H("save.len1", "save.page"), And(V("x.failed").eq(0), V("host.cmd").eq(1)))))
+                    implies(H("save.len1", "save.page"), And(V("x.failed").eq(0), V("host.cmd").eq(1)))))
         if "host.view.done" in model.system.variables:  # relaxed: time passes only with views synced
             # (with Q < D, recovery's assumption: a completion by the end of the first burst is before the deadline)
             out.append(("once prompt, a finished command's completion is seen before time leaves the first burst",
-                        _implies(And(after_prompt, waiting, complete, V("k.Q").lt(V("k.D"))),
+                        implies(And(after_prompt, waiting, complete, V("k.Q").lt(V("k.D"))),
                                  Or(V("x.seen").eq(1), V("host.t").le(V("k.Q"))))))
             out.append(("a completion seen in memory before the deadline stays in the host's view",
-                        _implies(And(V("x.seen").eq(1), H("send.poll", "send.poll.last")),
+                        implies(And(V("x.seen").eq(1), H("send.poll", "send.poll.last")),
                                  And(V("host.view.done").eq(S), V("m.done").eq(S)))))
             out.append(("once prompt, a wait for the pending command that has spent time sees its done",
-                        _implies(And(after_prompt, prevwait, V("host.t").gt(0)), V("host.view.done").eq(pending))))
+                        implies(And(after_prompt, prevwait, V("host.t").gt(0)), V("host.view.done").eq(pending))))
     return [Invariant(f"lemma: {name}", e) for name, e in out]
 
 
@@ -285,17 +286,17 @@ def fifo_phases(model, S: Expr, P: Expr, inflight: Expr, not_taken: Expr, taken:
     host_empty, guest_empty = n("host").eq(0), n("guest").eq(0)
     return [
         ("the helper has seen go only once it was in memory (and all before it: FIFO)",
-         _implies(And(inflight, taken), And(V("m.go").eq(S), host_empty))),
+         implies(And(inflight, taken), And(V("m.go").eq(S), host_empty))),
         ("go still buffered: the helper has not taken the command",
-         _implies(And(inflight, host_go), not_taken)),
+         implies(And(inflight, host_go), not_taken)),
         ("go still buffered: memory holds the previous go",
-         _implies(And(inflight, host_go), And(V("m.go").eq(S - 1), V("mg.go").le(P - 2)))),
-        ("a helper yet to take the command has nothing buffered", _implies(And(inflight, not_taken), guest_empty)),
+         implies(And(inflight, host_go), And(V("m.go").eq(S - 1), V("mg.go").le(P - 2)))),
+        ("a helper yet to take the command has nothing buffered", implies(And(inflight, not_taken), guest_empty)),
         ("the helper's buffered stores are this command's",
-         _implies(inflight, And(*[_implies(n("guest").gt(i), V(f"guest.sb{i}.g").eq(P + 1)) for i in range(cap)]))),
+         implies(inflight, And(*[implies(n("guest").gt(i), V(f"guest.sb{i}.g").eq(P + 1)) for i in range(cap)]))),
         ("done in memory: everything the helper wrote before it is too",
-         _implies(And(inflight, finished, V("m.done").eq(S)), guest_empty)),
-        ("done == seq seen: the helper's stores are all in memory", _implies(seen, guest_empty)),
+         implies(And(inflight, finished, V("m.done").eq(S)), guest_empty)),
+        ("done == seq seen: the helper's stores are all in memory", implies(seen, guest_empty)),
     ]
 
 
@@ -323,10 +324,10 @@ def _buffers(model, H, G, M, MG, S, P, inflight, not_taken, taking, finished, se
         for i in range(cap):
             parts = ("f", "v", "g") if fifo else ("f", "v", "g", "o")
             out.append((f"the {t}'s buffer slot {i} is empty beyond the count",
-                        _implies(n(t).le(i), And(*[V(f"{t}.sb{i}.{part}").eq(0) for part in parts
+                        implies(n(t).le(i), And(*[V(f"{t}.sb{i}.{part}").eq(0) for part in parts
                                                    if f"{t}.sb{i}.{part}" in model.system.variables]))))
             out.append((f"the {t}'s buffer slot {i} holds a field it writes",
-                        _implies(n(t).gt(i), In(V(f"{t}.sb{i}.f"), [mm.fid(f) for f in writes[t]]))))
+                        implies(n(t).gt(i), In(V(f"{t}.sb{i}.f"), [mm.fid(f) for f in writes[t]]))))
     host_empty, guest_empty = n("host").eq(0), n("guest").eq(0)
     I = V("host.id")
     def newest(order: tuple[str, ...], I_of: Expr | None = None) -> Expr:
@@ -392,96 +393,96 @@ def _buffers(model, H, G, M, MG, S, P, inflight, not_taken, taking, finished, se
 
         lreq = ("hdr_len", "io")
         out += [
-            ("relaxed: the host's buffer at send.cmd: a load's request", _implies(H("send.cmd"), host_shapes(lreq))),
+            ("relaxed: the host's buffer at send.cmd: a load's request", implies(H("send.cmd"), host_shapes(lreq))),
             ("relaxed: a load writes its request into an empty buffer",
-             And(_implies(H("load.len"), n("host").eq(0)), _implies(H("load.page"), host_shapes(("hdr_len",))))),
+             And(implies(H("load.len"), n("host").eq(0)), implies(H("load.page"), host_shapes(("hdr_len",))))),
             ("relaxed: a write barrier with stores before it orders what follows", And(
-                _implies(And(H("send.go"), n("host").ge(1)), V("host.wmb").eq(1)),
-                _implies(And(G("done"), n("guest").ge(1)), V("guest.wmb").eq(1)))),
-            ("relaxed: publishing, cmd_type written", _implies(H("send.gpa"), host_shapes(lreq + ("cmd",)))),
-            ("relaxed: publishing, gpa written", _implies(H("send.ret"), host_shapes(lreq + ("cmd", "gpa")))),
+                implies(And(H("send.go"), n("host").ge(1)), V("host.wmb").eq(1)),
+                implies(And(G("done"), n("guest").ge(1)), V("guest.wmb").eq(1)))),
+            ("relaxed: publishing, cmd_type written", implies(H("send.gpa"), host_shapes(lreq + ("cmd",)))),
+            ("relaxed: publishing, gpa written", implies(H("send.ret"), host_shapes(lreq + ("cmd", "gpa")))),
             ("relaxed: publishing, ret = -1 written",
-             _implies(H("send.wmb", "send.go"), host_shapes(lreq + ("cmd", "gpa", "ret")))),
-            ("relaxed: published, go last", _implies(Or(H("send.poll", "send.poll.last"), seen),
+             implies(H("send.wmb", "send.go"), host_shapes(lreq + ("cmd", "gpa", "ret")))),
+            ("relaxed: published, go last", implies(Or(H("send.poll", "send.poll.last"), seen),
                                                      host_shapes(lreq + ("cmd", "gpa", "ret", "go")))),
             ("relaxed: after a timeout the host's buffer holds at most the pending command's stores",
-             _implies(And(pending.ne(0), Or(between, H("send.prev", "send.prev.last", "load.prev", "load.prev.last"))),
+             implies(And(pending.ne(0), Or(between, H("send.prev", "send.prev.last", "load.prev", "load.prev.last"))),
                       host_shapes(lreq + ("cmd", "gpa", "ret", "go"), ghost=P))),
         ]
         x3 = ("io", "hdr_len", "ret")
         out += [
             ("the helper's stores leave in order around its wmb: done after everything before it",
-             _implies(G("wait"), gbuf((), ("done",), *[(x, "done") for x in x3]))),
+             implies(G("wait"), gbuf((), ("done",), *[(x, "done") for x in x3]))),
             ("the helper's stores so far (any order before the wmb)", And(
-                _implies(G("accept", "cmd", "gpa", "restore", "save"), gbuf(())),
-                _implies(G("save.hdr"), gbuf((), ("io",))),
-                _implies(G("ret"), gbuf((), ("hdr_len",), ("io",), ("io", "hdr_len"))),
-                _implies(G("wmb", "done"), gbuf((), ("ret",), ("io",), ("hdr_len",), ("io", "ret"), ("hdr_len", "ret"),
+                implies(G("accept", "cmd", "gpa", "restore", "save"), gbuf(())),
+                implies(G("save.hdr"), gbuf((), ("io",))),
+                implies(G("ret"), gbuf((), ("hdr_len",), ("io",), ("io", "hdr_len"))),
+                implies(G("wmb", "done"), gbuf((), ("ret",), ("io",), ("hdr_len",), ("io", "ret"), ("hdr_len", "ret"),
                                                  ("io", "hdr_len"))))),
         ]
     out += [
         ("a load's request is the host's only store before a command",
-         _implies(H("send.cmd"), Or(*[And(n("host").eq(len(sh)), *[V(f"host.sb{i}.f").eq(fid(f)) for i, f in enumerate(sh)])
+         implies(H("send.cmd"), Or(*[And(n("host").eq(len(sh)), *[V(f"host.sb{i}.f").eq(fid(f)) for i, f in enumerate(sh)])
                                       for sh in req]))),
         ("writing a load's page: only its length may still be buffered",
-         _implies(H("load.page"), Or(n("host").eq(0), And(n("host").eq(1), V("host.sb0.f").eq(fid("hdr_len")))))),
+         implies(H("load.page"), Or(n("host").eq(0), And(n("host").eq(1), V("host.sb0.f").eq(fid("hdr_len")))))),
     ]
     if fifo:
         out += [
             ("the helper's stores leave in program order: done last",
-             _implies(G("wait"), gbuf((), ("done",), ("ret", "done")))),
+             implies(G("wait"), gbuf((), ("done",), ("ret", "done")))),
             ("the helper's stores so far, in program order", And(
-                _implies(G("accept", "cmd", "gpa", "restore", "save"), gbuf(())),
-                _implies(G("save.hdr"), gbuf((), ("io",))),
-                _implies(G("ret"), gbuf((), ("hdr_len",), ("io", "hdr_len"))),
-                _implies(G("wmb", "done"), gbuf((), ("ret",), ("hdr_len", "ret"))))),
-            ("publishing: cmd_type is the newest store", _implies(H("send.gpa"), newest(("cmd",)))),
-            ("publishing: then gpa", _implies(H("send.ret"), newest(("cmd", "gpa")))),
-            ("publishing: then ret = -1", _implies(H("send.wmb", "send.go"), newest(("cmd", "gpa", "ret")))),
-            ("published: go is the newest store", _implies(Or(H("send.poll", "send.poll.last"), seen),
+                implies(G("accept", "cmd", "gpa", "restore", "save"), gbuf(())),
+                implies(G("save.hdr"), gbuf((), ("io",))),
+                implies(G("ret"), gbuf((), ("hdr_len",), ("io", "hdr_len"))),
+                implies(G("wmb", "done"), gbuf((), ("ret",), ("hdr_len", "ret"))))),
+            ("publishing: cmd_type is the newest store", implies(H("send.gpa"), newest(("cmd",)))),
+            ("publishing: then gpa", implies(H("send.ret"), newest(("cmd", "gpa")))),
+            ("publishing: then ret = -1", implies(H("send.wmb", "send.go"), newest(("cmd", "gpa", "ret")))),
+            ("published: go is the newest store", implies(Or(H("send.poll", "send.poll.last"), seen),
                                                             newest(("cmd", "gpa", "ret", "go")))),
         ]
     out += [
         ("publishing: what is written so far is the host's", And(
-            _implies(H("send.gpa", "send.ret", "send.wmb", "send.go"), M("cmd").eq(V("host.cmd"))),
-            _implies(H("send.ret", "send.wmb", "send.go"), M("gpa").eq(V("host.cgpa"))),
-            _implies(H("send.wmb", "send.go"), And(M("ret").eq(-1), MG("ret").eq(I + I))))),
+            implies(H("send.gpa", "send.ret", "send.wmb", "send.go"), M("cmd").eq(V("host.cmd"))),
+            implies(H("send.ret", "send.wmb", "send.go"), M("gpa").eq(V("host.cgpa"))),
+            implies(H("send.wmb", "send.go"), And(M("ret").eq(-1), MG("ret").eq(I + I))))),
     ]
     out += [
         *fifo_phases(model, S, P, inflight, not_taken, Or(taking, finished), finished, seen),
         ("before publishing, no go is buffered (the last one was seen by the helper)",
-         _implies(And(Or(between, H("send.cmd", "send.gpa", "send.ret", "send.wmb", "send.go")), pending.eq(0)),
+         implies(And(Or(between, H("send.cmd", "send.gpa", "send.ret", "send.wmb", "send.go")), pending.eq(0)),
                   And(Not(has("host", "go")), guest_empty))),
         ("between commands, the host's own stores are only a load's request",
-         _implies(And(between, Not(H("load.page")), pending.eq(0)), host_empty)),
-        ("between commands, the helper's stores are all in memory", _implies(And(between, pending.eq(0)), guest_empty)),
+         implies(And(between, Not(H("load.page")), pending.eq(0)), host_empty)),
+        ("between commands, the helper's stores are all in memory", implies(And(between, pending.eq(0)), guest_empty)),
     ]
     if fifo:
         out.append(("after a timeout the host's buffer holds at most the pending command's last stores",
-                    _implies(And(pending.ne(0), Or(between, H("send.prev", "send.prev.last", "load.prev",
+                    implies(And(pending.ne(0), Or(between, H("send.prev", "send.prev.last", "load.prev",
                                                               "load.prev.last"))),
                              newest(("cmd", "gpa", "ret", "go"), I_of=P))))
     else:
         views = sorted(n_[len("guest.view."):] for n_ in model.system.variables if n_.startswith("guest.view."))
         out += [
             ("a helper at work sees memory as it was at its read barrier: the host's stores of this command",
-             _implies(And(inflight, G("cmd", "gpa", "save", "save.hdr", "restore", "restore.copy", "ret", "wmb", "done")),
+             implies(And(inflight, G("cmd", "gpa", "save", "save.hdr", "restore", "restore.copy", "ret", "wmb", "done")),
                       And(*[And(V(f"guest.view.{f}").eq(V(f"m.{f}")), V(f"guest.viewg.{f}").eq(V(f"mg.{f}")))
                             for f in views if f in ("cmd", "gpa", "go")]))),
             ("after its read barrier the host sees memory",
-             _implies(H("send.got"), And(*[And(V(f"host.view.{f}").eq(V(f"m.{f}")), V(f"host.viewg.{f}").eq(V(f"mg.{f}")))
+             implies(H("send.got"), And(*[And(V(f"host.view.{f}").eq(V(f"m.{f}")), V(f"host.viewg.{f}").eq(V(f"mg.{f}")))
                                           for f in ("hdr_len", "io", "ret", "done")
                                           if f"host.view.{f}" in model.system.variables]))),
             ("a helper at work on a DECRYPT sees the host's page",
-             _implies(And(inflight, V("host.cmd").eq(2), G("cmd", "gpa", "restore", "restore.copy")),
+             implies(And(inflight, V("host.cmd").eq(2), G("cmd", "gpa", "restore", "restore.copy")),
                       And(V("guest.view.io").eq(V("m.io")), V("guest.viewg.io").eq(V("mg.io"))))),
-            ("the helper's done leaves after its wmb", _implies(And(G("wait"), n("guest").eq(2)), V("guest.sb1.o").eq(1))),
+            ("the helper's done leaves after its wmb", implies(And(G("wait"), n("guest").eq(2)), V("guest.sb1.o").eq(1))),
             ("the helper's view of go: at least the last go it served, at most memory's", And(
                 V("guest.view.go").le(V("m.go")), V("guest.view.go").ge(V("guest.last")))),
             ("done == seq seen and the read barrier passed: the host sees the helper's ret",
-             _implies(H("send.got"), And(V("host.view.ret").eq(V("m.ret")), V("host.viewg.ret").eq(V("mg.ret"))))),
+             implies(H("send.got"), And(V("host.view.ret").eq(V("m.ret")), V("host.viewg.ret").eq(V("mg.ret"))))),
             ("saving: since its read barrier the host sees the helper's header and page", And(
-                _implies(H("save.len1", "save.page"), And(V("host.view.hdr_len").eq(V("m.hdr_len")),
+                implies(H("save.len1", "save.page"), And(V("host.view.hdr_len").eq(V("m.hdr_len")),
                                                           V("host.viewg.hdr_len").eq(V("mg.hdr_len")),
                                                           V("host.view.io").eq(V("m.io")),
                                                           V("host.viewg.io").eq(V("mg.io")))))),
@@ -492,37 +493,37 @@ def _buffers(model, H, G, M, MG, S, P, inflight, not_taken, taking, finished, se
                 V(v).le(V("mg." + v.split(".")[-1])) for v in sorted(model.system.variables)
                 if ".viewg." in v and v.split(".")[-1] in ("cmd", "gpa", "go", "done")])),
             ("go and done only grow, one write per value: a view has memory's value iff its version", And(*[
-                And(_implies(V(f"{t}.view.{f}").eq(V(f"m.{f}")), V(f"{t}.viewg.{f}").eq(V(f"mg.{f}"))),
-                    _implies(V(f"{t}.viewg.{f}").eq(V(f"mg.{f}")), V(f"{t}.view.{f}").eq(V(f"m.{f}"))))
+                And(implies(V(f"{t}.view.{f}").eq(V(f"m.{f}")), V(f"{t}.viewg.{f}").eq(V(f"mg.{f}"))),
+                    implies(V(f"{t}.viewg.{f}").eq(V(f"mg.{f}")), V(f"{t}.view.{f}").eq(V(f"m.{f}"))))
                 for t, f in (("guest", "go"), ("host", "done")) if f"{t}.viewg.{f}" in model.system.variables])),
             ("go and done: the initial zero has the initial version, and only it", And(*[
-                And(_implies(V(v).eq(0), V(gv).eq(0)), _implies(V(gv).eq(0), V(v).eq(0)))
+                And(implies(V(v).eq(0), V(gv).eq(0)), implies(V(gv).eq(0), V(v).eq(0)))
                 for v, gv in ((v, v.replace("view.", "viewg.") if "view." in v else "mg." + v[2:]) for v in ("m.go", "m.done", "guest.view.go", "host.view.done")) if v in model.system.variables])),
             ("the host's stores carry its current ghost at most", And(
                 *[V(f"mg.{f}").le(I + I) for f in ("cmd", "gpa", "go")],
-                *[_implies(n("host").gt(i), V(f"host.sb{i}.g").le(I + I)) for i in range(cap)])),
+                *[implies(n("host").gt(i), V(f"host.sb{i}.g").le(I + I)) for i in range(cap)])),
             # (go and done are written once per command, so a buffered one is a newer write)
             ("a buffered store to a field one thread writes is not older than memory's (go, done: newer)", And(*[
-                _implies(And(n(t).gt(i), V(f"{t}.sb{i}.f").eq(mm.fid(f))),
+                implies(And(n(t).gt(i), V(f"{t}.sb{i}.f").eq(mm.fid(f))),
                          V(f"{t}.sb{i}.g").gt(V(f"mg.{f}")) if f in ("go", "done") else V(f"{t}.sb{i}.g").ge(V(f"mg.{f}")))
                 for t, fs in (("host", ("cmd", "gpa", "go")), ("guest", ("done",))) for f in fs
                 for i in range(cap)])),
             # a new go is written only once the last one was seen done, so out of memory
             ("a buffered go is the host's last seq, and there is at most one",
-             And(*[_implies(And(n("host").gt(i), V(f"host.sb{i}.f").eq(mm.fid("go"))), V(f"host.sb{i}.v").eq(S))
+             And(*[implies(And(n("host").gt(i), V(f"host.sb{i}.f").eq(mm.fid("go"))), V(f"host.sb{i}.v").eq(S))
                    for i in range(cap)],
                  Not(And(n("host").eq(2), V("host.sb0.f").eq(mm.fid("go")), V("host.sb1.f").eq(mm.fid("go")))))),
         ]
         if model.guest == "honest":  # ids and seqs advance together only without timeouts
             out += [
                 ("time passes only once the host's view shows the command done",
-                 _implies(And(H("send.poll", "send.poll.last"), V("host.t").gt(0)), V("host.view.done").eq(S))),
+                 implies(And(H("send.poll", "send.poll.last"), V("host.t").gt(0)), V("host.view.done").eq(S))),
                 # (at most memory's: the lemma for every guest above)
                 ("the host's view of done: at least the done it last accepted", And(
-                    _implies(H("send.poll", "send.poll.last", "send.cmd", "begin", "idle", "save.len1", "save.page",
+                    implies(H("send.poll", "send.poll.last", "send.cmd", "begin", "idle", "save.len1", "save.page",
                                "load.len", "load.page", "send.gpa", "send.ret", "send.wmb", "send.go"),
                              V("host.view.done").ge(S - 1)),
-                    _implies(Or(seen, H("begin", "idle", "save.len1", "save.page", "load.len", "load.page", "send.cmd")),
+                    implies(Or(seen, H("begin", "idle", "save.len1", "save.page", "load.len", "load.page", "send.cmd")),
                              V("host.view.done").eq(S)))),
                 ("a viewed go is the one its ghost says",
                  Or(V("guest.viewg.go").eq(V("guest.view.go") + V("guest.view.go")),

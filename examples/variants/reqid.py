@@ -29,7 +29,7 @@ from typing import ClassVar
 
 from mhmailbox.model import values as val
 from mhmailbox.model.expr import And, Expr, Ite
-from mhmailbox.proofs.lemmas import In, Invariant, Not, Or, V, at, fifo_phases, latest, lift
+from mhmailbox.proofs.lemmas import In, Invariant, Not, Or, V, at, fifo_phases, implies, latest, lift
 from mhmailbox.model.program import Read, Thread, Write
 from mhmailbox.model.properties import Property
 from mhmailbox.model.variants import Hardened, Rfc, flag, g
@@ -85,10 +85,6 @@ class RequestId(Rfc):
         return phase_lemmas(model)  # (and slow_lemmas for a slow helper under sc)
 
 
-def _implies(a: Expr, b: Expr) -> Expr:
-    return Or(Not(a), b)
-
-
 def _host_facts(model, H, G, S, in_call) -> list:
     """What holds whatever the helper does: where the threads rest, the host's clock, call sites
     and commands, and its checked copy of the response header's length."""
@@ -100,16 +96,16 @@ def _host_facts(model, H, G, S, in_call) -> list:
         ("the host rests only at its memory accesses", H(*resting["host"])),
         ("the helper rests only at its memory accesses", G(*resting["guest"])),
         ("deadline and quantum are positive", And(V("k.D").ge(1), V("k.Q").ge(1))),
-        ("past the deadline only after the clock said so", _implies(H("send.poll.last"), V("host.t").ge(V("k.D")))),
+        ("past the deadline only after the clock said so", implies(H("send.poll.last"), V("host.t").ge(V("k.D")))),
         ("in a command the ghost clock is the host's, and its burst ends by D + Q",
-         _implies(in_call, And(V("x.el").eq(V("host.t")), V("host.t").le(V("host.nc")),
+         implies(in_call, And(V("x.el").eq(V("host.t")), V("host.t").le(V("host.nc")),
                                V("host.nc").le(V("k.D") + V("k.Q"))))),
         ("the host only asks for pages in RAM", And(In(V("host.gpa"), [0, 1]), In(V("host.cgpa"), [0, 1]))),
-        ("a call returns to one of its call sites", _implies(in_call, In(V("host.ret_to"), [H.index(b) for b, _ in calls]))),
+        ("a call returns to one of its call sites", implies(in_call, In(V("host.ret_to"), [H.index(b) for b, _ in calls]))),
         *[(f"a command called from {back} is command {code}",
-           _implies(And(V("host.ret_to").eq(H.index(back)), in_call), V("host.cmd").eq(code))) for back, code in calls],
+           implies(And(V("host.ret_to").eq(H.index(back)), in_call), V("host.cmd").eq(code))) for back, code in calls],
         ("saving: the header length was read once and checked",
-         _implies(H("save.page"), And(V("host.l1").le(1024), V("host.l2").eq(V("host.l1")), V("host.l3").eq(V("host.l1"))))),
+         implies(H("save.page"), And(V("host.l1").le(1024), V("host.l2").eq(V("host.l1")), V("host.l3").eq(V("host.l1"))))),
     ]
 
 
@@ -117,9 +113,9 @@ def _publishing(H, M, MG, I, ret: bool = True) -> tuple[str, Expr]:
     """Publishing a command: what the host has written so far is its current command's (``ret``:
     also ret = -1, which a slow helper answering an older request may overwrite)."""
     return ("publishing: the parameters written so far are this command's", And(
-        _implies(H("send.gpa", "send.ret", "send.wmb", "send.go"), And(MG("cmd").eq(I + I), M("cmd").eq(V("host.cmd")))),
-        _implies(H("send.ret", "send.wmb", "send.go"), And(MG("gpa").eq(I + I), M("gpa").eq(V("host.cgpa")))),
-        *([_implies(H("send.wmb", "send.go"), And(M("ret").eq(-1), MG("ret").eq(I + I)))] if ret else [])))
+        implies(H("send.gpa", "send.ret", "send.wmb", "send.go"), And(MG("cmd").eq(I + I), M("cmd").eq(V("host.cmd")))),
+        implies(H("send.ret", "send.wmb", "send.go"), And(MG("gpa").eq(I + I), M("gpa").eq(V("host.cgpa")))),
+        *([implies(H("send.wmb", "send.go"), And(M("ret").eq(-1), MG("ret").eq(I + I)))] if ret else [])))
 
 
 def phase_lemmas(model) -> list[Invariant]:
@@ -160,50 +156,50 @@ def phase_lemmas(model) -> list[Invariant]:
                 Or(MG("done").eq(P + 1), And(S.eq(0), P.eq(0), MG("done").eq(0))))
     facts = _host_facts(model, H, G, S, Or(H("send.cmd"), before_go, inflight)) + [
         ("seq counts the commands published; a command being published is one of them",
-         And(S.ge(0), _implies(Or(before_go, inflight), S.ge(1)))),
+         And(S.ge(0), implies(Or(before_go, inflight), S.ge(1)))),
         ("id and seq advance together (id first, when the command starts)",
          Or(And(H("send.cmd"), I.eq(S + 1)), And(Not(H("send.cmd")), I.eq(S)))),
         ("go's ghost is twice the last seq published", Or(And(before_go, P.eq(S + S - 2)), And(Not(before_go), P.eq(S + S)))),
-        ("between commands: the helper has finished the last one", _implies(Or(between, H("send.cmd")), quiet)),
+        ("between commands: the helper has finished the last one", implies(Or(between, H("send.cmd")), quiet)),
         ("publishing: the helper is idle on the previous command",
-         _implies(before_go, And(G("wait"), last.eq(S - 1), done.eq(S - 1), go.eq(S - 1),
+         implies(before_go, And(G("wait"), last.eq(S - 1), done.eq(S - 1), go.eq(S - 1),
                                  Or(MG("done").eq(P + 1), And(S.eq(1), P.eq(0), MG("done").eq(0)))))),
         _publishing(H, M, MG, I),
         ("in flight: not taken, being served, or finished",
-         _implies(inflight, And(MG("cmd").eq(P), MG("gpa").eq(P), go.eq(S), S.ge(1),
+         implies(inflight, And(MG("cmd").eq(P), MG("gpa").eq(P), go.eq(S), S.ge(1),
                                 Or(not_taken, taking, finished)))),
         ("the parameters in memory are the host's",
-         _implies(inflight, And(M("cmd").eq(V("host.cmd")), M("gpa").eq(V("host.cgpa"))))),
+         implies(inflight, And(M("cmd").eq(V("host.cmd")), M("gpa").eq(V("host.cgpa"))))),
         ("no completion is seen before the command is published",
-         _implies(Or(H("send.cmd"), before_go), V("x.seen").eq(0))),
+         implies(Or(H("send.cmd"), before_go), V("x.seen").eq(0))),
         ("a completion seen while waiting is this command's, and stays",
-         _implies(And(V("x.seen").eq(1), waiting), And(finished, V("m.done").eq(S)))),
-        ("done == seq seen: the helper has finished this command", _implies(seen, And(finished, V("host.dg").eq(P + 1)))),
+         implies(And(V("x.seen").eq(1), waiting), And(finished, V("m.done").eq(S)))),
+        ("done == seq seen: the helper has finished this command", implies(seen, And(finished, V("host.dg").eq(P + 1)))),
         ("a helper at work read this command's cmd_type",
-         _implies(And(G("gpa", "dispatch", "save", "restore", "restore.copy", "ret", "done"), inflight),
+         implies(And(G("gpa", "dispatch", "save", "restore", "restore.copy", "ret", "done"), inflight),
                   And(V("guest.cmdg").eq(P), V("guest.cmd").eq(V("host.cmd"))))),
         ("a helper at work read this command's gpa",
-         _implies(And(G("dispatch", "save", "restore", "restore.copy", "ret", "done"), inflight),
+         implies(And(G("dispatch", "save", "restore", "restore.copy", "ret", "done"), inflight),
                   V("guest.gpa").eq(V("host.cgpa")))),
         ("a helper past ret wrote this command's ret",
-         _implies(And(G("done"), inflight), And(MG("ret").eq(P + 1), M("ret").eq(V("guest.ret"))))),
-        ("finished: ret is this command's", _implies(And(finished, inflight), MG("ret").eq(P + 1))),
+         implies(And(G("done"), inflight), And(MG("ret").eq(P + 1), M("ret").eq(V("guest.ret"))))),
+        ("finished: ret is this command's", implies(And(finished, inflight), MG("ret").eq(P + 1))),
         ("done never runs ahead of the host's seq", done.le(S)),
-        ("a helper past dispatch knows the command", _implies(And(G("save", "restore", "restore.copy", "ret", "done"),
+        ("a helper past dispatch knows the command", implies(And(G("save", "restore", "restore.copy", "ret", "done"),
                                                                  inflight), V("guest.ret").eq(0))),
         ("an honest result is OK: the helper's status",
-         _implies(And(G("ret", "done"), inflight), And(V("guest.ret").eq(0), V("guest.did").eq(1)))),
-        ("an honest result is OK: ret in memory", _implies(And(Or(finished, G("done")), inflight), M("ret").eq(0))),
-        ("the helper's branch is its command's", And(_implies(G("save"), V("guest.cmd").eq(1)),
-                                                     _implies(G("restore", "restore.copy"), V("guest.cmd").eq(2)))),
+         implies(And(G("ret", "done"), inflight), And(V("guest.ret").eq(0), V("guest.did").eq(1)))),
+        ("an honest result is OK: ret in memory", implies(And(Or(finished, G("done")), inflight), M("ret").eq(0))),
+        ("the helper's branch is its command's", And(implies(G("save"), V("guest.cmd").eq(1)),
+                                                     implies(G("restore", "restore.copy"), V("guest.cmd").eq(2)))),
         ("an ENCRYPT's io page is the helper's output for it",
-         _implies(And(V("host.cmd").eq(1), inflight, Or(finished, G("ret", "done"))), MG("io").eq(P + 1))),
+         implies(And(V("host.cmd").eq(1), inflight, Or(finished, G("ret", "done"))), MG("io").eq(P + 1))),
         ("saving: the io page the host copies is this ENCRYPT's output",
-         _implies(H("save.len1", "save.page"), And(MG("io").eq(P + 1), V("host.cmd").eq(1)))),
+         implies(H("save.len1", "save.page"), And(MG("io").eq(P + 1), V("host.cmd").eq(1)))),
         ("with an honest helper nothing ever fails", V("x.failed").eq(0)),
-        ("no time passes before a command is published", _implies(Or(H("send.cmd"), before_go), V("host.t").eq(0))),
+        ("no time passes before a command is published", implies(Or(H("send.cmd"), before_go), V("host.t").eq(0))),
         ("no time passes until the current command's done is in memory",
-         _implies(And(waiting, Not(And(finished, V("m.done").eq(S)))), V("host.t").eq(0))),
+         implies(And(waiting, Not(And(finished, V("m.done").eq(S)))), V("host.t").eq(0))),
     ]
     if model.memory == "tso":
         facts += _store_buffers(model, H, G, S, P, I, waiting, seen, not_taken, finished, between, before_go)
@@ -239,22 +235,22 @@ def _host_buffers(model, H, S, I, waiting, seen, between, before_go, timeouts: b
         out.append((f"the {t}'s store buffer holds 0..{cap} entries", And(n(t).ge(0), n(t).le(cap))))
         for i in range(cap):
             out.append((f"the {t}'s buffer slot {i} is empty beyond the count",
-                        _implies(n(t).le(i), And(*[V(f"{t}.sb{i}.{x}").eq(0) for x in ("f", "v", "g")]))))
+                        implies(n(t).le(i), And(*[V(f"{t}.sb{i}.{x}").eq(0) for x in ("f", "v", "g")]))))
             out.append((f"the {t}'s buffer slot {i} holds a field it writes",
-                        _implies(n(t).gt(i), In(V(f"{t}.sb{i}.f"), [mm.fid(f) for f in writes[t]]))))
+                        implies(n(t).gt(i), In(V(f"{t}.sb{i}.f"), [mm.fid(f) for f in writes[t]]))))
     if timeouts:
         return out
     lreq = Or(*[And(n("host").eq(len(sh)), *[V(f"host.sb{i}.f").eq(mm.fid(f)) for i, f in enumerate(sh)])
                 for sh in ((), ("hdr_len",), ("io",), ("hdr_len", "io"))])
     out += [
-        ("a load's request is the host's only store before a command", _implies(Or(between, H("send.cmd")), lreq)),
+        ("a load's request is the host's only store before a command", implies(Or(between, H("send.cmd")), lreq)),
         ("writing a load's page: only its length may still be buffered",
-         _implies(H("load.page"), Or(host_empty, And(n("host").eq(1), V("host.sb0.f").eq(mm.fid("hdr_len")))))),
-        ("before a load, nothing is buffered", _implies(H("begin", "idle", "save.len1", "save.page", "load.len"), host_empty)),
-        ("publishing: cmd_type is the newest store", _implies(H("send.gpa"), newest(("cmd",)))),
-        ("publishing: then gpa", _implies(H("send.ret"), newest(("cmd", "gpa")))),
-        ("publishing: then ret = -1", _implies(H("send.wmb", "send.go"), newest(("cmd", "gpa", "ret")))),
-        ("published: go is the newest store", _implies(inflight, newest(("cmd", "gpa", "ret", "go")))),
+         implies(H("load.page"), Or(host_empty, And(n("host").eq(1), V("host.sb0.f").eq(mm.fid("hdr_len")))))),
+        ("before a load, nothing is buffered", implies(H("begin", "idle", "save.len1", "save.page", "load.len"), host_empty)),
+        ("publishing: cmd_type is the newest store", implies(H("send.gpa"), newest(("cmd",)))),
+        ("publishing: then gpa", implies(H("send.ret"), newest(("cmd", "gpa")))),
+        ("publishing: then ret = -1", implies(H("send.wmb", "send.go"), newest(("cmd", "gpa", "ret")))),
+        ("published: go is the newest store", implies(inflight, newest(("cmd", "gpa", "ret", "go")))),
     ]
     return out
 
@@ -279,14 +275,14 @@ def _store_buffers(model, H, G, S, P, I, waiting, seen, not_taken, finished, bet
     out += [
         *fifo_phases(model, S, P, inflight, not_taken, Not(not_taken), finished, seen),
         ("before publishing, no go is buffered and the helper's stores are in memory",
-         _implies(Or(between, H("send.cmd"), before_go), And(Not(_has(model, "host", "go")), guest_empty))),
-        ("the helper's stores leave in program order: done last", _implies(
+         implies(Or(between, H("send.cmd"), before_go), And(Not(_has(model, "host", "go")), guest_empty))),
+        ("the helper's stores leave in program order: done last", implies(
             G("wait"), Or(guest_empty, And(n("guest").eq(1), V("guest.sb0.f").eq(mm.fid("done"))),
                           And(n("guest").eq(2), V("guest.sb0.f").eq(mm.fid("ret")), V("guest.sb1.f").eq(mm.fid("done")))))),
         ("the helper's stores so far, in program order", And(
-            _implies(G("cmd", "gpa", "save", "restore"), guest_empty),
-            _implies(G("ret"), Or(guest_empty, And(n("guest").eq(1), V("guest.sb0.f").eq(mm.fid("io"))))),
-            _implies(G("done"), Or(guest_empty, And(n("guest").eq(1), V("guest.sb0.f").eq(mm.fid("ret"))),
+            implies(G("cmd", "gpa", "save", "restore"), guest_empty),
+            implies(G("ret"), Or(guest_empty, And(n("guest").eq(1), V("guest.sb0.f").eq(mm.fid("io"))))),
+            implies(G("done"), Or(guest_empty, And(n("guest").eq(1), V("guest.sb0.f").eq(mm.fid("ret"))),
                                    And(n("guest").eq(2), V("guest.sb0.f").eq(mm.fid("io")),
                                        V("guest.sb1.f").eq(mm.fid("ret"))))))),
     ]
@@ -310,7 +306,7 @@ def slow_lemmas(model) -> list[Invariant]:
          Or(And(H("send.cmd"), I.eq(S + 1)), And(Not(H("send.cmd")), I.eq(S)))),
         ("go in memory is the last seq published",
          And(S.ge(0), Or(And(before_go, go.eq(S - 1), S.ge(1)), And(Not(before_go), go.eq(S))),
-             _implies(Or(waiting, H("send.got")), S.ge(1)))),
+             implies(Or(waiting, H("send.got")), S.ge(1)))),
         ("go is the one its ghost says", And(MG("go").eq(go + go), V("mg.go").eq(V("m.go") + V("m.go")))),
         ("done in memory is the last id the helper finished", done.eq(last)),
         ("done's ghost is the helper's answer to it", And(
@@ -319,44 +315,44 @@ def slow_lemmas(model) -> list[Invariant]:
         ("the helper has served no id newer than the last go it read", And(last.ge(0), last.le(V("m.go")), V("m.go").le(go),
                                                                           V("m.done").le(done))),
         ("the helper serves an id newer than the last it finished, not newer than the last go",
-         _implies(working, And(V("guest.go").gt(last), V("guest.go").le(V("m.go")), V("guest.gog").eq(V("guest.go") + V("guest.go"))))),
+         implies(working, And(V("guest.go").gt(last), V("guest.go").le(V("m.go")), V("guest.gog").eq(V("guest.go") + V("guest.go"))))),
         ("about to write done: the ret in memory is the helper's, unless the host published since",
-         _implies(And(G("done"), V("guest.go").eq(S)), MG("ret").eq(V("guest.gog") + 1))),
+         implies(And(G("done"), V("guest.go").eq(S)), MG("ret").eq(V("guest.gog") + 1))),
         ("the host's current request finished: ret and done in memory are its answer",
-         _implies(And(last.eq(S), S.ge(1)), And(MG("ret").eq(S + S + 1), MG("done").eq(S + S + 1)))),
+         implies(And(last.eq(S), S.ge(1)), And(MG("ret").eq(S + S + 1), MG("done").eq(S + S + 1)))),
         ("done == seq seen: the answer read is this request's",
-         _implies(H("send.got"), And(V("host.dg").eq(I + I + 1), last.eq(S), V("m.done").eq(S), S.ge(1)))),
-        ("no completion is seen before the command is published", _implies(Or(H("send.cmd"), before_go), V("x.seen").eq(0))),
+         implies(H("send.got"), And(V("host.dg").eq(I + I + 1), last.eq(S), V("m.done").eq(S), S.ge(1)))),
+        ("no completion is seen before the command is published", implies(Or(H("send.cmd"), before_go), V("x.seen").eq(0))),
         _publishing(H, M, MG, I, ret=False),
         ("waiting: the parameters in memory are the host's",
-         _implies(Or(waiting, H("send.got")), And(M("cmd").eq(V("host.cmd")), M("gpa").eq(V("host.cgpa"))))),
+         implies(Or(waiting, H("send.got")), And(M("cmd").eq(V("host.cmd")), M("gpa").eq(V("host.cgpa"))))),
         ("serving the request the host waits for: the command it read is the host's",
-         _implies(And(G("gpa", "dispatch", "save", "restore", "restore.copy", "ret", "done"), V("guest.go").eq(S),
+         implies(And(G("gpa", "dispatch", "save", "restore", "restore.copy", "ret", "done"), V("guest.go").eq(S),
                       Or(waiting, H("send.got"))), V("guest.cmd").eq(V("host.cmd")))),
         ("an ENCRYPT served for the request the host waits for wrote its io page",
-         _implies(And(G("ret", "done"), V("guest.cmd").eq(1), V("guest.go").eq(S), Or(waiting, H("send.got"))),
+         implies(And(G("ret", "done"), V("guest.cmd").eq(1), V("guest.go").eq(S), Or(waiting, H("send.got"))),
                   MG("io").eq(V("guest.gog") + 1))),
         ("the request the host waits for finished as an ENCRYPT: the io page is its output",
-         _implies(And(last.eq(S), V("host.cmd").eq(1), Or(waiting, H("send.got"))), MG("io").eq(S + S + 1))),
+         implies(And(last.eq(S), V("host.cmd").eq(1), Or(waiting, H("send.got"))), MG("io").eq(S + S + 1))),
         ("saving: the ENCRYPT finished, and its io page is in memory",
-         _implies(H("save.len1", "save.page"), And(last.eq(S), S.ge(1), V("host.cmd").eq(1), MG("io").eq(I + I + 1)))),
-        ("the helper's branch is its command's", And(_implies(G("save"), V("guest.cmd").eq(1)),
-                                                     _implies(G("restore", "restore.copy"), V("guest.cmd").eq(2)))),
+         implies(H("save.len1", "save.page"), And(last.eq(S), S.ge(1), V("host.cmd").eq(1), MG("io").eq(I + I + 1)))),
+        ("the helper's branch is its command's", And(implies(G("save"), V("guest.cmd").eq(1)),
+                                                     implies(G("restore", "restore.copy"), V("guest.cmd").eq(2)))),
         ("serving the request the host waits for: the page it read is the host's, and its status OK", And(
-            _implies(And(G("dispatch", "save", "restore", "restore.copy", "ret", "done"), V("guest.go").eq(S),
+            implies(And(G("dispatch", "save", "restore", "restore.copy", "ret", "done"), V("guest.go").eq(S),
                          Or(waiting, H("send.got"))), V("guest.gpa").eq(V("host.cgpa"))),
-            _implies(And(G("save", "restore", "restore.copy", "ret", "done"), V("guest.go").eq(S),
+            implies(And(G("save", "restore", "restore.copy", "ret", "done"), V("guest.go").eq(S),
                          Or(waiting, H("send.got"))), V("guest.ret").eq(0)),
-            _implies(And(G("ret", "done"), V("guest.go").eq(S), Or(waiting, H("send.got"))), V("guest.did").eq(1)),
-            _implies(And(G("done"), V("guest.go").eq(S), Or(waiting, H("send.got"))), M("ret").eq(0)))),
+            implies(And(G("ret", "done"), V("guest.go").eq(S), Or(waiting, H("send.got"))), V("guest.did").eq(1)),
+            implies(And(G("done"), V("guest.go").eq(S), Or(waiting, H("send.got"))), M("ret").eq(0)))),
         ("the request the host waits for finished: its ret is OK",
-         _implies(And(last.eq(S), S.ge(1), Or(waiting, H("send.got"))), M("ret").eq(0))),
-        ("prompt at some command", _implies(V("x.prompt").eq(1), V("x.prompt_at").le(I))),
-        ("no time passes before a command is published", _implies(Or(H("send.cmd"), before_go), V("host.t").eq(0))),
+         implies(And(last.eq(S), S.ge(1), Or(waiting, H("send.got"))), M("ret").eq(0))),
+        ("prompt at some command", implies(V("x.prompt").eq(1), V("x.prompt_at").le(I))),
+        ("no time passes before a command is published", implies(Or(H("send.cmd"), before_go), V("host.t").eq(0))),
         ("once prompt, time passes in a later command only when the helper has finished it",
-         _implies(And(V("x.prompt").eq(1), I.gt(V("x.prompt_at")), waiting, V("host.t").gt(0)),
+         implies(And(V("x.prompt").eq(1), I.gt(V("x.prompt_at")), waiting, V("host.t").gt(0)),
                   And(last.eq(S), V("m.done").eq(S)))),
-        ("a completion seen while waiting stays in memory", _implies(And(V("x.seen").eq(1), waiting), V("m.done").eq(S))),
+        ("a completion seen while waiting stays in memory", implies(And(V("x.seen").eq(1), waiting), V("m.done").eq(S))),
     ]
     if model.memory == "tso":
         facts += _slow_buffers(model, H, G, S, I, waiting, before_go)
@@ -380,41 +376,41 @@ def _slow_buffers(model, H, G, S, I, waiting, before_go) -> list:
 
     out += [
         ("waiting: go is the host's newest store, if still buffered",
-         _implies(inflight, Or(n("host").eq(0), *[And(n("host").eq(i + 1), is_go(i), V(f"host.sb{i}.v").eq(S))
+         implies(inflight, Or(n("host").eq(0), *[And(n("host").eq(i + 1), is_go(i), V(f"host.sb{i}.v").eq(S))
                                                   for i in slots]))),
         ("a buffered go is newer than memory's, and carries its ghost",
-         And(*[_implies(is_go(i), And(V(f"host.sb{i}.v").gt(V("m.go")), V(f"host.sb{i}.g").eq(V(f"host.sb{i}.v") + V(f"host.sb{i}.v"))))
+         And(*[implies(is_go(i), And(V(f"host.sb{i}.v").gt(V("m.go")), V(f"host.sb{i}.g").eq(V(f"host.sb{i}.v") + V(f"host.sb{i}.v"))))
                for i in slots])),
         ("go in memory is the host's current one: its stores of commands are all in memory",
-         _implies(V("m.go").eq(S), Not(Or(*[_has(model, "host", f) for f in ("cmd", "gpa", "ret", "go")])))),
+         implies(V("m.go").eq(S), Not(Or(*[_has(model, "host", f) for f in ("cmd", "gpa", "ret", "go")])))),
         ("the host's stores carry its current ghost at most",
-         And(*[_implies(n("host").gt(i), V(f"host.sb{i}.g").le(I + I)) for i in slots])),
+         And(*[implies(n("host").gt(i), V(f"host.sb{i}.g").le(I + I)) for i in slots])),
         ("the host's buffered command stores are of published commands, ret's is -1",
-         And(*[_implies(And(n("host").gt(i), In(V(f"host.sb{i}.f"), [mm.fid(f) for f in ("cmd", "gpa", "ret", "go")])),
+         And(*[implies(And(n("host").gt(i), In(V(f"host.sb{i}.f"), [mm.fid(f) for f in ("cmd", "gpa", "ret", "go")])),
                         V(f"host.sb{i}.g").le(S + S)) for i in slots],
-             *[_implies(And(n("host").gt(i), V(f"host.sb{i}.f").eq(mm.fid("ret"))), V(f"host.sb{i}.v").eq(-1)) for i in slots])),
+             *[implies(And(n("host").gt(i), V(f"host.sb{i}.f").eq(mm.fid("ret"))), V(f"host.sb{i}.v").eq(-1)) for i in slots])),
         ("the host's buffer in program order: a command store after a go is a later command's",
-         _implies(n("host").eq(2), And(V("host.sb1.g").ge(V("host.sb0.g")),
-                                       _implies(And(is_go(0), In(V("host.sb1.f"), [mm.fid(f) for f in ("cmd", "gpa", "ret", "go")])),
+         implies(n("host").eq(2), And(V("host.sb1.g").ge(V("host.sb0.g")),
+                                       implies(And(is_go(0), In(V("host.sb1.f"), [mm.fid(f) for f in ("cmd", "gpa", "ret", "go")])),
                                                 V("host.sb1.g").gt(V("host.sb0.g")))))),
-        ("buffered gos leave oldest first", _implies(And(is_go(0), is_go(1)), V("host.sb1.v").gt(V("host.sb0.v")))),
+        ("buffered gos leave oldest first", implies(And(is_go(0), is_go(1)), V("host.sb1.v").gt(V("host.sb0.v")))),
         ("waiting, go in memory: the host's stores are all in memory (go was its last)",
-         _implies(And(inflight, V("m.go").eq(S)), n("host").eq(0))),
+         implies(And(inflight, V("m.go").eq(S)), n("host").eq(0))),
         ("the helper's buffered stores are of requests newer than the done in memory",
-         And(*[_implies(n("guest").gt(i), V(f"guest.sb{i}.g").gt(V("mg.done"))) for i in slots])),
+         And(*[implies(n("guest").gt(i), V(f"guest.sb{i}.g").gt(V("mg.done"))) for i in slots])),
         ("the helper's buffered stores are of requests it has served or serves",
-         And(*[_implies(And(n("guest").gt(i), G("start", "wait")), V(f"guest.sb{i}.g").le(V("guest.last") + V("guest.last") + 1))
+         And(*[implies(And(n("guest").gt(i), G("start", "wait")), V(f"guest.sb{i}.g").le(V("guest.last") + V("guest.last") + 1))
                for i in slots],
-             *[_implies(And(n("guest").gt(i), G("accept", "cmd", "gpa", "dispatch", "save", "restore", "restore.copy",
+             *[implies(And(n("guest").gt(i), G("accept", "cmd", "gpa", "dispatch", "save", "restore", "restore.copy",
                                                 "ret", "done")),
                         V(f"guest.sb{i}.g").le(V("guest.gog") + 1)) for i in slots])),
         ("a buffered done carries its own ghost",
-         And(*[_implies(And(n("guest").gt(i), V(f"guest.sb{i}.f").eq(mm.fid("done"))),
+         And(*[implies(And(n("guest").gt(i), V(f"guest.sb{i}.f").eq(mm.fid("done"))),
                         V(f"guest.sb{i}.g").eq(V(f"guest.sb{i}.v") + V(f"guest.sb{i}.v") + 1)) for i in slots])),
         ("the helper's buffer in the order it served: a store after a done is of a newer request",
-         _implies(n("guest").eq(2), And(V("guest.sb1.g").ge(V("guest.sb0.g")),
-                                        _implies(V("guest.sb0.f").eq(mm.fid("done")), V("guest.sb1.g").gt(V("guest.sb0.g")))))),
-        ("done == seq seen: the helper's answer is in memory", _implies(seen, And(n("guest").eq(0), n("host").eq(0)))),
-        ("saving: the answer is in memory", _implies(H("save.len1", "save.page"), n("guest").eq(0))),
+         implies(n("guest").eq(2), And(V("guest.sb1.g").ge(V("guest.sb0.g")),
+                                        implies(V("guest.sb0.f").eq(mm.fid("done")), V("guest.sb1.g").gt(V("guest.sb0.g")))))),
+        ("done == seq seen: the helper's answer is in memory", implies(seen, And(n("guest").eq(0), n("host").eq(0)))),
+        ("saving: the answer is in memory", implies(H("save.len1", "save.page"), n("guest").eq(0))),
     ]
     return out
